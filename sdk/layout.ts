@@ -1,0 +1,194 @@
+/**
+ * Pure layout functions: size, alignment and offsets of type trees for a
+ * target (C / `repr(C)` rules), and the layout of a whole per-CPU area.
+ *
+ * @module
+ */
+import { match } from "ts-pattern";
+import { fail, type PathSegment } from "./errors.ts";
+import { TARGET_INFO, type Target } from "./targets.ts";
+import type { PercpuType, ScalarName, StructType } from "./types.ts";
+
+/** Size and alignment of a type on a target, in bytes. */
+export interface TypeLayout {
+  readonly size: number;
+  readonly align: number;
+}
+
+/** Largest per-CPU area: offsets must fit every arch's reach (2 GiB). */
+export const MAX_AREA_SIZE = 2 ** 31;
+
+/** The smallest stride unit: areas are cache-line (64-byte) multiples, as in the seed. */
+export const STRIDE_UNIT = 64;
+
+/** Rounds `n` up to a multiple of the power of two `align`. */
+export function alignUp(n: number, align: number): number {
+  return Math.ceil(n / align) * align;
+}
+
+/** Size (= alignment) of a scalar on a target. */
+export function scalarLayout(name: ScalarName, target: Target): TypeLayout {
+  const info = TARGET_INFO[target];
+  return match(name)
+    .with("u8", "i8", "bool", () => ({ size: 1, align: 1 }))
+    .with("u16", "i16", () => ({ size: 2, align: 2 }))
+    .with("u32", "i32", "f32", () => ({ size: 4, align: 4 }))
+    .with("u64", "i64", "f64", () => ({ size: 8, align: info.align64 }))
+    .with("usize", "isize", () => ({ size: info.pointerBytes, align: info.pointerBytes }))
+    .exhaustive();
+}
+
+const layoutCache = new Map<Target, WeakMap<PercpuType, TypeLayout>>();
+
+/** Size and alignment of any type tree on a target (cached per type object). */
+export function typeLayout(type: PercpuType, target: Target): TypeLayout {
+  let cache = layoutCache.get(target);
+  if (!cache) layoutCache.set(target, cache = new WeakMap());
+  const hit = cache.get(type);
+  if (hit) return hit;
+  const result = match(type)
+    .returnType<TypeLayout>()
+    .with({ kind: "scalar" }, (t) => scalarLayout(t.name, target))
+    .with({ kind: "array" }, (t) => {
+      const e = typeLayout(t.element, target);
+      return { size: e.size * t.length, align: e.align };
+    })
+    .with({ kind: "struct" }, (t) => {
+      const fields = structFields(t, target);
+      const align = Math.max(...fields.map((f) => f.align));
+      const last = fields[fields.length - 1]!;
+      return { size: alignUp(last.offset + last.size, align), align };
+    })
+    .with({ kind: "aligned" }, (t) => {
+      const inner = typeLayout(t.inner, target);
+      const align = Math.max(inner.align, t.align);
+      return { size: alignUp(inner.size, align), align };
+    })
+    .exhaustive();
+  cache.set(type, result);
+  return result;
+}
+
+/** Placement of one struct field. */
+export interface FieldLayout extends TypeLayout {
+  readonly name: string;
+  readonly type: PercpuType;
+  readonly offset: number;
+  /** Padding bytes inserted before this field. */
+  readonly paddingBefore: number;
+}
+
+/** Fields of a struct with their offsets, in declaration order. */
+export function structFields(type: StructType, target: Target): FieldLayout[] {
+  const out: FieldLayout[] = [];
+  let end = 0;
+  for (const [name, fieldType] of Object.entries(type.fields)) {
+    const { size, align } = typeLayout(fieldType, target);
+    const offset = alignUp(end, align);
+    out.push({ name, type: fieldType, offset, size, align, paddingBefore: offset - end });
+    end = offset + size;
+  }
+  return out;
+}
+
+/** A primitive value inside a variable, reachable by a path of fields and indices. */
+export interface ScalarLeaf {
+  /** Field names and array indices below the variable. */
+  readonly path: readonly PathSegment[];
+  readonly scalar: ScalarName;
+  /** Offset from the start of the variable. */
+  readonly offset: number;
+  readonly size: number;
+}
+
+/** Calls `visit` for every scalar inside a type tree, in memory order. */
+export function forEachScalar(
+  type: PercpuType,
+  target: Target,
+  visit: (leaf: ScalarLeaf) => void,
+  base = 0,
+  path: readonly PathSegment[] = [],
+): void {
+  match(type)
+    .with({ kind: "scalar" }, (t) => visit({ path, scalar: t.name, offset: base, size: scalarLayout(t.name, target).size }))
+    .with({ kind: "array" }, (t) => {
+      const stride = typeLayout(t.element, target).size;
+      for (let i = 0; i < t.length; i++) forEachScalar(t.element, target, visit, base + i * stride, [...path, i]);
+    })
+    .with({ kind: "struct" }, (t) => {
+      for (const f of structFields(t, target)) forEachScalar(f.type, target, visit, base + f.offset, [...path, f.name]);
+    })
+    .with({ kind: "aligned" }, (t) => forEachScalar(t.inner, target, visit, base, path))
+    .exhaustive();
+}
+
+/** A variable as the layout sees it. */
+export interface VarDef {
+  readonly name: string;
+  readonly type: PercpuType;
+  /** Initial bytes for this target (little-endian), `size` long. */
+  readonly init: Uint8Array;
+}
+
+/** Placement of one variable in the per-CPU area. */
+export interface VarLayout extends TypeLayout {
+  readonly name: string;
+  readonly type: PercpuType;
+  /** Offset from the area base (the per-CPU register value). */
+  readonly offset: number;
+  /** Padding bytes inserted before this variable. */
+  readonly paddingBefore: number;
+  /** Initial bytes, little-endian. */
+  readonly init: Uint8Array;
+}
+
+/** How variables are ordered in the area. */
+export type LayoutOrder = "definition" | "min-padding";
+
+/** The computed layout of one per-CPU area for a target. */
+export interface Layout {
+  readonly target: Target;
+  /** Bytes used by one area (end of the last variable). */
+  readonly areaSize: number;
+  /** Distance between consecutive areas: `areaSize` rounded up to `areaAlign`. */
+  readonly stride: number;
+  /** Required alignment of every area base: 64 or the largest variable alignment. */
+  readonly areaAlign: number;
+  /** Offset of the area's pointer to itself, or `null` when the target needs none. */
+  readonly selfPointerOffset: number | null;
+  readonly vars: readonly VarLayout[];
+}
+
+/** Name of the reserved self-pointer slot in layouts that have one. */
+export const SELF_POINTER_NAME = "__self";
+
+/**
+ * Lays out variables for a target. With `order: "min-padding"` variables are
+ * stably sorted by decreasing alignment, which removes all inter-variable padding.
+ */
+export function computeLayout(defs: readonly VarDef[], target: Target, order: LayoutOrder = "definition"): Layout {
+  const info = TARGET_INFO[target];
+  const placed = defs.map((d, index) => ({ d, index, ...typeLayout(d.type, target) }));
+  if (order === "min-padding") placed.sort((a, b) => b.align - a.align || a.index - b.index);
+  let end = info.selfPointer ? info.pointerBytes : 0;
+  let maxAlign = 1;
+  const vars: VarLayout[] = [];
+  for (const p of placed) {
+    const offset = alignUp(end, p.align);
+    vars.push({ name: p.d.name, type: p.d.type, offset, size: p.size, align: p.align, paddingBefore: offset - end, init: p.d.init });
+    end = offset + p.size;
+    maxAlign = Math.max(maxAlign, p.align);
+    if (end > MAX_AREA_SIZE) {
+      fail("area_too_large", [p.d.name], `Per-CPU area too large at "${p.d.name}": it would end at byte ${end}, the limit is ${MAX_AREA_SIZE} (2 GiB)`);
+    }
+  }
+  const areaAlign = Math.max(STRIDE_UNIT, maxAlign);
+  return {
+    target,
+    areaSize: end,
+    stride: Math.max(alignUp(end, areaAlign), areaAlign),
+    areaAlign,
+    selfPointerOffset: info.selfPointer ? 0 : null,
+    vars,
+  };
+}

@@ -1,0 +1,242 @@
+/**
+ * Per-CPU data types as immutable values with a literal `kind`, and
+ * {@link Infer} which derives the JS value type of any type tree.
+ *
+ * @module
+ */
+import { fail, type PathSegment, quotePath } from "./errors.ts";
+import { checkFieldName } from "./names.ts";
+
+/** Names of the primitive (scalar) types. */
+export const SCALAR_NAMES = [
+  "u8", "u16", "u32", "u64", "usize",
+  "i8", "i16", "i32", "i64", "isize",
+  "bool", "f32", "f64",
+] as const;
+
+/** A primitive type name. */
+export type ScalarName = typeof SCALAR_NAMES[number];
+
+/** A primitive type: an integer, `bool` or an IEEE-754 float. */
+export interface ScalarType<N extends ScalarName = ScalarName> {
+  readonly kind: "scalar";
+  readonly name: N;
+}
+
+/** A fixed-length array `T[length]`. */
+export interface ArrayType<E extends PercpuType = PercpuType> {
+  readonly kind: "array";
+  readonly element: E;
+  readonly length: number;
+}
+
+/** The field types of a struct, in declaration order. */
+export type StructFields = { readonly [name: string]: PercpuType };
+
+/** A C (`repr(C)`) struct: fields in declaration order, natural alignment. */
+export interface StructType<F extends StructFields = StructFields> {
+  readonly kind: "struct";
+  readonly fields: F;
+}
+
+/**
+ * `inner` with its alignment raised to `align` and its size rounded up to a
+ * multiple of it (like C `struct { _Alignas(align) T v; }`).
+ */
+export interface AlignedType<T extends PercpuType = PercpuType> {
+  readonly kind: "aligned";
+  readonly inner: T;
+  readonly align: number;
+}
+
+/** Any per-CPU data type. */
+export type PercpuType =
+  | ScalarType
+  | ArrayType<PercpuType>
+  | StructType<StructFields>
+  | AlignedType<PercpuType>;
+
+/** JS value type of each scalar when read back. */
+export interface ScalarValues {
+  u8: number; u16: number; u32: number; u64: bigint; usize: bigint;
+  i8: number; i16: number; i32: number; i64: bigint; isize: bigint;
+  bool: boolean; f32: number; f64: number;
+}
+
+/** Scalars whose values are `bigint` (64-bit or pointer-sized integers). */
+export type WideScalarName = "u64" | "usize" | "i64" | "isize";
+
+/** Scalars that are integers. */
+export type IntegerScalarName = Exclude<ScalarName, "bool" | "f32" | "f64">;
+
+/** The JS value of a type tree: `bigint` for 64-bit ints, `number` below, `boolean`, objects, arrays. */
+export type Infer<T> = [PercpuType] extends [T] ? unknown : InferConcrete<T>;
+
+type InferConcrete<T> = T extends ScalarType<infer N> ? ScalarValues[N]
+  : T extends ArrayType<infer E> ? InferConcrete<E>[]
+  : T extends StructType<infer F> ? { -readonly [K in keyof F]: InferConcrete<F[K]> }
+  : T extends AlignedType<infer I> ? InferConcrete<I>
+  : never;
+
+/** What an initial value may be: like {@link Infer}, but 64-bit ints also accept safe-integer numbers. */
+export type InferInit<T> = [PercpuType] extends [T] ? unknown : InferInitConcrete<T>;
+
+type InferInitConcrete<T> = T extends ScalarType<infer N> ? (N extends WideScalarName ? bigint | number : ScalarValues[N])
+  : T extends ArrayType<infer E> ? readonly InferInitConcrete<E>[]
+  : T extends StructType<infer F> ? { readonly [K in keyof F]: InferInitConcrete<F[K]> }
+  : T extends AlignedType<infer I> ? InferInitConcrete<I>
+  : never;
+
+function scalar<N extends ScalarName>(name: N): ScalarType<N> {
+  return Object.freeze({ kind: "scalar", name });
+}
+
+/** Unsigned 8-bit integer. */
+export const u8: ScalarType<"u8"> = scalar("u8");
+/** Unsigned 16-bit integer. */
+export const u16: ScalarType<"u16"> = scalar("u16");
+/** Unsigned 32-bit integer. */
+export const u32: ScalarType<"u32"> = scalar("u32");
+/** Unsigned 64-bit integer, read back as `bigint`. */
+export const u64: ScalarType<"u64"> = scalar("u64");
+/** Unsigned pointer-sized integer (4 bytes on riscv32, 8 elsewhere), read back as `bigint`. */
+export const usize: ScalarType<"usize"> = scalar("usize");
+/** Signed 8-bit integer. */
+export const i8: ScalarType<"i8"> = scalar("i8");
+/** Signed 16-bit integer. */
+export const i16: ScalarType<"i16"> = scalar("i16");
+/** Signed 32-bit integer. */
+export const i32: ScalarType<"i32"> = scalar("i32");
+/** Signed 64-bit integer, read back as `bigint`. */
+export const i64: ScalarType<"i64"> = scalar("i64");
+/** Signed pointer-sized integer, read back as `bigint`. */
+export const isize: ScalarType<"isize"> = scalar("isize");
+/** Boolean stored in one byte (0 or 1). */
+export const bool: ScalarType<"bool"> = scalar("bool");
+/** IEEE-754 binary32. */
+export const f32: ScalarType<"f32"> = scalar("f32");
+/** IEEE-754 binary64. */
+export const f64: ScalarType<"f64"> = scalar("f64");
+
+/** Largest alignment an override may ask for (a page). */
+export const MAX_ALIGN = 4096;
+
+/** Largest array length accepted (the area is capped at 2 GiB anyway). */
+export const MAX_ARRAY_LENGTH = 2 ** 31;
+
+/**
+ * A fixed-length array type.
+ *
+ * @example
+ * ```ts
+ * import { array, u32 } from "./mod.ts";
+ * const hist = array(u32, 8); // u32[8]
+ * ```
+ */
+export function array<E extends PercpuType>(element: E, length: number): ArrayType<E> {
+  const type: ArrayType<E> = Object.freeze({ kind: "array", element, length });
+  checkType(type, []);
+  return type;
+}
+
+/**
+ * A C-layout struct type; fields keep their declaration order.
+ *
+ * @example
+ * ```ts
+ * import { struct, u32, u64 } from "./mod.ts";
+ * const Stats = struct({ irqs: u64, ticks: u32 }); // size 16, align 8
+ * ```
+ */
+export function struct<F extends StructFields>(fields: F): StructType<F> {
+  const type: StructType<F> = Object.freeze({ kind: "struct", fields: Object.freeze({ ...fields }) });
+  checkType(type, []);
+  return type;
+}
+
+/**
+ * Raises the alignment of a type, e.g. `aligned(T, 64)` for cache-line placement.
+ * The size is rounded up to the alignment so arrays of it stay aligned.
+ *
+ * @example
+ * ```ts
+ * import { aligned, struct, u64 } from "./mod.ts";
+ * const Hot = aligned(struct({ hits: u64 }), 64); // size 64, align 64
+ * ```
+ */
+export function aligned<T extends PercpuType>(inner: T, align: number): AlignedType<T> {
+  const type: AlignedType<T> = Object.freeze({ kind: "aligned", inner, align });
+  checkType(type, []);
+  return type;
+}
+
+/** Describes any JS value briefly for error messages (`"x"`, `12n`, `an object`). */
+export function describeValue(value: unknown): string {
+  if (typeof value === "string") return `"${value}"`;
+  if (typeof value === "bigint") return `${value}n`;
+  if (value === null) return "null";
+  if (typeof value === "object") return Array.isArray(value) ? "an array" : "an object";
+  return String(value);
+}
+
+/**
+ * Validates a type tree built by hand or by the constructors; throws a
+ * `PercpuError` naming the path of the first problem.
+ */
+export function checkType(type: unknown, path: readonly PathSegment[]): asserts type is PercpuType {
+  const where = path.length > 0 ? ` at ${quotePath(path)}` : "";
+  if (typeof type !== "object" || type === null || !("kind" in type)) {
+    fail("type_unknown", path, `Unknown type${where}: got ${describeValue(type)}, expected a type such as u64, struct({...}) or array(T, n)`);
+  }
+  const t = type as { kind: unknown } & Record<string, unknown>;
+  switch (t.kind) {
+    case "scalar":
+      if (!(SCALAR_NAMES as readonly unknown[]).includes(t.name)) {
+        fail("type_unknown", path, `Unknown scalar type${where}: ${describeValue(t.name)} is not one of ${SCALAR_NAMES.join(", ")}`);
+      }
+      return;
+    case "array": {
+      const n = t.length;
+      if (typeof n !== "number" || !Number.isInteger(n) || n <= 0 || n > MAX_ARRAY_LENGTH) {
+        fail("type_array_length", path, `Invalid array length${where}: ${describeValue(n)}, expected an integer from 1 to ${MAX_ARRAY_LENGTH}`);
+      }
+      checkType(t.element, [...path, 0]);
+      return;
+    }
+    case "struct": {
+      const fields = t.fields;
+      if (typeof fields !== "object" || fields === null || Array.isArray(fields)) {
+        fail("type_unknown", path, `Invalid struct${where}: fields must be an object of types, got ${describeValue(fields)}`);
+      }
+      const names = Object.keys(fields);
+      if (names.length === 0) fail("type_struct_empty", path, `Empty struct${where}: a struct needs at least one field`);
+      for (const name of names) {
+        checkFieldName(name, [...path, name]);
+        checkType((fields as Record<string, unknown>)[name], [...path, name]);
+      }
+      return;
+    }
+    case "aligned": {
+      const a = t.align;
+      if (typeof a !== "number" || !Number.isInteger(a) || a <= 0) {
+        fail("type_alignment_not_integer", path, `Invalid alignment${where}: ${describeValue(a)}, expected a positive integer power of two`);
+      }
+      if ((a & (a - 1)) !== 0) fail("type_alignment_not_power_of_two", path, `Invalid alignment${where}: ${a} is not a power of two`);
+      if (a > MAX_ALIGN) fail("type_alignment_too_large", path, `Invalid alignment${where}: ${a} is larger than ${MAX_ALIGN}`);
+      checkType(t.inner, path);
+      return;
+    }
+    default:
+      fail("type_unknown", path, `Unknown type kind${where}: ${describeValue(t.kind)}, expected "scalar", "array", "struct" or "aligned"`);
+  }
+}
+
+/** The type name as written in the DSL, e.g. `struct { irqs: u64, hist: u32[8] }`. */
+export function typeName(type: PercpuType): string {
+  switch (type.kind) {
+    case "scalar": return type.name;
+    case "array": return `${typeName(type.element)}[${type.length}]`;
+    case "struct": return `struct { ${Object.entries(type.fields).map(([k, v]) => `${k}: ${typeName(v)}`).join(", ")} }`;
+    case "aligned": return `aligned(${typeName(type.inner)}, ${type.align})`;
+  }
+}
