@@ -9,6 +9,7 @@ import { fail, quotePath } from "./errors.ts";
 import { computeLayout, type Layout, type LayoutOrder } from "./layout.ts";
 import { buildManifest, type Manifest } from "./manifest.ts";
 import { checkVarName } from "./names.ts";
+import { type GenerateOptions, type Generated, generateFiles } from "./generate.ts";
 import { parseOptions } from "./options.ts";
 import { RESERVED_SYMBOLS, varSymbols } from "./symbols.ts";
 import { checkTarget, type Target } from "./targets.ts";
@@ -145,6 +146,24 @@ export class PercpuSdk {
   /** The JSON-serialisable manifest of a target's layout (seals the instance). */
   manifest(target: Target): Manifest {
     return buildManifest(this.layout(target));
+  }
+
+  /**
+   * Generates `percpu.S`, `percpu.h`, `percpu.ld` and `percpu.json` for an
+   * architecture (seals the instance). Nothing is written until `write(dir)`.
+   *
+   * @example
+   * ```ts
+   * import { createPercpu, u64 } from "./mod.ts";
+   * const sdk = createPercpu();
+   * sdk.define("CPU_ID", u64, 0);
+   * const out = sdk.generate({ arch: "riscv64", cpus: 4, features: ["preempt"] });
+   * await out.write("build/riscv64");
+   * ```
+   */
+  generate(options: GenerateOptions): Generated {
+    const arch = checkTarget((options as { arch?: unknown })?.arch);
+    return generateFiles(this.layout(arch), options);
   }
 }
 

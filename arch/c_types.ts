@@ -1,0 +1,115 @@
+/**
+ * C spellings of per-CPU types: scalar types, struct/array declarators and
+ * the `typedef`s `percpu.h` declares. Layout-equivalent to `sdk/layout.ts`
+ * (the property tests compile these and `_Static_assert` our offsets).
+ *
+ * @module
+ */
+import { match } from "ts-pattern";
+import { leafFunction, type LeafOp } from "../sdk/symbols.ts";
+import type { PercpuType, ScalarName } from "../sdk/types.ts";
+import type { PlacedLeaf } from "./backend.ts";
+
+/** The C type of a scalar (freestanding `<stdint.h>`/`<stdbool.h>`). */
+export function cScalarType(name: ScalarName): string {
+  return match(name)
+    .with("u8", () => "uint8_t")
+    .with("u16", () => "uint16_t")
+    .with("u32", () => "uint32_t")
+    .with("u64", () => "uint64_t")
+    .with("usize", () => "uintptr_t")
+    .with("i8", () => "int8_t")
+    .with("i16", () => "int16_t")
+    .with("i32", () => "int32_t")
+    .with("i64", () => "int64_t")
+    .with("isize", () => "intptr_t")
+    .with("bool", () => "bool")
+    .with("f32", () => "float")
+    .with("f64", () => "double")
+    .exhaustive();
+}
+
+/**
+ * A C declaration of `name` with type `type`, e.g. `uint32_t hist[8]` or
+ * `struct { uint64_t irqs; uint32_t ticks; } stats`. `aligned(T, a)` becomes
+ * `struct { _Alignas(a) T v; }` so that its size rounds up like ours.
+ */
+export function cDeclaration(type: PercpuType, name: string, indent = ""): string {
+  return match(type)
+    .returnType<string>()
+    .with({ kind: "scalar" }, (t) => `${cScalarType(t.name)} ${name}`)
+    .with({ kind: "array" }, (t) => cDeclaration(t.element, `${name}[${t.length}]`, indent))
+    .with({ kind: "struct" }, (t) => {
+      const inner = indent + "  ";
+      const fields = Object.entries(t.fields).map(([f, ft]) => `${inner}${cDeclaration(ft, f, inner)};\n`).join("");
+      return `struct {\n${fields}${indent}} ${name}`;
+    })
+    .with({ kind: "aligned" }, (t) => `struct {\n${indent}  _Alignas(${t.align}) ${cDeclaration(t.inner, "v", indent + "  ")};\n${indent}} ${name}`)
+    .exhaustive();
+}
+
+/** C expression suffix reaching a path inside a value of `type` (`.irqs`, `.hist[3]`, `.v` for aligned). */
+export function cMemberPath(type: PercpuType, path: readonly (string | number)[]): string {
+  let out = "";
+  let t = type;
+  let i = 0;
+  while (true) {
+    if (t.kind === "aligned") {
+      out += ".v";
+      t = t.inner;
+      continue;
+    }
+    if (i >= path.length) return out;
+    const seg = path[i++]!;
+    if (t.kind === "array") {
+      out += `[${seg}]`;
+      t = t.element;
+    } else if (t.kind === "struct") {
+      out += `.${seg}`;
+      t = t.fields[seg as string]!;
+    } else {
+      throw new Error(`path ${path.join(".")} goes below a scalar`);
+    }
+  }
+}
+
+/** One C parameter. */
+export interface CParam {
+  readonly type: string;
+  readonly name: string;
+}
+
+/** The C signature of a leaf operation (the contract of `percpu.h`). */
+export interface CSignature {
+  readonly name: string;
+  readonly ret: string;
+  readonly params: readonly CParam[];
+}
+
+/**
+ * Signature of a leaf operation. Parameter order: `cpu` (remote ops), one
+ * `uintptr_t iN` per index dimension, then the value(s).
+ */
+export function leafSignature(leaf: PlacedLeaf, op: LeafOp): CSignature {
+  const s = leaf.cType;
+  const idx: CParam[] = leaf.indices.map((_, i) => ({ type: "uintptr_t", name: `i${i}` }));
+  const cpu: CParam = { type: "uintptr_t", name: "cpu" };
+  const v: CParam = { type: s, name: "v" };
+  const [ret, params] = match(op)
+    .returnType<[string, CParam[]]>()
+    .with("read_current_raw", "read_current", () => [s, idx])
+    .with("write_current_raw", "write_current", () => ["void", [...idx, v]])
+    .with("remote_read", () => [s, [cpu, ...idx]])
+    .with("remote_write", () => ["void", [cpu, ...idx, v]])
+    .with("add_current", "sub_current", "and_current", "or_current", "xor_current", () => ["void", [...idx, v]])
+    .with("xchg_current", () => [s, [...idx, v]])
+    .with("cmpxchg_current", () => [s, [...idx, { type: s, name: "expected" }, { type: s, name: "desired" }]])
+    .exhaustive();
+  return { name: leafFunction(leaf, op), ret, params };
+}
+
+/** `ret name(params)` as C text (`void` for no parameters). */
+export function cPrototype(sig: CSignature): string {
+  const params = sig.params.length === 0 ? "void" : sig.params.map((p) => `${p.type} ${p.name}`).join(", ");
+  return `${sig.ret} ${sig.name}(${params})`;
+}
