@@ -59,6 +59,8 @@ export interface GenInput {
 /** One architecture: its toolchain flags and its code generators. */
 export interface ArchBackend {
   readonly arch: Target;
+  /** Name of the per-CPU base register (for docs and pictures), e.g. `GS_BASE`, `TPIDR_EL1`. */
+  readonly registerName: string;
   /** clang-19 flags selecting the target and ABI for kernel-mode C and asm (`--target=...`, `-march`, ...). */
   readonly clangFlags: readonly string[];
   /** Whether `mode: "user"` (hosted Linux) is supported. */

@@ -4,6 +4,7 @@ import { fail } from "../sdk/errors.ts";
 /** The loongarch64 backend. */
 export const loongarch64Backend: ArchBackend = {
   arch: "loongarch64",
+  registerName: "$r21",
   clangFlags: [],
   supportsUserMode: false,
   check: () => fail("build_failed", [], "loongarch64 backend not implemented yet"),

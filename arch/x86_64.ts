@@ -4,6 +4,7 @@ import { fail } from "../sdk/errors.ts";
 /** The x86_64 backend. */
 export const x86_64Backend: ArchBackend = {
   arch: "x86_64",
+  registerName: "GS_BASE",
   clangFlags: [],
   supportsUserMode: false,
   check: () => fail("build_failed", [], "x86_64 backend not implemented yet"),
