@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { fail, quotePath } from "./errors.ts";
+import { fail, PercpuError, quotePath } from "./errors.ts";
 import { computeLayout, type Layout, type LayoutOrder } from "./layout.ts";
 import { buildManifest, type Manifest } from "./manifest.ts";
 import { checkVarName } from "./names.ts";
@@ -86,6 +86,17 @@ export class PercpuSdk {
    * ```
    */
   define<const T extends PercpuType>(name: string, type: T, init: InferInit<T>): PercpuVar<T> {
+    if (collected === undefined) return this.#define(name, type, init);
+    try {
+      return this.#define(name, type, init);
+    } catch (e) {
+      if (!(e instanceof PercpuError)) throw e;
+      collected.push(e);
+      return new PercpuVar(this, String(name), type, init as Infer<T>);
+    }
+  }
+
+  #define<const T extends PercpuType>(name: string, type: T, init: InferInit<T>): PercpuVar<T> {
     checkVarName(name);
     if (this.#sealed) {
       fail("sealed", [name], `Cannot define ${quotePath([name])}: the layout was sealed by layout(), manifest() or code generation; define every variable first`);
@@ -164,6 +175,24 @@ export class PercpuSdk {
   generate(options: GenerateOptions): Generated {
     const arch = checkTarget((options as { arch?: unknown })?.arch);
     return generateFiles(this.layout(arch), options);
+  }
+}
+
+let collected: PercpuError[] | undefined;
+
+/**
+ * Runs `load` (typically importing a config module) with `define()` recording
+ * its errors instead of throwing them, so a checker can report every bad
+ * definition at once. The failing variables are left undefined.
+ */
+export async function collectDefineErrors<T>(load: () => Promise<T>): Promise<{ result: T; errors: PercpuError[] }> {
+  const previous = collected;
+  const errors: PercpuError[] = [];
+  collected = errors;
+  try {
+    return { result: await load(), errors };
+  } finally {
+    collected = previous;
   }
 }
 

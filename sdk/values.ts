@@ -84,7 +84,8 @@ export function checkValue(type: PercpuType, value: unknown, path: readonly Path
       if (value.length !== t.length) {
         fail("init_array_length", path, `Invalid value for ${quotePath(path)}: expected ${t.length} elements, got ${value.length}`);
       }
-      return Object.freeze(value.map((v, i) => checkValue(t.element, v, [...path, i])));
+      // Array.from visits holes of sparse arrays (map would skip them and accept `[1, , 3]`).
+      return Object.freeze(Array.from(value, (v, i) => checkValue(t.element, v, [...path, i])));
     })
     .with({ kind: "struct" }, (t) => {
       if (typeof value !== "object" || value === null || Array.isArray(value)) {
