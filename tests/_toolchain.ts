@@ -151,7 +151,7 @@ export async function disassemble(elf: string, extraArgs: readonly string[] = []
   }
   for (const insns of map.values()) {
     // Alignment padding after the return is not part of the function.
-    while (insns.length > 0 && /^(nop|int3|\.word|\.long|udf)\b/.test(insns[insns.length - 1]!)) insns.pop();
+    while (insns.length > 0 && /^(nop\w*|int3|\.word|\.long|udf)\b/.test(insns[insns.length - 1]!)) insns.pop();
   }
   return map;
 }
