@@ -32,7 +32,9 @@ export function cScalarType(name: ScalarName): string {
 /**
  * A C declaration of `name` with type `type`, e.g. `uint32_t hist[8]` or
  * `struct { uint64_t irqs; uint32_t ticks; } stats`. `aligned(T, a)` becomes
- * `struct { _Alignas(a) T v; }` so that its size rounds up like ours.
+ * `struct { T v __attribute__((aligned(a))); }` so that its size rounds up like ours.
+ * (Not `_Alignas(a)`: C forbids it below T's natural alignment, which our
+ * `aligned(T, a)` allows and treats as `max(a, alignof T)`, as the attribute does.)
  */
 export function cDeclaration(type: PercpuType, name: string, indent = ""): string {
   return match(type)
@@ -44,7 +46,7 @@ export function cDeclaration(type: PercpuType, name: string, indent = ""): strin
       const fields = Object.entries(t.fields).map(([f, ft]) => `${inner}${cDeclaration(ft, f, inner)};\n`).join("");
       return `struct {\n${fields}${indent}} ${name}`;
     })
-    .with({ kind: "aligned" }, (t) => `struct {\n${indent}  _Alignas(${t.align}) ${cDeclaration(t.inner, "v", indent + "  ")};\n${indent}} ${name}`)
+    .with({ kind: "aligned" }, (t) => `struct {\n${indent}  ${cDeclaration(t.inner, "v", indent + "  ")} __attribute__((aligned(${t.align})));\n${indent}} ${name}`)
     .exhaustive();
 }
 

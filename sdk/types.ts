@@ -41,7 +41,7 @@ export interface StructType<F extends StructFields = StructFields> {
 
 /**
  * `inner` with its alignment raised to `align` and its size rounded up to a
- * multiple of it (like C `struct { _Alignas(align) T v; }`).
+ * multiple of it (like C `struct { T v __attribute__((aligned(align))); }`).
  */
 export interface AlignedType<T extends PercpuType = PercpuType> {
   readonly kind: "aligned";
