@@ -26,16 +26,17 @@ export function alignUp(n: number, align: number): number {
   return Math.ceil(n / align) * align;
 }
 
-/** Size (= alignment) of a scalar on a target. */
+/** Size of every scalar; `null` marks the target-dependent ones (pointer width, 64-bit alignment). */
+const SCALAR_SIZES = {
+  u8: 1, i8: 1, bool: 1, u16: 2, i16: 2, u32: 4, i32: 4, f32: 4,
+  u64: 8, i64: 8, f64: 8, usize: null, isize: null,
+} as const satisfies Record<ScalarName, number | null>;
+
+/** Size and alignment of a scalar on a target. */
 export function scalarLayout(name: ScalarName, target: Target): TypeLayout {
   const info = TARGET_INFO[target];
-  return match(name)
-    .with("u8", "i8", "bool", () => ({ size: 1, align: 1 }))
-    .with("u16", "i16", () => ({ size: 2, align: 2 }))
-    .with("u32", "i32", "f32", () => ({ size: 4, align: 4 }))
-    .with("u64", "i64", "f64", () => ({ size: 8, align: info.align64 }))
-    .with("usize", "isize", () => ({ size: info.pointerBytes, align: info.pointerBytes }))
-    .exhaustive();
+  const size = SCALAR_SIZES[name] ?? info.pointerBytes;
+  return { size, align: size === 8 ? info.align64 : size };
 }
 
 const layoutCache = new Map<Target, WeakMap<PercpuType, TypeLayout>>();

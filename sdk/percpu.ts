@@ -13,8 +13,17 @@ import { type GenerateOptions, type Generated, generateFiles } from "./generate.
 import { parseOptions } from "./options.ts";
 import { RESERVED_SYMBOLS, varSymbols } from "./symbols.ts";
 import { checkTarget, type Target } from "./targets.ts";
-import { checkType, type Infer, type InferInit, type PercpuType, typeName } from "./types.ts";
-import { checkValue, encodeValue } from "./values.ts";
+import { type AlignedType, checkType, type Infer, type InferInit, type IntegerScalarName, type PercpuType, type ScalarType, typeName } from "./types.ts";
+import { checkValue, encodeChecked } from "./values.ts";
+import type { CurrentCell, HookCounts, LoadInfo, LoadOptions, NativeSdk, NativeVar } from "../ffi/native.ts";
+import type { BootFirmwareOptions, BootResult, BuildFirmwareOptions, FirmwareImage } from "../firmware/build.ts";
+
+/** Types whose handles have the integer read-modify-write ops and `sum()`. */
+export type IntegerVarType = ScalarType<IntegerScalarName> | AlignedType<ScalarType<IntegerScalarName>>;
+
+function notLoaded(what: string): never {
+  fail("native_not_loaded", [], `Cannot ${what}: the native library is not loaded, await sdk.load({ cpus }) first`);
+}
 
 /** Options of {@link createPercpu}. */
 export interface PercpuOptions {
@@ -54,6 +63,131 @@ export class PercpuVar<T extends PercpuType = PercpuType> {
   /** A short description, e.g. `CPU_ID: u64`. */
   toString(): string {
     return `${this.name}: ${typeName(this.type)}`;
+  }
+
+  // ---- Native access (after `await sdk.load()`): thin delegates to ffi/native.ts ----
+
+  #native: NativeVar | undefined;
+
+  /**
+   * @internal Attaches the native accessors (`sdk.load()` does this). The
+   * compiled per-variable functions are also installed as own properties so
+   * that a call site reaches the FFI call without a shared, polymorphic
+   * wrapper in between (they behave exactly like the methods below).
+   */
+  attachNative(native: NativeVar): void {
+    this.#native = native;
+    for (const [op, fn] of Object.entries(native.accessors)) {
+      Object.defineProperty(this, op, { value: fn, configurable: true, writable: true, enumerable: false });
+    }
+  }
+
+  #n(): NativeVar {
+    return this.#native ?? notLoaded(`access ${quotePath([this.name])}`);
+  }
+
+  /** Offset of the variable from its area base on the host (x86_64) layout. */
+  offset(): number {
+    return this.#native?.offsetValue ?? this.sdk.layout("x86_64").vars.find((v) => v.name === this.name)!.offset;
+  }
+
+  /** Address of the current CPU's copy (`<v>_current_ptr`). */
+  currentPtr(): bigint {
+    return this.#n().currentPtr();
+  }
+
+  /** Reads the current CPU's value without a guard (`*_read_current_raw` of every leaf). */
+  readCurrentRaw(): Infer<T> {
+    return this.#n().accessors.readCurrentRaw() as Infer<T>;
+  }
+
+  /** Writes the current CPU's value without a guard. */
+  writeCurrentRaw(value: InferInit<T>): void {
+    this.#n().accessors.writeCurrentRaw(value);
+  }
+
+  /** Reads the current CPU's value (guarded where the access is not one instruction). */
+  readCurrent(): Infer<T> {
+    return this.#n().accessors.readCurrent() as Infer<T>;
+  }
+
+  /** Writes the current CPU's value (guarded where the access is not one instruction). */
+  writeCurrent(value: InferInit<T>): void {
+    this.#n().accessors.writeCurrent(value);
+  }
+
+  /**
+   * Runs `fn` with preemption and interrupts off (the shim's guard hooks, when
+   * loaded with those features); `fn` gets raw access to the current CPU's
+   * value. The guard is released when `fn` returns or throws.
+   *
+   * @example
+   * ```ts
+   * COUNTER.withCurrent((c) => c.set(c.get() + 1));
+   * ```
+   */
+  withCurrent<R>(fn: (cell: CurrentCell<Infer<T>>) => R): R {
+    return this.#n().withCurrent(fn as (cell: CurrentCell<unknown>) => R);
+  }
+
+  /** Restores the current CPU's copy to the initial value (`<v>_reset_to_init`). */
+  resetToInit(): void {
+    this.#n().resetToInit();
+  }
+
+  /** Address of `cpu`'s copy (`<v>_remote_ptr`). */
+  remotePtr(cpu: number): bigint {
+    return this.#n().remotePtr(cpu);
+  }
+
+  /** Reads `cpu`'s value. */
+  remoteRead(cpu: number): Infer<T> {
+    return this.#n().accessors.remoteRead(cpu) as Infer<T>;
+  }
+
+  /** Writes `cpu`'s value. */
+  remoteWrite(cpu: number, value: InferInit<T>): void {
+    this.#n().accessors.remoteWrite(cpu, value);
+  }
+
+  /** Adds to the current CPU's value (wrapping; one `add %gs:` instruction on x86_64). */
+  addCurrent<V extends IntegerVarType>(this: PercpuVar<V>, value: Infer<V>): void {
+    this.#n().integerOp("addCurrent")(value);
+  }
+
+  /** Subtracts from the current CPU's value (wrapping). */
+  subCurrent<V extends IntegerVarType>(this: PercpuVar<V>, value: Infer<V>): void {
+    this.#n().integerOp("subCurrent")(value);
+  }
+
+  /** Bitwise-ands the current CPU's value. */
+  andCurrent<V extends IntegerVarType>(this: PercpuVar<V>, value: Infer<V>): void {
+    this.#n().integerOp("andCurrent")(value);
+  }
+
+  /** Bitwise-ors the current CPU's value. */
+  orCurrent<V extends IntegerVarType>(this: PercpuVar<V>, value: Infer<V>): void {
+    this.#n().integerOp("orCurrent")(value);
+  }
+
+  /** Bitwise-xors the current CPU's value. */
+  xorCurrent<V extends IntegerVarType>(this: PercpuVar<V>, value: Infer<V>): void {
+    this.#n().integerOp("xorCurrent")(value);
+  }
+
+  /** Swaps the current CPU's value; returns the old one. */
+  xchgCurrent<V extends IntegerVarType>(this: PercpuVar<V>, value: Infer<V>): Infer<V> {
+    return this.#n().integerOp("xchgCurrent")(value) as Infer<V>;
+  }
+
+  /** Stores `desired` if the current CPU's value equals `expected`; returns the old value. */
+  cmpxchgCurrent<V extends IntegerVarType>(this: PercpuVar<V>, expected: Infer<V>, desired: Infer<V>): Infer<V> {
+    return this.#n().integerOp("cmpxchgCurrent")(expected, desired) as Infer<V>;
+  }
+
+  /** Sum of every initialised CPU's value (read with `remote_read`). */
+  sum<V extends IntegerVarType>(this: PercpuVar<V>): Infer<V> {
+    return this.#n().integerOp("sum")() as Infer<V>;
   }
 }
 
@@ -147,7 +281,7 @@ export class PercpuSdk {
     this.seal();
     let layout = this.#layouts.get(t);
     if (!layout) {
-      const defs = this.#vars.map((v) => ({ name: v.name, type: v.type, init: encodeValue(v.type, v.init, t, [v.name]) }));
+      const defs = this.#vars.map((v) => ({ name: v.name, type: v.type, init: encodeChecked(v.type, v.init, t, [v.name]) }));
       layout = computeLayout(defs, t, this.#order);
       this.#layouts.set(t, layout);
     }
@@ -175,6 +309,132 @@ export class PercpuSdk {
   generate(options: GenerateOptions): Generated {
     const arch = checkTarget((options as { arch?: unknown })?.arch);
     return generateFiles(this.layout(arch), options);
+  }
+
+  // ---- Bare-metal firmware under QEMU: thin delegates to firmware/build.ts ----
+
+  /**
+   * Builds a bare-metal image for an architecture: boot stub, UART driver,
+   * the generated kernel-mode `percpu.S`/`.h`/`.ld` and a test program that
+   * checks every accessor on every CPU; written atomically into `out`.
+   * Needs clang-19 and ld.lld-19. Seals the instance.
+   *
+   * @example
+   * ```ts
+   * import { createPercpu, u64 } from "./mod.ts";
+   * const sdk = createPercpu();
+   * sdk.define("HITS", u64, 0);
+   * const image = await sdk.buildFirmware({ arch: "aarch64", cpus: 4, features: ["preempt"], out: "build/fw-aarch64" });
+   * const result = await sdk.bootFirmware(image, { timeoutMs: 10_000 });
+   * console.log(result.passed, result.perCpu.get(3)); // true { ok: ..., fail: 0 }
+   * ```
+   */
+  async buildFirmware(options: BuildFirmwareOptions): Promise<FirmwareImage> {
+    const arch = checkTarget((options as { arch?: unknown })?.arch);
+    const { buildFirmware } = await import("../firmware/build.ts");
+    return buildFirmware(this.layout(arch), options);
+  }
+
+  /**
+   * Boots a firmware image under `qemu-system-<arch>` with a bounded timeout
+   * and returns the parsed per-CPU result; `passed` needs the exit status and
+   * the final result line to agree.
+   */
+  async bootFirmware(image: FirmwareImage | string, options: BootFirmwareOptions = {}): Promise<BootResult> {
+    const { bootFirmware } = await import("../firmware/build.ts");
+    return bootFirmware(image, options);
+  }
+
+  // ---- Native access through FFI: thin delegates to ffi/native.ts ----
+
+  #native: NativeSdk | null = null;
+
+  #n(what: string): NativeSdk {
+    return this.#native ?? notLoaded(what);
+  }
+
+  /**
+   * Generates x86_64 user-mode code, builds it with the host `cc` into a
+   * cached shared library (a warm load compiles nothing) and opens it through
+   * the runtime's FFI (Deno, Bun or Node). Seals the instance.
+   *
+   * @example
+   * ```ts
+   * import { createPercpu, u64 } from "./mod.ts";
+   * const sdk = createPercpu();
+   * const HITS = sdk.define("HITS", u64, 0);
+   * await sdk.load({ cpus: 4 });
+   * sdk.init(4);
+   * sdk.initPercpuReg(0);
+   * HITS.addCurrent(1n);
+   * console.log(HITS.sum()); // 1n
+   * sdk.close();
+   * ```
+   */
+  async load(options: LoadOptions = {}): Promise<LoadInfo> {
+    if (this.#native !== null && !this.#native.closed) {
+      fail("options_invalid", [], `Cannot load: the SDK is already loaded from ${JSON.stringify(this.#native.info.path)}, close() it first`);
+    }
+    const { loadNative } = await import("../ffi/native.ts");
+    const native = await loadNative({ generate: (o) => this.generate(o) }, options);
+    this.#native = native;
+    for (const v of this.#vars) v.attachNative(native.variable(v.name));
+    return native.info;
+  }
+
+  /** The loaded native SDK, or `null` before `load()`. */
+  get native(): NativeSdk | null {
+    return this.#native;
+  }
+
+  /** Initialises `cpus` 64-byte-aligned areas in native memory; returns the count. */
+  init(cpus: number): number {
+    return this.#n("init").init(cpus);
+  }
+
+  /** Binds the calling thread's per-CPU register to `cpu` (each Worker is its own CPU). */
+  initPercpuReg(cpu: number): void {
+    this.#n("initPercpuReg").initPercpuReg(cpu);
+  }
+
+  /** The calling thread's per-CPU register. */
+  readPercpuReg(): bigint {
+    return this.#n("readPercpuReg").readPercpuReg();
+  }
+
+  /** Sets the calling thread's per-CPU register to an area base. */
+  writePercpuReg(addr: bigint): void {
+    this.#n("writePercpuReg").writePercpuReg(addr);
+  }
+
+  /** Base address of `cpu`'s area. */
+  areaBase(cpu: number): bigint {
+    return this.#n("areaBase").areaBase(cpu);
+  }
+
+  /** Number of initialised areas. */
+  areaNum(): number {
+    return this.#n("areaNum").areaNum();
+  }
+
+  /** Bytes used by one area. */
+  areaSize(): number {
+    return this.#n("areaSize").areaSize();
+  }
+
+  /** The calling thread's guard-hook counters in the shim. */
+  hookCounts(): HookCounts {
+    return this.#n("read the hook counters").hookCounts();
+  }
+
+  /** Zeroes the calling thread's guard-hook counters. */
+  resetHookCounts(): void {
+    this.#n("reset the hook counters").resetHookCounts();
+  }
+
+  /** Unloads the native library; later native calls throw `native_closed`. Idempotent. */
+  close(): void {
+    this.#native?.close();
   }
 }
 
