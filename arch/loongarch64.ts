@@ -1,13 +1,643 @@
-// PLACEHOLDER until the loongarch64 backend lands (being written in this session).
-import type { ArchBackend } from "./backend.ts";
-import { fail } from "../sdk/errors.ts";
-/** The loongarch64 backend. */
+/**
+ * The loongarch64 backend (kernel mode, lp64s): the per-CPU register is
+ * `$r21`, which the LoongArch psABI reserves and LLVM never allocates
+ * (`LoongArchRegisterInfo::getReservedRegs` marks R21 non-allocatable; our
+ * tests prove it under full register pressure), so kernel C can keep it for us.
+ *
+ * Code shapes, chosen per access from the known offset:
+ * - a read or write is ONE instruction relative to `$r21`: `ld.d r, $r21, off`
+ *   (off < 2048), `ldptr.d/w r, $r21, off` (32/64-bit, off % 4 == 0, < 32 KiB),
+ *   otherwise the CPU-independent offset is built first and the access is still
+ *   a single `ldx.d r, $r21, t` (`lu12i.w t, hi20; ori t, t, lo12; ldx.d`: 3).
+ *   Indexed leaves compute `off + i * stride` the same way. What is computed
+ *   first is an offset, never an address: `$r21` is read only by the access
+ *   itself, so a migration before it changes nothing and these ops take no guard
+ *   (Linux' LoongArch `__percpu_read` is the same single `ldx`).
+ * - integer RMW ops are atomic on the computed address `$r21 + off`: `amadd`,
+ *   `amand`, `amor`, `amxor`, `amswap` (`.w`/`.d`) and an `ll`/`sc` loop for
+ *   cmpxchg. A migration between the address computation and the atomic can only
+ *   make the update land (atomically, never lost) in the area of the CPU the code
+ *   ran on a moment earlier, so they take no hook either. 8/16-bit RMW ops (no
+ *   byte/halfword AM* before LA v1.1): with `preempt`/`irq` on, a masked
+ *   `ll.w`/`sc.w` loop on the aligned word; with both off, plain load/op/store.
+ * - `reset_to_init` (a copy loop) is the one multi-instruction sequence that
+ *   needs the guard: with `preempt`/`irq` it calls the hooks (`$ra` and the
+ *   flags saved in a 16-byte frame).
+ *
+ * `naive` (one CPU) addresses `__percpu_areas + off` PC-relatively
+ * (`pcalau12i` + `%pc_lo12`) and never touches `$r21`. 32-bit values (including
+ * `uint32_t` and soft-float `float`) are returned sign-extended as the psABI
+ * requires (`ld.w`, never `ld.wu`).
+ *
+ * @module
+ */
+import { match } from "ts-pattern";
+import { fail, type PathSegment, quotePath } from "../sdk/errors.ts";
+import { cTypeName, GUARD_HOOKS, type IndexDim, INTEGER_OPS, leafFunction, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
+import type { VarLayout } from "../sdk/layout.ts";
+import { AREAS_SYMBOL, asmFunction, BASE_SYMBOL, commonData, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
+import type { ArchBackend, GenInput, PlacedLeaf } from "./backend.ts";
+import { cPrototype, leafSignature } from "./c_types.ts";
+
+/** The per-CPU register. */
+export const LOONGARCH64_PERCPU_REG = "$r21";
+
+/**
+ * clang-19 flags for kernel-mode C and asm. `-mfpu=none` makes lp64s really
+ * soft-float: without it clang-19 still enables `+f,+d,+lsx` and emits FPU/LSX
+ * instructions (which trap while EUEN.FPE is off). Linker relaxation is off by
+ * default in clang-19 for LoongArch (`-mno-relax` is reported unused and would
+ * break `-Werror`), and no generated instruction carries `R_LARCH_RELAX`.
+ */
+export const LOONGARCH64_CLANG_FLAGS: readonly string[] = ["--target=loongarch64-unknown-none-elf", "-mabi=lp64s", "-mfpu=none"];
+
+/** Largest end offset (exclusive) of any byte an accessor reaches: offsets up to 2 GiB. */
+export const LOONGARCH64_MAX_REACH = 2 ** 31;
+
+// ---------------------------------------------------------------------------
+// Instruction building blocks (pure text)
+
+const isSi12 = (n: number): boolean => n >= -2048 && n <= 2047;
+const isPow2 = (n: number): boolean => n > 0 && (n & (n - 1)) === 0 && n <= 2 ** 30;
+
+/** Whether `ldptr`/`stptr`/`ll`/`sc` (si14 << 2) reach `n`. */
+const isSi14x4 = (n: number): boolean => n % 4 === 0 && n >= -32768 && n <= 32764;
+
+/** `rd = n` for 0 <= n < 2^32 in 1–3 instructions (`lu12i.w` sign-extends, so bit 31 needs `lu32i.d`). */
+export function loadImmediate(rd: string, n: number): string[] {
+  if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32) throw new RangeError(`Cannot load immediate ${n}: expected 0 <= n < 2^32`);
+  if (n <= 4095) return [`ori ${rd}, $zero, ${n}`];
+  const hi = Math.floor(n / 4096);
+  const lo = n % 4096;
+  const out = [`lu12i.w ${rd}, ${hi >= 2 ** 19 ? hi - 2 ** 20 : hi}`];
+  if (lo !== 0) out.push(`ori ${rd}, ${rd}, ${lo}`);
+  if (hi >= 2 ** 19) out.push(`lu32i.d ${rd}, 0`);
+  return out;
+}
+
+/** `rd = src * k` (k > 0): a shift for powers of two, else `mul.d`. */
+function multiply(rd: string, src: string, k: number): string[] {
+  if (k === 1) return [`move ${rd}, ${src}`];
+  if (isPow2(k)) return [`slli.d ${rd}, ${src}, ${Math.log2(k)}`];
+  return [...loadImmediate(rd, k), `mul.d ${rd}, ${src}, ${rd}`];
+}
+
+/** `out = off + sum(idx[k] * dims[k].stride)` with `scratch` (CPU-independent; no per-CPU register involved). */
+function indexOffset(out: string, scratch: string, off: number, idx: readonly string[], dims: readonly IndexDim[]): string[] {
+  const lines = off === 0 && dims.length > 0 ? [] : loadImmediate(out, off);
+  dims.forEach((d, k) => {
+    const i = idx[k]!;
+    const s = d.stride;
+    if (lines.length === 0) lines.push(...multiply(out, i, s));
+    else if (s === 1) lines.push(`add.d ${out}, ${out}, ${i}`);
+    else if (isPow2(s) && Math.log2(s) <= 4) lines.push(`alsl.d ${out}, ${i}, ${out}, ${Math.log2(s)}`);
+    else lines.push(...multiply(scratch, i, s), `add.d ${out}, ${out}, ${scratch}`);
+  });
+  return lines;
+}
+
+/** The displacement of an access from its base register. */
+type Disp =
+  | { readonly kind: "imm"; readonly value: number }
+  /** `%pc_lo12(sym+off)` after a matching `pcalau12i` of the base (si12 semantics). */
+  | { readonly kind: "reloc"; readonly text: string }
+  | { readonly kind: "reg"; readonly reg: string };
+
+/** Where an access goes: base register plus displacement. */
+interface Site {
+  readonly base: string;
+  readonly disp: Disp;
+}
+
+/** Size and extension of a scalar access. */
+interface Width {
+  readonly size: 1 | 2 | 4 | 8;
+  /** Sign-extend on load (i8/i16; 32-bit loads always sign-extend per the psABI). */
+  readonly signed: boolean;
+}
+
+function widthOf(leaf: PlacedLeaf): Width {
+  const size = leaf.size as Width["size"];
+  return { size, signed: leaf.scalar === "i8" || leaf.scalar === "i16" };
+}
+
+const SUFFIX = { 1: "b", 2: "h", 4: "w", 8: "d" } as const;
+
+/** `ld.b/ld.bu/ld.h/ld.hu/ld.w/ld.d` stem for a width (no `.wu`: 32-bit values live sign-extended). */
+function loadSuffix(w: Width): string {
+  return w.size <= 2 && !w.signed ? `${SUFFIX[w.size]}u` : SUFFIX[w.size];
+}
+
+/** One load or store at a site; a far immediate is built in `scratch` (still one access instruction). */
+function access(kind: "ld" | "st", w: Width, reg: string, site: Site, scratch: string): string[] {
+  const sfx = kind === "ld" ? loadSuffix(w) : SUFFIX[w.size];
+  const d = site.disp;
+  return match(d)
+    .returnType<string[]>()
+    .with({ kind: "imm" }, ({ value }) => {
+      if (isSi12(value)) return [`${kind}.${sfx} ${reg}, ${site.base}, ${value}`];
+      if (w.size >= 4 && isSi14x4(value)) return [`${kind}ptr.${SUFFIX[w.size]} ${reg}, ${site.base}, ${value}`];
+      return [...loadImmediate(scratch, value), `${kind}x.${sfx} ${reg}, ${site.base}, ${scratch}`];
+    })
+    .with({ kind: "reloc" }, ({ text }) => [`${kind}.${sfx} ${reg}, ${site.base}, ${text}`])
+    .with({ kind: "reg" }, ({ reg: r }) => [`${kind}x.${sfx} ${reg}, ${site.base}, ${r}`])
+    .exhaustive();
+}
+
+/** `rd = base + disp`. */
+function address(rd: string, site: Site): string[] {
+  return match(site.disp)
+    .returnType<string[]>()
+    .with({ kind: "imm" }, ({ value }) =>
+      isSi12(value) ? [`addi.d ${rd}, ${site.base}, ${value}`] : [...loadImmediate(rd, value), `add.d ${rd}, ${site.base}, ${rd}`])
+    .with({ kind: "reloc" }, ({ text }) => [`addi.d ${rd}, ${site.base}, ${text}`])
+    .with({ kind: "reg" }, ({ reg }) => [`add.d ${rd}, ${site.base}, ${reg}`])
+    .exhaustive();
+}
+
+/** A site whose displacement several accesses can share: a far immediate moves into `reg`. */
+function shareable(site: Site, reg: string): { lines: string[]; site: Site } {
+  if (site.disp.kind === "imm" && !isSi12(site.disp.value)) {
+    return { lines: loadImmediate(reg, site.disp.value), site: { base: site.base, disp: { kind: "reg", reg } } };
+  }
+  return { lines: [], site };
+}
+
+/** Extends the low `w.size` bytes of `src` into `rd` as the C type wants it. */
+function extend(rd: string, src: string, w: Width): string[] {
+  return match(w.size)
+    .returnType<string[]>()
+    .with(1, () => [w.signed ? `ext.w.b ${rd}, ${src}` : `andi ${rd}, ${src}, 255`])
+    .with(2, () => [w.signed ? `ext.w.h ${rd}, ${src}` : `bstrpick.d ${rd}, ${src}, 15, 0`])
+    .with(4, () => [`addi.w ${rd}, ${src}, 0`])
+    .with(8, () => (rd === src ? [] : [`move ${rd}, ${src}`]))
+    .exhaustive();
+}
+
+/** Registers an op body is written in (`.S`: real registers; inline C: `%[name]` operands). */
+interface Regs {
+  /** Result. Written only after every input has been consumed. */
+  readonly r: string;
+  /** Value, expected and desired inputs. */
+  readonly v: string;
+  readonly e: string;
+  readonly d: string;
+  /** Seven scratch registers T0..T6. */
+  readonly t: readonly string[];
+}
+
+type RmwOp = "add_current" | "sub_current" | "and_current" | "or_current" | "xor_current";
+/** The integer read-modify-write ops. */
+type AtomicOp = RmwOp | "xchg_current" | "cmpxchg_current";
+
+const AMO: Record<Exclude<RmwOp, "sub_current">, string> = {
+  add_current: "amadd",
+  and_current: "amand",
+  or_current: "amor",
+  xor_current: "amxor",
+};
+
+const ALU: Record<RmwOp, (w: Width) => string> = {
+  add_current: (w) => (w.size === 8 ? "add.d" : "add.w"),
+  sub_current: (w) => (w.size === 8 ? "sub.d" : "sub.w"),
+  and_current: () => "and",
+  or_current: () => "or",
+  xor_current: () => "xor",
+};
+
+/** 32/64-bit RMW: one AM* (or an ll/sc loop for cmpxchg) on `T0 = base + disp`. */
+function atomicWord(op: AtomicOp, w: Width, s: Site, R: Regs): string[] {
+  const [t0, t1, t2, t3] = R.t as [string, string, string, string];
+  const sfx = SUFFIX[w.size];
+  const addr = address(t0, s);
+  return match(op)
+    .returnType<string[]>()
+    .with("add_current", "and_current", "or_current", "xor_current", (o) => [...addr, `${AMO[o]}.${sfx} $zero, ${R.v}, ${t0}`])
+    .with("sub_current", () => [...addr, `sub.d ${t1}, $zero, ${R.v}`, `amadd.${sfx} $zero, ${t1}, ${t0}`])
+    .with("xchg_current", () => [...addr, `amswap.${sfx} ${t1}, ${R.v}, ${t0}`, `move ${R.r}, ${t1}`])
+    .with("cmpxchg_current", () => [
+      ...addr,
+      ...(w.size === 8 ? [] : extend(t2, R.e, w)),
+      "1:",
+      `ll.${sfx} ${t1}, ${t0}, 0`,
+      `bne ${t1}, ${w.size === 8 ? R.e : t2}, 2f`,
+      `move ${t3}, ${R.d}`,
+      `sc.${sfx} ${t3}, ${t0}, 0`,
+      `beqz ${t3}, 1b`,
+      "2:",
+      `move ${R.r}, ${t1}`,
+    ])
+    .exhaustive();
+}
+
+/**
+ * 8/16-bit RMW as a masked `ll.w`/`sc.w` loop on the aligned word holding the
+ * value: atomic against interrupts, other CPUs and migration.
+ */
+function atomicSubword(op: AtomicOp, w: Width, s: Site, R: Regs): string[] {
+  const [t0, t1, t2, t3, t4, t5, t6] = R.t as [string, string, string, string, string, string, string];
+  const laneMask = w.size === 1 ? [`ori ${t2}, $zero, 255`] : [`lu12i.w ${t2}, 15`, `ori ${t2}, ${t2}, 4095`];
+  const lane = (rd: string, src: string): string[] => [w.size === 1 ? `andi ${rd}, ${src}, 255` : `bstrpick.d ${rd}, ${src}, 15, 0`, `sll.w ${rd}, ${rd}, ${t1}`];
+  const prologue = [
+    ...address(t0, s),
+    `andi ${t1}, ${t0}, 3`,
+    `slli.w ${t1}, ${t1}, 3`,
+    `bstrins.d ${t0}, $zero, 1, 0`,
+    ...laneMask,
+    `sll.w ${t2}, ${t2}, ${t1}`,
+  ];
+  const loop = (body: string[], exit = false): string[] => [
+    "1:",
+    `ll.w ${t4}, ${t0}, 0`,
+    ...body,
+    `sc.w ${t5}, ${t0}, 0`,
+    `beqz ${t5}, 1b`,
+    ...(exit ? ["2:"] : []),
+  ];
+  const result = [`srl.w ${t4}, ${t4}, ${t1}`, ...extend(R.r, t4, w)];
+  return match(op)
+    .returnType<string[]>()
+    .with("add_current", "sub_current", (o) => [
+      ...prologue,
+      ...lane(t3, R.v),
+      ...loop([`${ALU[o](w)} ${t5}, ${t4}, ${t3}`, `xor ${t5}, ${t5}, ${t4}`, `and ${t5}, ${t5}, ${t2}`, `xor ${t5}, ${t5}, ${t4}`]),
+    ])
+    .with("and_current", () => [...prologue, ...lane(t3, R.v), `orn ${t3}, ${t3}, ${t2}`, ...loop([`and ${t5}, ${t4}, ${t3}`])])
+    .with("or_current", "xor_current", (o) => [...prologue, ...lane(t3, R.v), ...loop([`${ALU[o](w)} ${t5}, ${t4}, ${t3}`])])
+    .with("xchg_current", () => [...prologue, ...lane(t3, R.v), ...loop([`andn ${t5}, ${t4}, ${t2}`, `or ${t5}, ${t5}, ${t3}`]), ...result])
+    .with("cmpxchg_current", () => [
+      ...prologue,
+      ...lane(t6, R.e),
+      ...lane(t3, R.d),
+      ...loop([`and ${t5}, ${t4}, ${t2}`, `bne ${t5}, ${t6}, 2f`, `andn ${t5}, ${t4}, ${t2}`, `or ${t5}, ${t5}, ${t3}`], true),
+      ...result,
+    ])
+    .exhaustive();
+}
+
+/** 8/16-bit RMW without protection (both guard features off): load, op, store. */
+function plainSubword(op: AtomicOp, w: Width, site: Site, R: Regs): string[] {
+  const [t0, t1, t2] = R.t as [string, string, string];
+  const { lines, site: s } = shareable(site, t0);
+  const uw: Width = { size: w.size, signed: false };
+  return match(op)
+    .returnType<string[]>()
+    .with("add_current", "sub_current", "and_current", "or_current", "xor_current", (o) => [
+      ...lines,
+      ...access("ld", uw, t1, s, t0),
+      `${ALU[o](w)} ${t1}, ${t1}, ${R.v}`,
+      ...access("st", w, t1, s, t0),
+    ])
+    .with("xchg_current", () => [...lines, ...access("ld", w, t1, s, t0), ...access("st", w, R.v, s, t0), `move ${R.r}, ${t1}`])
+    .with("cmpxchg_current", () => [
+      ...lines,
+      ...access("ld", w, t1, s, t0),
+      ...extend(t2, R.e, w),
+      `bne ${t1}, ${t2}, 1f`,
+      ...access("st", w, R.d, s, t0),
+      "1:",
+      `move ${R.r}, ${t1}`,
+    ])
+    .exhaustive();
+}
+
+/** The body of one leaf op at a prepared site (setup already emitted). */
+function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp, site: Site, R: Regs): string[] {
+  const w = widthOf(leaf);
+  const guarded = input.config.features.preempt || input.config.features.irq;
+  const t0 = R.t[0]!;
+  return match(op)
+    .returnType<string[]>()
+    .with("read_current_raw", "read_current", "remote_read", () => access("ld", w, R.r, site, t0))
+    .with("write_current_raw", "write_current", "remote_write", () => access("st", w, R.v, site, t0))
+    .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "cmpxchg_current", (o) =>
+      w.size >= 4 ? atomicWord(o, w, site, R) : guarded ? atomicSubword(o, w, site, R) : plainSubword(o, w, site, R))
+    .exhaustive();
+}
+
+// ---------------------------------------------------------------------------
+// percpu.S
+
+const A = ["$a0", "$a1", "$a2", "$a3", "$a4", "$a5", "$a6", "$a7"] as const;
+const T = ["$t0", "$t1", "$t2", "$t3", "$t4", "$t5", "$t6"] as const;
+/** Base register for naive and remote sites. */
+const BASE_REG = "$t8";
+/** Offset register of indexed sites. */
+const OFF_REG = "$t7";
+
+const pcrel = (rd: string, sym: string): string[] => [`pcalau12i ${rd}, %pc_hi20(${sym})`, `addi.d ${rd}, ${rd}, %pc_lo12(${sym})`];
+const loadWord = (rd: string, sym: string): string[] => [`pcalau12i ${rd}, %pc_hi20(${sym})`, `ld.d ${rd}, ${rd}, %pc_lo12(${sym})`];
+const symPlus = (sym: string, off: number): string => (off === 0 ? sym : `${sym}+${off}`);
+
+/** `rd = BASE + cpu * stride`, with scratch `tmp` and `baseTmp` (default `rd`; `rd` is written last). */
+function areaBase(input: GenInput, rd: string, cpu: string, tmp: string, baseTmp = rd): string[] {
+  return [...multiply(tmp, cpu, input.layout.stride), ...loadWord(baseTmp, BASE_SYMBOL), `add.d ${rd}, ${baseTmp}, ${tmp}`];
+}
+
+/** Setup and site of `off` (+ indices) in the current area: `$r21`, or `__percpu_areas` when naive. */
+function currentSite(input: GenInput, off: number, idx: readonly string[], dims: readonly IndexDim[]): { setup: string[]; site: Site } {
+  if (input.config.features.naive) {
+    const sym = symPlus(AREAS_SYMBOL, off);
+    if (dims.length === 0) return { setup: [`pcalau12i ${BASE_REG}, %pc_hi20(${sym})`], site: { base: BASE_REG, disp: { kind: "reloc", text: `%pc_lo12(${sym})` } } };
+    return { setup: [...pcrel(BASE_REG, sym), ...indexOffset(OFF_REG, T[6], 0, idx, dims)], site: { base: BASE_REG, disp: { kind: "reg", reg: OFF_REG } } };
+  }
+  if (dims.length === 0) return { setup: [], site: { base: LOONGARCH64_PERCPU_REG, disp: { kind: "imm", value: off } } };
+  return { setup: indexOffset(OFF_REG, T[6], off, idx, dims), site: { base: LOONGARCH64_PERCPU_REG, disp: { kind: "reg", reg: OFF_REG } } };
+}
+
+/** Setup and site of `off` (+ indices) in area `cpu`. */
+function remoteSite(input: GenInput, cpu: string, off: number, idx: readonly string[], dims: readonly IndexDim[]): { setup: string[]; site: Site } {
+  const base = areaBase(input, BASE_REG, cpu, T[6]);
+  if (dims.length === 0) return { setup: base, site: { base: BASE_REG, disp: { kind: "imm", value: off } } };
+  return { setup: [...base, ...indexOffset(OFF_REG, T[6], off, idx, dims)], site: { base: BASE_REG, disp: { kind: "reg", reg: OFF_REG } } };
+}
+
+/** Wraps a body (ending without `ret`) in the enabled guard hooks; the body may use temporaries only. */
+function guard(input: GenInput, body: string[]): string[] {
+  const { preempt, irq } = input.config.features;
+  if (!preempt && !irq) return [...body, "ret"];
+  const [preemptDisable, preemptEnable, irqSave, irqRestore] = GUARD_HOOKS;
+  return [
+    "addi.d $sp, $sp, -16",
+    "st.d $ra, $sp, 8",
+    ...(preempt ? [`bl ${preemptDisable}`] : []),
+    ...(irq ? [`bl ${irqSave}`, "st.d $a0, $sp, 0"] : []),
+    ...body,
+    ...(irq ? ["ld.d $a0, $sp, 0", `bl ${irqRestore}`] : []),
+    ...(preempt ? [`bl ${preemptEnable}`] : []),
+    "ld.d $ra, $sp, 8",
+    "addi.d $sp, $sp, 16",
+    "ret",
+  ];
+}
+
+/** Copies `size` bytes from `src` to `dst` in `chunk`-byte units (temporaries `t`). */
+function copyLoop(dst: string, src: string, size: number, chunk: 1 | 2 | 4 | 8, t: readonly string[], label: string): string[] {
+  const w: Width = { size: chunk, signed: false };
+  const n = size / chunk;
+  const [v, cnt] = t as [string, string];
+  const at = (base: string, k: number): Site => ({ base, disp: { kind: "imm", value: k * chunk } });
+  if (n <= 8) return Array.from({ length: n }, (_, k) => [...access("ld", w, v, at(src, k), cnt), ...access("st", w, v, at(dst, k), cnt)]).flat();
+  return [
+    ...loadImmediate(cnt, n),
+    `${label}:`,
+    ...access("ld", w, v, at(src, 0), cnt),
+    ...access("st", w, v, at(dst, 0), cnt),
+    `addi.d ${src}, ${src}, ${chunk}`,
+    `addi.d ${dst}, ${dst}, ${chunk}`,
+    `addi.d ${cnt}, ${cnt}, -1`,
+    `bnez ${cnt}, ${label}b`,
+  ];
+}
+
+/** The widest unit (<= 8 bytes) dividing both the offset and the size of a copy. */
+function chunkFor(offset: number, size: number): 1 | 2 | 4 | 8 {
+  for (const c of [8, 4, 2] as const) if (offset % c === 0 && size % c === 0) return c;
+  return 1;
+}
+
+function runtimeAsm(input: GenInput): string[] {
+  const { layout, config } = input;
+  const naive = config.features.naive;
+  const mask = layout.areaAlign - 1;
+  const alignCheck = mask <= 4095 ? [`andi $t0, $a0, ${mask}`] : [...loadImmediate("$t0", mask), "and $t0, $a0, $t0"];
+  const words = Math.floor(layout.areaSize / 8);
+  const tail = layout.areaSize % 8;
+  const init = [
+    "beqz $a0, 8f",
+    ...alignCheck,
+    "bnez $t0, 9f",
+    ...pcrel("$t0", BASE_SYMBOL),
+    "st.d $a0, $t0, 0",
+    ...pcrel("$t0", NUM_SYMBOL),
+    "st.d $a1, $t0, 0",
+    "move $t1, $a0", // destination area
+    "move $t2, $a1", // areas left
+    "1:",
+    "beqz $t2, 7f",
+    ...pcrel("$t3", TEMPLATE_SYMBOL),
+    "move $t5, $t1",
+    ...(words > 0 ? [...loadImmediate("$t4", words), "2:", "ld.d $t6, $t3, 0", "st.d $t6, $t5, 0", "addi.d $t3, $t3, 8", "addi.d $t5, $t5, 8", "addi.d $t4, $t4, -1", "bnez $t4, 2b"] : []),
+    ...(tail > 0 ? [...loadImmediate("$t4", tail), "3:", "ld.bu $t6, $t3, 0", "st.b $t6, $t5, 0", "addi.d $t3, $t3, 1", "addi.d $t5, $t5, 1", "addi.d $t4, $t4, -1", "bnez $t4, 3b"] : []),
+    ...loadImmediate("$t4", layout.stride),
+    "add.d $t1, $t1, $t4",
+    "addi.d $t2, $t2, -1",
+    "b 1b",
+    "7:",
+    "move $a0, $a1",
+    "ret",
+    "8:",
+    "addi.d $a0, $zero, -1",
+    "ret",
+    "9:",
+    "addi.d $a0, $zero, -2",
+    "ret",
+  ];
+  const inPlace = [...pcrel("$a0", naive ? AREAS_SYMBOL : "_percpu_start"), ...loadImmediate("$a1", config.cpus), "b percpu_init"];
+  const reg = LOONGARCH64_PERCPU_REG;
+  return [
+    asmFunction("percpu_init", init),
+    asmFunction("percpu_init_in_place", inPlace),
+    // naive: there is no per-CPU register; the accessors use __percpu_areas, which read_reg reports.
+    asmFunction("percpu_init_reg", naive ? ["ret"] : [...areaBase(input, reg, "$a0", "$t1", "$t0"), "ret"]),
+    asmFunction("percpu_read_reg", naive ? [...pcrel("$a0", AREAS_SYMBOL), "ret"] : [`move $a0, ${reg}`, "ret"]),
+    asmFunction("percpu_write_reg", naive ? ["ret"] : [`move ${reg}, $a0`, "ret"]),
+    asmFunction("percpu_area_base", [...areaBase(input, "$a0", "$a0", "$t1"), "ret"]),
+    asmFunction("percpu_area_num", [...loadWord("$a0", NUM_SYMBOL), "ret"]),
+    asmFunction("percpu_area_size", [...loadImmediate("$a0", layout.areaSize), "ret"]),
+  ];
+}
+
+function varAsm(input: GenInput, v: VarLayout): string[] {
+  const cur = currentSite(input, v.offset, [], []);
+  const remote = remoteSite(input, "$a0", v.offset, [], []);
+  const dst = "$t0";
+  const src = "$t1";
+  const reset = [
+    ...cur.setup,
+    ...address(dst, cur.site),
+    ...pcrel(src, symPlus(TEMPLATE_SYMBOL, v.offset)),
+    ...copyLoop(dst, src, v.size, chunkFor(v.offset, v.size), ["$t2", "$t3"], "1"),
+  ];
+  return [
+    asmFunction(varFunction(v.name, "current_ptr"), [...cur.setup, ...address("$a0", cur.site), "ret"]),
+    asmFunction(varFunction(v.name, "remote_ptr"), [...remote.setup, ...address("$a0", remote.site), "ret"]),
+    asmFunction(varFunction(v.name, "reset_to_init"), guard(input, reset)),
+  ];
+}
+
+function leafAsm(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
+  const remote = op === "remote_read" || op === "remote_write";
+  const first = remote ? 1 : 0;
+  const idx = leaf.indices.map((_, k) => A[first + k]!);
+  const vi = first + leaf.indices.length;
+  const R: Regs = { r: "$a0", v: A[vi]!, e: A[vi]!, d: A[vi + 1]!, t: T };
+  const { setup, site } = remote
+    ? remoteSite(input, "$a0", leaf.areaOffset, idx, leaf.indices)
+    : currentSite(input, leaf.areaOffset, idx, leaf.indices);
+  return asmFunction(leafFunction(leaf, op), [...setup, ...leafBody(input, leaf, op, site, R), "ret"]);
+}
+
+function assembly(input: GenInput): string {
+  const out = [commonData(input, "#"), ".text", ""];
+  if (input.config.features.naive) out.push(`.globl ${AREAS_SYMBOL}`, "");
+  out.push(...runtimeAsm(input));
+  for (const v of input.vars) {
+    out.push(...varAsm(input, v.layout));
+    for (const leaf of v.leaves) for (const op of leafOps(leaf.scalar)) out.push(leafAsm(input, leaf, op));
+  }
+  return out.join("\n");
+}
+
+// ---------------------------------------------------------------------------
+// Inline C (PERCPU_INLINE)
+
+const INLINE_TEMPS = ["%[t0]", "%[t1]", "%[t2]", "%[t3]", "%[t4]", "%[t5]", "%[t6]"] as const;
+
+/** C bits of a value: floats through `__builtin_memcpy`, others as integers. */
+function valueBits(leaf: PlacedLeaf, name: string, decls: string[]): string {
+  if (leaf.scalar === "f32" || leaf.scalar === "f64") {
+    const ty = leaf.scalar === "f32" ? "uint32_t" : "uint64_t";
+    decls.push(`${ty} __${name}b;`, `__builtin_memcpy(&__${name}b, &${name}, sizeof __${name}b);`);
+    return `(uintptr_t)__${name}b`;
+  }
+  return `(uintptr_t)${name}`;
+}
+
+/** The C return statement converting the 64-bit result register. */
+function returnFrom(leaf: PlacedLeaf): string[] {
+  return match(leaf.scalar)
+    .returnType<string[]>()
+    .with("f32", () => ["uint32_t __rb = (uint32_t)__r;", "float __f;", "__builtin_memcpy(&__f, &__rb, sizeof __f);", "return __f;"])
+    .with("f64", () => ["double __f;", "__builtin_memcpy(&__f, &__r, sizeof __f);", "return __f;"])
+    .with("bool", () => ["return __r != 0;"])
+    .otherwise(() => [`return (${leaf.cType})__r;`]);
+}
+
+/** An `__asm__ __volatile__` statement from body lines written with `%[name]` operands. */
+function asmStatement(lines: readonly string[], outputs: readonly string[], inputs: readonly string[]): string {
+  const text = lines.map((l) => JSON.stringify(`${l}\n\t`)).join(" ");
+  return `__asm__ __volatile__(${text}\n    : ${outputs.join(", ")}\n    : ${inputs.join(", ")}\n    : "memory");`;
+}
+
+/** C expression of `off + sum(i_k * stride_k)`. */
+function offsetExpr(off: number, dims: readonly IndexDim[]): string {
+  return [`(uintptr_t)${off}u`, ...dims.map((d, k) => `i${k} * (uintptr_t)${d.stride}u`)].join(" + ");
+}
+
+function inlineLeaf(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
+  const sig = leafSignature(leaf, op);
+  const w = widthOf(leaf);
+  const remote = op === "remote_read" || op === "remote_write";
+  const naive = input.config.features.naive;
+  const decls: string[] = [];
+  const inputs: string[] = [];
+  // Base: $r21, or an operand (remote area / naive __percpu_areas).
+  let base = LOONGARCH64_PERCPU_REG;
+  let off = leaf.areaOffset;
+  if (remote) {
+    decls.push(`uintptr_t __base = (uintptr_t)${varFunction(leaf.varName, "remote_ptr")}(cpu);`);
+    off = leaf.offset;
+  } else if (naive) {
+    decls.push(`uintptr_t __base = (uintptr_t)${AREAS_SYMBOL};`);
+  }
+  if (remote || naive) {
+    base = "%[b]";
+    inputs.push(`[b] "r"(__base)`);
+  }
+  // Displacement: an immediate the instructions reach, else a register the C compiler fills.
+  const rmw = (INTEGER_OPS as readonly string[]).includes(op);
+  const immOk = leaf.indices.length === 0 && (isSi12(off) || (!rmw && w.size >= 4 && isSi14x4(off)));
+  let site: Site;
+  if (immOk) {
+    site = { base, disp: { kind: "imm", value: off } };
+  } else {
+    decls.push(`uintptr_t __o = ${offsetExpr(off, leaf.indices)};`);
+    inputs.push(`[o] "r"(__o)`);
+    site = { base, disp: { kind: "reg", reg: "%[o]" } };
+  }
+  const names = new Set(sig.params.map((p) => p.name));
+  if (names.has("v")) inputs.push(`[v] "r"(${valueBits(leaf, "v", decls)})`);
+  if (names.has("expected")) inputs.push(`[e] "r"(${valueBits(leaf, "expected", decls)})`);
+  if (names.has("desired")) inputs.push(`[d] "r"(${valueBits(leaf, "desired", decls)})`);
+  const R: Regs = { r: "%[r]", v: "%[v]", e: "%[e]", d: "%[d]", t: INLINE_TEMPS };
+  const body = leafBody(input, leaf, op, site, R);
+  const text = body.join("\n");
+  const outputs: string[] = [];
+  const hasResult = sig.ret !== "void";
+  if (hasResult) {
+    decls.push("uintptr_t __r;");
+    outputs.push(`[r] "=&r"(__r)`);
+  }
+  INLINE_TEMPS.forEach((t, k) => {
+    if (text.includes(t)) {
+      decls.push(`uintptr_t __t${k};`);
+      outputs.push(`[t${k}] "=&r"(__t${k})`);
+    }
+  });
+  const lines = [
+    `static inline ${cPrototype(sig)} {`,
+    ...decls.map((d) => `  ${d}`),
+    `  ${asmStatement(body, outputs, inputs)}`,
+    ...(hasResult ? returnFrom(leaf).map((l) => `  ${l}`) : []),
+    "}",
+    "",
+  ];
+  return lines.join("\n");
+}
+
+function inlineC(input: GenInput): string {
+  const out: string[] = [
+    "/* loongarch64 inline accessors: one access relative to $r21 (reserved by the psABI, never allocated by clang). */",
+  ];
+  if (input.config.features.naive) out.push(`extern unsigned char ${AREAS_SYMBOL}[];`);
+  out.push("");
+  for (const v of input.vars) {
+    const name = v.layout.name;
+    const ty = cTypeName(name);
+    const ptr = input.config.features.naive
+      ? [`  return (${ty} *)(${AREAS_SYMBOL} + ${v.layout.offset});`]
+      : isSi12(v.layout.offset)
+      ? [`  ${ty} *__p;`, `  __asm__ __volatile__("addi.d %[p], $r21, ${v.layout.offset}" : [p] "=r"(__p));`, "  return __p;"]
+      : [`  ${ty} *__p;`, `  __asm__ __volatile__("add.d %[p], $r21, %[o]" : [p] "=r"(__p) : [o] "r"((uintptr_t)${v.layout.offset}u));`, "  return __p;"];
+    out.push(`static inline ${ty} *${varFunction(name, "current_ptr")}(void) {`, ...ptr, "}", "");
+    for (const leaf of v.leaves) for (const op of leafOps(leaf.scalar)) out.push(inlineLeaf(input, leaf, op));
+  }
+  return out.join("\n");
+}
+
+// ---------------------------------------------------------------------------
+// check
+
+function check(input: GenInput): void {
+  const { config, layout } = input;
+  if (config.mode !== "kernel") {
+    fail("options_invalid", ["mode"], `Invalid generate options: loongarch64 supports kernel mode only, not ${config.mode}`);
+  }
+  if (config.features.el2) fail("options_invalid", ["features", "el2"], "Invalid generate options: el2 is an aarch64 feature, not loongarch64");
+  const limit = LOONGARCH64_MAX_REACH;
+  const tooFar = (end: number, path: readonly PathSegment[], what: string): void => {
+    if (end > limit) {
+      fail("offset_out_of_reach", path, `Offset out of reach for loongarch64 at ${quotePath(path)}: ${what} ends at byte ${end}, beyond ${limit} (2 GiB)`);
+    }
+  };
+  tooFar(layout.stride, [], "the area stride");
+  for (const v of input.vars) {
+    tooFar(v.layout.offset + v.layout.size, [v.layout.name], "the variable");
+    for (const leaf of v.leaves) {
+      const last = leaf.indices.reduce((s, d) => s + (d.length - 1) * d.stride, leaf.areaOffset);
+      tooFar(last + leaf.size, [leaf.varName, ...leaf.path], "the value");
+    }
+  }
+}
+
+/** The loongarch64 backend (kernel mode only; `$r21` per-CPU register). */
 export const loongarch64Backend: ArchBackend = {
   arch: "loongarch64",
-  registerName: "$r21",
-  clangFlags: [],
+  registerName: LOONGARCH64_PERCPU_REG,
+  clangFlags: LOONGARCH64_CLANG_FLAGS,
   supportsUserMode: false,
-  check: () => fail("build_failed", [], "loongarch64 backend not implemented yet"),
-  assembly: () => "",
-  inlineC: () => "",
+  check,
+  assembly,
+  inlineC,
 };
