@@ -93,6 +93,9 @@ export function commonData(input: GenInput, commentChar: string): string {
     `${TEMPLATE_SYMBOL}:`,
     ...byteDirectives(templateBytes(input)),
     "",
+    // The runtime words and in-place areas are global for the inline accessors of percpu.h, hidden so a shared object never exports them.
+    `.globl ${BASE_SYMBOL}`,
+    `.hidden ${BASE_SYMBOL}`,
     `.section .data.${BASE_SYMBOL}, "aw", %progbits`,
     ".p2align 3",
     `${BASE_SYMBOL}:`,
@@ -103,6 +106,8 @@ export function commonData(input: GenInput, commentChar: string): string {
   );
   if (config.mode === "user" || config.features.naive) {
     out.push(
+      `.globl ${AREAS_SYMBOL}`,
+      `.hidden ${AREAS_SYMBOL}`,
       `.section .bss.${AREAS_SYMBOL}, "aw", %nobits`,
       `.p2align ${Math.log2(layout.areaAlign)}`,
       `${AREAS_SYMBOL}:`,

@@ -450,10 +450,6 @@ function assembly(input: GenInput): string {
   const { config } = input;
   const parts = [
     commonData(input, "//"),
-    "// The inline accessors of percpu.h (PERCPU_INLINE) read these directly.",
-    `.globl ${BASE_SYMBOL}`,
-    ...(config.features.naive ? [`.globl ${AREAS_SYMBOL}`] : []),
-    "",
     ".text",
     "",
     ...runtime(input),

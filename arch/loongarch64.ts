@@ -480,7 +480,6 @@ function leafAsm(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
 
 function assembly(input: GenInput): string {
   const out = [commonData(input, "#"), ".text", ""];
-  if (input.config.features.naive) out.push(`.globl ${AREAS_SYMBOL}`, "");
   out.push(...runtimeAsm(input));
   for (const v of input.vars) {
     out.push(...varAsm(input, v.layout));
@@ -536,7 +535,7 @@ function inlineLeaf(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
   let base = LOONGARCH64_PERCPU_REG;
   let off = leaf.areaOffset;
   if (remote) {
-    decls.push(`uintptr_t __base = (uintptr_t)${varFunction(leaf.varName, "remote_ptr")}(cpu);`);
+    decls.push(`uintptr_t __base = ${BASE_SYMBOL} + cpu * (uintptr_t)${input.layout.stride}u + ${leaf.areaOffset - leaf.offset}u;`);
     off = leaf.offset;
   } else if (naive) {
     decls.push(`uintptr_t __base = (uintptr_t)${AREAS_SYMBOL};`);
@@ -590,6 +589,7 @@ function inlineC(input: GenInput): string {
   const out: string[] = [
     "/* loongarch64 inline accessors: one access relative to $r21 (reserved by the psABI, never allocated by clang). */",
   ];
+  out.push(`extern uintptr_t ${BASE_SYMBOL};`);
   if (input.config.features.naive) out.push(`extern unsigned char ${AREAS_SYMBOL}[];`);
   out.push("");
   for (const v of input.vars) {

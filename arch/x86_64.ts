@@ -377,11 +377,6 @@ function assembly(input: GenInput): string {
   const naive = accessOf(input) === "naive";
   return [
     commonData(input, "#"),
-    "/* The runtime words and the in-place areas are visible to the inline accessors of percpu.h but never exported. */",
-    `.globl ${BASE_SYMBOL}`,
-    `.hidden ${BASE_SYMBOL}`,
-    ...(naive ? [`.globl ${AREAS_SYMBOL}`, `.hidden ${AREAS_SYMBOL}`] : []),
-    "",
     ".text",
     "",
     ...runtime(input),
