@@ -1,10 +1,696 @@
-// PLACEHOLDER until the riscv backend lands (being written in this session).
-import type { ArchBackend } from "./backend.ts";
+/**
+ * RISC-V backends (riscv64 LP64 and riscv32 ILP32, both soft-float, kernel
+ * mode only). The per-CPU register is `gp`: `percpu_init_reg` sets it and
+ * every current-CPU access is relative to it. The generated code is built
+ * with `-mno-relax` and `percpu.S` says `.option norelax`, so the linker never
+ * relaxes anything against `gp`.
+ *
+ * Code shapes, chosen per leaf from the known offset:
+ * - offset < 2048 (signed 12-bit): `l{b,bu,h,hu,w,d} r, off(gp)` / `s{b,h,w,d}
+ *   r, off(gp)`: one instruction, so the guarded `read_current` /
+ *   `write_current` take no guard;
+ * - up to 2 GiB: `lui t0, hi; add t0, t0, gp; l* r, lo(t0)` with
+ *   `hi = (off + 0x800) >> 12`. For `hi = 0x80000` (off ≥ 2^31 − 2048) `lui`
+ *   sign-extends on riscv64, so that case subtracts instead:
+ *   `lui t0, 0x80000; sub t0, gp, t0` adds +2^31 on both widths;
+ * - 32/64-bit read-modify-write ops (`amoadd`, `amoand`, `amoor`, `amoxor`,
+ *   `amoswap`, an LR/SC loop for cmpxchg; `sub` = `amoadd` of the negation)
+ *   run on the computed address: a migration between computing the address
+ *   and the AMO makes the update land, atomically, on the CPU the address
+ *   was computed on, so no update is ever lost and they need no guard;
+ * - 8/16-bit RMW ops (no AMO for those widths), 64-bit values on riscv32
+ *   (register pairs: two loads/stores), indexed and far `read_current` /
+ *   `write_current` and `reset_to_init` are plain sequences, wrapped in the
+ *   `preempt` / `irq` hooks when those features are on (ra and the arguments
+ *   saved on a 16-byte aligned frame);
+ * - `naive`: one CPU, plain globals addressed PC-relative (`auipc`) from
+ *   `__percpu_areas`; `gp` is never touched (`percpu_init_reg` and
+ *   `percpu_write_reg` do nothing, `percpu_read_reg` returns the area).
+ *
+ * `PERCPU_INLINE` (`inlineC`): RMW ops are the same asm sequences as inline
+ * asm (t-register clobbers, "memory"); plain loads/stores are C volatile
+ * accesses relative to gp obtained through an empty asm bound to gp, so the
+ * compiler folds the offset into a single `l* r, off(gp)` and extends the
+ * value exactly as the psABI wants (an asm output would cost an extra
+ * `sext.w`/`andi`). Guards are C calls of the same hooks around them.
+ *
+ * Values follow the soft-float psABIs: f32/f64 travel in integer registers
+ * (riscv64: one register, riscv32: f64 in a pair); 32-bit integers are
+ * sign-extended on riscv64 (so u32 reads use `lw`), narrower ones extended by
+ * their signedness.
+ *
+ * @module
+ */
+import { match } from "ts-pattern";
 import { fail } from "../sdk/errors.ts";
-/** The riscv64 backend. */
-export const riscv64Backend: ArchBackend = {
-  arch: "riscv64", registerName: "gp", clangFlags: [], supportsUserMode: false,
-  check: () => fail("build_failed", [], "riscv backend not implemented yet"), assembly: () => "", inlineC: () => "",
-};
-/** The riscv32 backend. */
-export const riscv32Backend: ArchBackend = { ...riscv64Backend, arch: "riscv32" };
+import { MAX_AREA_SIZE } from "../sdk/layout.ts";
+import { cTypeName, GUARD_HOOKS, leafFunction, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
+import type { ScalarName } from "../sdk/types.ts";
+import { AREAS_SYMBOL, asmFunction, BASE_SYMBOL, commonData, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
+import type { ArchBackend, GenInput, PlacedLeaf } from "./backend.ts";
+import { leafSignature } from "./c_types.ts";
+
+/** The two RISC-V widths. */
+type RiscvTarget = "riscv64" | "riscv32";
+
+/** Facts of one RISC-V width. */
+interface Rv {
+  readonly arch: RiscvTarget;
+  /** Register width in bytes. */
+  readonly xlen: 4 | 8;
+  /** Register-sized load / store. */
+  readonly ld: "ld" | "lw";
+  readonly sd: "sd" | "sw";
+}
+
+const RV64: Rv = { arch: "riscv64", xlen: 8, ld: "ld", sd: "sd" };
+const RV32: Rv = { arch: "riscv32", xlen: 4, ld: "lw", sd: "sw" };
+
+/** Largest displacement of a load/store/addi (signed 12-bit). */
+const IMM12_MAX = 2047;
+
+/** Registers (or inline-asm operands) of one operation. */
+interface Regs {
+  /** Index parameters. */
+  readonly idx: readonly string[];
+  /** `cpu` of remote ops. */
+  readonly cpu: string;
+  /** Value words (low first): the written/added value. */
+  readonly v: readonly string[];
+  /** cmpxchg expected / desired words. */
+  readonly e: readonly string[];
+  readonly d: readonly string[];
+  /** Result words. */
+  readonly r: readonly string[];
+}
+
+/** Generation context. */
+interface Ctx {
+  readonly rv: Rv;
+  readonly input: GenInput;
+  readonly naive: boolean;
+  /** preempt or irq: multi-instruction non-atomic sequences take the guard. */
+  readonly guarded: boolean;
+}
+
+/** A memory operand and the instructions that prepare it. */
+interface Mem {
+  readonly setup: readonly string[];
+  /** A load into `rd` at `extra` bytes past the leaf address. */
+  load(mn: string, rd: string, extra?: number): string;
+  /** A store of `rs` at `extra` bytes past the leaf address. */
+  store(mn: string, rs: string, extra?: number): string;
+}
+
+/** hi/lo parts of an offset 0 ≤ off < 2^31: `off = hi * 4096 + lo`, lo signed 12-bit, hi ≤ 0x80000. */
+function splitOffset(off: number): { hi: number; lo: number } {
+  const hi = Math.floor((off + 0x800) / 4096);
+  return { hi, lo: off - hi * 4096 };
+}
+
+/** `dst = base + hi * 4096` (dst is also the scratch register). */
+function addUpper(dst: string, base: string, hi: number): string[] {
+  // lui sign-extends bit 31 on riscv64: 0x80000 means -2^31 there, so subtract it (+2^31 on both widths).
+  return hi === 0x80000 ? [`lui ${dst}, 0x80000`, `sub ${dst}, ${base}, ${dst}`] : [`lui ${dst}, ${hi}`, `add ${dst}, ${dst}, ${base}`];
+}
+
+/** `dst = src + off` for 0 ≤ off < 2^31 (dst ≠ src; dst is the scratch). */
+function addConst(dst: string, src: string, off: number): string[] {
+  if (off <= IMM12_MAX) return [`addi ${dst}, ${src}, ${off}`];
+  const { hi, lo } = splitOffset(off);
+  return [...addUpper(dst, src, hi), ...(lo !== 0 ? [`addi ${dst}, ${dst}, ${lo}`] : [])];
+}
+
+/** `dst = src * k` (scratch t3 for a non power of two). */
+function scaled(dst: string, src: string, k: number): string[] {
+  if (k === 1) return [`mv ${dst}, ${src}`];
+  if (Number.isInteger(Math.log2(k))) return [`slli ${dst}, ${src}, ${Math.log2(k)}`];
+  return [`li t3, ${k}`, `mul ${dst}, ${src}, t3`];
+}
+
+/** `t1 = Σ idx[k] * stride[k]` (scratch t2, t3). */
+function indexSum(leaf: PlacedLeaf, idx: readonly string[]): string[] {
+  const out: string[] = [];
+  leaf.indices.forEach((dim, k) => {
+    if (k === 0) out.push(...scaled("t1", idx[0]!, dim.stride));
+    else out.push(...scaled("t2", idx[k]!, dim.stride), "add t1, t1, t2");
+  });
+  return out;
+}
+
+/** A memory operand `off(base)` with `off ≤ 2^31`, using `tmp` when the offset is far. */
+function memAt(base: string, off: number, extraMax: number, tmp: string, setup: readonly string[] = []): Mem {
+  let reg = base;
+  let disp = off;
+  const lines = [...setup];
+  if (off + extraMax > IMM12_MAX) {
+    const { hi, lo } = splitOffset(off);
+    if (hi === 0 || lo + extraMax > IMM12_MAX) {
+      lines.push(...addConst(tmp, base, off));
+      disp = 0;
+    } else {
+      lines.push(...addUpper(tmp, base, hi));
+      disp = lo;
+    }
+    reg = tmp;
+  }
+  return {
+    setup: lines,
+    load: (mn, rd, extra = 0) => `${mn} ${rd}, ${disp + extra}(${reg})`,
+    store: (mn, rs, extra = 0) => `${mn} ${rs}, ${disp + extra}(${reg})`,
+  };
+}
+
+/** The current-CPU memory operand of a leaf (`extraMax`: largest `extra` used, 4 for riscv32 pairs). */
+function currentMem(ctx: Ctx, leaf: PlacedLeaf, idx: readonly string[], extraMax: number): Mem {
+  const off = leaf.areaOffset;
+  if (leaf.indices.length > 0) {
+    if (ctx.naive) return memAt("t0", 0, extraMax, "t0", [...indexSum(leaf, idx), `lla t0, ${AREAS_SYMBOL}+${off}`, "add t0, t0, t1"]);
+    return memAt("t1", off, extraMax, "t0", [...indexSum(leaf, idx), "add t1, t1, gp"]);
+  }
+  if (ctx.naive) {
+    // PC-relative pseudo-instructions: auipc + load/store (t0 is the store's scratch).
+    return {
+      setup: [],
+      load: (mn, rd, extra = 0) => `${mn} ${rd}, ${AREAS_SYMBOL}+${off + extra}`,
+      store: (mn, rs, extra = 0) => `${mn} ${rs}, ${AREAS_SYMBOL}+${off + extra}, t0`,
+    };
+  }
+  return memAt("gp", off, extraMax, "t0");
+}
+
+/** The exact current-CPU address of a leaf (or variable) in `dst`. */
+function currentAddress(ctx: Ctx, dst: string, off: number, leaf?: PlacedLeaf, idx: readonly string[] = []): string[] {
+  if (leaf && leaf.indices.length > 0) {
+    if (ctx.naive) return [...indexSum(leaf, idx), `lla ${dst}, ${AREAS_SYMBOL}+${off}`, `add ${dst}, ${dst}, t1`];
+    return [...indexSum(leaf, idx), "add t1, t1, gp", ...addConst(dst, "t1", off)];
+  }
+  if (ctx.naive) return [`lla ${dst}, ${AREAS_SYMBOL}+${off}`];
+  return addConst(dst, "gp", off);
+}
+
+/** `t0 = BASE + cpu * stride` (scratch t2, t3). */
+function remoteBase(ctx: Ctx, cpu: string): string[] {
+  return [`${ctx.rv.ld} t0, ${BASE_SYMBOL}`, ...scaled("t2", cpu, ctx.input.layout.stride), "add t0, t0, t2"];
+}
+
+/** The remote memory operand of a leaf: BASE + cpu*stride + index + off. */
+function remoteMem(ctx: Ctx, leaf: PlacedLeaf, regs: Regs, extraMax: number): Mem {
+  const setup = [...indexSum(leaf, regs.idx), ...remoteBase(ctx, regs.cpu)];
+  if (leaf.indices.length > 0) setup.push("add t0, t0, t1");
+  return memAt("t0", leaf.areaOffset, extraMax, "t1", setup);
+}
+
+/** Register words a value of this scalar takes. */
+function words(ctx: Ctx, leaf: PlacedLeaf): 1 | 2 {
+  return leaf.size > ctx.rv.xlen ? 2 : 1;
+}
+
+/** Load mnemonic giving the ABI-extended value of a scalar that fits a register. */
+function loadMnemonic(ctx: Ctx, s: ScalarName): string {
+  return match(s)
+    .with("u8", "bool", () => "lbu")
+    .with("i8", () => "lb")
+    .with("u16", () => "lhu")
+    .with("i16", () => "lh")
+    // the psABI sign-extends 32-bit values (signed or not) on riscv64
+    .with("u32", "i32", "f32", () => "lw")
+    .with("u64", "i64", "f64", "usize", "isize", () => ctx.rv.ld)
+    .exhaustive();
+}
+
+/** Store mnemonic for a size that fits a register. */
+function storeMnemonic(size: number): string {
+  return match(size)
+    .with(1, () => "sb")
+    .with(2, () => "sh")
+    .with(4, () => "sw")
+    .otherwise(() => "sd");
+}
+
+/** Whether the RMW ops of this leaf are AMOs (32-bit, or 64-bit on riscv64). */
+function amoCapable(ctx: Ctx, leaf: PlacedLeaf): boolean {
+  return leaf.size === 4 || (leaf.size === 8 && ctx.rv.xlen === 8);
+}
+
+/** AMO width suffix. */
+function amoSuffix(leaf: PlacedLeaf): "w" | "d" {
+  return leaf.size === 8 ? "d" : "w";
+}
+
+/** Whether a guarded op on this leaf is a single instruction relative to gp. */
+function singleInstruction(ctx: Ctx, leaf: PlacedLeaf): boolean {
+  return !ctx.naive && leaf.indices.length === 0 && words(ctx, leaf) === 1 && leaf.areaOffset <= IMM12_MAX;
+}
+
+/** Whether an op takes the preempt/irq guard in this generation. */
+function takesGuard(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): boolean {
+  if (!ctx.guarded) return false;
+  return match(op)
+    .with("read_current_raw", "write_current_raw", "remote_read", "remote_write", () => false)
+    .with("read_current", "write_current", () => !singleInstruction(ctx, leaf))
+    .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "cmpxchg_current", () => !amoCapable(ctx, leaf))
+    .exhaustive();
+}
+
+/** The instructions of a leaf operation (no guard, no return). Results go to `regs.r`. */
+function opBody(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp, regs: Regs): string[] {
+  const n = words(ctx, leaf);
+  const extraMax = n === 2 ? 4 : 0;
+  const lmn = loadMnemonic(ctx, leaf.scalar);
+  const smn = storeMnemonic(leaf.size);
+  const read = (m: Mem): string[] => n === 2 ? [...m.setup, m.load("lw", regs.r[0]!), m.load("lw", regs.r[1]!, 4)] : [...m.setup, m.load(lmn, regs.r[0]!)];
+  const write = (m: Mem): string[] => n === 2 ? [...m.setup, m.store("sw", regs.v[0]!), m.store("sw", regs.v[1]!, 4)] : [...m.setup, m.store(smn, regs.v[0]!)];
+  const rmw = (kind: "add" | "sub" | "and" | "or" | "xor"): string[] => {
+    if (amoCapable(ctx, leaf)) {
+      const s = amoSuffix(leaf);
+      const addr = currentAddress(ctx, "t0", leaf.areaOffset, leaf, regs.idx);
+      if (kind === "sub") return [...addr, `neg t2, ${regs.v[0]}`, `amoadd.${s} zero, t2, (t0)`];
+      return [...addr, `amo${kind}.${s} zero, ${regs.v[0]}, (t0)`];
+    }
+    const m = currentMem(ctx, leaf, regs.idx, extraMax);
+    if (n === 1) return [...m.setup, m.load(lmn, "t2"), `${kind} t2, t2, ${regs.v[0]}`, m.store(smn, "t2")];
+    const [v0, v1] = [regs.v[0]!, regs.v[1]!];
+    const pair = match(kind)
+      .with("add", () => [`add t4, t2, ${v0}`, "sltu t2, t4, t2", `add t3, t3, ${v1}`, "add t3, t3, t2", "mv t2, t4"])
+      .with("sub", () => [`sltu t4, t2, ${v0}`, `sub t2, t2, ${v0}`, `sub t3, t3, ${v1}`, "sub t3, t3, t4"])
+      .otherwise((k) => [`${k} t2, t2, ${v0}`, `${k} t3, t3, ${v1}`]);
+    return [...m.setup, m.load("lw", "t2"), m.load("lw", "t3", 4), ...pair, m.store("sw", "t2"), m.store("sw", "t3", 4)];
+  };
+  const xchg = (): string[] => {
+    if (amoCapable(ctx, leaf)) {
+      return [...currentAddress(ctx, "t0", leaf.areaOffset, leaf, regs.idx), `amoswap.${amoSuffix(leaf)} ${regs.r[0]}, ${regs.v[0]}, (t0)`];
+    }
+    const m = currentMem(ctx, leaf, regs.idx, extraMax);
+    if (n === 1) return [...m.setup, m.load(lmn, "t2"), m.store(smn, regs.v[0]!), `mv ${regs.r[0]}, t2`];
+    return [
+      ...m.setup, m.load("lw", "t2"), m.load("lw", "t3", 4), m.store("sw", regs.v[0]!), m.store("sw", regs.v[1]!, 4),
+      `mv ${regs.r[0]}, t2`, `mv ${regs.r[1]}, t3`,
+    ];
+  };
+  const cmpxchg = (): string[] => {
+    if (amoCapable(ctx, leaf)) {
+      const s = amoSuffix(leaf);
+      // lr.w sign-extends: compare with the sign-extended expected value on riscv64.
+      const ext = s === "w" && ctx.rv.xlen === 8 ? [`sext.w t3, ${regs.e[0]}`] : [];
+      const expected = ext.length > 0 ? "t3" : regs.e[0]!;
+      return [
+        ...currentAddress(ctx, "t0", leaf.areaOffset, leaf, regs.idx), ...ext,
+        "1:", `lr.${s} t2, (t0)`, `bne t2, ${expected}, 2f`, `sc.${s} t4, ${regs.d[0]}, (t0)`, "bnez t4, 1b",
+        "2:", `mv ${regs.r[0]}, t2`,
+      ];
+    }
+    const m = currentMem(ctx, leaf, regs.idx, extraMax);
+    if (n === 1) return [...m.setup, m.load(lmn, "t2"), `bne t2, ${regs.e[0]}, 1f`, m.store(smn, regs.d[0]!), "1:", `mv ${regs.r[0]}, t2`];
+    return [
+      ...m.setup, m.load("lw", "t2"), m.load("lw", "t3", 4), `bne t2, ${regs.e[0]}, 1f`, `bne t3, ${regs.e[1]}, 1f`,
+      m.store("sw", regs.d[0]!), m.store("sw", regs.d[1]!, 4), "1:", `mv ${regs.r[0]}, t2`, `mv ${regs.r[1]}, t3`,
+    ];
+  };
+  return match(op)
+    .returnType<string[]>()
+    .with("read_current_raw", "read_current", () => read(currentMem(ctx, leaf, regs.idx, extraMax)))
+    .with("write_current_raw", "write_current", () => write(currentMem(ctx, leaf, regs.idx, extraMax)))
+    .with("remote_read", () => read(remoteMem(ctx, leaf, regs, extraMax)))
+    .with("remote_write", () => write(remoteMem(ctx, leaf, regs, extraMax)))
+    .with("add_current", () => rmw("add"))
+    .with("sub_current", () => rmw("sub"))
+    .with("and_current", () => rmw("and"))
+    .with("or_current", () => rmw("or"))
+    .with("xor_current", () => rmw("xor"))
+    .with("xchg_current", () => xchg())
+    .with("cmpxchg_current", () => cmpxchg())
+    .exhaustive();
+}
+
+/** Copies `size` bytes from `(t1)` to `(t0)` in units of `unit` bytes (scratch t2, t3; advances t0/t1 when looping). */
+function copyBytes(ctx: Ctx, size: number, unit: number, label: string): string[] {
+  const count = Math.floor(size / unit);
+  const [l, s] = match(unit)
+    .returnType<[string, string]>()
+    .with(1, () => ["lbu", "sb"])
+    .with(2, () => ["lhu", "sh"])
+    .with(4, () => ["lw", "sw"])
+    .otherwise(() => [ctx.rv.ld, ctx.rv.sd]);
+  const out: string[] = [];
+  if (count <= 8) {
+    for (let k = 0; k < count; k++) out.push(`${l} t2, ${k * unit}(t1)`, `${s} t2, ${k * unit}(t0)`);
+  } else {
+    out.push(`li t3, ${count}`, `${label}:`, `${l} t2, 0(t1)`, `${s} t2, 0(t0)`, `addi t1, t1, ${unit}`, `addi t0, t0, ${unit}`, "addi t3, t3, -1", `bnez t3, ${label}`);
+  }
+  const tail = size - count * unit;
+  const base = count <= 8 ? count * unit : 0;
+  for (let k = 0; k < tail; k++) out.push(`lbu t2, ${base + k}(t1)`, `sb t2, ${base + k}(t0)`);
+  return out;
+}
+
+/**
+ * Wraps `body` in the enabled guard hooks: saves ra and the argument
+ * registers `live` on a 16-byte aligned frame across the hook calls, and the
+ * results `results` across the closing ones.
+ */
+function guardWrap(ctx: Ctx, live: readonly string[], results: readonly string[], body: readonly string[]): string[] {
+  const { xlen, ld, sd } = ctx.rv;
+  const { preempt, irq } = ctx.input.config.features;
+  const slots = Math.max(live.length, results.length);
+  const frame = Math.ceil(((2 + slots) * xlen) / 16) * 16;
+  const raAt = frame - xlen;
+  const flagsAt = frame - 2 * xlen;
+  const slot = (k: number): number => k * xlen;
+  const out: string[] = [`addi sp, sp, -${frame}`, `${sd} ra, ${raAt}(sp)`];
+  live.forEach((r, k) => out.push(`${sd} ${r}, ${slot(k)}(sp)`));
+  if (preempt) out.push(`call ${GUARD_HOOKS[0]}`);
+  if (irq) out.push(`call ${GUARD_HOOKS[2]}`, `${sd} a0, ${flagsAt}(sp)`);
+  live.forEach((r, k) => out.push(`${ld} ${r}, ${slot(k)}(sp)`));
+  out.push(...body);
+  results.forEach((r, k) => out.push(`${sd} ${r}, ${slot(k)}(sp)`));
+  if (irq) out.push(`${ld} a0, ${flagsAt}(sp)`, `call ${GUARD_HOOKS[3]}`);
+  if (preempt) out.push(`call ${GUARD_HOOKS[1]}`);
+  results.forEach((r, k) => out.push(`${ld} ${r}, ${slot(k)}(sp)`));
+  out.push(`${ld} ra, ${raAt}(sp)`, `addi sp, sp, ${frame}`);
+  return out;
+}
+
+/** Argument registers of a leaf op per the calling convention; stack words are loaded into t5, t6 at entry. */
+function argumentRegs(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): { regs: Regs; live: string[]; entry: string[] } {
+  const sig = leafSignature(leaf, op);
+  const valueWords = words(ctx, leaf);
+  let next = 0;
+  const entry: string[] = [];
+  const live: string[] = [];
+  const stackTemps = ["t5", "t6"];
+  const take = (): string => {
+    const k = next++;
+    if (k < 8) {
+      live.push(`a${k}`);
+      return `a${k}`;
+    }
+    const t = stackTemps[k - 8];
+    if (t === undefined) throw new Error(`riscv: ${sig.name} needs more than 10 argument words`);
+    entry.push(`${ctx.rv.ld} ${t}, ${(k - 8) * ctx.rv.xlen}(sp)`);
+    live.push(t);
+    return t;
+  };
+  let cpu = "";
+  const idx: string[] = [];
+  const v: string[] = [];
+  const e: string[] = [];
+  const d: string[] = [];
+  for (const p of sig.params) {
+    if (p.name === "cpu") cpu = take();
+    else if (/^i\d+$/.test(p.name)) idx.push(take());
+    else {
+      const dst = p.name === "expected" ? e : p.name === "desired" ? d : v;
+      for (let w = 0; w < valueWords; w++) dst.push(take());
+    }
+  }
+  const r = sig.ret === "void" ? [] : valueWords === 2 ? ["a0", "a1"] : ["a0"];
+  return { regs: { idx, cpu, v, e, d, r }, live, entry };
+}
+
+/** The `percpu.S` function of one leaf op. */
+function leafAsm(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): string {
+  const { regs, live, entry } = argumentRegs(ctx, leaf, op);
+  const body = opBody(ctx, leaf, op, regs);
+  const guarded = takesGuard(ctx, leaf, op) ? guardWrap(ctx, live, regs.r, body) : body;
+  return asmFunction(leafFunction(leaf, op), [...entry, ...guarded, "ret"]);
+}
+
+/**
+ * The `percpu.S` text of one leaf operation for a RISC-V target (what
+ * `assembly()` emits for it); exposed so tests can assemble accessors for
+ * offsets near 2 GiB without a 2 GiB template.
+ */
+export function riscvLeafAssembly(arch: RiscvTarget, input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
+  return leafAsm(context(arch === "riscv64" ? RV64 : RV32, input), leaf, op);
+}
+
+/** The runtime functions. */
+function runtimeAsm(ctx: Ctx): string[] {
+  const { layout, config } = ctx.input;
+  const { xlen, ld, sd } = ctx.rv;
+  const words = Math.floor(layout.areaSize / xlen);
+  const tail = layout.areaSize - words * xlen;
+  const init = [
+    "beqz a0, .Lpercpu_init_null",
+    `li t0, ${layout.areaAlign - 1}`,
+    "and t0, a0, t0",
+    "bnez t0, .Lpercpu_init_unaligned",
+    "mv t4, a0",
+    "mv t5, a1",
+    ".Lpercpu_init_area:",
+    "beqz t5, .Lpercpu_init_done",
+    `lla t1, ${TEMPLATE_SYMBOL}`,
+    "mv t0, t4",
+    ...(words > 0
+      ? [`li t3, ${words}`, ".Lpercpu_init_word:", `${ld} t2, 0(t1)`, `${sd} t2, 0(t0)`, `addi t1, t1, ${xlen}`, `addi t0, t0, ${xlen}`, "addi t3, t3, -1", "bnez t3, .Lpercpu_init_word"]
+      : []),
+    ...Array.from({ length: tail }, (_, k) => [`lbu t2, ${k}(t1)`, `sb t2, ${k}(t0)`]).flat(),
+    `li t6, ${layout.stride}`,
+    "add t4, t4, t6",
+    "addi t5, t5, -1",
+    "j .Lpercpu_init_area",
+    ".Lpercpu_init_done:",
+    `${sd} a0, ${BASE_SYMBOL}, t0`,
+    `${sd} a1, ${NUM_SYMBOL}, t0`,
+    "mv a0, a1",
+    "ret",
+    ".Lpercpu_init_null:",
+    "li a0, -1",
+    "ret",
+    ".Lpercpu_init_unaligned:",
+    "li a0, -2",
+    "ret",
+  ];
+  const areaBase = (dst: string): string[] => [`${ld} t0, ${BASE_SYMBOL}`, ...scaled("t1", "a0", layout.stride), `add ${dst}, t0, t1`];
+  return [
+    asmFunction("percpu_init", init),
+    asmFunction("percpu_init_in_place", [
+      ctx.naive ? `lla a0, ${AREAS_SYMBOL}` : "lla a0, _percpu_start",
+      `li a1, ${config.cpus}`,
+      "tail percpu_init",
+    ]),
+    asmFunction("percpu_init_reg", ctx.naive ? ["ret"] : [...areaBase("gp"), "ret"]),
+    asmFunction("percpu_read_reg", [ctx.naive ? `lla a0, ${AREAS_SYMBOL}` : "mv a0, gp", "ret"]),
+    asmFunction("percpu_write_reg", ctx.naive ? ["ret"] : ["mv gp, a0", "ret"]),
+    asmFunction("percpu_area_base", [...areaBase("a0"), "ret"]),
+    asmFunction("percpu_area_num", [`${ld} a0, ${NUM_SYMBOL}`, "ret"]),
+    asmFunction("percpu_area_size", [`li a0, ${layout.areaSize}`, "ret"]),
+  ];
+}
+
+/** The per-variable functions: current_ptr, remote_ptr, reset_to_init. */
+function varAsm(ctx: Ctx, name: string, offset: number, size: number, align: number): string[] {
+  const unit = Math.min(ctx.rv.xlen, align, 64);
+  const reset = [...currentAddress(ctx, "t0", offset), `lla t1, ${TEMPLATE_SYMBOL}+${offset}`, ...copyBytes(ctx, size, unit, `.L${name}_reset_loop`)];
+  return [
+    asmFunction(varFunction(name, "current_ptr"), [...currentAddress(ctx, "a0", offset), "ret"]),
+    asmFunction(varFunction(name, "remote_ptr"), [...remoteBase(ctx, "a0"), ...addConst("a0", "t0", offset), "ret"]),
+    asmFunction(varFunction(name, "reset_to_init"), [...(ctx.guarded ? guardWrap(ctx, [], [], reset) : reset), "ret"]),
+  ];
+}
+
+/** The generation context of one request. */
+function context(rv: Rv, input: GenInput): Ctx {
+  const f = input.config.features;
+  return { rv, input, naive: f.naive, guarded: f.preempt || f.irq };
+}
+
+/** `percpu.S` for a RISC-V width. */
+function assembly(rv: Rv, input: GenInput): string {
+  const ctx = context(rv, input);
+  const out: string[] = [
+    commonData(input, "#"),
+    "# Nothing may relax against gp (the per-CPU register).",
+    ".option norelax",
+    // Global so that the PERCPU_INLINE accessors in other translation units can reach them.
+    `.globl ${TEMPLATE_SYMBOL}`,
+    `.globl ${BASE_SYMBOL}`,
+    `.globl ${NUM_SYMBOL}`,
+    ...(ctx.naive ? [`.globl ${AREAS_SYMBOL}`] : []),
+    "",
+    ".text",
+    ...runtimeAsm(ctx),
+  ];
+  for (const v of input.vars) {
+    out.push(...varAsm(ctx, v.layout.name, v.layout.offset, v.layout.size, v.layout.align));
+    for (const leaf of v.leaves) for (const op of leafOps(leaf.scalar)) out.push(leafAsm(ctx, leaf, op));
+  }
+  return out.join("\n");
+}
+
+/** C expression giving the register word(s) of a C value, extended per the psABI. */
+function valueWordsC(ctx: Ctx, leaf: PlacedLeaf, expr: string): string[] {
+  const s = leaf.scalar;
+  if (words(ctx, leaf) === 2) {
+    const bits = s === "f64" ? `__percpu_f64_bits(${expr})` : `(uint64_t)(${expr})`;
+    return [`(uintptr_t)(uint32_t)${bits}`, `(uintptr_t)(${bits} >> 32)`];
+  }
+  return [
+    match(s)
+      .with("f32", () => ctx.rv.xlen === 8 ? `(uintptr_t)(intptr_t)(int32_t)__percpu_f32_bits(${expr})` : `(uintptr_t)__percpu_f32_bits(${expr})`)
+      .with("f64", () => `(uintptr_t)__percpu_f64_bits(${expr})`)
+      .with("u32", () => ctx.rv.xlen === 8 ? `(uintptr_t)(intptr_t)(int32_t)(${expr})` : `(uintptr_t)(${expr})`)
+      .with("i8", "i16", "i32", "i64", "isize", () => `(uintptr_t)(intptr_t)(${expr})`)
+      .with("u8", "u16", "u64", "usize", "bool", () => `(uintptr_t)(${expr})`)
+      .exhaustive(),
+  ];
+}
+
+/** C expression turning result word(s) back into the leaf's C value. */
+function resultC(ctx: Ctx, leaf: PlacedLeaf, r: readonly string[]): string {
+  const s = leaf.scalar;
+  if (words(ctx, leaf) === 2) {
+    const bits = `(((uint64_t)${r[1]} << 32) | (uint32_t)${r[0]})`;
+    return s === "f64" ? `__percpu_f64_from(${bits})` : `(${leaf.cType})${bits}`;
+  }
+  return match(s)
+    .with("f32", () => `__percpu_f32_from((uint32_t)${r[0]})`)
+    .with("f64", () => `__percpu_f64_from((uint64_t)${r[0]})`)
+    .with("bool", () => `(${r[0]} != 0)`)
+    .otherwise(() => `(${leaf.cType})${r[0]}`);
+}
+
+/** One `__asm__ volatile` statement from a body, with its operands and the temporaries it clobbers. */
+function asmStatement(body: readonly string[], outputs: readonly string[], inputs: readonly string[], indent: string): string {
+  const text = body.map((l) => (l.endsWith(":") ? l : `\\t${l}`)).join("\\n");
+  const temps = ["t0", "t1", "t2", "t3", "t4", "t5", "t6"].filter((t) => body.some((l) => new RegExp(`\\b${t}\\b`).test(l)));
+  const clobbers = [...temps.map((t) => `"${t}"`), `"memory"`].join(", ");
+  return `${indent}__asm__ volatile("${text}" : ${outputs.join(", ")} : ${inputs.join(", ")} : ${clobbers});`;
+}
+
+/** C expression of a leaf's address (`uintptr_t`): current area (gp / `__percpu_areas`) or `cpu`'s area. */
+function addressC(ctx: Ctx, leaf: PlacedLeaf, remote: boolean): string {
+  const base = remote
+    ? `${BASE_SYMBOL} + cpu * ${ctx.input.layout.stride}u`
+    : ctx.naive ? `(uintptr_t)${AREAS_SYMBOL}` : "__percpu_gp()";
+  const terms = leaf.indices.map((dim, k) => ` + i${k} * ${dim.stride}u`).join("");
+  return `${base} + ${leaf.areaOffset}u${terms}`;
+}
+
+/** The static inline version of one leaf op. */
+function leafInline(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): string {
+  const sig = leafSignature(leaf, op);
+  const guard = takesGuard(ctx, leaf, op);
+  const { preempt, irq } = ctx.input.config.features;
+  const params = sig.params.length === 0 ? "void" : sig.params.map((p) => `${p.type} ${p.name}`).join(", ");
+  const lines = [`static inline ${sig.ret} ${sig.name}(${params}) {`];
+  const open = (): void => {
+    if (guard && preempt) lines.push(`  ${GUARD_HOOKS[0]}();`);
+    if (guard && irq) lines.push(`  uintptr_t __flags = ${GUARD_HOOKS[2]}();`);
+  };
+  const close = (): void => {
+    if (guard && irq) lines.push(`  ${GUARD_HOOKS[3]}(__flags);`);
+    if (guard && preempt) lines.push(`  ${GUARD_HOOKS[1]}();`);
+  };
+  const plain = match(op)
+    .with("read_current_raw", "read_current", "remote_read", () => "read" as const)
+    .with("write_current_raw", "write_current", "remote_write", () => "write" as const)
+    .otherwise(() => null);
+  if (plain !== null) {
+    // Plain loads/stores are C volatile accesses relative to gp (bound by an empty asm), so the compiler
+    // folds the offset into one `l*`/`s* r, off(gp)` and extends the value exactly as the psABI wants.
+    const lvalue = `*(volatile ${leaf.cType} *)(${addressC(ctx, leaf, op.startsWith("remote"))})`;
+    open();
+    if (plain === "read") lines.push(`  ${leaf.cType} __v = ${lvalue};`);
+    else lines.push(`  ${lvalue} = v;`);
+    close();
+    if (plain === "read") lines.push("  return __v;");
+    lines.push("}");
+    return lines.join("\n");
+  }
+  const n = words(ctx, leaf);
+  const decls: string[] = [];
+  const inputs: string[] = [];
+  const named = (prefix: string, exprs: readonly string[]): string[] =>
+    exprs.map((e, k) => {
+      decls.push(`  uintptr_t __${prefix}${k} = ${e};`);
+      inputs.push(`[${prefix}${k}] "r"(__${prefix}${k})`);
+      return `%[${prefix}${k}]`;
+    });
+  const idx: string[] = [];
+  let v: string[] = [];
+  let e: string[] = [];
+  let d: string[] = [];
+  for (const p of sig.params) {
+    if (/^i\d+$/.test(p.name)) idx.push(...named(p.name, [p.name]));
+    else if (p.name === "expected") e = named("e", valueWordsC(ctx, leaf, p.name));
+    else if (p.name === "desired") d = named("d", valueWordsC(ctx, leaf, p.name));
+    else v = named("v", valueWordsC(ctx, leaf, p.name));
+  }
+  const results = sig.ret === "void" ? [] : Array.from({ length: n }, (_, k) => `__r${k}`);
+  const r = results.map((_, k) => `%[r${k}]`);
+  const outputs = results.map((x, k) => `[r${k}] "=&r"(${x})`);
+  const body = opBody(ctx, leaf, op, { idx, cpu: "", v, e, d, r });
+  lines.push(...decls);
+  if (results.length > 0) lines.push(`  uintptr_t ${results.join(", ")};`);
+  open();
+  lines.push(asmStatement(body, outputs, inputs, "  "));
+  close();
+  if (results.length > 0) lines.push(`  return ${resultC(ctx, leaf, results)};`);
+  lines.push("}");
+  return lines.join("\n");
+}
+
+/** The `PERCPU_INLINE` definitions for a RISC-V width. */
+function inlineC(rv: Rv, input: GenInput): string {
+  const ctx = context(rv, input);
+  const out: string[] = [
+    `/* ${rv.arch} inline accessors: gp is the per-CPU register (build with -mno-relax). */`,
+    "static inline uint32_t __percpu_f32_bits(float f) { uint32_t u; __builtin_memcpy(&u, &f, 4); return u; }",
+    "static inline float __percpu_f32_from(uint32_t u) { float f; __builtin_memcpy(&f, &u, 4); return f; }",
+    "static inline uint64_t __percpu_f64_bits(double f) { uint64_t u; __builtin_memcpy(&u, &f, 8); return u; }",
+    "static inline double __percpu_f64_from(uint64_t u) { double f; __builtin_memcpy(&f, &u, 8); return f; }",
+    "/* gp as a C value: an empty asm bound to gp, so loads fold into `l* r, off(gp)`. */",
+    'static inline uintptr_t __percpu_gp(void) { register uintptr_t __g __asm__("gp"); __asm__ volatile("" : "=r"(__g)); return __g; }',
+    `extern uintptr_t ${BASE_SYMBOL};`,
+    ...(ctx.naive ? [`extern unsigned char ${AREAS_SYMBOL}[];`] : []),
+    "",
+  ];
+  for (const v of input.vars) {
+    const t = cTypeName(v.layout.name);
+    const base = ctx.naive ? `(uintptr_t)${AREAS_SYMBOL}` : "__percpu_gp()";
+    out.push(`static inline ${t} *${varFunction(v.layout.name, "current_ptr")}(void) { return (${t} *)(${base} + ${v.layout.offset}u); }`);
+    for (const leaf of v.leaves) for (const op of leafOps(leaf.scalar)) out.push(leafInline(ctx, leaf, op));
+    out.push("");
+  }
+  return out.join("\n");
+}
+
+/** Rejects layouts the RISC-V code cannot reach. */
+function check(rv: Rv, input: GenInput): void {
+  const { layout, config } = input;
+  if (config.mode !== "kernel") fail("options_invalid", ["mode"], `Invalid generate options: ${rv.arch} supports kernel mode only, not ${config.mode}`);
+  for (const v of layout.vars) {
+    // lui/add/l* reaches gp + [-2^31, 2^31 - 2049] and the 0x80000 case up to 2^31 - 1: every offset below 2 GiB.
+    if (v.offset + v.size > MAX_AREA_SIZE) {
+      fail("offset_out_of_reach", [v.name], `Offset out of reach for "${v.name}": bytes up to ${v.offset + v.size} lie beyond the ${rv.arch} reach of 2 GiB from gp`);
+    }
+  }
+  if (rv.xlen === 4 && layout.stride * config.cpus > 2 ** 32) {
+    fail("offset_out_of_reach", [], `Offset out of reach: ${config.cpus} areas of ${layout.stride} bytes do not fit the riscv32 address space`);
+  }
+}
+
+/** One RISC-V width as an {@link ArchBackend}. */
+function backend(rv: Rv, clangFlags: readonly string[]): ArchBackend {
+  return {
+    arch: rv.arch,
+    registerName: "gp",
+    clangFlags,
+    supportsUserMode: false,
+    check: (input) => check(rv, input),
+    assembly: (input) => assembly(rv, input),
+    inlineC: (input) => inlineC(rv, input),
+  };
+}
+
+/** The riscv64 backend (LP64 soft-float, medany, gp = per-CPU register). */
+export const riscv64Backend: ArchBackend = backend(RV64, [
+  "--target=riscv64-unknown-none-elf", "-march=rv64imac", "-mabi=lp64", "-mcmodel=medany", "-mno-relax",
+]);
+
+/** The riscv32 backend (ILP32 soft-float, medany, gp = per-CPU register). */
+export const riscv32Backend: ArchBackend = backend(RV32, [
+  "--target=riscv32-unknown-none-elf", "-march=rv32imac", "-mabi=ilp32", "-mcmodel=medany", "-mno-relax",
+]);
