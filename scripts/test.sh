@@ -11,7 +11,7 @@ log=$(mktemp -d)
 
 count() { # name, logfile, exit status: add the runner's closing line to the totals
   local line p f
-  line=$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed$' "$2" | tail -n 1)
+  line=$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed$' "$2" | tail -n 1)
   if [ -z "$line" ]; then
     echo "$1: no result line (exit $3)"; total_fail=$((total_fail + 1)); return
   fi
@@ -35,9 +35,10 @@ check build-dist npm run --silent build
 
 "$bin/deno" run -A tests/run.ts 2>&1 | tee "$log/deno.log"; count deno "$log/deno.log" "${PIPESTATUS[0]}"
 "$bin/bun" tests/run.ts 2>&1 | tee "$log/bun.log"; count bun "$log/bun.log" "${PIPESTATUS[0]}"
-if [ -f tests/node/run.mjs ]; then
-  node tests/node/run.mjs 2>&1 | tee "$log/node.log"; count node "$log/node.log" "${PIPESTATUS[0]}"
-fi
+for f in tests/node/*.mjs; do
+  name=$(basename "$f" .mjs)
+  node "$f" 2>&1 | tee "$log/node-$name.log"; count "node-$name" "$log/node-$name.log" "${PIPESTATUS[0]}"
+done
 
 echo "${total_pass} passed, ${total_fail} failed"
 [ "$total_fail" -eq 0 ]

@@ -77,9 +77,11 @@ export class PercpuVar<T extends PercpuType = PercpuType> {
    */
   attachNative(native: NativeVar): void {
     this.#native = native;
-    for (const [op, fn] of Object.entries(native.accessors)) {
+    const install = (op: string, fn: unknown): void => {
       Object.defineProperty(this, op, { value: fn, configurable: true, writable: true, enumerable: false });
-    }
+    };
+    for (const [op, fn] of Object.entries(native.accessors)) install(op, fn);
+    native.onInstall(install);
   }
 
   #n(): NativeVar {

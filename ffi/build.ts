@@ -1,0 +1,180 @@
+/**
+ * Builds host shared libraries with the machine's `cc` and caches them by a
+ * SHA-256 of every input: `<cacheDir>/<hash>/libpercpu.so`. A build happens in
+ * a temporary sibling directory renamed into place, so a reader never sees a
+ * half-written library and concurrent builders (Workers, processes) agree.
+ * A warm build finds the directory and compiles nothing.
+ *
+ * @module
+ */
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { fail } from "../sdk/errors.ts";
+
+/** Flags every shim is compiled with (before the request's own flags). */
+export const BASE_CFLAGS: readonly string[] = [
+  "-O2",
+  "-shared",
+  "-fPIC",
+  "-Wa,--noexecstack",
+  "-Wl,-z,defs",
+  "-Wl,-z,noexecstack",
+];
+
+/** File name of the library inside its cache directory. */
+export const LIBRARY_NAME = "libpercpu.so";
+
+/** What to build. */
+export interface BuildRequest {
+  /** Source files by name (written next to each other; `#include "x.h"` works). */
+  readonly sources: Readonly<Record<string, string>>;
+  /** Which of `sources` are compiled, in order (the rest are headers). */
+  readonly compile: readonly string[];
+  /** Extra compiler flags after {@link BASE_CFLAGS}. */
+  readonly flags?: readonly string[];
+  /** Cache root (default {@link defaultCacheDir}). */
+  readonly cacheDir?: string;
+  /** Compiler command (default `$CC` or `cc`). */
+  readonly cc?: string;
+}
+
+/** A built (or cached) library. */
+export interface BuiltLibrary {
+  /** Absolute path of the `.so`. */
+  readonly path: string;
+  /** Its cache directory (also holds the sources it was built from). */
+  readonly dir: string;
+  /** SHA-256 of the inputs, hex. */
+  readonly hash: string;
+  /** Whether it was found in the cache (no compiler ran). */
+  readonly cached: boolean;
+}
+
+function env(name: string): string | undefined {
+  return (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env[name];
+}
+
+/**
+ * The default cache root: `$PERCPU_CACHE_DIR`, else `node_modules/.cache/percpu`
+ * of the nearest directory above this module (or the working directory) that
+ * has a `node_modules`, else one under the OS temp directory.
+ */
+export function defaultCacheDir(): string {
+  const fromEnv = env("PERCPU_CACHE_DIR");
+  if (fromEnv) return resolve(fromEnv);
+  const starts: string[] = [];
+  try {
+    starts.push(dirname(fileURLToPath(import.meta.url)));
+  } catch {
+    // not a file: URL
+  }
+  starts.push(process.cwd());
+  for (const start of starts) {
+    for (let dir = start;; dir = dirname(dir)) {
+      if (existsSync(join(dir, "node_modules"))) return join(dir, "node_modules", ".cache", "percpu");
+      if (dirname(dir) === dir) break;
+    }
+  }
+  return join(tmpdir(), "percpu-cache");
+}
+
+/** SHA-256 (hex) of a build's inputs: compiler, flags and every source by name. */
+export function buildHash(request: BuildRequest): string {
+  const h = createHash("sha256");
+  const cc = request.cc ?? env("CC") ?? "cc";
+  h.update(JSON.stringify({ cc, flags: [...BASE_CFLAGS, ...(request.flags ?? [])], compile: request.compile }));
+  for (const name of Object.keys(request.sources).sort()) {
+    h.update(`\0${name}\0${request.sources[name]!.length}\0`);
+    h.update(request.sources[name]!);
+  }
+  return h.digest("hex");
+}
+
+function runCompiler(
+  cc: string,
+  args: readonly string[],
+  cwd: string,
+): Promise<{ code: number; stderr: string; missing: boolean }> {
+  return new Promise((done) => {
+    execFile(cc, args, { cwd, maxBuffer: 16 << 20 }, (err, _stdout, stderr) => {
+      if (!err) return done({ code: 0, stderr: String(stderr), missing: false });
+      const e = err as NodeJS.ErrnoException & { code?: unknown };
+      done({
+        code: typeof e.code === "number" ? e.code : 1,
+        stderr: String(stderr) || e.message,
+        missing: e.code === "ENOENT",
+      });
+    });
+  });
+}
+
+/**
+ * Compiles `request.compile` into `<cacheDir>/<hash>/libpercpu.so` unless that
+ * file already exists. Throws `PercpuError` `toolchain_missing` when the
+ * compiler cannot be run and `native_build_failed` with its diagnostics when
+ * compilation fails.
+ *
+ * @example
+ * ```ts
+ * import { buildSharedLibrary } from "./ffi/build.ts";
+ * const lib = await buildSharedLibrary({ sources: { "x.c": "int x(void) { return 1; }" }, compile: ["x.c"] });
+ * console.log(lib.path, lib.cached);
+ * ```
+ */
+export async function buildSharedLibrary(request: BuildRequest): Promise<BuiltLibrary> {
+  const root = resolve(request.cacheDir ?? defaultCacheDir());
+  const hash = buildHash(request);
+  const dir = join(root, hash);
+  const path = join(dir, LIBRARY_NAME);
+  if (existsSync(path)) return { path, dir, hash, cached: true };
+  for (const name of request.compile) {
+    if (!Object.hasOwn(request.sources, name)) {
+      fail(
+        "native_build_failed",
+        [],
+        `Cannot build ${LIBRARY_NAME}: "${name}" is listed to compile but not among the sources`,
+      );
+    }
+  }
+  const cc = request.cc ?? env("CC") ?? "cc";
+  const tmp = join(
+    root,
+    `.${hash.slice(0, 16)}.tmp-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
+  );
+  try {
+    await mkdir(tmp, { recursive: true });
+    for (const [name, text] of Object.entries(request.sources)) await writeFile(join(tmp, name), text);
+    const args = [...BASE_CFLAGS, ...(request.flags ?? []), "-o", LIBRARY_NAME, ...request.compile];
+    const r = await runCompiler(cc, args, tmp);
+    if (r.missing) {
+      fail(
+        "toolchain_missing",
+        [],
+        `Cannot build ${LIBRARY_NAME}: the C compiler "${cc}" was not found (install gcc or set CC)`,
+      );
+    }
+    if (r.code !== 0) {
+      fail(
+        "native_build_failed",
+        [],
+        `Cannot build ${LIBRARY_NAME}: ${cc} ${args.join(" ")} failed:\n${r.stderr.trim()}`,
+      );
+    }
+    try {
+      await rename(tmp, dir);
+    } catch (e) {
+      // Another builder won the race with identical inputs: use theirs.
+      const code = (e as { code?: string }).code;
+      if ((code !== "ENOTEMPTY" && code !== "EEXIST") || !existsSync(path)) throw e;
+    }
+    return { path, dir, hash, cached: false };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}

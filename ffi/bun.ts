@@ -1,0 +1,61 @@
+/**
+ * Bun adapter of the FFI contract: `bun:ffi` `dlopen`.
+ *
+ * @module
+ */
+import { dlopen, FFIType } from "bun:ffi";
+import type { FfiSignatures, FfiType, NativeLibrary } from "./contract.ts";
+
+const BUN_TYPES: { readonly [K in FfiType]: FFIType } = {
+  void: FFIType.void,
+  bool: FFIType.bool,
+  u8: FFIType.u8,
+  i8: FFIType.i8,
+  u16: FFIType.u16,
+  i16: FFIType.i16,
+  u32: FFIType.u32,
+  i32: FFIType.i32,
+  u64: FFIType.u64,
+  i64: FFIType.i64,
+  usize: FFIType.u64,
+  isize: FFIType.i64,
+  f32: FFIType.f32,
+  f64: FFIType.f64,
+};
+
+/**
+ * Opens `path` with `bun:ffi`. 64-bit results come back as `bigint`
+ * (`u64`/`i64`, not the `_fast` variants), ≤ 32-bit ones as `number`.
+ *
+ * @example
+ * ```ts
+ * import { open } from "./ffi/bun.ts";
+ * const lib = open("/tmp/libx.so", { answer: { params: [], result: "u32" } });
+ * ```
+ */
+export function open<S extends FfiSignatures>(path: string, signatures: S): NativeLibrary<S> {
+  const handles: { close(): void }[] = [];
+  let open = true;
+  const load = (sigs: FfiSignatures): Record<string, unknown> => {
+    if (!open) throw new Error(`${path} was closed`);
+    const defs: Record<string, { args: FFIType[]; returns: FFIType }> = {};
+    for (const [name, sig] of Object.entries(sigs)) {
+      defs[name] = { args: sig.params.map((p) => BUN_TYPES[p]), returns: BUN_TYPES[sig.result] };
+    }
+    const lib = dlopen(path, defs);
+    handles.push(lib);
+    return lib.symbols;
+  };
+  return {
+    path,
+    runtime: "bun",
+    wideArgs: "number",
+    symbols: load(signatures) as NativeLibrary<S>["symbols"],
+    bind: (more) => load(more) as never,
+    close(): void {
+      if (!open) return;
+      open = false;
+      for (const h of handles.splice(0)) h.close();
+    },
+  };
+}

@@ -1,0 +1,171 @@
+/**
+ * The runtime-neutral FFI contract: a shared library opened with typed call
+ * signatures. One adapter per runtime implements it (`deno.ts`, `bun.ts`,
+ * `node.ts`); {@link openLibrary} picks the adapter of the running runtime
+ * through a dynamic import, so the rest of the SDK never knows which one it is.
+ *
+ * @module
+ */
+import { fail } from "../sdk/errors.ts";
+
+/** C types a native function may take or return (`usize` = `uintptr_t`). */
+export const FFI_TYPES = [
+  "void",
+  "bool",
+  "u8",
+  "i8",
+  "u16",
+  "i16",
+  "u32",
+  "i32",
+  "u64",
+  "i64",
+  "usize",
+  "isize",
+  "f32",
+  "f64",
+] as const;
+
+/** One C type of the contract. */
+export type FfiType = typeof FFI_TYPES[number];
+
+/** C types passed to and from JS as `bigint` (64-bit and pointer-sized integers). */
+export type WideFfiType = "u64" | "i64" | "usize" | "isize";
+
+/** The call signature of one native function. */
+export interface FfiSignature {
+  readonly params: readonly FfiType[];
+  readonly result: FfiType;
+}
+
+/** Signatures by symbol name. */
+export type FfiSignatures = { readonly [name: string]: FfiSignature };
+
+/** JS type of a result: `bigint` for 64-bit ints, `number` below and for floats, `boolean`, `undefined` for void. */
+export type FfiResult<T extends FfiType> = T extends "void" ? void
+  : T extends "bool" ? boolean
+  : T extends WideFfiType ? bigint
+  : number;
+
+/** JS type accepted for an argument: 64-bit ints take a `bigint` or a safe-integer `number`. */
+export type FfiArg<T extends FfiType> = T extends "bool" ? boolean
+  : T extends WideFfiType ? bigint | number
+  : number;
+
+/** JS argument types of a parameter list. */
+export type FfiArgs<P extends readonly FfiType[]> = { -readonly [K in keyof P]: FfiArg<P[K]> };
+
+/** A callable native function typed by its signature. */
+export type NativeFunction<S extends FfiSignature> = (...args: FfiArgs<S["params"]>) => FfiResult<S["result"]>;
+
+/** The JS runtimes with an adapter. */
+export type FfiRuntime = "deno" | "bun" | "node";
+
+/**
+ * An opened shared library: its functions by name, typed by the signatures
+ * it was opened with. Results follow {@link FfiResult} on every runtime.
+ */
+export interface NativeLibrary<S extends FfiSignatures = FfiSignatures> {
+  /** Absolute path of the shared object. */
+  readonly path: string;
+  /** The runtime whose adapter opened it. */
+  readonly runtime: FfiRuntime;
+  /**
+   * The faster JS form of a 64-bit integer argument on this runtime: Deno's
+   * fast calls take only `bigint` (a `number` drops to a ~50× slower path),
+   * Bun and koffi convert a `number` faster than a `bigint`. Both are accepted.
+   */
+  readonly wideArgs: "bigint" | "number";
+  /** Callable functions by symbol name. */
+  readonly symbols: { readonly [K in keyof S]: NativeFunction<S[K]> };
+  /**
+   * Binds more functions of the same file later (synchronously), so a large
+   * library only pays for the symbols it uses; `close()` releases them too.
+   */
+  bind<const B extends FfiSignatures>(signatures: B): { readonly [K in keyof B]: NativeFunction<B[K]> };
+  /** Unloads the library (the OS keeps it mapped while other threads still hold it open). Idempotent. */
+  close(): void;
+}
+
+/** What each adapter module exports. */
+export interface FfiAdapter {
+  /** Opens `path` with `signatures`; a missing symbol or an unloadable file throws. */
+  open<S extends FfiSignatures>(path: string, signatures: S): NativeLibrary<S>;
+}
+
+/** Detects the runtime from its globals (Deno first: it also defines `process`). */
+export function detectRuntime(): FfiRuntime | null {
+  const g = globalThis as { Deno?: unknown; Bun?: unknown; process?: { versions?: { node?: string } } };
+  if (g.Deno !== undefined) return "deno";
+  if (g.Bun !== undefined) return "bun";
+  if (typeof g.process?.versions?.node === "string") return "node";
+  return null;
+}
+
+/** Whether a result type comes back as a `bigint`. */
+export function isWideFfiType(t: FfiType): t is WideFfiType {
+  return t === "u64" || t === "i64" || t === "usize" || t === "isize";
+}
+
+const adapters = new Map<FfiRuntime, FfiAdapter>();
+
+async function adapterFor(runtime: FfiRuntime): Promise<FfiAdapter> {
+  const hit = adapters.get(runtime);
+  if (hit) return hit;
+  let mod: FfiAdapter;
+  if (runtime === "deno") mod = await import("./deno.ts");
+  else if (runtime === "bun") mod = await import("./bun.ts");
+  else mod = await import("./node.ts");
+  adapters.set(runtime, mod);
+  return mod;
+}
+
+/**
+ * Opens a shared library with typed signatures through the adapter of the
+ * running runtime (`Deno.dlopen`, `bun:ffi` or koffi).
+ *
+ * @example
+ * ```ts
+ * import { openLibrary } from "./ffi/contract.ts";
+ * const lib = await openLibrary("/tmp/libm.so", { answer: { params: [], result: "u32" } } as const);
+ * console.log(lib.symbols.answer()); // a number
+ * lib.close();
+ * ```
+ */
+export async function openLibrary<const S extends FfiSignatures>(
+  path: string,
+  signatures: S,
+): Promise<NativeLibrary<S>> {
+  const runtime = detectRuntime();
+  if (runtime === null) {
+    fail("native_unsupported_runtime", [], "Cannot open a native library: this JS runtime is not Deno, Bun or Node");
+  }
+  const adapter = await adapterFor(runtime);
+  let lib: NativeLibrary<S>;
+  try {
+    lib = adapter.open(path, signatures);
+  } catch (e) {
+    fail(
+      "native_build_failed",
+      [],
+      `Cannot open native library ${JSON.stringify(path)} on ${runtime}: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+  const bind = lib.bind.bind(lib);
+  return Object.assign(lib, {
+    bind<const B extends FfiSignatures>(more: B) {
+      try {
+        return bind(more);
+      } catch (e) {
+        if (e instanceof Error && e.name === "PercpuError") throw e;
+        fail(
+          "native_build_failed",
+          [],
+          `Cannot bind ${Object.keys(more).join(", ")} in ${JSON.stringify(path)} on ${runtime}: ${
+            e instanceof Error ? e.message : String(e)
+          }`,
+        );
+      }
+    },
+  });
+}
