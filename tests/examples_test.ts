@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { backendFor } from "../arch/index.ts";
 import type { Target } from "../sdk/targets.ts";
-import { test } from "./_harness.ts";
+import { currentRuntime, test } from "./_harness.ts";
 import { CLANG, disassemble, run, tempDir, undefinedSymbols } from "./_toolchain.ts";
 
 const KERNEL_ARCHES: readonly Target[] = ["x86_64", "aarch64", "riscv64", "loongarch64"];
@@ -33,4 +33,11 @@ test("the hypervisor example compiles for aarch64 EL2 and reads TPIDR_EL2, never
   const text = [...(await disassemble(obj)).values()].flat().join("\n").toLowerCase();
   assert.match(text, /mrs x\d+, tpidr_el2/);
   assert.doesNotMatch(text, /tpidr_el1/);
+});
+
+test("the ffi-test example passes on this runtime", async () => {
+  const exe = currentRuntime() === "deno" ? ["node_modules/.bin/deno", "run", "-A"] : ["node_modules/.bin/bun"];
+  const r = await run(exe[0]!, [...exe.slice(1), "examples/ffi-test/driver_test.ts"], { timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /^driver_test: ok$/m);
 });
