@@ -6,7 +6,9 @@
  *
  * @module
  */
+import { existsSync, realpathSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { match } from "ts-pattern";
 import type { Mode } from "../arch/backend.ts";
 import { backendFor } from "../arch/index.ts";
@@ -136,7 +138,13 @@ export async function main(argv: string[], out: (s: string) => void = console.lo
 }
 
 const proc = (globalThis as unknown as { process: { argv: string[]; exitCode?: number } }).process;
-const isMain = (import.meta as { main?: boolean }).main ?? /cli[\\/]main\.(ts|js)$/.test(proc.argv[1] ?? "");
-if (isMain) {
+/** Deno and Bun say whether this is the entry module; Node is asked through the real path (the npm bin is a symlink). */
+function isEntry(): boolean {
+  const main = (import.meta as { main?: boolean }).main;
+  if (main !== undefined) return main;
+  const argv1 = proc.argv[1];
+  return argv1 !== undefined && existsSync(argv1) && realpathSync(argv1) === realpathSync(fileURLToPath(import.meta.url));
+}
+if (isEntry()) {
   proc.exitCode = await main(proc.argv.slice(2));
 }

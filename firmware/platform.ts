@@ -1,0 +1,81 @@
+/**
+ * The firmware platform contract (one implementation per architecture under
+ * `firmware/`) and the registry that dispatches from a target to its platform.
+ * A platform knows how its QEMU machine boots, where its UART and exit device
+ * are, and how to start the other CPUs; everything else about the firmware
+ * (test program, linker script, build and boot) is shared.
+ *
+ * @module
+ */
+import { match } from "ts-pattern";
+import type { Target } from "../sdk/targets.ts";
+import { aarch64Platform } from "./aarch64.ts";
+import { loongarch64Platform } from "./loongarch64.ts";
+import { riscv32Platform, riscv64Platform } from "./riscv.ts";
+import { x86_64Platform } from "./x86_64.ts";
+
+/** Bytes of stack per CPU: CPU i's stack top is `__fw_stack_top - i * FW_STACK_SIZE`. */
+export const FW_STACK_SIZE = 16384;
+
+/** What a platform's generators get: the CPU count the image is built for and the aarch64 EL2 flag. */
+export interface PlatformConfig {
+  readonly cpus: number;
+  readonly el2: boolean;
+}
+
+/** A QEMU command line. */
+export interface QemuCommand {
+  readonly command: string;
+  readonly args: string[];
+}
+
+/**
+ * One architecture's bare-metal machine under QEMU: link address, boot stub,
+ * UART/exit drivers and the QEMU command line.
+ */
+export interface FirmwarePlatform {
+  readonly arch: Target;
+  /** Link address of the image (.text starts here). */
+  readonly loadAddress: number;
+  /** Extra clang flags for firmware C/asm on top of backendFor(arch).clangFlags (e.g. -mstrict-align). */
+  readonly cflags: readonly string[];
+  /**
+   * GNU-as source of the boot stub, section `.text.boot`, global `_start`: every CPU ends up calling
+   * `void fw_main(uintptr_t cpu)` on its own stack: stack top for CPU i = `__fw_stack_top - i * FW_STACK_SIZE`
+   * (symbols from the firmware linker script; FW_STACK_SIZE = 16384). CPU 0 enters first; other CPUs are
+   * started by `void fw_start_cpu(uintptr_t cpu)` (C-callable, from the stub) when the machine needs it (PSCI CPU_ON
+   * / INIT-SIPI), or are already running (riscv -bios none, loongarch 7.2) and wait in the stub until
+   * `fw_main(0)` releases them via the shared word `fw_release` (volatile u32 written 1 by CPU 0).
+   */
+  bootAsm(cfg: PlatformConfig): string;
+  /**
+   * C source defining `void fw_putc(char c)` (UART) and `void fw_exit(int code)` (0 = pass, else fail; never returns)
+   * plus `void fw_start_cpu(uintptr_t cpu)` if the stub doesn't define it (may be a no-op).
+   */
+  platformC(cfg: PlatformConfig): string;
+  /** QEMU command for an image (from DESIGN.md recipes; -smp cpus; el2 -> virtualization=on on aarch64). */
+  qemu(image: string, cfg: PlatformConfig): QemuCommand;
+  /** Maps QEMU's process exit status to the firmware's code (x86 isa-debug-exit: (code<<1)|1 -> code). */
+  exitCode(status: number): number;
+}
+
+/**
+ * The firmware platform of a target.
+ *
+ * @example
+ * ```ts
+ * import { platformFor } from "./platform.ts";
+ * const { command } = platformFor("aarch64").qemu("fw.elf", { cpus: 4, el2: false });
+ * // command === "qemu-system-aarch64"
+ * ```
+ */
+export function platformFor(arch: Target): FirmwarePlatform {
+  return match(arch)
+    .returnType<FirmwarePlatform>()
+    .with("x86_64", () => x86_64Platform)
+    .with("aarch64", () => aarch64Platform)
+    .with("riscv64", () => riscv64Platform)
+    .with("riscv32", () => riscv32Platform)
+    .with("loongarch64", () => loongarch64Platform)
+    .exhaustive();
+}
