@@ -79,3 +79,54 @@ export function platformFor(arch: Target): FirmwarePlatform {
     .with("loongarch64", () => loongarch64Platform)
     .exhaustive();
 }
+
+/**
+ * C drivers shared by the machines whose CPUs all start at the entry point and
+ * whose console is an ns16550-compatible UART (riscv and loongarch `virt`):
+ * `fw_putc` (poll LSR bit 5 "THR empty", write THR), a no-op `fw_start_cpu`,
+ * and `fw_trap(a, b, c)` printing `fw trap <names>=0x...` then `fw_exit(trapExitCode)`.
+ */
+export function ns16550DriversC(uartBase: number, trapNames: readonly [string, string, string], trapExitCode: number): string {
+  const [a, b, c] = trapNames;
+  return `#define FW_UART ((volatile uint8_t *)0x${uartBase.toString(16)}UL)
+
+void fw_putc(char c);
+void fw_start_cpu(uintptr_t cpu);
+void fw_trap(uintptr_t ${a}, uintptr_t ${b}, uintptr_t ${c});
+void fw_exit(int code);
+
+/* ns16550: wait for THR empty (LSR bit 5), then write the byte. */
+void fw_putc(char c) {
+  while ((FW_UART[5] & 0x20) == 0) {
+  }
+  FW_UART[0] = (uint8_t)c;
+}
+
+/* All CPUs already run; they wait in the stub for fw_release. */
+void fw_start_cpu(uintptr_t cpu) {
+  (void)cpu;
+}
+
+static void fw_trap_puts(const char *s) {
+  while (*s) fw_putc(*s++);
+}
+
+static void fw_trap_hex(uintptr_t v) {
+  fw_trap_puts("0x");
+  for (int shift = (int)sizeof(uintptr_t) * 8 - 4; shift >= 0; shift -= 4) fw_putc("0123456789abcdef"[(v >> shift) & 0xf]);
+}
+
+/* Called by the stub on an unexpected trap. */
+void fw_trap(uintptr_t ${a}, uintptr_t ${b}, uintptr_t ${c}) {
+  fw_trap_puts("\\nfw trap ${a}=");
+  fw_trap_hex(${a});
+  fw_trap_puts(" ${b}=");
+  fw_trap_hex(${b});
+  fw_trap_puts(" ${c}=");
+  fw_trap_hex(${c});
+  fw_trap_puts("\\n");
+  fw_exit(${trapExitCode});
+}
+`;
+}
+
