@@ -25,7 +25,7 @@ export function bootTable(results: readonly BootResult[]): string {
       if (!c) return "missing";
       return c.fail > 0 ? `FAIL ${c.fail}` : `ok ${c.ok}`;
     }),
-    r.passed ? `pass ${r.durationMs} ms` : r.timedOut ? "timeout" : `FAIL (exit ${r.exitCode ?? r.status})`,
+    r.passed ? `pass ${Math.round(r.durationMs)} ms` : r.timedOut ? "timeout" : `FAIL (exit ${r.exitCode ?? r.status})`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   return [head, ...rows].map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
@@ -63,7 +63,7 @@ export async function boot(argv: string[], out: (s: string) => void): Promise<nu
     const result = await sdk.bootFirmware(image, { timeoutMs });
     results.push(result);
     const checks = result.result?.checks ?? 0;
-    out(`${a}: ${result.passed ? "pass" : "FAIL"}: ${checks} checks on ${result.perCpu.size}/${n} CPUs in ${result.durationMs} ms`);
+    out(`${a}: ${result.passed ? "pass" : "FAIL"}: ${checks} checks on ${result.perCpu.size}/${n} CPUs in ${Math.round(result.durationMs)} ms`);
     for (const f of result.failures.slice(0, 10)) out(`  cpu=${f.cpu} var=${f.var} check=${f.check}: ${f.detail}`);
   }
   out("");

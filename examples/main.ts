@@ -59,7 +59,7 @@ for (const arch of TARGETS) {
   const image = await kernel.buildFirmware({ arch, cpus: CPUS, features: ["preempt", "irq"], out: join(out, "fw", arch) });
   const result = await kernel.bootFirmware(image, { timeoutMs: 30_000 });
   results.push(result);
-  console.log(`${arch.padEnd(12)} ${result.passed ? "pass" : "FAIL"}: ${result.result?.checks ?? 0} checks in ${result.durationMs} ms`);
+  console.log(`${arch.padEnd(12)} ${result.passed ? "pass" : "FAIL"}: ${result.result?.checks ?? 0} checks in ${Math.round(result.durationMs)} ms`);
   for (const f of result.failures.slice(0, 5)) console.log(`  cpu=${f.cpu} var=${f.var} check=${f.check}: ${f.detail}`);
 }
 console.log(`\n${bootTable(results)}\n`);
