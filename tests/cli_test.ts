@@ -85,3 +85,12 @@ test("the percpu command prints one error line, no stack trace, with the right e
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /^x86_64: area/);
 });
+
+test("deno task percpu and bun run percpu start the command line", async () => {
+  const viaDeno = await run("node_modules/.bin/deno", ["task", "percpu", "layout", KERNEL, "--arch", "loongarch64"]);
+  assert.equal(viaDeno.code, 0, viaDeno.stderr);
+  assert.match(viaDeno.stdout, /^loongarch64: area \d+ bytes.*base register \$r21/m);
+  const viaBun = await run("node_modules/.bin/bun", ["run", "--silent", "percpu", "check", KERNEL]);
+  assert.equal(viaBun.code, 0, viaBun.stderr);
+  assert.match(viaBun.stdout, /^ok: 6 variables/m);
+}, { only: ["deno"] });

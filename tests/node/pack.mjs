@@ -73,11 +73,13 @@ sdk.close();
     assert.deepEqual(out, { hits: "42", sum: "82", off: 8, ptr: "8", stats: 7, misuse: "native_cpu_out_of_range" });
   });
 
-  await check("the percpu bin runs a JavaScript config on Node", () => {
+  await check("the percpu bin runs a JavaScript config on Node and through bunx", () => {
     writeFileSync(join(project, "percpu.config.mjs"), `import { createPercpu, u64 } from "percpu-sdk";\nconst sdk = createPercpu();\nsdk.define("CPU_ID", u64, 0);\nexport default sdk;\n`);
     const out = sh(join(project, "node_modules", ".bin", "percpu"), ["layout", "percpu.config.mjs", "--arch", "aarch64"], project);
     assert.match(out, /^aarch64: area 8 bytes, stride 64/);
     assert.match(out, /CPU_ID\s+u64/);
+    const viaBunx = sh(join(root, "node_modules", ".bin", "bunx"), ["percpu", "layout", "percpu.config.mjs", "--arch", "riscv32"], project);
+    assert.match(viaBunx, /^riscv32: area 8 bytes, stride 64/);
   });
 } finally {
   rmSync(work, { recursive: true, force: true });
