@@ -32,7 +32,7 @@ export async function writeDirAtomic(dir: string, files: Readonly<Record<string,
     await rename(tmp, target);
     if (moved) await rm(old, { recursive: true, force: true });
   } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
+    await rm(tmp, { recursive: true, force: true }).catch(() => {});
     fail("write_failed", [], `Cannot write ${JSON.stringify(dir)}: ${e instanceof Error ? e.message : String(e)}`);
   }
 }

@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createPercpu, PercpuError, struct, TARGETS, u32, u64 } from "../mod.ts";
+import { test } from "./_harness.ts";
+import { tempDir } from "./_toolchain.ts";
+
+function sdk() {
+  const s = createPercpu();
+  s.define("CPU_ID", u64, 3);
+  s.define("STATS", struct({ irqs: u64, ticks: u32 }), { irqs: 0, ticks: 1 });
+  return s;
+}
+
+test("write() replaces an existing output directory whole, leaving no stale or temporary files", async () => {
+  const root = await tempDir("gen-write");
+  const out = join(root, "out");
+  await mkdir(out);
+  await writeFile(join(out, "stale.txt"), "from an older run");
+  const gen = sdk().generate({ arch: "riscv64" });
+  await gen.write(out);
+  assert.deepEqual((await readdir(out)).sort(), ["percpu.S", "percpu.h", "percpu.json", "percpu.ld"]);
+  assert.deepEqual(await readdir(root), ["out"]);
+  for (const [name, text] of Object.entries(gen.files)) assert.equal(await readFile(join(out, name), "utf8"), text);
+});
+
+test("a failed write() throws write_failed and leaves no temporary directory behind", async () => {
+  const root = await tempDir("gen-fail");
+  const blocker = join(root, "file");
+  await writeFile(blocker, "not a directory");
+  await assert.rejects(sdk().generate({ arch: "x86_64" }).write(join(blocker, "out")), (e) => e instanceof PercpuError && e.code === "write_failed");
+  assert.deepEqual(await readdir(root), ["file"]);
+  // The earlier output in the same parent survives a failed write elsewhere.
+  const out = join(root, "kept");
+  await sdk().generate({ arch: "aarch64" }).write(out);
+  const before = await readFile(join(out, "percpu.S"), "utf8");
+  await assert.rejects(sdk().generate({ arch: "riscv32" }).write(join(blocker, "again")), (e) => e instanceof PercpuError && e.code === "write_failed");
+  assert.equal(await readFile(join(out, "percpu.S"), "utf8"), before);
+  assert.deepEqual((await readdir(root)).sort(), ["file", "kept"]);
+});
+
+test("generate() is byte-identical for identical input on every arch, and a different input changes it", () => {
+  for (const arch of TARGETS) {
+    const hash = (g: ReturnType<ReturnType<typeof sdk>["generate"]>) => createHash("sha256").update(JSON.stringify(g.files)).digest("hex");
+    const a = hash(sdk().generate({ arch, cpus: 3, features: ["preempt"] }));
+    const b = hash(sdk().generate({ arch, cpus: 3, features: ["preempt"] }));
+    const c = hash(sdk().generate({ arch, cpus: 4, features: ["preempt"] }));
+    assert.equal(a, b, arch);
+    assert.notEqual(a, c, arch);
+  }
+});
+
+test("generate() rejects bad options with PercpuErrors naming the field", () => {
+  const bad: [unknown, string, RegExp][] = [
+    [{ arch: "mips" }, "target_unknown", /mips/],
+    [{ arch: "x86_64", cpus: 0 }, "options_invalid", /cpus/],
+    [{ arch: "x86_64", cpus: 1.5 }, "options_invalid", /cpus/],
+    [{ arch: "x86_64", mode: "hosted" }, "options_invalid", /mode/],
+    [{ arch: "x86_64", features: ["turbo"] }, "options_invalid", /features/],
+    [{ arch: "riscv64", features: ["el2"] }, "options_invalid", /el2 is an aarch64 feature/],
+    [{ arch: "aarch64", mode: "user" }, "options_invalid", /user mode/],
+    [{ arch: "x86_64", features: ["naive", "preempt"] }, "options_invalid", /naive/],
+    [{ arch: "x86_64", features: ["naive"], cpus: 2 }, "options_invalid", /exactly 1 CPU/],
+    [{ arch: "x86_64", extra: 1 }, "options_invalid", /extra/],
+  ];
+  for (const [options, code, message] of bad) {
+    assert.throws(() => sdk().generate(options as never), (e) => e instanceof PercpuError && e.code === code && message.test(e.message), JSON.stringify(options));
+  }
+});
+
+
