@@ -9,6 +9,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import process from "node:process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPercpu, u64 } from "../mod.ts";
@@ -27,6 +28,7 @@ const C_SOURCE = String.raw`
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 #include "percpu.h"
 
 #define N ${N}ULL
@@ -54,6 +56,11 @@ static void loop_atomic(void) { for (uint64_t i = 0; i < N / 8; i++) __atomic_fe
 struct job { loop_fn fn; uintptr_t cpu; double ns; };
 static void *run_job(void *p) {
   struct job *j = p;
+  /* Pin each thread to its own core so the 2-thread rows measure the loops, not the scheduler. */
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET((int)(j->cpu % (uintptr_t)sysconf(_SC_NPROCESSORS_ONLN)), &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
   percpu_init_reg(j->cpu);
   double t0 = now();
   j->fn();
@@ -155,7 +162,8 @@ export function runNativeBench(): NativeResult[] {
     }
     return rows;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    // KEEP_BENCH=1 keeps the program for objdump.
+    if (!process.env.KEEP_BENCH) rmSync(dir, { recursive: true, force: true });
   }
 }
 
