@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
@@ -84,11 +84,24 @@ export function defaultCacheDir(): string {
   return join(tmpdir(), "percpu-cache");
 }
 
-/** SHA-256 (hex) of a build's inputs: compiler, flags and every source by name. */
+const compilerVersions = new Map<string, string>();
+
+/** The compiler's `--version` banner (once per process), so an upgraded compiler misses the cache. */
+function compilerVersion(cc: string): string {
+  let version = compilerVersions.get(cc);
+  if (version === undefined) {
+    const r = spawnSync(cc, ["--version"], { encoding: "utf8" });
+    version = r.status === 0 ? r.stdout.trim() : "unavailable";
+    compilerVersions.set(cc, version);
+  }
+  return version;
+}
+
+/** SHA-256 (hex) of a build's inputs: compiler and its version, flags and every source by name. */
 export function buildHash(request: BuildRequest): string {
   const h = createHash("sha256");
   const cc = request.cc ?? env("CC") ?? "cc";
-  h.update(JSON.stringify({ cc, flags: [...BASE_CFLAGS, ...(request.flags ?? [])], compile: request.compile }));
+  h.update(JSON.stringify({ cc, version: compilerVersion(cc), flags: [...BASE_CFLAGS, ...(request.flags ?? [])], compile: request.compile }));
   for (const name of Object.keys(request.sources).sort()) {
     h.update(`\0${name}\0${request.sources[name]!.length}\0`);
     h.update(request.sources[name]!);
