@@ -4,7 +4,7 @@
  * @module
  */
 import { dlopen, FFIType } from "bun:ffi";
-import type { FfiSignatures, FfiType, NativeLibrary } from "./contract.ts";
+import { batchedLibrary, type FfiSignatures, type FfiType, type NativeLibrary } from "./contract.ts";
 
 const BUN_TYPES: { readonly [K in FfiType]: FFIType } = {
   void: FFIType.void,
@@ -34,28 +34,11 @@ const BUN_TYPES: { readonly [K in FfiType]: FFIType } = {
  * ```
  */
 export function open<S extends FfiSignatures>(path: string, signatures: S): NativeLibrary<S> {
-  const handles: { close(): void }[] = [];
-  let open = true;
-  const load = (sigs: FfiSignatures): Record<string, unknown> => {
-    if (!open) throw new Error(`${path} was closed`);
+  return batchedLibrary(path, "bun", "number", signatures, (sigs) => {
     const defs: Record<string, { args: FFIType[]; returns: FFIType }> = {};
     for (const [name, sig] of Object.entries(sigs)) {
       defs[name] = { args: sig.params.map((p) => BUN_TYPES[p]), returns: BUN_TYPES[sig.result] };
     }
-    const lib = dlopen(path, defs);
-    handles.push(lib);
-    return lib.symbols;
-  };
-  return {
-    path,
-    runtime: "bun",
-    wideArgs: "number",
-    symbols: load(signatures) as NativeLibrary<S>["symbols"],
-    bind: (more) => load(more) as never,
-    close(): void {
-      if (!open) return;
-      open = false;
-      for (const h of handles.splice(0)) h.close();
-    },
-  };
+    return dlopen(path, defs);
+  });
 }

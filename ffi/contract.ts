@@ -87,6 +87,46 @@ export interface NativeLibrary<S extends FfiSignatures = FfiSignatures> {
   close(): void;
 }
 
+/** One `dlopen` of a batch of symbols, as a runtime returns it. */
+export interface OpenedBatch {
+  readonly symbols: Record<string, unknown>;
+  close(): void;
+}
+
+/**
+ * Builds a {@link NativeLibrary} for runtimes that open one handle per batch
+ * of symbols (Deno, Bun): `openBatch` binds the initial signatures and each
+ * later `bind()`; `close()` releases every handle once, and binding after it throws.
+ */
+export function batchedLibrary<S extends FfiSignatures>(
+  path: string,
+  runtime: FfiRuntime,
+  wideArgs: "bigint" | "number",
+  signatures: S,
+  openBatch: (signatures: FfiSignatures) => OpenedBatch,
+): NativeLibrary<S> {
+  const handles: OpenedBatch[] = [];
+  let open = true;
+  const load = (sigs: FfiSignatures): Record<string, unknown> => {
+    if (!open) throw new Error(`${path} was closed`);
+    const batch = openBatch(sigs);
+    handles.push(batch);
+    return batch.symbols;
+  };
+  return {
+    path,
+    runtime,
+    wideArgs,
+    symbols: load(signatures) as NativeLibrary<S>["symbols"],
+    bind: (more) => load(more) as never,
+    close(): void {
+      if (!open) return;
+      open = false;
+      for (const h of handles.splice(0)) h.close();
+    },
+  };
+}
+
 /** What each adapter module exports. */
 export interface FfiAdapter {
   /** Opens `path` with `signatures`; a missing symbol or an unloadable file throws. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { FfiSignatures, FfiType, NativeLibrary } from "./contract.ts";
+import { batchedLibrary, type FfiSignatures, type FfiType, type NativeLibrary } from "./contract.ts";
 
 type DenoNativeType = Exclude<FfiType, "void">;
 
@@ -34,29 +34,12 @@ interface DenoFfi {
  */
 export function open<S extends FfiSignatures>(path: string, signatures: S): NativeLibrary<S> {
   const deno = (globalThis as unknown as { Deno: DenoFfi }).Deno;
-  const handles: DenoDynamicLibrary[] = [];
-  let open = true;
-  const load = (sigs: FfiSignatures): Record<string, unknown> => {
-    if (!open) throw new Error(`${path} was closed`);
+  return batchedLibrary(path, "deno", "bigint", signatures, (sigs) => {
     const defs: Record<string, DenoForeignFunction> = {};
     for (const [name, sig] of Object.entries(sigs)) {
       defs[name] = { parameters: sig.params.map((p) => p as DenoNativeType), result: sig.result };
     }
     // Each dlopen binds only its own symbols (Deno compiles a fast-call trampoline per symbol).
-    const lib = deno.dlopen(path, defs);
-    handles.push(lib);
-    return lib.symbols;
-  };
-  return {
-    path,
-    runtime: "deno",
-    wideArgs: "bigint",
-    symbols: load(signatures) as NativeLibrary<S>["symbols"],
-    bind: (more) => load(more) as never,
-    close(): void {
-      if (!open) return;
-      open = false;
-      for (const h of handles.splice(0)) h.close();
-    },
-  };
+    return deno.dlopen(path, defs);
+  });
 }
