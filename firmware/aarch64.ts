@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { FirmwarePlatform } from "./platform.ts";
+import { type FirmwarePlatform, hex } from "./platform.ts";
 
 /** Where the image is linked (RAM starts at 0x40000000; QEMU puts the DTB first). */
 const LOAD_ADDRESS = 0x4010_0000;
@@ -189,10 +189,6 @@ void fw_wrong_el(uint64_t el) {
   fw_exit(${WRONG_EL_EXIT_CODE});
 }
 `;
-}
-
-function hex(n: number): string {
-  return `0x${n.toString(16)}`;
 }
 
 /**

@@ -80,6 +80,11 @@ export function platformFor(arch: Target): FirmwarePlatform {
     .exhaustive();
 }
 
+/** A number as a C/asm hex literal without suffix: `0x1fe001e0`. */
+export function hex(n: number): string {
+  return `0x${n.toString(16)}`;
+}
+
 /**
  * C drivers shared by the machines whose CPUs all start at the entry point and
  * whose console is an ns16550-compatible UART (riscv and loongarch `virt`):
@@ -88,7 +93,7 @@ export function platformFor(arch: Target): FirmwarePlatform {
  */
 export function ns16550DriversC(uartBase: number, trapNames: readonly [string, string, string], trapExitCode: number): string {
   const [a, b, c] = trapNames;
-  return `#define FW_UART ((volatile uint8_t *)0x${uartBase.toString(16)}UL)
+  return `#define FW_UART ((volatile uint8_t *)${hex(uartBase)}UL)
 
 void fw_putc(char c);
 void fw_start_cpu(uintptr_t cpu);

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { type FirmwarePlatform, ns16550DriversC } from "./platform.ts";
+import { type FirmwarePlatform, hex, ns16550DriversC } from "./platform.ts";
 
 /** Physical address of DRAM on `virt`, where `-bios none` jumps on every hart. */
 const DRAM_BASE = 0x8000_0000;
@@ -86,10 +86,6 @@ void fw_exit(int code) {
   for (;;) *FW_FINISHER = code == 0 ? 0x5555u : ((status << 16) | 0x3333u);
 }
 `;
-}
-
-function hex(n: number): string {
-  return `0x${n.toString(16)}`;
 }
 
 function riscvPlatform(arch: "riscv64" | "riscv32"): FirmwarePlatform {

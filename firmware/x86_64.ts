@@ -15,7 +15,7 @@
  *
  * @module
  */
-import type { FirmwarePlatform } from "./platform.ts";
+import { type FirmwarePlatform, hex } from "./platform.ts";
 
 /** Where the image is linked and PVH-loaded. */
 const LOAD_ADDRESS = 0x10_0000;
@@ -315,10 +315,6 @@ void fw_start_cpu(uintptr_t cpu) {
   fw_ipi(cpu, 0x4600 | ${hex(TRAMPOLINE >> 12)});
 }
 `;
-}
-
-function hex(n: number): string {
-  return `0x${n.toString(16)}`;
 }
 
 /**
