@@ -19,7 +19,7 @@
  * @module
  */
 import type { GenInput, PlacedLeaf } from "../arch/backend.ts";
-import { leafSignature } from "../arch/c_types.ts";
+import { cScalarType, leafSignature } from "../arch/c_types.ts";
 import { formatPath, type PathSegment } from "../sdk/errors.ts";
 import { type LeafOp, varFunction } from "../sdk/symbols.ts";
 import type { PercpuType, ScalarName } from "../sdk/types.ts";
@@ -224,18 +224,13 @@ function valueOf(slot: Slot, bits: string): string {
   return `fwv_${slot.leaf.scalar}(${bits})`;
 }
 
-const SCALARS: readonly { name: ScalarName; c: string; u: string }[] = [
-  { name: "u8", c: "uint8_t", u: "uint8_t" },
-  { name: "u16", c: "uint16_t", u: "uint16_t" },
-  { name: "u32", c: "uint32_t", u: "uint32_t" },
-  { name: "u64", c: "uint64_t", u: "uint64_t" },
-  { name: "usize", c: "uintptr_t", u: "uintptr_t" },
-  { name: "i8", c: "int8_t", u: "uint8_t" },
-  { name: "i16", c: "int16_t", u: "uint16_t" },
-  { name: "i32", c: "int32_t", u: "uint32_t" },
-  { name: "i64", c: "int64_t", u: "uint64_t" },
-  { name: "isize", c: "intptr_t", u: "uintptr_t" },
-];
+/** Integer scalars with their C type (from arch/c_types.ts) and its unsigned twin for bit conversions. */
+const SCALARS: readonly { name: ScalarName; c: string; u: string }[] = (
+  ["u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize"] as const
+).map((name) => {
+  const c = cScalarType(name);
+  return { name, c, u: c.startsWith("u") ? c : `u${c}` };
+});
 
 function header(input: GenInput, opts: Required<ProgramOptions>): string {
   const { config, layout } = input;
