@@ -33,6 +33,7 @@ export {
   typeName,
   SCALAR_NAMES,
   MAX_ALIGN,
+  MAX_TYPE_DEPTH,
   type AlignedType,
   type ArrayType,
   type Infer,

@@ -24,6 +24,7 @@ export const PERCPU_ERROR_CODES = [
   "type_alignment_not_integer",
   "type_field_name",
   "type_too_large",
+  "type_too_deep",
   // initial values
   "init_wrong_kind",
   "init_not_integer",

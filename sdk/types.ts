@@ -180,28 +180,61 @@ export function describeValue(value: unknown): string {
 }
 
 /**
+ * Deepest nesting of arrays, structs and `aligned()` wrappers a type tree may
+ * have (a scalar is depth 0, `struct({ a: u8 })` depth 1). Real kernel types
+ * stay far below it; the limit keeps every recursive walk (layout, values,
+ * generators) bounded and turns a runaway or cyclic hand-built tree into a
+ * `type_too_deep` error instead of a stack overflow.
+ */
+export const MAX_TYPE_DEPTH = 64;
+
+/** Depth of each type tree already validated, so a constructor checks only its own node, not the whole subtree again. */
+const validatedDepth = new WeakMap<object, number>();
+
+/**
  * Validates a type tree built by hand or by the constructors; throws a
- * `PercpuError` naming the path of the first problem.
+ * `PercpuError` naming the path of the first problem. Subtrees made by the
+ * constructors were validated when they were made and are not walked again.
+ *
+ * @example
+ * ```ts
+ * import { checkType } from "./types.ts";
+ * const t: unknown = { kind: "scalar", name: "u32" };
+ * checkType(t, ["COUNT"]); // t is now a PercpuType
+ * ```
  */
 export function checkType(type: unknown, path: readonly PathSegment[]): asserts type is PercpuType {
+  validate(type, path, 0);
+}
+
+/** Validates `type` found `level` constructors below the root; returns its depth. */
+function validate(type: unknown, path: readonly PathSegment[], level: number): number {
   const where = path.length > 0 ? ` at ${quotePath(path)}` : "";
   if (typeof type !== "object" || type === null || !("kind" in type)) {
     fail("type_unknown", path, `Unknown type${where}: got ${describeValue(type)}, expected a type such as u64, struct({...}) or array(T, n)`);
   }
+  const known = validatedDepth.get(type);
+  if (known !== undefined) {
+    if (level + known > MAX_TYPE_DEPTH) tooDeep(path, level + known);
+    return known;
+  }
   const t = type as { kind: unknown } & Record<string, unknown>;
+  if (t.kind !== "scalar" && level >= MAX_TYPE_DEPTH) tooDeep(path, level + 1);
+  let depth: number;
   switch (t.kind) {
     case "scalar":
       if (!(SCALAR_NAMES as readonly unknown[]).includes(t.name)) {
         fail("type_unknown", path, `Unknown scalar type${where}: ${describeValue(t.name)} is not one of ${SCALAR_NAMES.join(", ")}`);
       }
-      return;
+      depth = 0;
+      break;
     case "array": {
       const n = t.length;
       if (typeof n !== "number" || !Number.isInteger(n) || n <= 0 || n > MAX_ARRAY_LENGTH) {
         fail("type_array_length", path, `Invalid array length${where}: ${describeValue(n)}, expected an integer from 1 to ${MAX_ARRAY_LENGTH}`);
       }
-      checkType(t.element, [...path, 0]);
-      return;
+      depth = 1 + validate(t.element, [...path, 0], level + 1);
+      break;
     }
     case "struct": {
       const fields = t.fields;
@@ -210,11 +243,13 @@ export function checkType(type: unknown, path: readonly PathSegment[]): asserts 
       }
       const names = Object.keys(fields);
       if (names.length === 0) fail("type_struct_empty", path, `Empty struct${where}: a struct needs at least one field`);
+      let deepest = 0;
       for (const name of names) {
         checkFieldName(name, [...path, name]);
-        checkType((fields as Record<string, unknown>)[name], [...path, name]);
+        deepest = Math.max(deepest, validate((fields as Record<string, unknown>)[name], [...path, name], level + 1));
       }
-      return;
+      depth = 1 + deepest;
+      break;
     }
     case "aligned": {
       const a = t.align;
@@ -223,12 +258,20 @@ export function checkType(type: unknown, path: readonly PathSegment[]): asserts 
       }
       if ((a & (a - 1)) !== 0) fail("type_alignment_not_power_of_two", path, `Invalid alignment${where}: ${a} is not a power of two`);
       if (a > MAX_ALIGN) fail("type_alignment_too_large", path, `Invalid alignment${where}: ${a} is larger than ${MAX_ALIGN}`);
-      checkType(t.inner, path);
-      return;
+      depth = 1 + validate(t.inner, path, level + 1);
+      break;
     }
     default:
       fail("type_unknown", path, `Unknown type kind${where}: ${describeValue(t.kind)}, expected "scalar", "array", "struct" or "aligned"`);
   }
+  // Only frozen trees (what the constructors make) are remembered: a plain object could change after this check.
+  if (Object.isFrozen(type) && (t.kind !== "struct" || Object.isFrozen(t.fields))) validatedDepth.set(type, depth);
+  return depth;
+}
+
+function tooDeep(path: readonly PathSegment[], depth: number): never {
+  const where = path.length > 0 ? ` at ${quotePath(path)}` : "";
+  fail("type_too_deep", path, `Type nested too deeply${where}: at least ${depth} levels of arrays, structs and aligned(), the limit is ${MAX_TYPE_DEPTH}`);
 }
 
 /** The type name as written in the DSL, e.g. `struct { irqs: u64, hist: u32[8] }`. */
