@@ -35,9 +35,22 @@ test("the hypervisor example compiles for aarch64 EL2 and reads TPIDR_EL2, never
   assert.doesNotMatch(text, /tpidr_el1/);
 });
 
-test("the ffi-test example passes on this runtime", async () => {
+/** Runs an example script as a child process of this runtime, the way its header says to. */
+function runExample(script: string): ReturnType<typeof run> {
   const exe = currentRuntime() === "deno" ? ["node_modules/.bin/deno", "run", "-A"] : ["node_modules/.bin/bun"];
-  const r = await run(exe[0]!, [...exe.slice(1), "examples/ffi-test/driver_test.ts"], { timeoutMs: 120_000 });
+  return run(exe[0]!, [...exe.slice(1), script], { timeoutMs: 120_000 });
+}
+
+test("the ffi-test example passes on this runtime", async () => {
+  const r = await runExample("examples/ffi-test/driver_test.ts");
   assert.equal(r.code, 0, r.stderr + r.stdout);
   assert.match(r.stdout, /^driver_test: ok$/m);
+});
+
+test("the ffi-workers example runs four Workers as four CPUs and passes on this runtime", async () => {
+  const r = await runExample("examples/ffi-workers/main.ts");
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  for (let cpu = 0; cpu < 4; cpu++) assert.match(r.stdout, new RegExp(`^cpu${cpu}: ${(cpu + 1) * 100000} packets`, "m"));
+  assert.match(r.stdout, /^total: 1000000 packets$/m);
+  assert.match(r.stdout, /^ffi-workers: ok$/m);
 });
