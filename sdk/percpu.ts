@@ -199,6 +199,7 @@ export class PercpuVar<T extends PercpuType = PercpuType> {
  */
 export class PercpuSdk {
   readonly #vars: PercpuVar[] = [];
+  readonly #names = new Set<string>();
   readonly #symbols = new Set<string>(RESERVED_SYMBOLS);
   readonly #layouts = new Map<Target, Layout>();
   readonly #order: LayoutOrder;
@@ -237,7 +238,7 @@ export class PercpuSdk {
     if (this.#sealed) {
       fail("sealed", [name], `Cannot define ${quotePath([name])}: the layout was sealed by layout(), manifest() or code generation; define every variable first`);
     }
-    if (this.#vars.some((v) => v.name === name)) fail("name_duplicate", [name], `Cannot define ${quotePath([name])}: a variable of that name already exists`);
+    if (this.#names.has(name)) fail("name_duplicate", [name], `Cannot define ${quotePath([name])}: a variable of that name already exists`);
     checkType(type, [name]);
     const symbols = varSymbols(name, type);
     const clash = symbols.find((s) => this.#symbols.has(s));
@@ -247,6 +248,7 @@ export class PercpuSdk {
     const value = checkValue(type, init, [name]) as Infer<T>;
     const handle = new PercpuVar(this, name, type, value);
     this.#vars.push(handle as unknown as PercpuVar);
+    this.#names.add(name);
     for (const s of symbols) this.#symbols.add(s);
     return handle;
   }
