@@ -1,0 +1,160 @@
+/**
+ * Generation scaling benchmark: `define` + `layout` + `generate` + `write` of
+ * 1 000, 10 000 and 100 000 mixed variables (scalars, structs with nested
+ * arrays, aligned blocks), each size in its own child process so its peak RSS
+ * is its own; and what including `percpu.h` costs a C translation unit
+ * (clang-19 -O2, 1 000 variables against 10, per arch).
+ *
+ * Run: `deno run -A bench/generate_bench.ts [--sizes 1000,10000] [--no-header]`.
+ * Prints markdown tables; ratios are taken within the same run.
+ *
+ * @module
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { backendFor } from "../arch/index.ts";
+import { aligned, array, createPercpu, i32, type PercpuSdk, struct, u16, u32, u64, u8 } from "../mod.ts";
+import type { Target } from "../sdk/targets.ts";
+
+/** What one child process measured for one size. */
+export interface ScalingResult {
+  readonly vars: number;
+  readonly defineMs: number;
+  readonly layoutMs: number;
+  readonly generateMs: number;
+  readonly writeMs: number;
+  /** Bytes of each generated file. */
+  readonly bytes: Readonly<Record<string, number>>;
+  /** Peak resident set of the child process (VmHWM), in MiB. */
+  readonly peakRssMiB: number;
+}
+
+const INNER = struct({ x: u8, y: i32 });
+const STATS = struct({ irqs: u64, hist: array(u16, 4), inner: INNER });
+const HOT = aligned(u64, 64);
+
+/**
+ * Defines `n` variables cycling through five shapes: u64, u32, a struct with a
+ * nested array and struct, an aligned block and a short array.
+ */
+export function defineMixed(sdk: PercpuSdk, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const name = `V${i}`;
+    switch (i % 5) {
+      case 0: sdk.define(name, u64, i); break;
+      case 1: sdk.define(name, u32, i & 0xffff); break;
+      case 2: sdk.define(name, STATS, { irqs: 0, hist: [0, 1, 2, 3], inner: { x: 1, y: -1 } }); break;
+      case 3: sdk.define(name, HOT, 0); break;
+      default: sdk.define(name, array(u32, 3), [0, 0, 0]);
+    }
+  }
+}
+
+function peakRssMiB(): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Measures one size in this process. */
+export async function measure(n: number, target: Target = "x86_64"): Promise<ScalingResult> {
+  const sdk = createPercpu();
+  const t0 = performance.now();
+  defineMixed(sdk, n);
+  const t1 = performance.now();
+  sdk.layout(target);
+  const t2 = performance.now();
+  const out = sdk.generate({ arch: target, cpus: 4 });
+  const t3 = performance.now();
+  const dir = mkdtempSync(join(tmpdir(), "percpu-bench-gen-"));
+  try {
+    await out.write(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const t4 = performance.now();
+  const bytes = Object.fromEntries(Object.entries(out.files).map(([name, text]) => [name, Buffer.byteLength(text)]));
+  return { vars: n, defineMs: t1 - t0, layoutMs: t2 - t1, generateMs: t3 - t2, writeMs: t4 - t3, bytes, peakRssMiB: peakRssMiB() };
+}
+
+const MB = (b: number): string => (b / 1e6).toFixed(1);
+
+/** A markdown table of scaling results with µs per variable. */
+export function scalingTable(results: readonly ScalingResult[]): string {
+  const rows = results.map((r) => {
+    const total = r.defineMs + r.layoutMs + r.generateMs + r.writeMs;
+    const all = Object.values(r.bytes).reduce((a, b) => a + b, 0);
+    return `| ${r.vars.toLocaleString("en")} | ${r.defineMs.toFixed(0)} | ${r.layoutMs.toFixed(0)} | ${r.generateMs.toFixed(0)} | ${
+      r.writeMs.toFixed(0)
+    } | ${(total * 1000 / r.vars).toFixed(1)} | ${MB(all)} (${MB(r.bytes["percpu.S"] ?? 0)} .S, ${MB(r.bytes["percpu.h"] ?? 0)} .h) | ${
+      r.peakRssMiB.toFixed(0)
+    } |`;
+  });
+  return [
+    "| variables | define ms | layout ms | generate ms | write ms | µs / variable | output MB | peak RSS MiB |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ...rows,
+  ].join("\n");
+}
+
+/** Compile time (best of `rounds`, ms) of a C file that only includes the header, for `vars` variables. */
+function headerCompileMs(arch: Target, vars: number, inline: boolean, rounds = 5): number {
+  const dir = mkdtempSync(join(tmpdir(), "percpu-bench-h-"));
+  try {
+    const sdk = createPercpu();
+    defineMixed(sdk, vars);
+    writeFileSync(join(dir, "percpu.h"), sdk.generate({ arch, cpus: 4 }).files["percpu.h"]);
+    writeFileSync(join(dir, "tu.c"), `${inline ? "#define PERCPU_INLINE\n" : ""}#include "percpu.h"\nint tu_marker(void) { return 1; }\n`);
+    const args = [...backendFor(arch).clangFlags, "-ffreestanding", "-O2", "-c", join(dir, "tu.c"), "-o", join(dir, "tu.o")];
+    let best = Infinity;
+    for (let i = 0; i < rounds; i++) {
+      const t = performance.now();
+      execFileSync("clang-19", args, { stdio: "pipe" });
+      best = Math.min(best, performance.now() - t);
+    }
+    return best;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A markdown table: compile time of a TU including the 1 000-variable header against the 10-variable one. */
+export function headerTable(): string {
+  const rows: string[] = [];
+  for (const arch of ["x86_64", "aarch64", "riscv64", "loongarch64"] as const) {
+    for (const inline of [false, true]) {
+      const small = headerCompileMs(arch, 10, inline);
+      const big = headerCompileMs(arch, 1000, inline);
+      rows.push(`| ${arch} | ${inline ? "PERCPU_INLINE" : "prototypes"} | ${small.toFixed(0)} | ${big.toFixed(0)} | ${(big / small).toFixed(2)}× |`);
+    }
+  }
+  return ["| arch | header | 10 vars ms | 1 000 vars ms | ratio |", "|---|---|---:|---:|---:|", ...rows].join("\n");
+}
+
+const argv = process.argv.slice(2);
+const isMain = (import.meta as { main?: boolean }).main ?? process.argv[1] === fileURLToPath(import.meta.url);
+if (isMain && argv[0] === "--child") {
+  console.log(JSON.stringify(await measure(Number(argv[1]))));
+} else if (isMain) {
+  const sizesArg = argv.indexOf("--sizes");
+  const sizes = sizesArg >= 0 ? argv[sizesArg + 1]!.split(",").map(Number) : [1_000, 10_000, 100_000];
+  const self = fileURLToPath(import.meta.url);
+  const results = sizes.map((n) => {
+    const out = execFileSync(process.execPath, [...(globalThis as { Deno?: unknown }).Deno ? ["run", "-A"] : [], self, "--child", String(n)], {
+      encoding: "utf8",
+      maxBuffer: 1 << 20,
+      timeout: 900_000,
+    });
+    return JSON.parse(out.trim().split("\n").at(-1)!) as ScalingResult;
+  });
+  console.log(`Measured ${new Date().toISOString().slice(0, 10)}, x86_64 kernel mode, 4 CPUs\n`);
+  console.log(scalingTable(results));
+  const per = (r: ScalingResult): number => (r.defineMs + r.layoutMs + r.generateMs + r.writeMs) / r.vars;
+  const at10k = results.find((r) => r.vars === 10_000);
+  const last = results.at(-1)!;
+  if (at10k && last !== at10k) console.log(`\ntime per variable at ${last.vars} / at 10 000: ${(per(last) / per(at10k)).toFixed(2)}×`);
+  if (!argv.includes("--no-header")) console.log(`\n${headerTable()}`);
+}
