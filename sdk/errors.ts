@@ -53,6 +53,13 @@ export const PERCPU_ERROR_CODES = [
   "toolchain_missing",
   "build_failed",
   "boot_failed",
+  "cpus_over_machine_limit",
+  // writing generated files
+  "out_dir_empty",
+  "out_dir_not_directory",
+  "out_file_name_invalid",
+  "out_file_is_directory",
+  "write_timeout",
   "write_failed",
   "config_invalid",
 ] as const;

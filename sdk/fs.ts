@@ -1,38 +1,236 @@
 /**
- * The one place generated files reach the disk: written into a temporary
- * sibling directory, then renamed into place, so a failure leaves nothing
- * half-written.
+ * The one place generated files reach the disk. {@link writeGeneratedFiles}
+ * only ever creates or replaces the files it is given: everything else in
+ * the output directory (a kernel tree, a project) is left as it was.
  *
  * @module
  */
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
-import { fail } from "./errors.ts";
+import { lstat, mkdir, mkdtemp, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fail, PercpuError } from "./errors.ts";
+
+/** Default bound of every filesystem call of {@link writeGeneratedFiles}, in milliseconds. */
+export const WRITE_TIMEOUT_MS = 10_000;
+
+/** Prefix of the hidden temporary directory {@link writeGeneratedFiles} creates inside the output directory. */
+export const TEMP_DIR_PREFIX = ".percpu-tmp-";
+
+/** Options of {@link writeGeneratedFiles}. */
+export interface WriteOptions {
+  /** Bound of each filesystem call in milliseconds (default {@link WRITE_TIMEOUT_MS}); past it the write fails with `write_timeout`. */
+  readonly timeoutMs?: number;
+}
 
 /**
- * Writes `files` (name → contents) as the directory `dir`, atomically: an
- * existing `dir` is replaced only once every file is written.
+ * Writes `files` (plain file name → contents) into the directory `dir`,
+ * creating only the missing parts of `dir`. Every file is first written into
+ * a hidden temporary directory inside `dir` (so each rename stays on one
+ * filesystem), then renamed over its target, each rename atomic; the
+ * temporary directory is removed whether the write succeeds or fails. Every
+ * other file and directory in `dir` is left untouched, and nothing the
+ * function did not create is ever deleted. Each file is replaced whole or not
+ * at all; should a rename itself fail, the files renamed before it stay new.
+ *
+ * Throws a {@link PercpuError}: `out_dir_empty` for an empty or blank `dir`,
+ * `out_dir_not_directory` when `dir` (or one of its parents) exists and is
+ * not a directory, `out_file_name_invalid` for a name that is not a plain
+ * file name, `out_file_is_directory` when a target file exists as a
+ * directory, `write_timeout` when a filesystem call takes longer than
+ * `options.timeoutMs`, and `write_failed` for any other I/O failure. The
+ * checks run before anything is written.
+ *
+ * @example
+ * ```ts
+ * import { mkdtemp, readFile, rm } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import { writeGeneratedFiles } from "./fs.ts";
+ * const dir = await mkdtemp(join(tmpdir(), "percpu-doc-"));
+ * try {
+ *   await writeGeneratedFiles(join(dir, "build"), { "percpu.h": "#pragma once\n" });
+ *   console.log(await readFile(join(dir, "build", "percpu.h"), "utf8")); // "#pragma once\n"
+ * } finally {
+ *   await rm(dir, { recursive: true, force: true });
+ * }
+ * ```
  */
-export async function writeDirAtomic(dir: string, files: Readonly<Record<string, string | Uint8Array>>): Promise<void> {
-  const target = resolve(dir);
-  const parent = dirname(target);
-  const unique = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  const tmp = join(parent, `.${basename(target)}.tmp-${unique}`);
-  const old = join(parent, `.${basename(target)}.old-${unique}`);
-  try {
-    await mkdir(tmp, { recursive: true });
-    for (const [name, contents] of Object.entries(files)) await writeFile(join(tmp, name), contents);
-    let moved = false;
-    try {
-      await rename(target, old);
-      moved = true;
-    } catch (e) {
-      if ((e as { code?: string }).code !== "ENOENT") throw e;
+export async function writeGeneratedFiles(
+  dir: string,
+  files: Readonly<Record<string, string | Uint8Array>>,
+  options: WriteOptions = {},
+): Promise<void> {
+  const shown = JSON.stringify(dir);
+  checkNotEmpty(dir);
+  for (const name of Object.keys(files)) {
+    if (!isPlainName(name)) {
+      fail("out_file_name_invalid", [], `Cannot write generated files into ${shown}: ${JSON.stringify(name)} is not a plain file name`);
     }
-    await rename(tmp, target);
-    if (moved) await rm(old, { recursive: true, force: true });
+  }
+  const ms = options.timeoutMs ?? WRITE_TIMEOUT_MS;
+  const fs = <T>(call: string, path: string, op: () => Promise<T>) => bounded(op(), { dir, call, path, ms });
+  const target = resolve(dir);
+  const created: string[] = [];
+  let tmp: string | undefined;
+  let failure: unknown;
+  try {
+    created.push(...await ensureDirectory(target, dir, fs));
+    for (const name of Object.keys(files)) {
+      const info = await fs("lstat", join(target, name), () => lstat(join(target, name))).catch((e) => ignoreMissing(e));
+      if (info?.isDirectory()) {
+        fail("out_file_is_directory", [], `Cannot write generated files into ${shown}: ${JSON.stringify(join(target, name))} is a directory`);
+      }
+    }
+    const making = mkdtemp(join(target, TEMP_DIR_PREFIX));
+    try {
+      tmp = await fs("mkdtemp", join(target, TEMP_DIR_PREFIX), () => making);
+    } catch (e) {
+      // A mkdtemp that timed out but succeeds later still has its directory removed.
+      making.then((late) => rm(late, { recursive: true, force: true })).catch(() => {});
+      throw e;
+    }
+    for (const [name, contents] of Object.entries(files)) {
+      const path = join(tmp, name);
+      await fs("writeFile", path, () => writeFile(path, contents));
+    }
+    for (const name of Object.keys(files)) {
+      const from = join(tmp, name);
+      await fs("rename", from, () => rename(from, join(target, name)));
+    }
   } catch (e) {
-    await rm(tmp, { recursive: true, force: true }).catch(() => {});
-    fail("write_failed", [], `Cannot write ${JSON.stringify(dir)}: ${e instanceof Error ? e.message : String(e)}`);
+    failure = e;
+  }
+  // Cleanup: the temporary directory, and on failure the (then empty) directories created above.
+  const leftovers: string[] = [];
+  if (tmp !== undefined) {
+    const t = tmp;
+    await fs("rm", t, () => rm(t, { recursive: true, force: true, maxRetries: 3 })).catch(() => leftovers.push(t));
+  }
+  if (failure !== undefined) {
+    for (const d of created.reverse()) await fs("rmdir", d, () => rmdir(d)).catch(() => leftovers.push(d));
+  }
+  if (failure instanceof PercpuError) throw failure;
+  if (failure !== undefined) {
+    fail("write_failed", [], `Cannot write generated files into ${shown}: ${failure instanceof Error ? failure.message : String(failure)}`);
+  }
+  if (leftovers.length > 0) {
+    fail("write_failed", [], `Cannot write generated files into ${shown}: could not remove ${leftovers.map((p) => JSON.stringify(p)).join(", ")}`);
+  }
+}
+
+/** A name that stays inside its directory: not empty, `.`, `..`, and without a separator or NUL. */
+function isPlainName(name: string): boolean {
+  return name !== "" && name !== "." && name !== ".." && !/[/\\\0]/.test(name);
+}
+
+type BoundedFs = <T>(call: string, path: string, op: () => Promise<T>) => Promise<T>;
+
+/**
+ * Makes `target` a directory, creating each missing component one
+ * non-recursive `mkdir` at a time (Node's recursive `mkdir` spins forever on
+ * `/proc/x`: procfs answers ENOENT, which Node takes for a missing parent).
+ * Returns the directories created, outermost first.
+ */
+async function ensureDirectory(target: string, dir: string, fs: BoundedFs): Promise<string[]> {
+  const missing = await missingDirectories(target, dir, fs);
+  const created: string[] = [];
+  try {
+    for (const path of missing) {
+      await fs("mkdir", path, () => mkdir(path));
+      created.push(path);
+    }
+  } catch (e) {
+    for (const d of created.reverse()) await fs("rmdir", d, () => rmdir(d)).catch(() => {});
+    throw e;
+  }
+  return created;
+}
+
+/**
+ * The components of `target` that do not exist yet, outermost first; throws
+ * `out_dir_not_directory` when `target` or a parent exists and is not a directory.
+ */
+async function missingDirectories(target: string, dir: string, fs: BoundedFs): Promise<string[]> {
+  const missing: string[] = [];
+  for (let path = target; ; path = dirname(path)) {
+    // ENOTDIR: a parent is a file; the walk goes on up to it and reports it.
+    const info = await fs("stat", path, () => stat(path)).catch((e) => ignoreMissing(e, ["ENOENT", "ENOTDIR"]));
+    if (info !== undefined) {
+      if (!info.isDirectory()) {
+        const what = path === target ? "the output directory exists and" : `its parent ${JSON.stringify(path)}`;
+        fail("out_dir_not_directory", [], `Cannot write generated files into ${JSON.stringify(dir)}: ${what} is not a directory`);
+      }
+      return missing;
+    }
+    if (dirname(path) === path) return missing;
+    missing.unshift(path);
+  }
+}
+
+function checkNotEmpty(dir: string): void {
+  if (typeof dir !== "string" || dir.trim() === "") {
+    fail("out_dir_empty", [], `Cannot write generated files into ${JSON.stringify(dir)}: the output directory is empty`);
+  }
+}
+
+/**
+ * Checks, without creating anything, that {@link writeGeneratedFiles} could
+ * use `dir`: not empty, and neither it nor a parent is an existing
+ * non-directory. Lets a caller refuse a bad output directory before minutes
+ * of work (a firmware build) rather than after.
+ *
+ * @example
+ * ```ts
+ * import { checkOutputDirectory } from "./fs.ts";
+ * await checkOutputDirectory("build/riscv64"); // throws out_dir_empty / out_dir_not_directory
+ * ```
+ */
+export async function checkOutputDirectory(dir: string, options: WriteOptions = {}): Promise<void> {
+  checkNotEmpty(dir);
+  const ms = options.timeoutMs ?? WRITE_TIMEOUT_MS;
+  await missingDirectories(resolve(dir), dir, (call, path, op) => bounded(op(), { dir, call, path, ms }));
+}
+
+/**
+ * Creates `dir` and any missing parents, one non-recursive `mkdir` per
+ * component, each bounded by `options.timeoutMs` (a recursive `mkdir` can
+ * spin forever on Node, see {@link writeGeneratedFiles}). Returns the
+ * directories it created, outermost first.
+ *
+ * @example
+ * ```ts
+ * import { makeDirectories } from "./fs.ts";
+ * const created = await makeDirectories("node_modules/.cache/percpu"); // [] when it already exists
+ * ```
+ */
+export function makeDirectories(dir: string, options: WriteOptions = {}): Promise<string[]> {
+  checkNotEmpty(dir);
+  const ms = options.timeoutMs ?? WRITE_TIMEOUT_MS;
+  return ensureDirectory(resolve(dir), dir, (call, path, op) => bounded(op(), { dir, call, path, ms }));
+}
+
+/** `undefined` for a missing path (an error code in `codes`, default ENOENT); rethrows anything else. */
+function ignoreMissing(e: unknown, codes: readonly string[] = ["ENOENT"]): undefined {
+  if (codes.includes(String((e as { code?: unknown }).code))) return undefined;
+  throw e;
+}
+
+/** Settles with `promise`, or rejects with `write_timeout` once `ms` have passed. */
+async function bounded<T>(promise: Promise<T>, at: { dir: string; call: string; path: string; ms: number }): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        new PercpuError(
+          "write_timeout",
+          [],
+          `Cannot write generated files into ${JSON.stringify(at.dir)}: ${at.call} ${JSON.stringify(at.path)} did not finish within ${at.ms} ms`,
+        ),
+      );
+    }, at.ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

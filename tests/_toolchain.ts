@@ -5,8 +5,8 @@
  * @module
  */
 import { spawn } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import process from "node:process";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { backendFor } from "../arch/index.ts";
 import type { Generated } from "../sdk/generate.ts";
@@ -28,10 +28,20 @@ export interface RunResult {
   readonly stderr: string;
 }
 
-/** Runs a command to completion (never throws on a non-zero exit; kills it after `timeoutMs`). */
-export function run(cmd: string, args: readonly string[], opts: { cwd?: string; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+/**
+ * Runs a command to completion (never throws on a non-zero exit; kills it after `timeoutMs`, default 60 s).
+ * `env` entries are added to (or, when undefined, removed from) the inherited environment.
+ */
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { cwd?: string; input?: string; timeoutMs?: number; env?: Readonly<Record<string, string | undefined>> } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    const env = opts.env === undefined ? undefined : Object.fromEntries(
+      Object.entries({ ...process.env, ...opts.env }).filter((e): e is [string, string] => e[1] !== undefined),
+    );
+    const child = spawn(cmd, args, { cwd: opts.cwd, ...(env ? { env } : {}), stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
@@ -59,10 +69,8 @@ export async function runOk(cmd: string, args: readonly string[], opts: { cwd?: 
   return r.stdout;
 }
 
-/** A fresh directory under the OS temp dir. */
-export function tempDir(prefix: string): Promise<string> {
-  return mkdtemp(join(tmpdir(), `percpu-${prefix}-`));
-}
+/** A fresh directory under the OS temp dir (see `_tmp.ts`; prefer `withTempDir`, which also removes it). */
+export { tempDir } from "./_tmp.ts";
 
 /** Link address of test kernels per arch (matches where firmware links). */
 const LINK_BASE: Record<string, string> = {

@@ -23,9 +23,9 @@ import {
   run,
   runOk,
   sectionSizes,
-  tempDir,
   undefinedSymbols,
 } from "./_toolchain.ts";
+import { withTempDir } from "./_tmp.ts";
 
 type FeatureName = "preempt" | "irq" | "naive" | "el2";
 
@@ -107,86 +107,87 @@ function shortest(off: number, size: number): number {
 }
 
 async function checkGeneration(gen: Generated, features: readonly FeatureName[]): Promise<void> {
-  const [dir, inlineDir] = await Promise.all([tempDir("a64"), tempDir("a64inl")]);
-  const naive = features.includes("naive");
-  const el2 = features.includes("el2");
-  const guard = features.includes("preempt") || features.includes("irq");
-  const { layout, config } = gen;
-  const input = generatorInput(layout, config);
-  // The inline header compiles (-Wall -Werror -O2); probes call each plain raw read so its code can be measured.
-  const probeLeaves = input.vars.flatMap((v) => v.leaves.filter((l) => l.indices.length === 0 && l.cType !== "bool"));
-  const probes = probeLeaves.map((l) => `${l.cType} probe_${l.symbol}(void);\n${l.cType} probe_${l.symbol}(void) { return ${leafFunction(l, "read_current_raw")}(); }`);
-  const [link, inl] = await Promise.all([
-    linkKernel(gen, dir),
-    compileInlineHeader(gen, inlineDir, { extraC: probes.join("\n") }),
-  ]);
-  assert.equal(link.code, 0, `link failed:\n${link.stderr}`);
-  assert.equal(inl.code, 0, `inline header:\n${inl.stderr}`);
-  const [syms, sections, undef, relocs, dis, inlineDis] = await Promise.all([
-    elfSymbols(link.elf),
-    sectionSizes(link.elf),
-    undefinedSymbols(join(dir, "percpu.o")),
-    relocationTypes(join(dir, "percpu.o")),
-    disassemble(link.elf),
-    disassemble(join(inlineDir, "inline_test.o")),
-  ]);
-  // Naive builds keep the one-area `.percpu` template too, so the generated ASSERTs prove the layout there as well.
-  if (naive) assert.equal(syms.get("__percpu_areas")! % BigInt(layout.areaAlign), 0n, "__percpu_areas is area-aligned");
-  for (const v of gen.manifest.vars) assert.equal(syms.get(storageSymbol(v.name)), BigInt(v.offset), `${storageSymbol(v.name)} value`);
-  assert.equal(sections.get(".percpu"), layout.stride * config.cpus, ".percpu size");
-  assert.equal(syms.get("_percpu_end")! - syms.get("_percpu_start")!, BigInt(layout.stride * config.cpus));
-  // Hooks are referenced exactly when their feature is on.
-  assert.equal(undef.has(GUARD_HOOKS[0]), features.includes("preempt"));
-  assert.equal(undef.has(GUARD_HOOKS[1]), features.includes("preempt"));
-  assert.equal(undef.has(GUARD_HOOKS[2]), features.includes("irq"));
-  assert.equal(undef.has(GUARD_HOOKS[3]), features.includes("irq"));
-  // Only PC-relative relocations: the image works wherever it is linked (0x40100000 here).
-  for (const t of relocs) assert.match(t, PC_RELATIVE);
+  await withTempDir("a64", (dir) => withTempDir("a64inl", async (inlineDir) => {
+    const naive = features.includes("naive");
+    const el2 = features.includes("el2");
+    const guard = features.includes("preempt") || features.includes("irq");
+    const { layout, config } = gen;
+    const input = generatorInput(layout, config);
+    // The inline header compiles (-Wall -Werror -O2); probes call each plain raw read so its code can be measured.
+    const probeLeaves = input.vars.flatMap((v) => v.leaves.filter((l) => l.indices.length === 0 && l.cType !== "bool"));
+    const probes = probeLeaves.map((l) => `${l.cType} probe_${l.symbol}(void);\n${l.cType} probe_${l.symbol}(void) { return ${leafFunction(l, "read_current_raw")}(); }`);
+    const [link, inl] = await Promise.all([
+      linkKernel(gen, dir),
+      compileInlineHeader(gen, inlineDir, { extraC: probes.join("\n") }),
+    ]);
+    assert.equal(link.code, 0, `link failed:\n${link.stderr}`);
+    assert.equal(inl.code, 0, `inline header:\n${inl.stderr}`);
+    const [syms, sections, undef, relocs, dis, inlineDis] = await Promise.all([
+      elfSymbols(link.elf),
+      sectionSizes(link.elf),
+      undefinedSymbols(join(dir, "percpu.o")),
+      relocationTypes(join(dir, "percpu.o")),
+      disassemble(link.elf),
+      disassemble(join(inlineDir, "inline_test.o")),
+    ]);
+    // Naive builds keep the one-area `.percpu` template too, so the generated ASSERTs prove the layout there as well.
+    if (naive) assert.equal(syms.get("__percpu_areas")! % BigInt(layout.areaAlign), 0n, "__percpu_areas is area-aligned");
+    for (const v of gen.manifest.vars) assert.equal(syms.get(storageSymbol(v.name)), BigInt(v.offset), `${storageSymbol(v.name)} value`);
+    assert.equal(sections.get(".percpu"), layout.stride * config.cpus, ".percpu size");
+    assert.equal(syms.get("_percpu_end")! - syms.get("_percpu_start")!, BigInt(layout.stride * config.cpus));
+    // Hooks are referenced exactly when their feature is on.
+    assert.equal(undef.has(GUARD_HOOKS[0]), features.includes("preempt"));
+    assert.equal(undef.has(GUARD_HOOKS[1]), features.includes("preempt"));
+    assert.equal(undef.has(GUARD_HOOKS[2]), features.includes("irq"));
+    assert.equal(undef.has(GUARD_HOOKS[3]), features.includes("irq"));
+    // Only PC-relative relocations: the image works wherever it is linked (0x40100000 here).
+    for (const t of relocs) assert.match(t, PC_RELATIVE);
 
-  const all = [...dis.values()].flat().join("\n").toLowerCase();
-  assert.equal(/tpidr_el2/.test(all), el2 && !naive, "tpidr_el2 appears iff el2");
-  assert.equal(/tpidr_el1/.test(all), !el2 && !naive, "tpidr_el1 appears iff not el2");
-  assert.doesNotMatch(all, /\b(ldadd|stadd|ldset|ldclr|ldeor|swp|cas)\w*\b/, "no LSE: ARMv8.0 (cortex-a57)");
-  for (const v of input.vars) {
-    for (const leaf of v.leaves) {
-      const fn = (op: Parameters<typeof leafFunction>[1]): string[] => {
-        const body = dis.get(leafFunction(leaf, op));
-        assert.ok(body, `${leafFunction(leaf, op)} is defined`);
-        return body;
-      };
-      const isFloat = leaf.scalar === "f32" || leaf.scalar === "f64";
-      for (const op of leafOps(leaf.scalar)) {
-        if (!isFloat) assert.doesNotMatch(fn(op).join("\n"), FP_REG, `${leafFunction(leaf, op)} must not touch FP/SIMD registers`);
-      }
-      const raw = fn("read_current_raw");
-      if (leaf.indices.length === 0) {
-        const want = naive ? 2 : shortest(leaf.areaOffset, leaf.size);
-        assert.equal(bodyLength(raw), want, `${leafFunction(leaf, "read_current_raw")}: ${raw.join("; ")}`);
-        assert.match(raw[0]!, naive ? /^adrp x9,/ : el2 ? /^mrs x9, tpidr_el2$/i : /^mrs x9, tpidr_el1$/i);
-        assert.match(raw[bodyLength(raw) - 1]!, LOADS[leaf.cType]!);
-        assert.ok(bodyLength(fn("write_current_raw")) <= 4);
-      }
-      // Guarded ops call the hooks exactly when a feature is on; raw ops and RMW (LL/SC) never do.
-      assert.equal(fn("read_current").some((l) => l.startsWith("bl ")), guard);
-      assert.equal(fn("write_current").some((l) => l.startsWith("bl ")), guard);
-      assert.equal(fn("read_current_raw").some((l) => l.startsWith("bl ")), false);
-      if (leafOps(leaf.scalar).includes("add_current")) {
-        for (const op of ["add_current", "xchg_current", "cmpxchg_current"] as const) {
-          const body = fn(op).join("\n");
-          assert.match(body, /ldxr/, `${leafFunction(leaf, op)} is an LL/SC loop`);
-          assert.match(body, /stxr/);
-          assert.doesNotMatch(body, /\bbl\b/);
+    const all = [...dis.values()].flat().join("\n").toLowerCase();
+    assert.equal(/tpidr_el2/.test(all), el2 && !naive, "tpidr_el2 appears iff el2");
+    assert.equal(/tpidr_el1/.test(all), !el2 && !naive, "tpidr_el1 appears iff not el2");
+    assert.doesNotMatch(all, /\b(ldadd|stadd|ldset|ldclr|ldeor|swp|cas)\w*\b/, "no LSE: ARMv8.0 (cortex-a57)");
+    for (const v of input.vars) {
+      for (const leaf of v.leaves) {
+        const fn = (op: Parameters<typeof leafFunction>[1]): string[] => {
+          const body = dis.get(leafFunction(leaf, op));
+          assert.ok(body, `${leafFunction(leaf, op)} is defined`);
+          return body;
+        };
+        const isFloat = leaf.scalar === "f32" || leaf.scalar === "f64";
+        for (const op of leafOps(leaf.scalar)) {
+          if (!isFloat) assert.doesNotMatch(fn(op).join("\n"), FP_REG, `${leafFunction(leaf, op)} must not touch FP/SIMD registers`);
+        }
+        const raw = fn("read_current_raw");
+        if (leaf.indices.length === 0) {
+          const want = naive ? 2 : shortest(leaf.areaOffset, leaf.size);
+          assert.equal(bodyLength(raw), want, `${leafFunction(leaf, "read_current_raw")}: ${raw.join("; ")}`);
+          assert.match(raw[0]!, naive ? /^adrp x9,/ : el2 ? /^mrs x9, tpidr_el2$/i : /^mrs x9, tpidr_el1$/i);
+          assert.match(raw[bodyLength(raw) - 1]!, LOADS[leaf.cType]!);
+          assert.ok(bodyLength(fn("write_current_raw")) <= 4);
+        }
+        // Guarded ops call the hooks exactly when a feature is on; raw ops and RMW (LL/SC) never do.
+        assert.equal(fn("read_current").some((l) => l.startsWith("bl ")), guard);
+        assert.equal(fn("write_current").some((l) => l.startsWith("bl ")), guard);
+        assert.equal(fn("read_current_raw").some((l) => l.startsWith("bl ")), false);
+        if (leafOps(leaf.scalar).includes("add_current")) {
+          for (const op of ["add_current", "xchg_current", "cmpxchg_current"] as const) {
+            const body = fn(op).join("\n");
+            assert.match(body, /ldxr/, `${leafFunction(leaf, op)} is an LL/SC loop`);
+            assert.match(body, /stxr/);
+            assert.doesNotMatch(body, /\bbl\b/);
+          }
         }
       }
+      assert.equal(dis.get(varFunction(v.layout.name, "reset_to_init"))!.some((l) => l.startsWith("bl ")), guard);
     }
-    assert.equal(dis.get(varFunction(v.layout.name, "reset_to_init"))!.some((l) => l.startsWith("bl ")), guard);
-  }
-  for (const l of probeLeaves) {
-    const body = inlineDis.get(`probe_${l.symbol}`)!;
-    assert.ok(bodyLength(body) <= (naive ? 3 : shortest(l.areaOffset, l.size)), `inline ${l.symbol}: ${body.join("; ")}`);
-    assert.match(body[bodyLength(body) - 1]!, LOADS[l.cType]!);
-  }
-  assert.doesNotMatch([...inlineDis.values()].flat().join("\n"), /\b(ldadd|stadd|ldset|swp|cas)\w*\b|__aarch64_/, "inline RMW is LL/SC, no LSE or outline atomics");
+    for (const l of probeLeaves) {
+      const body = inlineDis.get(`probe_${l.symbol}`)!;
+      assert.ok(bodyLength(body) <= (naive ? 3 : shortest(l.areaOffset, l.size)), `inline ${l.symbol}: ${body.join("; ")}`);
+      assert.match(body[bodyLength(body) - 1]!, LOADS[l.cType]!);
+    }
+    assert.doesNotMatch([...inlineDis.values()].flat().join("\n"), /\b(ldadd|stadd|ldset|swp|cas)\w*\b|__aarch64_/, "inline RMW is LL/SC, no LSE or outline atomics");
+  }));
 }
 
 for (const features of FEATURE_SETS) {
@@ -231,37 +232,38 @@ function materialised(lines: readonly string[]): number {
 }
 
 test("aarch64 accessors reach offsets up to 2 GiB with movz/movk and never truncate", async () => {
-  const dir = await tempDir("a64far");
-  const cases = [
-    { off: 2 ** 31 - 8, leaf: fakeLeaf("TOP", "u64", 8, "uint64_t", 2 ** 31 - 8) },
-    { off: 2 ** 24 + 1, leaf: fakeLeaf("MID", "u8", 1, "uint8_t", 2 ** 24 + 1) },
-    { off: 0x10000 + 2, leaf: fakeLeaf("LOW", "i16", 2, "int16_t", 0x10000 + 2) },
-  ];
-  const text = cases.flatMap(({ leaf, off }) => {
-    const input = fakeInput(off, leaf.size);
-    return ["read_current_raw", "write_current_raw", "remote_read", "add_current", "cmpxchg_current"].map((op) =>
-      aarch64LeafAssembly(input, leaf, op as "read_current_raw")
-    );
-  });
-  await writeFile(join(dir, "far.S"), ".text\n" + text.join("\n"));
-  await runOk(CLANG, [...aarch64Backend.clangFlags, "-c", "far.S", "-o", "far.o"], { cwd: dir });
-  const dis = await disassemble(join(dir, "far.o"));
-  for (const { leaf, off } of cases) {
-    const raw = dis.get(leafFunction(leaf, "read_current_raw"))!;
-    assert.ok(bodyLength(raw) <= 4, raw.join("; "));
-    if (off >= 2 ** 24) {
-      assert.equal(materialised(raw), off, `read of ${leaf.symbol}: ${raw.join("; ")}`);
-      assert.match(raw[bodyLength(raw) - 1]!, /\[x9, x10\]$/);
-      assert.equal(materialised(dis.get(leafFunction(leaf, "write_current_raw"))!), off);
-      assert.equal(materialised(dis.get(leafFunction(leaf, "add_current"))!), off);
-    } else {
-      // add #hi, lsl #12 then the low 12 bits as the immediate.
-      assert.equal(bodyLength(raw), 3, raw.join("; "));
-      const hi = /add x9, x9, #(0x[0-9a-f]+|\d+), lsl #12/.exec(raw[1]!);
-      const lo = /\[x9, #(0x[0-9a-f]+|\d+)\]/.exec(raw[2]!);
-      assert.equal(Number(hi![1]) * 4096 + Number(lo?.[1] ?? 0), off);
+  await withTempDir("a64far", async (dir) => {
+    const cases = [
+      { off: 2 ** 31 - 8, leaf: fakeLeaf("TOP", "u64", 8, "uint64_t", 2 ** 31 - 8) },
+      { off: 2 ** 24 + 1, leaf: fakeLeaf("MID", "u8", 1, "uint8_t", 2 ** 24 + 1) },
+      { off: 0x10000 + 2, leaf: fakeLeaf("LOW", "i16", 2, "int16_t", 0x10000 + 2) },
+    ];
+    const text = cases.flatMap(({ leaf, off }) => {
+      const input = fakeInput(off, leaf.size);
+      return ["read_current_raw", "write_current_raw", "remote_read", "add_current", "cmpxchg_current"].map((op) =>
+        aarch64LeafAssembly(input, leaf, op as "read_current_raw")
+      );
+    });
+    await writeFile(join(dir, "far.S"), ".text\n" + text.join("\n"));
+    await runOk(CLANG, [...aarch64Backend.clangFlags, "-c", "far.S", "-o", "far.o"], { cwd: dir });
+    const dis = await disassemble(join(dir, "far.o"));
+    for (const { leaf, off } of cases) {
+      const raw = dis.get(leafFunction(leaf, "read_current_raw"))!;
+      assert.ok(bodyLength(raw) <= 4, raw.join("; "));
+      if (off >= 2 ** 24) {
+        assert.equal(materialised(raw), off, `read of ${leaf.symbol}: ${raw.join("; ")}`);
+        assert.match(raw[bodyLength(raw) - 1]!, /\[x9, x10\]$/);
+        assert.equal(materialised(dis.get(leafFunction(leaf, "write_current_raw"))!), off);
+        assert.equal(materialised(dis.get(leafFunction(leaf, "add_current"))!), off);
+      } else {
+        // add #hi, lsl #12 then the low 12 bits as the immediate.
+        assert.equal(bodyLength(raw), 3, raw.join("; "));
+        const hi = /add x9, x9, #(0x[0-9a-f]+|\d+), lsl #12/.exec(raw[1]!);
+        const lo = /\[x9, #(0x[0-9a-f]+|\d+)\]/.exec(raw[2]!);
+        assert.equal(Number(hi![1]) * 4096 + Number(lo?.[1] ?? 0), off);
+      }
     }
-  }
+  });
 });
 
 test("aarch64 check() rejects an offset past 2 GiB and accepts one ending at 2 GiB", () => {
@@ -277,25 +279,26 @@ test("aarch64 generation rejects user mode and is byte-identical for identical i
 });
 
 test("aarch64 inline integer accessors compile with -mgeneral-regs-only (floats need FP registers)", async () => {
-  const dir = await tempDir("a64gro");
-  const gen = smallSdk().generate({ arch: "aarch64", features: ["preempt"] });
-  await gen.write(dir);
-  const src = [
-    "#define PERCPU_INLINE",
-    '#include "percpu.h"',
-    "uint64_t use(uint32_t x);",
-    "uint64_t use(uint32_t x) {",
-    "  percpu_COUNT_add_current(x);",
-    "  percpu_RING_write_current(3, x);",
-    "  return percpu_CPU_ID_read_current_raw() + (uint64_t)percpu_DELTA_cmpxchg_current(-2, 5) + percpu_RING_read_current(3);",
-    "}",
-    "",
-  ].join("\n");
-  await writeFile(join(dir, "gro.c"), src);
-  const r = await run(CLANG, [...aarch64Backend.clangFlags, "-mgeneral-regs-only", "-ffreestanding", "-Wall", "-Werror", "-O2", "-c", "gro.c", "-o", "gro.o"], { cwd: dir });
-  assert.equal(r.code, 0, r.stderr);
-  const dis = await disassemble(join(dir, "gro.o"));
-  assert.doesNotMatch(dis.get("use")!.join("\n"), FP_REG);
+  await withTempDir("a64gro", async (dir) => {
+    const gen = smallSdk().generate({ arch: "aarch64", features: ["preempt"] });
+    await gen.write(dir);
+    const src = [
+      "#define PERCPU_INLINE",
+      '#include "percpu.h"',
+      "uint64_t use(uint32_t x);",
+      "uint64_t use(uint32_t x) {",
+      "  percpu_COUNT_add_current(x);",
+      "  percpu_RING_write_current(3, x);",
+      "  return percpu_CPU_ID_read_current_raw() + (uint64_t)percpu_DELTA_cmpxchg_current(-2, 5) + percpu_RING_read_current(3);",
+      "}",
+      "",
+    ].join("\n");
+    await writeFile(join(dir, "gro.c"), src);
+    const r = await run(CLANG, [...aarch64Backend.clangFlags, "-mgeneral-regs-only", "-ffreestanding", "-Wall", "-Werror", "-O2", "-c", "gro.c", "-o", "gro.o"], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const dis = await disassemble(join(dir, "gro.o"));
+    assert.doesNotMatch(dis.get("use")!.join("\n"), FP_REG);
+  });
 });
 
 // ---------------------------------------------------------------- boot under QEMU (cortex-a57, MMU off)
@@ -391,13 +394,13 @@ int ${fn}(void) {
 }
 
 async function bootCheck(features: readonly FeatureName[]): Promise<void> {
-  const dir = await tempDir("a64boot");
-  const naive = features.includes("naive");
-  const el2 = features.includes("el2");
-  const gen = farSdk().generate({ arch: "aarch64", features: [...features], ...(naive ? {} : { cpus: 2 }) });
-  await gen.write(dir);
-  const cur = naive ? 0 : 1;
-  const hooks = `
+  await withTempDir("a64boot", async (dir) => {
+    const naive = features.includes("naive");
+    const el2 = features.includes("el2");
+    const gen = farSdk().generate({ arch: "aarch64", features: [...features], ...(naive ? {} : { cpus: 2 }) });
+    await gen.write(dir);
+    const cur = naive ? 0 : 1;
+    const hooks = `
 unsigned long hook_depth, hook_calls, hook_errors;
 void percpu_preempt_disable(void) { hook_depth++; hook_calls++; }
 void percpu_preempt_enable(void) { if (hook_depth-- == 0) hook_errors++; }
@@ -415,22 +418,23 @@ int fw_checks(void) {
   return ${features.includes("preempt") || features.includes("irq") ? "hook_calls ? 0 : 251" : "hook_calls ? 252 : 0"};
 }
 `;
-  await writeFile(join(dir, "outline.c"), `#include "percpu.h"\n#define CUR ${cur}\n${hooks}${checksC("fw_checks_outline")}`);
-  await writeFile(join(dir, "inline.c"), `#define PERCPU_INLINE\n#include "percpu.h"\n#define CUR ${cur}\n${checksC("fw_checks_inline")}`);
-  await writeFile(join(dir, "boot.S"), BOOT_S);
-  await writeFile(join(dir, "frag.ld"), await (await import("node:fs/promises")).readFile(join(dir, "percpu.ld"), "utf8"));
-  await writeFile(
-    join(dir, "fw.ld"),
-    `ENTRY(_start)\nSECTIONS {\n  . = 0x40100000;\n  .text : { *(.text.boot) *(.text .text.*) }\n  .rodata : { *(.rodata .rodata.*) }\n  .data : { *(.data .data.*) }\n  .bss : { *(.bss .bss.*) *(COMMON) }\n  INCLUDE frag.ld\n}\n`,
-  );
-  const cflags = [...aarch64Backend.clangFlags, "-ffreestanding", "-Wall", "-Werror", "-O2", "-c"];
-  await Promise.all(["percpu.S", "boot.S", "outline.c", "inline.c"].map((f) => runOk(CLANG, [...cflags, f, "-o", `${f}.o`], { cwd: dir })));
-  await runOk("ld.lld-19", ["-T", "fw.ld", "-o", "fw.elf", "percpu.S.o", "boot.S.o", "outline.c.o", "inline.c.o"], { cwd: dir });
-  const r = await run("qemu-system-aarch64", [
-    "-M", el2 ? "virt,virtualization=on" : "virt", "-cpu", "cortex-a57", "-smp", "1", "-m", "128M", "-nographic",
-    "-semihosting-config", "enable=on,target=native", "-kernel", "fw.elf",
-  ], { cwd: dir, input: "", timeoutMs: 20_000 });
-  assert.equal(r.code, 0, `firmware check ${r.code} failed (1xx: inline, 250+: hooks)\n${r.stderr}${r.stdout}`);
+    await writeFile(join(dir, "outline.c"), `#include "percpu.h"\n#define CUR ${cur}\n${hooks}${checksC("fw_checks_outline")}`);
+    await writeFile(join(dir, "inline.c"), `#define PERCPU_INLINE\n#include "percpu.h"\n#define CUR ${cur}\n${checksC("fw_checks_inline")}`);
+    await writeFile(join(dir, "boot.S"), BOOT_S);
+    await writeFile(join(dir, "frag.ld"), await (await import("node:fs/promises")).readFile(join(dir, "percpu.ld"), "utf8"));
+    await writeFile(
+      join(dir, "fw.ld"),
+      `ENTRY(_start)\nSECTIONS {\n  . = 0x40100000;\n  .text : { *(.text.boot) *(.text .text.*) }\n  .rodata : { *(.rodata .rodata.*) }\n  .data : { *(.data .data.*) }\n  .bss : { *(.bss .bss.*) *(COMMON) }\n  INCLUDE frag.ld\n}\n`,
+    );
+    const cflags = [...aarch64Backend.clangFlags, "-ffreestanding", "-Wall", "-Werror", "-O2", "-c"];
+    await Promise.all(["percpu.S", "boot.S", "outline.c", "inline.c"].map((f) => runOk(CLANG, [...cflags, f, "-o", `${f}.o`], { cwd: dir })));
+    await runOk("ld.lld-19", ["-T", "fw.ld", "-o", "fw.elf", "percpu.S.o", "boot.S.o", "outline.c.o", "inline.c.o"], { cwd: dir });
+    const r = await run("qemu-system-aarch64", [
+      "-M", el2 ? "virt,virtualization=on" : "virt", "-cpu", "cortex-a57", "-smp", "1", "-m", "128M", "-nographic",
+      "-semihosting-config", "enable=on,target=native", "-kernel", "fw.elf",
+    ], { cwd: dir, input: "", timeoutMs: 20_000 });
+    assert.equal(r.code, 0, `firmware check ${r.code} failed (1xx: inline, 250+: hooks)\n${r.stderr}${r.stdout}`);
+  });
 }
 
 for (const features of [[], ["preempt", "irq"], ["el2", "preempt"], ["naive"]] as const) {
@@ -440,17 +444,17 @@ for (const features of [[], ["preempt", "irq"], ["el2", "preempt"], ["naive"]] a
 }
 
 test("aarch64 accessors at 16 MiB + 1 and 2 GiB - 8 read, write and add the right bytes under QEMU", async () => {
-  const dir = await tempDir("a64boot2g");
-  const gen = smallSdk().generate({ arch: "aarch64", cpus: 1 });
-  await gen.write(dir);
-  const top = fakeLeaf("TOP", "u64", 8, "uint64_t", 2 ** 31 - 8);
-  const mid = fakeLeaf("MID", "u8", 1, "uint8_t", 2 ** 24 + 1);
-  const ops = ["read_current_raw", "write_current_raw", "add_current", "cmpxchg_current"] as const;
-  const far = [top, mid].flatMap((leaf) => ops.map((op) => aarch64LeafAssembly(fakeInput(leaf.areaOffset, leaf.size), leaf, op)));
-  await writeFile(join(dir, "far.S"), ".text\n" + far.join("\n"));
-  await writeFile(join(dir, "boot.S"), BOOT_S);
-  // The area base sits 64 MiB into RAM (0x40000000); -m 2304M puts base + 2 GiB inside RAM.
-  await writeFile(join(dir, "main.c"), `#include "percpu.h"
+  await withTempDir("a64boot2g", async (dir) => {
+    const gen = smallSdk().generate({ arch: "aarch64", cpus: 1 });
+    await gen.write(dir);
+    const top = fakeLeaf("TOP", "u64", 8, "uint64_t", 2 ** 31 - 8);
+    const mid = fakeLeaf("MID", "u8", 1, "uint8_t", 2 ** 24 + 1);
+    const ops = ["read_current_raw", "write_current_raw", "add_current", "cmpxchg_current"] as const;
+    const far = [top, mid].flatMap((leaf) => ops.map((op) => aarch64LeafAssembly(fakeInput(leaf.areaOffset, leaf.size), leaf, op)));
+    await writeFile(join(dir, "far.S"), ".text\n" + far.join("\n"));
+    await writeFile(join(dir, "boot.S"), BOOT_S);
+    // The area base sits 64 MiB into RAM (0x40000000); -m 2304M puts base + 2 GiB inside RAM.
+    await writeFile(join(dir, "main.c"), `#include "percpu.h"
 uint64_t percpu_TOP_read_current_raw(void);
 void percpu_TOP_write_current_raw(uint64_t v);
 void percpu_TOP_add_current(uint64_t v);
@@ -488,13 +492,14 @@ int fw_checks(void) {
   return first;
 }
 `);
-  await writeFile(join(dir, "fw.ld"), "ENTRY(_start)\nSECTIONS {\n  . = 0x40100000;\n  .text : { *(.text.boot) *(.text .text.*) }\n  .rodata : { *(.rodata .rodata.*) }\n  .data : { *(.data .data.*) }\n  .bss : { *(.bss .bss.*) *(COMMON) }\n  INCLUDE percpu.ld\n}\n");
-  const cflags = [...aarch64Backend.clangFlags, "-ffreestanding", "-Wall", "-Werror", "-O2", "-c"];
-  await Promise.all(["percpu.S", "far.S", "boot.S", "main.c"].map((f) => runOk(CLANG, [...cflags, f, "-o", `${f}.o`], { cwd: dir })));
-  await runOk("ld.lld-19", ["-T", "fw.ld", "-o", "fw.elf", "percpu.S.o", "far.S.o", "boot.S.o", "main.c.o"], { cwd: dir });
-  const r = await run("qemu-system-aarch64", [
-    "-M", "virt", "-cpu", "cortex-a57", "-smp", "1", "-m", "2304M", "-nographic",
-    "-semihosting-config", "enable=on,target=native", "-kernel", "fw.elf",
-  ], { cwd: dir, input: "", timeoutMs: 20_000 });
-  assert.equal(r.code, 0, `far check ${r.code} failed\n${r.stderr}${r.stdout}`);
+    await writeFile(join(dir, "fw.ld"), "ENTRY(_start)\nSECTIONS {\n  . = 0x40100000;\n  .text : { *(.text.boot) *(.text .text.*) }\n  .rodata : { *(.rodata .rodata.*) }\n  .data : { *(.data .data.*) }\n  .bss : { *(.bss .bss.*) *(COMMON) }\n  INCLUDE percpu.ld\n}\n");
+    const cflags = [...aarch64Backend.clangFlags, "-ffreestanding", "-Wall", "-Werror", "-O2", "-c"];
+    await Promise.all(["percpu.S", "far.S", "boot.S", "main.c"].map((f) => runOk(CLANG, [...cflags, f, "-o", `${f}.o`], { cwd: dir })));
+    await runOk("ld.lld-19", ["-T", "fw.ld", "-o", "fw.elf", "percpu.S.o", "far.S.o", "boot.S.o", "main.c.o"], { cwd: dir });
+    const r = await run("qemu-system-aarch64", [
+      "-M", "virt", "-cpu", "cortex-a57", "-smp", "1", "-m", "2304M", "-nographic",
+      "-semihosting-config", "enable=on,target=native", "-kernel", "fw.elf",
+    ], { cwd: dir, input: "", timeoutMs: 20_000 });
+    assert.equal(r.code, 0, `far check ${r.code} failed\n${r.stderr}${r.stdout}`);
+  });
 }, { only: ["deno"] });

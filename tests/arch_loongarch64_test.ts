@@ -50,9 +50,9 @@ import {
   run,
   runOk,
   sectionSizes,
-  tempDir,
   undefinedSymbols,
 } from "./_toolchain.ts";
+import { withTempDir } from "./_tmp.ts";
 
 const FLAGS = loongarch64Backend.clangFlags;
 
@@ -161,68 +161,69 @@ for (const layout of Object.keys(LAYOUTS) as LayoutName[]) {
     test(`loongarch64 ${features} ${layout}: the link matches the manifest and every accessor has its shortest form`, async () => {
       const gen = generate(layout, features);
       const naive = features === "naive";
-      const dir = await tempDir("la64");
-      const elf = await link(gen, dir);
-      const syms = await elfSymbols(elf);
-      for (const v of gen.manifest.vars) assert.equal(syms.get(storageSymbol(v.name)), BigInt(v.offset), `${v.name} offset`);
-      assert.equal((await sectionSizes(elf)).get(".percpu"), gen.layout.stride * gen.config.cpus);
-      const relocs = await runOk(READELF, ["-r", join(dir, "percpu.o")]);
-      assert.doesNotMatch(relocs, /R_LARCH_RELAX/, "nothing may relax");
-      const undef = [...await undefinedSymbols(join(dir, "percpu.o"))].sort();
-      assert.deepEqual(undef, [...(naive ? [] : ["_percpu_start"]), ...expectedHooks(features)].sort());
+      await withTempDir("la64", async (dir) => {
+        const elf = await link(gen, dir);
+        const syms = await elfSymbols(elf);
+        for (const v of gen.manifest.vars) assert.equal(syms.get(storageSymbol(v.name)), BigInt(v.offset), `${v.name} offset`);
+        assert.equal((await sectionSizes(elf)).get(".percpu"), gen.layout.stride * gen.config.cpus);
+        const relocs = await runOk(READELF, ["-r", join(dir, "percpu.o")]);
+        assert.doesNotMatch(relocs, /R_LARCH_RELAX/, "nothing may relax");
+        const undef = [...await undefinedSymbols(join(dir, "percpu.o"))].sort();
+        assert.deepEqual(undef, [...(naive ? [] : ["_percpu_start"]), ...expectedHooks(features)].sort());
 
-      const dis = await disassemble(elf);
-      const input = generatorInput(gen.layout, gen.config);
-      const guarded = expectedHooks(features).length > 0;
-      let far = 0;
-      for (const v of input.vars) {
-        const reset = dis.get(varFunction(v.layout.name, "reset_to_init"))!;
-        assert.equal(reset.some((i) => i.startsWith("bl ")), guarded, `${v.layout.name} reset_to_init guard`);
-        for (const leaf of v.leaves) {
-          for (const op of leafOps(leaf.scalar)) {
-            const name = leafFunction(leaf, op);
-            const insns = dis.get(name);
-            assert.ok(insns, `${name} missing`);
-            assert.ok(!insns.some((i) => i.startsWith("bl ")), `${name} calls a hook: ${insns.join("; ")}`);
-            const r21 = insns.filter(mentionsR21);
+        const dis = await disassemble(elf);
+        const input = generatorInput(gen.layout, gen.config);
+        const guarded = expectedHooks(features).length > 0;
+        let far = 0;
+        for (const v of input.vars) {
+          const reset = dis.get(varFunction(v.layout.name, "reset_to_init"))!;
+          assert.equal(reset.some((i) => i.startsWith("bl ")), guarded, `${v.layout.name} reset_to_init guard`);
+          for (const leaf of v.leaves) {
+            for (const op of leafOps(leaf.scalar)) {
+              const name = leafFunction(leaf, op);
+              const insns = dis.get(name);
+              assert.ok(insns, `${name} missing`);
+              assert.ok(!insns.some((i) => i.startsWith("bl ")), `${name} calls a hook: ${insns.join("; ")}`);
+              const r21 = insns.filter(mentionsR21);
+              if (naive) {
+                assert.equal(r21.length, 0, `${name} uses $r21 in naive mode`);
+                continue;
+              }
+              // Plain 8/16-bit RMW (no guard feature asked for) is load + op + store: two $r21 accesses.
+              const plainRmw = !guarded && leaf.size <= 2 && /^(add|sub|and|or|xor|xchg|cmpxchg)_/.test(op);
+              if (op.startsWith("remote")) assert.equal(r21.length, 0, `${name} must not use $r21`);
+              else assert.equal(r21.length, plainRmw ? 2 : 1, `${name}: instructions relative to $r21: ${insns.join("; ")}`);
+              // $r21 is only ever a base, never written.
+              for (const i of r21) assert.match(i, /^\S+ \$(?!r21)\w+, \$r21, /, `${name}: ${i}`);
+              if ((op === "read_current" || op === "write_current") && leaf.indices.length === 0) {
+                const access = r21[0]!;
+                assert.match(access, op === "read_current" ? /^ld/ : /^st/, `${name}: the $r21 instruction is the access itself`);
+              }
+              if (op.endsWith("_current") && /^(add|sub|and|or|xor|xchg|cmpxchg)_/.test(op)) {
+                const text = insns.join("\n");
+                if (leaf.size >= 4) assert.match(text, /^(am(add|and|or|xor|swap)\.[wd]|ll\.[wd]) /m, `${name} is atomic`);
+                else if (guarded) assert.match(text, /^ll\.w .*\n(.*\n)*sc\.w /m, `${name} is a masked ll/sc loop`);
+                else assert.doesNotMatch(text, /^ll\./m, `${name} is plain without guard features`);
+              }
+            }
+            if (leaf.indices.length > 0) continue;
+            const raw = dis.get(leafFunction(leaf, "read_current_raw"))!;
+            const n = bodyLength(raw);
             if (naive) {
-              assert.equal(r21.length, 0, `${name} uses $r21 in naive mode`);
-              continue;
+              assert.equal(n, 2, `naive ${leaf.symbol}: pcalau12i + load: ${raw.join("; ")}`);
+            } else if (leaf.areaOffset < 2048) {
+              assert.equal(n, 1, `${leaf.symbol} at ${leaf.areaOffset}: ${raw.join("; ")}`);
+              assert.match(raw[0]!, new RegExp(`^ld\\.(b|bu|h|hu|w|d) \\$a0, \\$r21, ${leaf.areaOffset}$`));
+            } else {
+              far++;
+              assert.ok(n <= 3, `${leaf.symbol} at ${leaf.areaOffset}: ${raw.join("; ")}`);
+              if (leaf.size >= 4 && leaf.areaOffset % 4 === 0 && leaf.areaOffset < 32768) assert.match(raw[0]!, /^ldptr\.[wd] \$a0, \$r21, /);
+              else assert.match(raw[n - 1]!, /^ldx\.\w+ \$a0, \$r21, \$t0$/);
             }
-            // Plain 8/16-bit RMW (no guard feature asked for) is load + op + store: two $r21 accesses.
-            const plainRmw = !guarded && leaf.size <= 2 && /^(add|sub|and|or|xor|xchg|cmpxchg)_/.test(op);
-            if (op.startsWith("remote")) assert.equal(r21.length, 0, `${name} must not use $r21`);
-            else assert.equal(r21.length, plainRmw ? 2 : 1, `${name}: instructions relative to $r21: ${insns.join("; ")}`);
-            // $r21 is only ever a base, never written.
-            for (const i of r21) assert.match(i, /^\S+ \$(?!r21)\w+, \$r21, /, `${name}: ${i}`);
-            if ((op === "read_current" || op === "write_current") && leaf.indices.length === 0) {
-              const access = r21[0]!;
-              assert.match(access, op === "read_current" ? /^ld/ : /^st/, `${name}: the $r21 instruction is the access itself`);
-            }
-            if (op.endsWith("_current") && /^(add|sub|and|or|xor|xchg|cmpxchg)_/.test(op)) {
-              const text = insns.join("\n");
-              if (leaf.size >= 4) assert.match(text, /^(am(add|and|or|xor|swap)\.[wd]|ll\.[wd]) /m, `${name} is atomic`);
-              else if (guarded) assert.match(text, /^ll\.w .*\n(.*\n)*sc\.w /m, `${name} is a masked ll/sc loop`);
-              else assert.doesNotMatch(text, /^ll\./m, `${name} is plain without guard features`);
-            }
-          }
-          if (leaf.indices.length > 0) continue;
-          const raw = dis.get(leafFunction(leaf, "read_current_raw"))!;
-          const n = bodyLength(raw);
-          if (naive) {
-            assert.equal(n, 2, `naive ${leaf.symbol}: pcalau12i + load: ${raw.join("; ")}`);
-          } else if (leaf.areaOffset < 2048) {
-            assert.equal(n, 1, `${leaf.symbol} at ${leaf.areaOffset}: ${raw.join("; ")}`);
-            assert.match(raw[0]!, new RegExp(`^ld\\.(b|bu|h|hu|w|d) \\$a0, \\$r21, ${leaf.areaOffset}$`));
-          } else {
-            far++;
-            assert.ok(n <= 3, `${leaf.symbol} at ${leaf.areaOffset}: ${raw.join("; ")}`);
-            if (leaf.size >= 4 && leaf.areaOffset % 4 === 0 && leaf.areaOffset < 32768) assert.match(raw[0]!, /^ldptr\.[wd] \$a0, \$r21, /);
-            else assert.match(raw[n - 1]!, /^ldx\.\w+ \$a0, \$r21, \$t0$/);
           }
         }
-      }
-      if (layout === "big" && !naive) assert.ok(far >= 8, `far leaves checked: ${far}`);
+        if (layout === "big" && !naive) assert.ok(far >= 8, `far leaves checked: ${far}`);
+      });
     });
   }
 }
@@ -238,47 +239,50 @@ test("loongarch64 percpu.h compiles with PERCPU_INLINE and the compiled code nev
   const configs = (Object.keys(LAYOUTS) as LayoutName[]).flatMap((layout) => (Object.keys(FEATURE_SETS) as FeatureSet[]).map((features) => ({ layout, features })));
   await Promise.all(configs.map(async ({ layout, features }) => {
     const gen = generate(layout, features);
-    const dir = await tempDir("la64-inline");
-    const r = await compileInlineHeader(gen, dir);
-    assert.equal(r.code, 0, `${layout} ${features}:\n${r.stderr}`);
-    const dis = await disassemble(join(dir, "inline_test.o"));
-    const all = [...dis.values()].flat();
-    assert.ok(all.length > 100, `${layout} ${features}: code was generated`);
-    for (const i of all.filter(mentionsR21)) assert.match(i, /^\S+ \$(?!r21)\w+, \$r21, /, `${layout} ${features}: ${i}`);
-    if (features === "naive") assert.equal(all.filter(mentionsR21).length, 0);
+    await withTempDir("la64-inline", async (dir) => {
+      const r = await compileInlineHeader(gen, dir);
+      assert.equal(r.code, 0, `${layout} ${features}:\n${r.stderr}`);
+      const dis = await disassemble(join(dir, "inline_test.o"));
+      const all = [...dis.values()].flat();
+      assert.ok(all.length > 100, `${layout} ${features}: code was generated`);
+      for (const i of all.filter(mentionsR21)) assert.match(i, /^\S+ \$(?!r21)\w+, \$r21, /, `${layout} ${features}: ${i}`);
+      if (features === "naive") assert.equal(all.filter(mentionsR21).length, 0);
+    });
   }));
 });
 
 test("clang-19 never allocates $r21: 28 register operands take every other register, 29 do not fit", async () => {
-  const dir = await tempDir("la64-regs");
-  const source = (n: number): string => {
-    const loads = Array.from({ length: n }, (_, i) => `  uint64_t v${i} = p[${i}];`);
-    const text = Array.from({ length: n }, (_, i) => `%${i}`).join(" ");
-    const ops = Array.from({ length: n }, (_, i) => `"r"(v${i})`).join(", ");
-    return `#include <stdint.h>\nvoid f(volatile uint64_t *p);\nvoid f(volatile uint64_t *p) {\n${loads.join("\n")}\n  __asm__ volatile("# regs ${text}" :: ${ops});\n}\n`;
-  };
-  const compile = async (n: number) => {
-    await writeFile(join(dir, `r${n}.c`), source(n));
-    return run(CLANG, [...FLAGS, "-ffreestanding", "-Wall", "-Werror", "-O2", "-S", "-o", "-", `r${n}.c`], { cwd: dir });
-  };
-  const ok = await compile(28);
-  assert.equal(ok.code, 0, ok.stderr);
-  const regs = /# regs (.*)/.exec(ok.stdout)![1]!.trim().split(/\s+/);
-  assert.equal(new Set(regs).size, 28);
-  assert.ok(!regs.includes("$r21") && !regs.includes("$u0") && !regs.includes("$x"), regs.join(" "));
-  const over = await compile(29);
-  assert.notEqual(over.code, 0);
-  assert.match(over.stderr, /more registers than available/);
+  await withTempDir("la64-regs", async (dir) => {
+    const source = (n: number): string => {
+      const loads = Array.from({ length: n }, (_, i) => `  uint64_t v${i} = p[${i}];`);
+      const text = Array.from({ length: n }, (_, i) => `%${i}`).join(" ");
+      const ops = Array.from({ length: n }, (_, i) => `"r"(v${i})`).join(", ");
+      return `#include <stdint.h>\nvoid f(volatile uint64_t *p);\nvoid f(volatile uint64_t *p) {\n${loads.join("\n")}\n  __asm__ volatile("# regs ${text}" :: ${ops});\n}\n`;
+    };
+    const compile = async (n: number) => {
+      await writeFile(join(dir, `r${n}.c`), source(n));
+      return run(CLANG, [...FLAGS, "-ffreestanding", "-Wall", "-Werror", "-O2", "-S", "-o", "-", `r${n}.c`], { cwd: dir });
+    };
+    const ok = await compile(28);
+    assert.equal(ok.code, 0, ok.stderr);
+    const regs = /# regs (.*)/.exec(ok.stdout)![1]!.trim().split(/\s+/);
+    assert.equal(new Set(regs).size, 28);
+    assert.ok(!regs.includes("$r21") && !regs.includes("$u0") && !regs.includes("$x"), regs.join(" "));
+    const over = await compile(29);
+    assert.notEqual(over.code, 0);
+    assert.match(over.stderr, /more registers than available/);
+  });
 });
 
 test("loongarch64 clang flags are soft-float without FPU or LSX instructions", async () => {
-  const dir = await tempDir("la64-float");
-  await writeFile(join(dir, "f.c"), "double f(double a, double b);\ndouble f(double a, double b) { return a * b + 1.0; }\n");
-  const r = await runOk(CLANG, [...FLAGS, "-ffreestanding", "-Wall", "-Werror", "-O2", "-c", "f.c", "-o", "f.o"], { cwd: dir });
-  void r;
-  const dis = [...(await disassemble(join(dir, "f.o"))).values()].flat();
-  assert.ok(dis.some((i) => /^bl /.test(i)), "soft-float library calls");
-  assert.ok(!dis.some((i) => /^(f|v)\w*\.[sdbhwq]/.test(i) || /\$f|\$vr/.test(i)), dis.join("; "));
+  await withTempDir("la64-float", async (dir) => {
+    await writeFile(join(dir, "f.c"), "double f(double a, double b);\ndouble f(double a, double b) { return a * b + 1.0; }\n");
+    const r = await runOk(CLANG, [...FLAGS, "-ffreestanding", "-Wall", "-Werror", "-O2", "-c", "f.c", "-o", "f.o"], { cwd: dir });
+    void r;
+    const dis = [...(await disassemble(join(dir, "f.o"))).values()].flat();
+    assert.ok(dis.some((i) => /^bl /.test(i)), "soft-float library calls");
+    assert.ok(!dis.some((i) => /^(f|v)\w*\.[sdbhwq]/.test(i) || /\$f|\$vr/.test(i)), dis.join("; "));
+  });
 });
 
 // ---------------------------------------------------------------------------
@@ -316,15 +320,16 @@ test("loongarch64 check() accepts offsets up to 2 GiB and rejects beyond with of
   assert.throws(() => loongarch64Backend.check({ ...edge, config: { ...edge.config, mode: "user" } }), PercpuError);
 
   // The 2 GiB - 8 accessor assembles to lu12i.w/ori/ldx (the sign-extending lu12i.w stays positive).
-  const dir = await tempDir("la64-reach");
-  await writeFile(join(dir, "percpu.S"), loongarch64Backend.assembly(edge));
-  await runOk(CLANG, [...FLAGS, "-c", "percpu.S", "-o", "percpu.o"], { cwd: dir });
-  const dis = await disassemble(join(dir, "percpu.o"));
-  const leaf = moved(edge).leaves[0]!;
-  const raw = dis.get(leafFunction(leaf, "read_current_raw"))!;
-  assert.equal(bodyLength(raw), 3, raw.join("; "));
-  const hi = Math.floor(leaf.areaOffset / 4096);
-  assert.deepEqual(raw.slice(0, 3), [`lu12i.w $t0, ${hi}`, `ori $t0, $t0, ${leaf.areaOffset % 4096}`, "ldx.d $a0, $r21, $t0"]);
+  await withTempDir("la64-reach", async (dir) => {
+    await writeFile(join(dir, "percpu.S"), loongarch64Backend.assembly(edge));
+    await runOk(CLANG, [...FLAGS, "-c", "percpu.S", "-o", "percpu.o"], { cwd: dir });
+    const dis = await disassemble(join(dir, "percpu.o"));
+    const leaf = moved(edge).leaves[0]!;
+    const raw = dis.get(leafFunction(leaf, "read_current_raw"))!;
+    assert.equal(bodyLength(raw), 3, raw.join("; "));
+    const hi = Math.floor(leaf.areaOffset / 4096);
+    assert.deepEqual(raw.slice(0, 3), [`lu12i.w $t0, ${hi}`, `ori $t0, $t0, ${leaf.areaOffset % 4096}`, "ldx.d $a0, $r21, $t0"]);
+  });
 });
 
 // ---------------------------------------------------------------------------
@@ -523,44 +528,45 @@ function immediateAsm(): string {
 }
 
 async function bootTest(gen: Generated, defs: readonly Def[], features: FeatureSet, inline: boolean): Promise<string> {
-  const dir = await tempDir("la64-qemu");
-  await gen.write(dir);
-  const naive = gen.config.features.naive;
-  await writeFile(join(dir, "boot.S"), BOOT_S + immediateAsm());
-  await writeFile(join(dir, "test.c"), testProgram(gen, defs, features));
-  await writeFile(
-    join(dir, "image.ld"),
-    [
-      "ENTRY(_start)",
-      "SECTIONS {",
-      "  . = 0x1000000;",
-      "  .text : { *(.text.boot) *(.text .text.*) }",
-      "  .rodata : { *(.rodata .rodata.*) *(.srodata .srodata.*) }",
-      "  .data : { *(.data .data.*) *(.sdata .sdata.*) }",
-      "  .bss : { *(.bss .bss.*) *(.sbss .sbss.*) *(COMMON) }",
-      naive ? "" : "  INCLUDE percpu.ld",
-      "  . = ALIGN(16);",
-      "  . += 65536;",
-      "  test_stack_top = .;",
-      "}",
-      "",
-    ].join("\n"),
-  );
-  const cflags = [...FLAGS, "-ffreestanding", "-fno-builtin", "-Wall", "-Werror", "-O2", ...(inline ? ["-DPERCPU_INLINE"] : [])];
-  await runOk(CLANG, [...FLAGS, "-c", "percpu.S", "-o", "percpu.o"], { cwd: dir });
-  await runOk(CLANG, [...FLAGS, "-c", "boot.S", "-o", "boot.o"], { cwd: dir });
-  await runOk(CLANG, [...cflags, "-c", "test.c", "-o", "test.o"], { cwd: dir });
-  await runOk(LLD, ["-T", "image.ld", "-o", "image.elf", "boot.o", "test.o", "percpu.o"], { cwd: dir });
-  if (inline) {
-    // The inline build really inlines: test_main calls no leaf accessor.
-    const calls = (await runOk(OBJDUMP, ["-d", "image.elf"], { cwd: dir })).split("\n").filter((l) => /\bbl\b.*<percpu_\w+_(read|write|add|sub|and|or|xor|xchg|cmpxchg)_/.test(l) || /\bbl\b.*_current_ptr>/.test(l));
-    assert.deepEqual(calls, [], "inline accessors are not called");
-  }
-  const r = await run("qemu-system-loongarch64", ["-M", "virt", "-smp", "1", "-m", "1G", "-nographic", "-nic", "none", "-kernel", "image.elf"], { cwd: dir, input: "", timeoutMs: 60_000 });
-  const output = r.stdout.replace(/\r/g, "");
-  assert.equal(r.code, 0, `qemu exited ${r.code}:\n${output}\n${r.stderr}`);
-  assert.match(output, /percpu-test PASS \d+/, output);
-  return output;
+  return await withTempDir("la64-qemu", async (dir) => {
+    await gen.write(dir);
+    const naive = gen.config.features.naive;
+    await writeFile(join(dir, "boot.S"), BOOT_S + immediateAsm());
+    await writeFile(join(dir, "test.c"), testProgram(gen, defs, features));
+    await writeFile(
+      join(dir, "image.ld"),
+      [
+        "ENTRY(_start)",
+        "SECTIONS {",
+        "  . = 0x1000000;",
+        "  .text : { *(.text.boot) *(.text .text.*) }",
+        "  .rodata : { *(.rodata .rodata.*) *(.srodata .srodata.*) }",
+        "  .data : { *(.data .data.*) *(.sdata .sdata.*) }",
+        "  .bss : { *(.bss .bss.*) *(.sbss .sbss.*) *(COMMON) }",
+        naive ? "" : "  INCLUDE percpu.ld",
+        "  . = ALIGN(16);",
+        "  . += 65536;",
+        "  test_stack_top = .;",
+        "}",
+        "",
+      ].join("\n"),
+    );
+    const cflags = [...FLAGS, "-ffreestanding", "-fno-builtin", "-Wall", "-Werror", "-O2", ...(inline ? ["-DPERCPU_INLINE"] : [])];
+    await runOk(CLANG, [...FLAGS, "-c", "percpu.S", "-o", "percpu.o"], { cwd: dir });
+    await runOk(CLANG, [...FLAGS, "-c", "boot.S", "-o", "boot.o"], { cwd: dir });
+    await runOk(CLANG, [...cflags, "-c", "test.c", "-o", "test.o"], { cwd: dir });
+    await runOk(LLD, ["-T", "image.ld", "-o", "image.elf", "boot.o", "test.o", "percpu.o"], { cwd: dir });
+    if (inline) {
+      // The inline build really inlines: test_main calls no leaf accessor.
+      const calls = (await runOk(OBJDUMP, ["-d", "image.elf"], { cwd: dir })).split("\n").filter((l) => /\bbl\b.*<percpu_\w+_(read|write|add|sub|and|or|xor|xchg|cmpxchg)_/.test(l) || /\bbl\b.*_current_ptr>/.test(l));
+      assert.deepEqual(calls, [], "inline accessors are not called");
+    }
+    const r = await run("qemu-system-loongarch64", ["-M", "virt", "-smp", "1", "-m", "1G", "-nographic", "-nic", "none", "-kernel", "image.elf"], { cwd: dir, input: "", timeoutMs: 60_000 });
+    const output = r.stdout.replace(/\r/g, "");
+    assert.equal(r.code, 0, `qemu exited ${r.code}:\n${output}\n${r.stderr}`);
+    assert.match(output, /percpu-test PASS \d+/, output);
+    return output;
+  });
 }
 
 for (const layout of Object.keys(LAYOUTS) as LayoutName[]) {

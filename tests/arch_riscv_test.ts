@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { aligned, array, bool, createPercpu, f32, f64, i16, i64, i8, PercpuError, struct, u16, u32, u64, u8, usize } from "../mod.ts";
 import type { PercpuSdk } from "../mod.ts";
@@ -8,7 +7,8 @@ import { GUARD_HOOKS, leafFunction, leafOps, storageSymbol } from "../sdk/symbol
 import { computeLayout } from "../sdk/layout.ts";
 import { riscv32Backend, riscv64Backend, riscvLeafAssembly } from "../arch/riscv.ts";
 import { test } from "./_harness.ts";
-import { bodyLength, compileInlineHeader, disassemble, elfSymbols, linkKernel, run, sectionSizes, tempDir, undefinedSymbols } from "./_toolchain.ts";
+import { bodyLength, compileInlineHeader, disassemble, elfSymbols, linkKernel, run, sectionSizes, undefinedSymbols } from "./_toolchain.ts";
+import { withTempDir } from "./_tmp.ts";
 
 type Rv = "riscv64" | "riscv32";
 type FeatureSet = "none" | "preempt" | "irq" | "preempt+irq" | "naive";
@@ -76,91 +76,91 @@ function immediate(text: string): number {
 /** Links, places, disassembles and compiles inline one generation; asserts everything the issue requires. */
 async function checkGeneration(arch: Rv, set: FeatureSet, layoutName: keyof typeof LAYOUTS): Promise<void> {
     const gen = LAYOUTS[layoutName]().generate({ arch, features: features(set) });
-    const [dir, inlineDir] = await Promise.all([tempDir(`rv-${arch}`), tempDir(`rv-inline-${arch}`)]);
-    const naive = set === "naive";
-    // The inline header compiles for the target, and an inline near read is one instruction.
-    const nearLeaf = layoutName === "small" ? "WORD32" : "NEAR32";
-    const extraC = `uint32_t t_near(void);\nuint32_t t_near(void) { return percpu_${nearLeaf}_read_current_raw(); }\n`;
-    const inlineBuild = compileInlineHeader(gen, inlineDir, { extraC });
-    const link = await linkKernel(gen, dir);
-    assert.equal(link.code, 0, link.stderr);
-    const [syms, sizes, undef, dis, relocs] = await Promise.all([
-      elfSymbols(link.elf), sectionSizes(link.elf), undefinedSymbols(join(dir, "percpu.o")), disassemble(link.elf),
-      run("llvm-readelf-19", ["-r", join(dir, "percpu.o")]),
-    ]);
+    await withTempDir(`rv-${arch}`, (dir) => withTempDir(`rv-inline-${arch}`, async (inlineDir) => {
+      const naive = set === "naive";
+      // The inline header compiles for the target, and an inline near read is one instruction.
+      const nearLeaf = layoutName === "small" ? "WORD32" : "NEAR32";
+      const extraC = `uint32_t t_near(void);\nuint32_t t_near(void) { return percpu_${nearLeaf}_read_current_raw(); }\n`;
+      const inlineBuild = compileInlineHeader(gen, inlineDir, { extraC });
+      const link = await linkKernel(gen, dir);
+      assert.equal(link.code, 0, link.stderr);
+      const [syms, sizes, undef, dis, relocs] = await Promise.all([
+        elfSymbols(link.elf), sectionSizes(link.elf), undefinedSymbols(join(dir, "percpu.o")), disassemble(link.elf),
+        run("llvm-readelf-19", ["-r", join(dir, "percpu.o")]),
+      ]);
 
-    // Placement: every storage symbol at the manifest offset, .percpu = stride × cpus.
-    for (const v of gen.manifest.vars) assert.equal(syms.get(storageSymbol(v.name)), BigInt(v.offset), v.name);
-    assert.equal(sizes.get(".percpu"), gen.manifest.stride * gen.config.cpus);
+      // Placement: every storage symbol at the manifest offset, .percpu = stride × cpus.
+      for (const v of gen.manifest.vars) assert.equal(syms.get(storageSymbol(v.name)), BigInt(v.offset), v.name);
+      assert.equal(sizes.get(".percpu"), gen.manifest.stride * gen.config.cpus);
 
-    // Hooks: referenced exactly when their feature is on.
-    const wantPreempt = set.includes("preempt");
-    const wantIrq = set.includes("irq");
-    assert.equal(undef.has(GUARD_HOOKS[0]), wantPreempt);
-    assert.equal(undef.has(GUARD_HOOKS[1]), wantPreempt);
-    assert.equal(undef.has(GUARD_HOOKS[2]), wantIrq);
-    assert.equal(undef.has(GUARD_HOOKS[3]), wantIrq);
+      // Hooks: referenced exactly when their feature is on.
+      const wantPreempt = set.includes("preempt");
+      const wantIrq = set.includes("irq");
+      assert.equal(undef.has(GUARD_HOOKS[0]), wantPreempt);
+      assert.equal(undef.has(GUARD_HOOKS[1]), wantPreempt);
+      assert.equal(undef.has(GUARD_HOOKS[2]), wantIrq);
+      assert.equal(undef.has(GUARD_HOOKS[3]), wantIrq);
 
-    const code = foldLocalLabels(dis);
-    // gp: set only by percpu_init_reg/percpu_write_reg, never touched at all in naive mode.
-    const gpUsers = [...code].filter(([, insns]) => insns.some((l) => /\bgp\b/.test(l))).map(([name]) => name);
-    if (naive) assert.deepEqual(gpUsers, []);
-    else assert.ok(gpUsers.includes("percpu_init_reg") && gpUsers.includes("percpu_write_reg") && gpUsers.includes("percpu_read_reg"));
-    for (const [name, insns] of code) {
-      assert.ok(!insns.some((l) => /^(mv|addi|add|lui|ld|lw|auipc|sub|li) gp\b/.test(l)) || /^percpu_(init|write)_reg$/.test(name), `${name} writes gp`);
-    }
-    // Nothing can relax against gp: no R_RISCV_RELAX in the object.
-    assert.doesNotMatch(relocs.stdout, /R_RISCV_RELAX/);
-    assert.match(relocs.stdout, /R_RISCV_PCREL_HI20/);
-    const input = generatorInput(gen.layout, gen.config);
-    const xlen = arch === "riscv64" ? 8 : 4;
-    let near = 0;
-    let far = 0;
-    for (const v of input.vars) {
-      for (const leaf of v.leaves) {
-        const raw = code.get(leafFunction(leaf, "read_current_raw"));
-        assert.ok(raw, `${leaf.symbol} read_current_raw is missing`);
-        const fits = leaf.size <= xlen && leaf.indices.length === 0;
-        if (naive) {
-          assert.ok(raw.every((l) => !/\bgp\b/.test(l)), `naive code touches gp: ${raw.join("; ")}`);
-        } else if (fits && leaf.areaOffset < 2048) {
-          near++;
-          assert.equal(bodyLength(raw), 1, `${leaf.symbol} at ${leaf.areaOffset}: ${raw.join("; ")}`);
-          const m = MEM.exec(raw[0]!);
-          assert.ok(m, raw[0]);
-          assert.equal(m[3], "gp");
-          assert.equal(immediate(m[2]!), leaf.areaOffset);
-        } else if (fits) {
-          far++;
-          assert.ok(bodyLength(raw) <= 3, `${leaf.symbol} at ${leaf.areaOffset}: ${raw.join("; ")}`);
-          assert.ok(raw.some((l) => /\bgp\b/.test(l)));
-        }
-        // Guarded ops: no hook around a single gp-relative instruction; a hook or an AMO otherwise.
-        const guarded = code.get(leafFunction(leaf, "read_current"))!;
-        const calls = guarded.filter((l) => /^(jalr|auipc ra)/.test(l)).length;
-        if (!wantPreempt && !wantIrq) assert.equal(calls, 0);
-        else if (fits && leaf.areaOffset < 2048 && !naive) assert.deepEqual(guarded, raw);
-        else assert.ok(calls > 0, `${leaf.symbol} read_current takes no guard: ${guarded.join("; ")}`);
-        if (leafOps(leaf.scalar).includes("add_current")) {
-          const add = code.get(leafFunction(leaf, "add_current"))!;
-          const amo = leaf.size === 4 || (leaf.size === 8 && xlen === 8);
-          if (amo) assert.ok(add.some((l) => l.startsWith("amoadd.")) && !add.some((l) => l.startsWith("jalr")), add.join("; "));
-          else if (wantPreempt || wantIrq) assert.ok(add.some((l) => l.startsWith("jalr")), add.join("; "));
+      const code = foldLocalLabels(dis);
+      // gp: set only by percpu_init_reg/percpu_write_reg, never touched at all in naive mode.
+      const gpUsers = [...code].filter(([, insns]) => insns.some((l) => /\bgp\b/.test(l))).map(([name]) => name);
+      if (naive) assert.deepEqual(gpUsers, []);
+      else assert.ok(gpUsers.includes("percpu_init_reg") && gpUsers.includes("percpu_write_reg") && gpUsers.includes("percpu_read_reg"));
+      for (const [name, insns] of code) {
+        assert.ok(!insns.some((l) => /^(mv|addi|add|lui|ld|lw|auipc|sub|li) gp\b/.test(l)) || /^percpu_(init|write)_reg$/.test(name), `${name} writes gp`);
+      }
+      // Nothing can relax against gp: no R_RISCV_RELAX in the object.
+      assert.doesNotMatch(relocs.stdout, /R_RISCV_RELAX/);
+      assert.match(relocs.stdout, /R_RISCV_PCREL_HI20/);
+      const input = generatorInput(gen.layout, gen.config);
+      const xlen = arch === "riscv64" ? 8 : 4;
+      let near = 0;
+      let far = 0;
+      for (const v of input.vars) {
+        for (const leaf of v.leaves) {
+          const raw = code.get(leafFunction(leaf, "read_current_raw"));
+          assert.ok(raw, `${leaf.symbol} read_current_raw is missing`);
+          const fits = leaf.size <= xlen && leaf.indices.length === 0;
+          if (naive) {
+            assert.ok(raw.every((l) => !/\bgp\b/.test(l)), `naive code touches gp: ${raw.join("; ")}`);
+          } else if (fits && leaf.areaOffset < 2048) {
+            near++;
+            assert.equal(bodyLength(raw), 1, `${leaf.symbol} at ${leaf.areaOffset}: ${raw.join("; ")}`);
+            const m = MEM.exec(raw[0]!);
+            assert.ok(m, raw[0]);
+            assert.equal(m[3], "gp");
+            assert.equal(immediate(m[2]!), leaf.areaOffset);
+          } else if (fits) {
+            far++;
+            assert.ok(bodyLength(raw) <= 3, `${leaf.symbol} at ${leaf.areaOffset}: ${raw.join("; ")}`);
+            assert.ok(raw.some((l) => /\bgp\b/.test(l)));
+          }
+          // Guarded ops: no hook around a single gp-relative instruction; a hook or an AMO otherwise.
+          const guarded = code.get(leafFunction(leaf, "read_current"))!;
+          const calls = guarded.filter((l) => /^(jalr|auipc ra)/.test(l)).length;
+          if (!wantPreempt && !wantIrq) assert.equal(calls, 0);
+          else if (fits && leaf.areaOffset < 2048 && !naive) assert.deepEqual(guarded, raw);
+          else assert.ok(calls > 0, `${leaf.symbol} read_current takes no guard: ${guarded.join("; ")}`);
+          if (leafOps(leaf.scalar).includes("add_current")) {
+            const add = code.get(leafFunction(leaf, "add_current"))!;
+            const amo = leaf.size === 4 || (leaf.size === 8 && xlen === 8);
+            if (amo) assert.ok(add.some((l) => l.startsWith("amoadd.")) && !add.some((l) => l.startsWith("jalr")), add.join("; "));
+            else if (wantPreempt || wantIrq) assert.ok(add.some((l) => l.startsWith("jalr")), add.join("; "));
+          }
         }
       }
-    }
-    if (!naive && layoutName === "small") assert.ok(near > 10);
-    if (!naive && layoutName !== "small") assert.ok(far >= 5 && near >= 1);
+      if (!naive && layoutName === "small") assert.ok(near > 10);
+      if (!naive && layoutName !== "small") assert.ok(far >= 5 && near >= 1);
 
-    const inline = await inlineBuild;
-    assert.equal(inline.code, 0, inline.stderr);
-    const obj = await disassemble(join(inlineDir, "inline_test.o"));
-    const tNear = obj.get("t_near")!;
-    if (!naive) {
-      assert.equal(bodyLength(tNear), 1, tNear.join("; "));
-      assert.match(tNear[0]!, /\(gp\)$/);
-    }
-    await Promise.all([rm(dir, { recursive: true, force: true }), rm(inlineDir, { recursive: true, force: true })]);
+      const inline = await inlineBuild;
+      assert.equal(inline.code, 0, inline.stderr);
+      const obj = await disassemble(join(inlineDir, "inline_test.o"));
+      const tNear = obj.get("t_near")!;
+      if (!naive) {
+        assert.equal(bodyLength(tNear), 1, tNear.join("; "));
+        assert.match(tNear[0]!, /\(gp\)$/);
+      }
+    }));
 }
 
 for (const arch of ["riscv64", "riscv32"] as const satisfies readonly Rv[]) {
@@ -185,37 +185,37 @@ test("riscv far offsets split into lui/add/load up to 2 GiB, also where lui woul
       const asm = riscvLeafAssembly(arch, gen, gen.vars[0]!.leaves[0]!, "read_current_raw");
       lines.push(asm.replace(/percpu_X_read_current_raw/g, `f_${off}`));
     }
-    const dir = await tempDir(`rv-far-${arch}`);
-    const { writeFile } = await import("node:fs/promises");
-    await writeFile(join(dir, "far.S"), lines.join("\n") + "\n");
-    const backend = arch === "riscv64" ? riscv64Backend : riscv32Backend;
-    const r = await run("clang-19", [...backend.clangFlags, "-c", "far.S", "-o", "far.o"], { cwd: dir });
-    assert.equal(r.code, 0, r.stderr);
-    const code = await disassemble(join(dir, "far.o"));
-    const mask = arch === "riscv64" ? (1n << 64n) - 1n : (1n << 32n) - 1n;
-    const sext = (v: bigint, bits: bigint): bigint => (v & (1n << (bits - 1n)) ? v - (1n << bits) : v);
-    for (const off of offsets) {
-      const want = BigInt(off);
-      const insns = code.get(`f_${off}`)!;
-      assert.ok(bodyLength(insns) <= 3, insns.join("; "));
-      // Evaluate with gp = 0x1000_0000 and 64- or 32-bit wrap-around.
-      const gp = 0x10000000n;
-      const regs = new Map<string, bigint>([["gp", gp], ["zero", 0n]]);
-      let addr: bigint | undefined;
-      for (const l of insns) {
-        const [mn, ops] = [l.split(" ")[0]!, l.slice(l.indexOf(" ") + 1).split(", ")];
-        if (mn === "lui") regs.set(ops[0]!, sext(BigInt(Number(ops[1])) << 12n, 32n) & mask);
-        else if (mn === "add") regs.set(ops[0]!, (regs.get(ops[1]!)! + regs.get(ops[2]!)!) & mask);
-        else if (mn === "sub") regs.set(ops[0]!, (regs.get(ops[1]!)! - regs.get(ops[2]!)!) & mask);
-        else if (mn === "addi") regs.set(ops[0]!, (regs.get(ops[1]!)! + BigInt(immediate(ops[2]!))) & mask);
-        else if (mn === "lw") {
-          const m = /^(-?(?:0x)?[0-9a-f]+)\((\w+)\)$/.exec(ops[1]!)!;
-          addr = (regs.get(m[2]!)! + BigInt(immediate(m[1]!))) & mask;
+    await withTempDir(`rv-far-${arch}`, async (dir) => {
+      const { writeFile } = await import("node:fs/promises");
+      await writeFile(join(dir, "far.S"), lines.join("\n") + "\n");
+      const backend = arch === "riscv64" ? riscv64Backend : riscv32Backend;
+      const r = await run("clang-19", [...backend.clangFlags, "-c", "far.S", "-o", "far.o"], { cwd: dir });
+      assert.equal(r.code, 0, r.stderr);
+      const code = await disassemble(join(dir, "far.o"));
+      const mask = arch === "riscv64" ? (1n << 64n) - 1n : (1n << 32n) - 1n;
+      const sext = (v: bigint, bits: bigint): bigint => (v & (1n << (bits - 1n)) ? v - (1n << bits) : v);
+      for (const off of offsets) {
+        const want = BigInt(off);
+        const insns = code.get(`f_${off}`)!;
+        assert.ok(bodyLength(insns) <= 3, insns.join("; "));
+        // Evaluate with gp = 0x1000_0000 and 64- or 32-bit wrap-around.
+        const gp = 0x10000000n;
+        const regs = new Map<string, bigint>([["gp", gp], ["zero", 0n]]);
+        let addr: bigint | undefined;
+        for (const l of insns) {
+          const [mn, ops] = [l.split(" ")[0]!, l.slice(l.indexOf(" ") + 1).split(", ")];
+          if (mn === "lui") regs.set(ops[0]!, sext(BigInt(Number(ops[1])) << 12n, 32n) & mask);
+          else if (mn === "add") regs.set(ops[0]!, (regs.get(ops[1]!)! + regs.get(ops[2]!)!) & mask);
+          else if (mn === "sub") regs.set(ops[0]!, (regs.get(ops[1]!)! - regs.get(ops[2]!)!) & mask);
+          else if (mn === "addi") regs.set(ops[0]!, (regs.get(ops[1]!)! + BigInt(immediate(ops[2]!))) & mask);
+          else if (mn === "lw") {
+            const m = /^(-?(?:0x)?[0-9a-f]+)\((\w+)\)$/.exec(ops[1]!)!;
+            addr = (regs.get(m[2]!)! + BigInt(immediate(m[1]!))) & mask;
+          }
         }
+        assert.equal(addr, gp + want, `${arch} offset ${off}: ${insns.join("; ")}`);
       }
-      assert.equal(addr, gp + want, `${arch} offset ${off}: ${insns.join("; ")}`);
-    }
-    await rm(dir, { recursive: true, force: true });
+    });
   }
 });
 
@@ -431,6 +431,24 @@ int rv_main(void) {
 }
 `;
 
+/** The linker script of the QEMU virt boot tests: RAM at 0x80000000, a 16 KiB boot stack, optionally `.percpu` from percpu.ld. */
+function bootLinkerScript(withPercpu: boolean): string {
+  return [
+    "ENTRY(_start)",
+    "SECTIONS {",
+    "  . = 0x80000000;",
+    "  .text : { *(.text.boot) *(.text .text.*) }",
+    "  .rodata : { *(.rodata .rodata.* .srodata .srodata.*) }",
+    "  .data : { *(.data .data.* .sdata .sdata.*) }",
+    "  .bss : { *(.bss .bss.* .sbss .sbss.* COMMON) }",
+    ...(withPercpu ? ["  INCLUDE percpu.ld"] : []),
+    "  . = ALIGN(16) + 16384;",
+    "  boot_stack_top = .;",
+    "}",
+    "",
+  ].join("\n");
+}
+
 const BOOT_STUB = `
 .section .text.boot, "ax", %progbits
 .globl _start
@@ -452,55 +470,42 @@ for (const arch of ["riscv64", "riscv32"] as const satisfies readonly Rv[]) {
   for (const set of ["none", "preempt+irq", "naive"] as const satisfies readonly FeatureSet[]) {
     test(`${arch} ${set} accessors run correctly under QEMU, extern and inline, near and beyond 64 KiB`, async () => {
       const gen = bootLayout().generate({ arch, features: features(set) });
-      const dir = await tempDir(`rv-boot-${arch}`);
-      await gen.write(dir);
-      const { writeFile } = await import("node:fs/promises");
-      const far = gen.layout.vars.find((v) => v.name === "FAR")!;
-      const preempt = set.includes("preempt") ? 1 : 0;
-      const irq = set.includes("irq") ? 1 : 0;
-      const naive = set === "naive";
-      await writeFile(join(dir, "body.c"), BOOT_BODY);
-      await writeFile(join(dir, "main.c"), BOOT_MAIN);
-      await writeFile(join(dir, "boot.S"), BOOT_STUB);
-      await writeFile(join(dir, "fw.ld"), [
-        "ENTRY(_start)",
-        "SECTIONS {",
-        "  . = 0x80000000;",
-        "  .text : { *(.text.boot) *(.text .text.*) }",
-        "  .rodata : { *(.rodata .rodata.* .srodata .srodata.*) }",
-        "  .data : { *(.data .data.* .sdata .sdata.*) }",
-        "  .bss : { *(.bss .bss.* .sbss .sbss.* COMMON) }",
-        "  INCLUDE percpu.ld",
-        "  . = ALIGN(16) + 16384;",
-        "  boot_stack_top = .;",
-        "}",
-        "",
-      ].join("\n"));
-      const flags = [...(arch === "riscv64" ? riscv64Backend : riscv32Backend).clangFlags, "-ffreestanding", "-O2", "-Wall", "-Werror"];
-      const defs = [
-        `-DEXPECT_CPUS=${gen.config.cpus}`, `-DEXPECT_AREA_SIZE=${gen.layout.areaSize}`, `-DEXPECT_STRIDE=${gen.layout.stride}`,
-        `-DEXPECT_FAR_OFFSET=${far.offset}`, `-DGUARDED_PREEMPT=${preempt}`, `-DGUARDED_IRQ=${irq}`, ...(naive ? ["-DNAIVE"] : []),
-      ];
-      const builds = await Promise.all([
-        run("clang-19", [...flags, "-c", "percpu.S", "-o", "percpu.o"], { cwd: dir }),
-        run("clang-19", [...flags, "-c", "boot.S", "-o", "boot.o"], { cwd: dir }),
-        run("clang-19", [...flags, "-c", "main.c", "-o", "main.o"], { cwd: dir }),
-        run("clang-19", [...flags, ...defs, "-DTEST_NAME=test_ext", "-c", "body.c", "-o", "ext.o"], { cwd: dir }),
-        run("clang-19", [...flags, ...defs, "-DTEST_NAME=test_inl", "-DPERCPU_INLINE", "-c", "body.c", "-o", "inl.o"], { cwd: dir }),
-      ]);
-      for (const b of builds) assert.equal(b.code, 0, b.stderr);
-      const link = await run("ld.lld-19", ["-T", "fw.ld", "-o", "fw.elf", "boot.o", "main.o", "ext.o", "inl.o", "percpu.o"], { cwd: dir });
-      assert.equal(link.code, 0, link.stderr);
-      const boot = await run(`qemu-system-${arch}`, ["-M", "virt", "-smp", "1", "-m", "128M", "-nographic", "-bios", "none", "-kernel", "fw.elf"], {
-        cwd: dir,
-        input: "",
-        timeoutMs: 20_000,
+      await withTempDir(`rv-boot-${arch}`, async (dir) => {
+        await gen.write(dir);
+        const { writeFile } = await import("node:fs/promises");
+        const far = gen.layout.vars.find((v) => v.name === "FAR")!;
+        const preempt = set.includes("preempt") ? 1 : 0;
+        const irq = set.includes("irq") ? 1 : 0;
+        const naive = set === "naive";
+        await writeFile(join(dir, "body.c"), BOOT_BODY);
+        await writeFile(join(dir, "main.c"), BOOT_MAIN);
+        await writeFile(join(dir, "boot.S"), BOOT_STUB);
+        await writeFile(join(dir, "fw.ld"), bootLinkerScript(true));
+        const flags = [...(arch === "riscv64" ? riscv64Backend : riscv32Backend).clangFlags, "-ffreestanding", "-O2", "-Wall", "-Werror"];
+        const defs = [
+          `-DEXPECT_CPUS=${gen.config.cpus}`, `-DEXPECT_AREA_SIZE=${gen.layout.areaSize}`, `-DEXPECT_STRIDE=${gen.layout.stride}`,
+          `-DEXPECT_FAR_OFFSET=${far.offset}`, `-DGUARDED_PREEMPT=${preempt}`, `-DGUARDED_IRQ=${irq}`, ...(naive ? ["-DNAIVE"] : []),
+        ];
+        const builds = await Promise.all([
+          run("clang-19", [...flags, "-c", "percpu.S", "-o", "percpu.o"], { cwd: dir }),
+          run("clang-19", [...flags, "-c", "boot.S", "-o", "boot.o"], { cwd: dir }),
+          run("clang-19", [...flags, "-c", "main.c", "-o", "main.o"], { cwd: dir }),
+          run("clang-19", [...flags, ...defs, "-DTEST_NAME=test_ext", "-c", "body.c", "-o", "ext.o"], { cwd: dir }),
+          run("clang-19", [...flags, ...defs, "-DTEST_NAME=test_inl", "-DPERCPU_INLINE", "-c", "body.c", "-o", "inl.o"], { cwd: dir }),
+        ]);
+        for (const b of builds) assert.equal(b.code, 0, b.stderr);
+        const link = await run("ld.lld-19", ["-T", "fw.ld", "-o", "fw.elf", "boot.o", "main.o", "ext.o", "inl.o", "percpu.o"], { cwd: dir });
+        assert.equal(link.code, 0, link.stderr);
+        const boot = await run(`qemu-system-${arch}`, ["-M", "virt", "-smp", "1", "-m", "128M", "-nographic", "-bios", "none", "-kernel", "fw.elf"], {
+          cwd: dir,
+          input: "",
+          timeoutMs: 20_000,
+        });
+        const out = boot.stdout.replace(/\r/g, "");
+        assert.match(out, /^(PASS|FAIL.*)$/m, `${boot.stderr}${out}`);
+        assert.equal(/^PASS$/m.test(out) ? "PASS" : out.trim(), "PASS");
+        assert.equal(boot.code, 0, boot.stderr);
       });
-      const out = boot.stdout.replace(/\r/g, "");
-      assert.match(out, /^(PASS|FAIL.*)$/m, `${boot.stderr}${out}`);
-      assert.equal(/^PASS$/m.test(out) ? "PASS" : out.trim(), "PASS");
-      assert.equal(boot.code, 0, boot.stderr);
-      await rm(dir, { recursive: true, force: true });
     }, { only: ["deno"] });
   }
 }
@@ -547,36 +552,24 @@ test("riscv accessors at offsets up to 2 GiB - 4 read, write and add the right w
       "}",
       "",
     ].join("\n");
-    const dir = await tempDir(`rv-2g-${arch}`);
-    const { writeFile } = await import("node:fs/promises");
-    await writeFile(join(dir, "far.S"), asm.join("\n") + "\n");
-    await writeFile(join(dir, "main.c"), main);
-    await writeFile(join(dir, "boot.S"), BOOT_STUB);
-    await writeFile(join(dir, "fw.ld"), [
-      "ENTRY(_start)",
-      "SECTIONS {",
-      "  . = 0x80000000;",
-      "  .text : { *(.text.boot) *(.text .text.*) }",
-      "  .rodata : { *(.rodata .rodata.* .srodata .srodata.*) }",
-      "  .data : { *(.data .data.* .sdata .sdata.*) }",
-      "  .bss : { *(.bss .bss.* .sbss .sbss.* COMMON) }",
-      "  . = ALIGN(16) + 16384;",
-      "  boot_stack_top = .;",
-      "}",
-      "",
-    ].join("\n"));
-    const flags = [...backend.clangFlags, "-ffreestanding", "-O2", "-Wall", "-Werror"];
-    const builds = await Promise.all(["far.S", "main.c", "boot.S"].map((f) => run("clang-19", [...flags, "-c", f, "-o", `${f}.o`], { cwd: dir })));
-    for (const b of builds) assert.equal(b.code, 0, b.stderr);
-    const link = await run("ld.lld-19", ["-T", "fw.ld", "-o", "fw.elf", "boot.S.o", "main.c.o", "far.S.o"], { cwd: dir });
-    assert.equal(link.code, 0, link.stderr);
-    const boot = await run(`qemu-system-${arch}`, ["-M", "virt", "-smp", "1", "-m", "128M", "-nographic", "-bios", "none", "-kernel", "fw.elf"], {
-      cwd: dir,
-      input: "",
-      timeoutMs: 20_000,
+    await withTempDir(`rv-2g-${arch}`, async (dir) => {
+      const { writeFile } = await import("node:fs/promises");
+      await writeFile(join(dir, "far.S"), asm.join("\n") + "\n");
+      await writeFile(join(dir, "main.c"), main);
+      await writeFile(join(dir, "boot.S"), BOOT_STUB);
+      await writeFile(join(dir, "fw.ld"), bootLinkerScript(false));
+      const flags = [...backend.clangFlags, "-ffreestanding", "-O2", "-Wall", "-Werror"];
+      const builds = await Promise.all(["far.S", "main.c", "boot.S"].map((f) => run("clang-19", [...flags, "-c", f, "-o", `${f}.o`], { cwd: dir })));
+      for (const b of builds) assert.equal(b.code, 0, b.stderr);
+      const link = await run("ld.lld-19", ["-T", "fw.ld", "-o", "fw.elf", "boot.S.o", "main.c.o", "far.S.o"], { cwd: dir });
+      assert.equal(link.code, 0, link.stderr);
+      const boot = await run(`qemu-system-${arch}`, ["-M", "virt", "-smp", "1", "-m", "128M", "-nographic", "-bios", "none", "-kernel", "fw.elf"], {
+        cwd: dir,
+        input: "",
+        timeoutMs: 20_000,
+      });
+      assert.equal(boot.stdout.replace(/\r/g, "").trim(), "P", `${arch}: ${boot.stderr}${boot.stdout}`);
+      assert.equal(boot.code, 0);
     });
-    assert.equal(boot.stdout.replace(/\r/g, "").trim(), "P", `${arch}: ${boot.stderr}${boot.stdout}`);
-    assert.equal(boot.code, 0);
-    await rm(dir, { recursive: true, force: true });
   }
 }, { only: ["deno"] });

@@ -26,9 +26,9 @@ import {
   run,
   runOk,
   sectionSizes,
-  tempDir,
   undefinedSymbols,
 } from "./_toolchain.ts";
+import { withTempDir } from "./_tmp.ts";
 
 type FeatureList = (keyof Features)[];
 
@@ -98,62 +98,63 @@ async function checkKernelImage(big: boolean, features: FeatureList): Promise<vo
   const gen = generate({ big, features });
   const naive = features.includes("naive");
   const input = generatorInput(gen.layout, gen.config);
-  const dir = await tempDir("x86-kernel");
-  // Naive builds keep the one-area .percpu template too, so percpu.ld proves their layout as well.
-  const link = await linkKernel(gen, dir);
-  assert.equal(link.code, 0, link.stderr);
-  const syms = await elfSymbols(link.elf);
-  for (const v of gen.manifest.vars) assert.equal(syms.get(storageSymbol(v.name)), BigInt(v.offset), v.name);
-  assert.equal((await sectionSizes(link.elf)).get(".percpu"), gen.manifest.stride * gen.config.cpus);
-  assert.equal(syms.get("_percpu_end")! - syms.get("_percpu_start")!, BigInt(gen.manifest.stride * gen.config.cpus));
-  const dis = await disassemble(link.elf);
-  const fn = (name: string): string[] => {
-    const insns = dis.get(name);
-    assert.ok(insns, `${name} is missing`);
-    // Alignment padding after the return (nopw/nopl/...) is not part of the function.
-    const end = insns.findLastIndex((l) => !/^nop/.test(l));
-    return insns.slice(0, end + 1);
-  };
-  let leaves = 0;
-  for (const v of input.vars) {
-    for (const leaf of v.leaves) {
-      leaves++;
-      const read = fn(leafFunction(leaf, "read_current_raw"));
-      const fast = leaf.indices.length === 0 || scaledIndex(leaf);
-      if (fast && !(naive && leaf.indices.length > 0)) {
-        assert.equal(bodyLength(read), 1, `${leaf.symbol}: ${read.join("; ")}`);
-        // (naive: the displacement is RIP-relative; the native run proves its offsets)
-        if (!naive) assert.equal(displacement(read[0]!), leaf.areaOffset, `${leaf.symbol}: ${read[0]}`);
-        assert.match(read[0]!, naive ? /\(%rip\)/ : /%gs:/);
-        assert.match(read[0]!, /^mov/);
-      } else {
-        // Index arithmetic first (lea / imul / add), then exactly one access.
-        assert.ok(bodyLength(read) <= 1 + 2 * leaf.indices.length, `${leaf.symbol}: ${read.join("; ")}`);
-        assert.equal(displacement(read[read.length - 2]!), leaf.areaOffset, `${leaf.symbol}: ${read.join("; ")}`);
-      }
-      for (const op of leafOps(leaf.scalar)) {
-        const body = fn(leafFunction(leaf, op));
-        assert.ok(!body.some((l) => /^call/.test(l)), `${leaf.symbol}_${op} calls a hook: ${body.join("; ")}`);
-        if (naive || op.startsWith("remote")) assert.ok(!body.some((l) => l.includes("%gs")), `${leaf.symbol}_${op} uses GS`);
-      }
-      if (isInteger(leaf.scalar) && fast && !(naive && leaf.indices.length > 0)) {
-        for (const op of ["add_current", "sub_current", "and_current", "or_current", "xor_current", "write_current"] as const) {
-          const body = fn(leafFunction(leaf, op));
-          assert.equal(bodyLength(body), 1, `${leaf.symbol}_${op}: ${body.join("; ")}`);
-          assert.match(body[0]!, new RegExp(`^${op === "write_current" ? "mov" : op.split("_")[0]}[bwlq] `));
+  await withTempDir("x86-kernel", async (dir) => {
+    // Naive builds keep the one-area .percpu template too, so percpu.ld proves their layout as well.
+    const link = await linkKernel(gen, dir);
+    assert.equal(link.code, 0, link.stderr);
+    const syms = await elfSymbols(link.elf);
+    for (const v of gen.manifest.vars) assert.equal(syms.get(storageSymbol(v.name)), BigInt(v.offset), v.name);
+    assert.equal((await sectionSizes(link.elf)).get(".percpu"), gen.manifest.stride * gen.config.cpus);
+    assert.equal(syms.get("_percpu_end")! - syms.get("_percpu_start")!, BigInt(gen.manifest.stride * gen.config.cpus));
+    const dis = await disassemble(link.elf);
+    const fn = (name: string): string[] => {
+      const insns = dis.get(name);
+      assert.ok(insns, `${name} is missing`);
+      // Alignment padding after the return (nopw/nopl/...) is not part of the function.
+      const end = insns.findLastIndex((l) => !/^nop/.test(l));
+      return insns.slice(0, end + 1);
+    };
+    let leaves = 0;
+    for (const v of input.vars) {
+      for (const leaf of v.leaves) {
+        leaves++;
+        const read = fn(leafFunction(leaf, "read_current_raw"));
+        const fast = leaf.indices.length === 0 || scaledIndex(leaf);
+        if (fast && !(naive && leaf.indices.length > 0)) {
+          assert.equal(bodyLength(read), 1, `${leaf.symbol}: ${read.join("; ")}`);
+          // (naive: the displacement is RIP-relative; the native run proves its offsets)
+          if (!naive) assert.equal(displacement(read[0]!), leaf.areaOffset, `${leaf.symbol}: ${read[0]}`);
+          assert.match(read[0]!, naive ? /\(%rip\)/ : /%gs:/);
+          assert.match(read[0]!, /^mov/);
+        } else {
+          // Index arithmetic first (lea / imul / add), then exactly one access.
+          assert.ok(bodyLength(read) <= 1 + 2 * leaf.indices.length, `${leaf.symbol}: ${read.join("; ")}`);
+          assert.equal(displacement(read[read.length - 2]!), leaf.areaOffset, `${leaf.symbol}: ${read.join("; ")}`);
         }
-        assert.equal(bodyLength(fn(leafFunction(leaf, "cmpxchg_current"))) <= 3, true);
+        for (const op of leafOps(leaf.scalar)) {
+          const body = fn(leafFunction(leaf, op));
+          assert.ok(!body.some((l) => /^call/.test(l)), `${leaf.symbol}_${op} calls a hook: ${body.join("; ")}`);
+          if (naive || op.startsWith("remote")) assert.ok(!body.some((l) => l.includes("%gs")), `${leaf.symbol}_${op} uses GS`);
+        }
+        if (isInteger(leaf.scalar) && fast && !(naive && leaf.indices.length > 0)) {
+          for (const op of ["add_current", "sub_current", "and_current", "or_current", "xor_current", "write_current"] as const) {
+            const body = fn(leafFunction(leaf, op));
+            assert.equal(bodyLength(body), 1, `${leaf.symbol}_${op}: ${body.join("; ")}`);
+            assert.match(body[0]!, new RegExp(`^${op === "write_current" ? "mov" : op.split("_")[0]}[bwlq] `));
+          }
+          assert.equal(bodyLength(fn(leafFunction(leaf, "cmpxchg_current"))) <= 3, true);
+        }
       }
+      const reset = fn(varFunction(v.layout.name, "reset_to_init"));
+      assert.equal(reset.filter((l) => /^call/.test(l)).length, expectedHooks(features).length, reset.join("; "));
     }
-    const reset = fn(varFunction(v.layout.name, "reset_to_init"));
-    assert.equal(reset.filter((l) => /^call/.test(l)).length, expectedHooks(features).length, reset.join("; "));
-  }
-  assert.ok(leaves > 20);
-  const undef = await undefinedSymbols(join(dir, "percpu.o"));
-  assert.deepEqual([...undef].filter((s) => (GUARD_HOOKS as readonly string[]).includes(s)).sort(), expectedHooks(features));
-  if (naive) assert.ok(!(await runOk("llvm-objdump-19", ["-d", link.elf])).includes("%gs"));
-  const inline = await compileInlineHeader(gen, dir);
-  assert.equal(inline.code, 0, inline.stderr);
+    assert.ok(leaves > 20);
+    const undef = await undefinedSymbols(join(dir, "percpu.o"));
+    assert.deepEqual([...undef].filter((s) => (GUARD_HOOKS as readonly string[]).includes(s)).sort(), expectedHooks(features));
+    if (naive) assert.ok(!(await runOk("llvm-objdump-19", ["-d", link.elf])).includes("%gs"));
+    const inline = await compileInlineHeader(gen, dir);
+    assert.equal(inline.code, 0, inline.stderr);
+  });
 }
 
 for (const big of [false, true]) {
@@ -199,22 +200,23 @@ test("x86_64 check() rejects an offset beyond a signed 32-bit displacement", () 
 test("x86_64 user mode builds a PIC shared object without text relocations that exports every accessor", async () => {
   for (const features of [[], ["preempt", "irq"]] as FeatureList[]) {
     const gen = generate({ big: true, mode: "user", features });
-    const dir = await tempDir("x86-so");
-    await gen.write(dir);
-    await runOk("cc", ["-shared", "-fPIC", "-Wl,-z,defs", ...(features.length ? ["-Wl,--unresolved-symbols=ignore-all"] : []), "percpu.S", "-o", "libpercpu.so"], { cwd: dir });
-    const dyn = await runOk("readelf", ["-d", join(dir, "libpercpu.so")]);
-    assert.doesNotMatch(dyn, /TEXTREL/);
-    const exported = new Set((await runOk("nm", ["-D", "--defined-only", join(dir, "libpercpu.so")])).split("\n").map((l) => l.trim().split(/\s+/).pop()!));
-    const input = generatorInput(gen.layout, gen.config);
-    for (const v of input.vars) {
-      for (const op of ["current_ptr", "remote_ptr", "reset_to_init"] as const) assert.ok(exported.has(varFunction(v.layout.name, op)));
-      for (const leaf of v.leaves) for (const op of leafOps(leaf.scalar)) assert.ok(exported.has(leafFunction(leaf, op)), leafFunction(leaf, op));
-    }
-    for (const internal of ["__percpu_base", "__percpu_num", "__percpu_template", "__percpu_areas"]) assert.ok(!exported.has(internal), internal);
-    const undef = await undefinedSymbols(join(dir, "libpercpu.so"));
-    assert.deepEqual([...undef].filter((s) => (GUARD_HOOKS as readonly string[]).includes(s)).sort(), expectedHooks(features));
-    const inline = await compileInlineHeader(gen, dir);
-    assert.equal(inline.code, 0, inline.stderr);
+    await withTempDir("x86-so", async (dir) => {
+      await gen.write(dir);
+      await runOk("cc", ["-shared", "-fPIC", "-Wl,-z,defs", ...(features.length ? ["-Wl,--unresolved-symbols=ignore-all"] : []), "percpu.S", "-o", "libpercpu.so"], { cwd: dir });
+      const dyn = await runOk("readelf", ["-d", join(dir, "libpercpu.so")]);
+      assert.doesNotMatch(dyn, /TEXTREL/);
+      const exported = new Set((await runOk("nm", ["-D", "--defined-only", join(dir, "libpercpu.so")])).split("\n").map((l) => l.trim().split(/\s+/).pop()!));
+      const input = generatorInput(gen.layout, gen.config);
+      for (const v of input.vars) {
+        for (const op of ["current_ptr", "remote_ptr", "reset_to_init"] as const) assert.ok(exported.has(varFunction(v.layout.name, op)));
+        for (const leaf of v.leaves) for (const op of leafOps(leaf.scalar)) assert.ok(exported.has(leafFunction(leaf, op)), leafFunction(leaf, op));
+      }
+      for (const internal of ["__percpu_base", "__percpu_num", "__percpu_template", "__percpu_areas"]) assert.ok(!exported.has(internal), internal);
+      const undef = await undefinedSymbols(join(dir, "libpercpu.so"));
+      assert.deepEqual([...undef].filter((s) => (GUARD_HOOKS as readonly string[]).includes(s)).sort(), expectedHooks(features));
+      const inline = await compileInlineHeader(gen, dir);
+      assert.equal(inline.code, 0, inline.stderr);
+    });
   }
 });
 
@@ -405,14 +407,15 @@ function programC(gen: Generated, opts: { inline: boolean; hooks: boolean; threa
 }
 
 async function runProgram(gen: Generated, opts: { inline: boolean; hooks: boolean; threads: boolean }): Promise<void> {
-  const dir = await tempDir("x86-run");
-  await gen.write(dir);
-  await writeFile(join(dir, "main.c"), programC(gen, opts));
-  // -O2 where inlining matters; the extern build only calls out, -O1 compiles it faster.
-  await runOk("cc", [opts.inline ? "-O2" : "-O1", "-Wall", "-Werror", "-pthread", "main.c", "percpu.S", "-o", "main"], { cwd: dir, timeoutMs: 60_000 });
-  const r = await run(join(dir, "main"), [], { cwd: dir, timeoutMs: 30_000 });
-  assert.equal(r.stdout.trim(), "OK", `exit ${r.code}\n${r.stdout}${r.stderr}`);
-  assert.equal(r.code, 0);
+  await withTempDir("x86-run", async (dir) => {
+    await gen.write(dir);
+    await writeFile(join(dir, "main.c"), programC(gen, opts));
+    // -O2 where inlining matters; the extern build only calls out, -O1 compiles it faster.
+    await runOk("cc", [opts.inline ? "-O2" : "-O1", "-Wall", "-Werror", "-pthread", "main.c", "percpu.S", "-o", "main"], { cwd: dir, timeoutMs: 60_000 });
+    const r = await run(join(dir, "main"), [], { cwd: dir, timeoutMs: 30_000 });
+    assert.equal(r.stdout.trim(), "OK", `exit ${r.code}\n${r.stdout}${r.stderr}`);
+    assert.equal(r.code, 0);
+  });
 }
 
 test("x86_64 user-mode accessors run natively with exact offsets, RMW semantics and per-thread GS bases", async () => {
@@ -443,39 +446,40 @@ test("x86_64 accessors with more integer arguments than registers read indices a
   const v = real.vars[0]!;
   const dims = [32, 16, 8, 4, 2, 1].map((stride) => ({ length: 2, stride }));
   const input: GenInput = { ...real, vars: [{ ...v, leaves: [{ ...v.leaves[0]!, indices: dims }] }] };
-  const dir = await tempDir("x86-stack");
-  await writeFile(join(dir, "percpu.S"), x86_64Backend.assembly(input));
-  await writeFile(join(dir, "percpu.h"), generateHeader(x86_64Backend, input));
-  const main = (inline: boolean): string => [
-    ...(inline ? ["#define PERCPU_INLINE"] : []),
-    '#include "percpu.h"',
-    "#include <stdio.h>",
-    "int main(void) {",
-    "  int fails = 0;",
-    "  percpu_init_in_place(); percpu_init_reg(0);",
-    "  uint8_t *cur = *percpu_CUBE_current_ptr(), *rem = *percpu_CUBE_remote_ptr(1);",
-    "  for (uintptr_t k = 0; k < 64; k++) {",
-    "    uintptr_t a = k >> 5 & 1, b = k >> 4 & 1, c = k >> 3 & 1, d = k >> 2 & 1, e = k >> 1 & 1, f = k & 1;",
-    "    if (percpu_CUBE_read_current(a, b, c, d, e, f) != k) fails++;",
-    "    percpu_CUBE_remote_write(1, a, b, c, d, e, f, (uint8_t)(100 + k)); if (rem[k] != 100 + k) fails++;",
-    "    if (percpu_CUBE_remote_read(1, a, b, c, d, e, f) != 100 + k) fails++;",
-    "    if (percpu_CUBE_cmpxchg_current(a, b, c, d, e, f, (uint8_t)k, (uint8_t)(k + 1)) != k || cur[k] != k + 1) fails++;",
-    "    if (percpu_CUBE_cmpxchg_current(a, b, c, d, e, f, (uint8_t)k, 7) != k + 1 || cur[k] != k + 1) fails++;",
-    "    if (percpu_CUBE_xchg_current(a, b, c, d, e, f, 3) != k + 1 || cur[k] != 3) fails++;",
-    "    percpu_CUBE_add_current(a, b, c, d, e, f, 4); if (cur[k] != 7) fails++;",
-    "  }",
-    '  printf(fails ? "FAIL %d\\n" : "OK\\n", fails);',
-    "  return fails != 0;",
-    "}",
-    "",
-  ].join("\n");
-  for (const inline of [false, true]) {
-    await writeFile(join(dir, "main.c"), main(inline));
-    await runOk("cc", ["-O2", "-Wall", "-Werror", "main.c", "percpu.S", "-o", "main"], { cwd: dir });
-    const r = await run(join(dir, "main"), [], { cwd: dir });
-    assert.equal(r.stdout.trim(), "OK", `${inline ? "inline" : "extern"}: ${r.stdout}${r.stderr}`);
-  }
-  const asm = x86_64Backend.assembly(input);
-  const remoteWrite = asm.slice(asm.indexOf("percpu_CUBE_remote_write:"), asm.indexOf(".size percpu_CUBE_remote_write"));
-  assert.ok(remoteWrite.includes("8(%rsp)") && remoteWrite.includes("16(%rsp)"), remoteWrite);
+  await withTempDir("x86-stack", async (dir) => {
+    await writeFile(join(dir, "percpu.S"), x86_64Backend.assembly(input));
+    await writeFile(join(dir, "percpu.h"), generateHeader(x86_64Backend, input));
+    const main = (inline: boolean): string => [
+      ...(inline ? ["#define PERCPU_INLINE"] : []),
+      '#include "percpu.h"',
+      "#include <stdio.h>",
+      "int main(void) {",
+      "  int fails = 0;",
+      "  percpu_init_in_place(); percpu_init_reg(0);",
+      "  uint8_t *cur = *percpu_CUBE_current_ptr(), *rem = *percpu_CUBE_remote_ptr(1);",
+      "  for (uintptr_t k = 0; k < 64; k++) {",
+      "    uintptr_t a = k >> 5 & 1, b = k >> 4 & 1, c = k >> 3 & 1, d = k >> 2 & 1, e = k >> 1 & 1, f = k & 1;",
+      "    if (percpu_CUBE_read_current(a, b, c, d, e, f) != k) fails++;",
+      "    percpu_CUBE_remote_write(1, a, b, c, d, e, f, (uint8_t)(100 + k)); if (rem[k] != 100 + k) fails++;",
+      "    if (percpu_CUBE_remote_read(1, a, b, c, d, e, f) != 100 + k) fails++;",
+      "    if (percpu_CUBE_cmpxchg_current(a, b, c, d, e, f, (uint8_t)k, (uint8_t)(k + 1)) != k || cur[k] != k + 1) fails++;",
+      "    if (percpu_CUBE_cmpxchg_current(a, b, c, d, e, f, (uint8_t)k, 7) != k + 1 || cur[k] != k + 1) fails++;",
+      "    if (percpu_CUBE_xchg_current(a, b, c, d, e, f, 3) != k + 1 || cur[k] != 3) fails++;",
+      "    percpu_CUBE_add_current(a, b, c, d, e, f, 4); if (cur[k] != 7) fails++;",
+      "  }",
+      '  printf(fails ? "FAIL %d\\n" : "OK\\n", fails);',
+      "  return fails != 0;",
+      "}",
+      "",
+    ].join("\n");
+    for (const inline of [false, true]) {
+      await writeFile(join(dir, "main.c"), main(inline));
+      await runOk("cc", ["-O2", "-Wall", "-Werror", "main.c", "percpu.S", "-o", "main"], { cwd: dir });
+      const r = await run(join(dir, "main"), [], { cwd: dir });
+      assert.equal(r.stdout.trim(), "OK", `${inline ? "inline" : "extern"}: ${r.stdout}${r.stderr}`);
+    }
+    const asm = x86_64Backend.assembly(input);
+    const remoteWrite = asm.slice(asm.indexOf("percpu_CUBE_remote_write:"), asm.indexOf(".size percpu_CUBE_remote_write"));
+    assert.ok(remoteWrite.includes("8(%rsp)") && remoteWrite.includes("16(%rsp)"), remoteWrite);
+  });
 });

@@ -26,7 +26,8 @@ import {
 import { buildSharedLibrary } from "../ffi/build.ts";
 import { openLibrary } from "../ffi/contract.ts";
 import { test } from "./_harness.ts";
-import { run, runOk, tempDir } from "./_toolchain.ts";
+import { run, runOk } from "./_toolchain.ts";
+import { withTempDir } from "./_tmp.ts";
 
 const HOOKS = ["percpu_preempt_disable", "percpu_preempt_enable", "percpu_irq_save", "percpu_irq_restore"];
 
@@ -97,155 +98,159 @@ function dynamicSymbols(out: string): Set<string> {
 }
 
 test("buildSharedLibrary compiles a C library once and openLibrary calls it with typed results", async () => {
-  const cacheDir = await tempDir("percpu-ffi-cache-");
-  const src = [
-    "#include <stdint.h>",
-    "#include <stdbool.h>",
-    "uint64_t big(void) { return 0xffffffffffffffffull; }",
-    "int64_t neg64(int64_t x) { return -x; }",
-    "uint32_t add32(uint32_t a, uint32_t b) { return a + b; }",
-    "int8_t neg8(int8_t x) { return (int8_t)-x; }",
-    "uint16_t id16(uint16_t x) { return x; }",
-    "int16_t id16s(int16_t x) { return x; }",
-    "int32_t id32s(int32_t x) { return x; }",
-    "uint8_t id8(uint8_t x) { return x; }",
-    "bool not(bool x) { return !x; }",
-    "float half(float x) { return x / 2; }",
-    "double twice(double x) { return x * 2; }",
-    "uintptr_t plus(uintptr_t a, uintptr_t b) { return a + b; }",
-    "intptr_t minus(intptr_t a) { return -a; }",
-    "static int counter; void bump(void) { counter++; } int32_t get(void) { return counter; }",
-  ].join("\n");
-  const req = { sources: { "t.c": src }, compile: ["t.c"], cacheDir };
-  const first = await buildSharedLibrary(req);
-  assert.equal(first.cached, false);
-  const mtime = statSync(first.path).mtimeMs;
-  const second = await buildSharedLibrary(req);
-  assert.equal(second.cached, true);
-  assert.equal(second.path, first.path);
-  assert.equal(statSync(second.path).mtimeMs, mtime);
-  assert.deepEqual(readdirSync(cacheDir), [first.hash], "only the finished cache entry is left, no temp dirs");
-  const lib = await openLibrary(first.path, {
-    big: { params: [], result: "u64" },
-    neg64: { params: ["i64"], result: "i64" },
-    add32: { params: ["u32", "u32"], result: "u32" },
-    neg8: { params: ["i8"], result: "i8" },
-    id16: { params: ["u16"], result: "u16" },
-    id16s: { params: ["i16"], result: "i16" },
-    id32s: { params: ["i32"], result: "i32" },
-    id8: { params: ["u8"], result: "u8" },
-    not: { params: ["bool"], result: "bool" },
-    half: { params: ["f32"], result: "f32" },
-    twice: { params: ["f64"], result: "f64" },
-    plus: { params: ["usize", "usize"], result: "usize" },
-    minus: { params: ["isize"], result: "isize" },
-    bump: { params: [], result: "void" },
-    get: { params: [], result: "i32" },
-  });
-  try {
-    const s = lib.symbols;
-    assert.equal(s.big(), 0xffffffffffffffffn);
-    assert.equal(s.neg64(5n), -5n);
-    assert.equal(s.neg64(7), -7n, "64-bit results are bigint even when small");
-    assert.equal(s.add32(0xffffffff, 2), 1);
-    assert.equal(typeof s.add32(1, 2), "number");
-    assert.equal(s.neg8(100), -100);
-    assert.equal(s.id16(65535), 65535);
-    assert.equal(s.id16s(-32768), -32768);
-    assert.equal(s.id32s(-2147483648), -2147483648);
-    assert.equal(s.id8(255), 255);
-    assert.equal(s.not(false), true);
-    assert.equal(s.half(3), 1.5);
-    assert.equal(s.twice(1.25), 2.5);
-    assert.equal(s.plus(2n ** 40n, 1), 2n ** 40n + 1n);
-    assert.equal(s.minus(3), -3n);
-    s.bump();
-    s.bump();
-    assert.equal(s.get(), 2);
-    const more = lib.bind({ get: { params: [], result: "u32" }, bump: { params: [], result: "void" } });
-    more.bump();
-    assert.equal(more.get(), 3, "functions bound later share the library's statics");
+  await withTempDir("ffi-cache", async (cacheDir) => {
+    const src = [
+      "#include <stdint.h>",
+      "#include <stdbool.h>",
+      "uint64_t big(void) { return 0xffffffffffffffffull; }",
+      "int64_t neg64(int64_t x) { return -x; }",
+      "uint32_t add32(uint32_t a, uint32_t b) { return a + b; }",
+      "int8_t neg8(int8_t x) { return (int8_t)-x; }",
+      "uint16_t id16(uint16_t x) { return x; }",
+      "int16_t id16s(int16_t x) { return x; }",
+      "int32_t id32s(int32_t x) { return x; }",
+      "uint8_t id8(uint8_t x) { return x; }",
+      "bool not(bool x) { return !x; }",
+      "float half(float x) { return x / 2; }",
+      "double twice(double x) { return x * 2; }",
+      "uintptr_t plus(uintptr_t a, uintptr_t b) { return a + b; }",
+      "intptr_t minus(intptr_t a) { return -a; }",
+      "static int counter; void bump(void) { counter++; } int32_t get(void) { return counter; }",
+    ].join("\n");
+    const req = { sources: { "t.c": src }, compile: ["t.c"], cacheDir };
+    const first = await buildSharedLibrary(req);
+    assert.equal(first.cached, false);
+    const mtime = statSync(first.path).mtimeMs;
+    const second = await buildSharedLibrary(req);
+    assert.equal(second.cached, true);
+    assert.equal(second.path, first.path);
+    assert.equal(statSync(second.path).mtimeMs, mtime);
+    assert.deepEqual(readdirSync(cacheDir), [first.hash], "only the finished cache entry is left, no temp dirs");
+    const lib = await openLibrary(first.path, {
+      big: { params: [], result: "u64" },
+      neg64: { params: ["i64"], result: "i64" },
+      add32: { params: ["u32", "u32"], result: "u32" },
+      neg8: { params: ["i8"], result: "i8" },
+      id16: { params: ["u16"], result: "u16" },
+      id16s: { params: ["i16"], result: "i16" },
+      id32s: { params: ["i32"], result: "i32" },
+      id8: { params: ["u8"], result: "u8" },
+      not: { params: ["bool"], result: "bool" },
+      half: { params: ["f32"], result: "f32" },
+      twice: { params: ["f64"], result: "f64" },
+      plus: { params: ["usize", "usize"], result: "usize" },
+      minus: { params: ["isize"], result: "isize" },
+      bump: { params: [], result: "void" },
+      get: { params: [], result: "i32" },
+    });
+    try {
+      const s = lib.symbols;
+      assert.equal(s.big(), 0xffffffffffffffffn);
+      assert.equal(s.neg64(5n), -5n);
+      assert.equal(s.neg64(7), -7n, "64-bit results are bigint even when small");
+      assert.equal(s.add32(0xffffffff, 2), 1);
+      assert.equal(typeof s.add32(1, 2), "number");
+      assert.equal(s.neg8(100), -100);
+      assert.equal(s.id16(65535), 65535);
+      assert.equal(s.id16s(-32768), -32768);
+      assert.equal(s.id32s(-2147483648), -2147483648);
+      assert.equal(s.id8(255), 255);
+      assert.equal(s.not(false), true);
+      assert.equal(s.half(3), 1.5);
+      assert.equal(s.twice(1.25), 2.5);
+      assert.equal(s.plus(2n ** 40n, 1), 2n ** 40n + 1n);
+      assert.equal(s.minus(3), -3n);
+      s.bump();
+      s.bump();
+      assert.equal(s.get(), 2);
+      const more = lib.bind({ get: { params: [], result: "u32" }, bump: { params: [], result: "void" } });
+      more.bump();
+      assert.equal(more.get(), 3, "functions bound later share the library's statics");
+      assert.throws(
+        () => lib.bind({ nope: { params: [], result: "void" } }),
+        (e: unknown) => e instanceof PercpuError && e.code === "native_build_failed",
+      );
+    } finally {
+      lib.close();
+    }
     assert.throws(
-      () => lib.bind({ nope: { params: [], result: "void" } }),
-      (e: unknown) => e instanceof PercpuError && e.code === "native_build_failed",
+      () => lib.bind({ get: { params: [], result: "u32" } }),
+      (e: unknown) => e instanceof PercpuError && /closed/.test(e.message),
     );
-  } finally {
-    lib.close();
-  }
-  assert.throws(
-    () => lib.bind({ get: { params: [], result: "u32" } }),
-    (e: unknown) => e instanceof PercpuError && /closed/.test(e.message),
-  );
+  });
 });
 
 test("concurrent cold builds of the same inputs end in one complete cache entry", async () => {
-  const cacheDir = await tempDir("percpu-ffi-cache-");
-  const req = { sources: { "c.c": "int answer(void) { return 42; }" }, compile: ["c.c"], cacheDir };
-  const built = await Promise.all([1, 2, 3, 4].map(() => buildSharedLibrary(req)));
-  assert.equal(new Set(built.map((b) => b.path)).size, 1);
-  assert.deepEqual(readdirSync(cacheDir), [built[0]!.hash], "temp dirs of the losers are gone");
-  const lib = await openLibrary(built[0]!.path, { answer: { params: [], result: "i32" } });
-  try {
-    assert.equal(lib.symbols.answer(), 42);
-  } finally {
-    lib.close();
-  }
+  await withTempDir("ffi-cache", async (cacheDir) => {
+    const req = { sources: { "c.c": "int answer(void) { return 42; }" }, compile: ["c.c"], cacheDir };
+    const built = await Promise.all([1, 2, 3, 4].map(() => buildSharedLibrary(req)));
+    assert.equal(new Set(built.map((b) => b.path)).size, 1);
+    assert.deepEqual(readdirSync(cacheDir), [built[0]!.hash], "temp dirs of the losers are gone");
+    const lib = await openLibrary(built[0]!.path, { answer: { params: [], result: "i32" } });
+    try {
+      assert.equal(lib.symbols.answer(), 42);
+    } finally {
+      lib.close();
+    }
+  });
 });
 
 test("buildSharedLibrary reports compiler errors and a missing compiler as PercpuErrors", async () => {
-  const cacheDir = await tempDir("percpu-ffi-cache-");
-  await assert.rejects(
-    buildSharedLibrary({
-      sources: { "bad.c": "int f(void) { return undefined_thing; }" },
-      compile: ["bad.c"],
-      cacheDir,
-    }),
-    (e: unknown) => e instanceof PercpuError && e.code === "native_build_failed" && /undefined_thing/.test(e.message),
-  );
-  await assert.rejects(
-    buildSharedLibrary({
-      sources: { "ok.c": "int f(void) { return 1; }" },
-      compile: ["ok.c"],
-      cacheDir,
-      cc: "/nonexistent/cc-percpu",
-    }),
-    (e: unknown) => e instanceof PercpuError && e.code === "toolchain_missing",
-  );
-  assert.deepEqual(readdirSync(cacheDir), [], "failed builds leave nothing in the cache");
+  await withTempDir("ffi-cache", async (cacheDir) => {
+    await assert.rejects(
+      buildSharedLibrary({
+        sources: { "bad.c": "int f(void) { return undefined_thing; }" },
+        compile: ["bad.c"],
+        cacheDir,
+      }),
+      (e: unknown) => e instanceof PercpuError && e.code === "native_build_failed" && /undefined_thing/.test(e.message),
+    );
+    await assert.rejects(
+      buildSharedLibrary({
+        sources: { "ok.c": "int f(void) { return 1; }" },
+        compile: ["ok.c"],
+        cacheDir,
+        cc: "/nonexistent/cc-percpu",
+      }),
+      (e: unknown) => e instanceof PercpuError && e.code === "toolchain_missing",
+    );
+    assert.deepEqual(readdirSync(cacheDir), [], "failed builds leave nothing in the cache");
+  });
 });
 
 test("load() compiles on a cold cache and a warm load reuses the library without compiling", async () => {
-  const cacheDir = await tempDir("percpu-ffi-cache-");
-  const tag = tagOf("W");
-  const make = () => {
-    const sdk = createPercpu();
-    sdk.define(`A_${tag}`, u64, 1);
-    return sdk;
-  };
-  const a = make();
-  const cold = await a.load({ cpus: 2, cacheDir });
-  a.close();
-  const b = make();
-  const warm = await b.load({ cpus: 2, cacheDir });
-  try {
-    assert.equal(cold.cached, false);
-    assert.equal(warm.cached, true);
-    assert.equal(warm.path, cold.path);
-    assert.ok(warm.path.startsWith(join(cacheDir, cold.hash)));
-    for (const f of ["percpu.S", "percpu.h", "shim.c", "libpercpu.so"]) {
-      assert.ok(existsSync(join(cacheDir, cold.hash, f)), f);
+  await withTempDir("ffi-cache", async (cacheDir) => {
+    const tag = tagOf("W");
+    const make = () => {
+      const sdk = createPercpu();
+      sdk.define(`A_${tag}`, u64, 1);
+      return sdk;
+    };
+    const a = make();
+    const cold = await a.load({ cpus: 2, cacheDir });
+    a.close();
+    const b = make();
+    const warm = await b.load({ cpus: 2, cacheDir });
+    try {
+      assert.equal(cold.cached, false);
+      assert.equal(warm.cached, true);
+      assert.equal(warm.path, cold.path);
+      assert.ok(warm.path.startsWith(join(cacheDir, cold.hash)));
+      for (const f of ["percpu.S", "percpu.h", "shim.c", "libpercpu.so"]) {
+        assert.ok(existsSync(join(cacheDir, cold.hash, f)), f);
+      }
+      assert.ok(warm.ms < cold.ms, `warm ${warm.ms} ms < cold ${cold.ms} ms`);
+      b.init(2);
+      assert.equal(b.areaNum(), 2);
+    } finally {
+      b.close();
     }
-    assert.ok(warm.ms < cold.ms, `warm ${warm.ms} ms < cold ${cold.ms} ms`);
-    b.init(2);
-    assert.equal(b.areaNum(), 2);
-  } finally {
-    b.close();
-  }
-  const c = createPercpu();
-  c.define(`A_${tag}`, u64, 2);
-  const other = await c.load({ cpus: 2, cacheDir });
-  c.close();
-  assert.notEqual(other.hash, cold.hash, "a different initial value is a different library");
+    const c = createPercpu();
+    c.define(`A_${tag}`, u64, 2);
+    const other = await c.load({ cpus: 2, cacheDir });
+    c.close();
+    assert.notEqual(other.hash, cold.hash, "a different initial value is a different library");
+  });
 });
 
 test("layout: currentPtr() - readPercpuReg() equals offset() and the manifest for every variable on every CPU", async () => {
@@ -573,27 +578,28 @@ test("with a feature off its hooks are not referenced by the library at all", as
         assert.ok(!undef.has(h), `${h} is never undefined`);
       }
       // The generated object alone: no hook of a disabled feature is referenced.
-      const dir = await tempDir("percpu-ffi-obj-");
-      await writeFile(join(dir, "percpu.S"), info.generated.files["percpu.S"]);
-      await runOk("cc", ["-c", "percpu.S", "-o", "percpu.o"], { cwd: dir });
-      const refs = dynamicSymbols(await runOk("nm", ["--undefined-only", join(dir, "percpu.o")]));
-      for (const h of HOOKS) {
-        const on = (h.includes("preempt") && features.includes("preempt" as never)) ||
-          (h.includes("irq") && features.includes("irq" as never));
-        if (!on) assert.ok(!refs.has(h), `percpu.o references ${h} with features [${features.join(",")}]`);
-      }
-      if (features.length > 0) {
-        assert.ok(refs.size > 0, "the guarded reset of a large variable references the enabled hook");
-      }
-      sdk.init(2);
-      sdk.initPercpuReg(1);
-      sdk.resetHookCounts();
-      v.LONG.resetToInit();
-      v.U32.withCurrent((cell) => cell.set(cell.get() + 1));
-      const c = sdk.hookCounts();
-      const p = features.includes("preempt" as never) ? 2 : 0;
-      const i = features.includes("irq" as never) ? 2 : 0;
-      assert.deepEqual([c.preemptDisable, c.preemptEnable, c.irqSave, c.irqRestore], [p, p, i, i]);
+      await withTempDir("ffi-obj", async (dir) => {
+        await writeFile(join(dir, "percpu.S"), info.generated.files["percpu.S"]);
+        await runOk("cc", ["-c", "percpu.S", "-o", "percpu.o"], { cwd: dir });
+        const refs = dynamicSymbols(await runOk("nm", ["--undefined-only", join(dir, "percpu.o")]));
+        for (const h of HOOKS) {
+          const on = (h.includes("preempt") && features.includes("preempt" as never)) ||
+            (h.includes("irq") && features.includes("irq" as never));
+          if (!on) assert.ok(!refs.has(h), `percpu.o references ${h} with features [${features.join(",")}]`);
+        }
+        if (features.length > 0) {
+          assert.ok(refs.size > 0, "the guarded reset of a large variable references the enabled hook");
+        }
+        sdk.init(2);
+        sdk.initPercpuReg(1);
+        sdk.resetHookCounts();
+        v.LONG.resetToInit();
+        v.U32.withCurrent((cell) => cell.set(cell.get() + 1));
+        const c = sdk.hookCounts();
+        const p = features.includes("preempt" as never) ? 2 : 0;
+        const i = features.includes("irq" as never) ? 2 : 0;
+        assert.deepEqual([c.preemptDisable, c.preemptEnable, c.irqSave, c.irqRestore], [p, p, i, i]);
+      });
     } finally {
       sdk.close();
     }

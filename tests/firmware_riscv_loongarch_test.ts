@@ -5,7 +5,7 @@
  * minimal driver here; then the SDK's full firmware test program.
  */
 import assert from "node:assert/strict";
-import { rm, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   aligned,
@@ -31,7 +31,8 @@ import { loongarch64Platform } from "../firmware/loongarch64.ts";
 import type { FirmwarePlatform } from "../firmware/platform.ts";
 import { riscv32Platform, riscv64Platform } from "../firmware/riscv.ts";
 import { test } from "./_harness.ts";
-import { CLANG, LLD, OBJDUMP, run, runOk, tempDir } from "./_toolchain.ts";
+import { CLANG, LLD, OBJDUMP, run, runOk } from "./_toolchain.ts";
+import { withTempDir } from "./_tmp.ts";
 
 /** Kernel-mode target flags (DESIGN.md), independent of the arch backends. */
 const TARGET_FLAGS: Record<string, readonly string[]> = {
@@ -101,16 +102,6 @@ function linkerScript(platform: FirmwarePlatform, cpus: number): string {
     "}",
     "",
   ].join("\n");
-}
-
-/** Runs `fn` with a fresh temporary directory and removes it afterwards. */
-async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await tempDir(prefix);
-  try {
-    return await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }
 
 /** Builds the hand-made image into `dir` with clang-19 + ld.lld-19; returns the ELF path. */

@@ -6,8 +6,8 @@
  * linker script, boot-output parsing.
  */
 import assert from "node:assert/strict";
-import { copyFile, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { copyFile, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import {
   aligned,
   array,
@@ -43,7 +43,8 @@ import {
 import { platformFor } from "../firmware/platform.ts";
 import { backendFor } from "../arch/index.ts";
 import { test } from "./_harness.ts";
-import { run, tempDir } from "./_toolchain.ts";
+import { run } from "./_toolchain.ts";
+import { withTempDir } from "./_tmp.ts";
 
 const BOOT_TIMEOUT_MS = 20_000;
 
@@ -159,54 +160,60 @@ test("parseBoot() passes only when the exit status, the result line and every ch
 
 test("x86_64 firmware passes every check on 4 CPUs for a config mixing every type beyond 64 KiB, with preempt and irq guards", async () => {
   const sdk = mixedSdk(true);
-  const out = join(await tempDir("fw-x86"), "image");
-  const image = await sdk.buildFirmware({ arch: "x86_64", cpus: 4, features: ["preempt", "irq"], out });
-  const r = await sdk.bootFirmware(image, { timeoutMs: BOOT_TIMEOUT_MS });
-  assertPassed(r, 4);
-  assert.equal(r.result?.checks, image.expectedChecks);
-  assertChecksCover(r, ["init", "hooks", "write", "remote", "remote_write", "reset"], ["STATS.nest.ok", "RATE", "LOAD", "HIST[3]", "RING[39]", "HOT.hits"]);
-  assertChecksCover(r, ["ops", "add"], ["FLAGS.level", "STATS.drift", "STATS.off", "RING[20]"]);
-  assertChecksCover(r, INLINE_CHECKS, ["CPU_ID", "FLAGS", "STATS", "RATE", "LOAD", "HIST", "RING", "HOT"]);
-  assertChecksCover(r, ["reg", "hooks"], ["-"]);
-  assertLongOffsets(r, sdk);
-  // The image is complete on disk: sources, generated files and the ELF with its PVH note.
-  for (const f of ["percpu.S", "percpu.h", "percpu.ld", "boot.S", "platform.c", "main.c", "checks.c", "link.ld", "fw.elf"]) {
-    assert.ok(image.files.includes(f), f);
-  }
-  const notes = await run("llvm-readelf-19", ["-n", image.image]);
-  assert.match(notes.stdout, /Xen/);
+  await withTempDir("fw-x86", async (root) => {
+    const out = join(root, "image");
+    const image = await sdk.buildFirmware({ arch: "x86_64", cpus: 4, features: ["preempt", "irq"], out });
+    const r = await sdk.bootFirmware(image, { timeoutMs: BOOT_TIMEOUT_MS });
+    assertPassed(r, 4);
+    assert.equal(r.result?.checks, image.expectedChecks);
+    assertChecksCover(r, ["init", "hooks", "write", "remote", "remote_write", "reset"], ["STATS.nest.ok", "RATE", "LOAD", "HIST[3]", "RING[39]", "HOT.hits"]);
+    assertChecksCover(r, ["ops", "add"], ["FLAGS.level", "STATS.drift", "STATS.off", "RING[20]"]);
+    assertChecksCover(r, INLINE_CHECKS, ["CPU_ID", "FLAGS", "STATS", "RATE", "LOAD", "HIST", "RING", "HOT"]);
+    assertChecksCover(r, ["reg", "hooks"], ["-"]);
+    assertLongOffsets(r, sdk);
+    // The image is complete on disk: sources, generated files and the ELF with its PVH note.
+    for (const f of ["percpu.S", "percpu.h", "percpu.ld", "boot.S", "platform.c", "main.c", "checks.c", "link.ld", "fw.elf"]) {
+      assert.ok(image.files.includes(f), f);
+    }
+    const notes = await run("llvm-readelf-19", ["-n", image.image]);
+    assert.match(notes.stdout, /Xen/);
+  });
 });
 
 test("aarch64 firmware passes every check on 4 CPUs for a config mixing every type beyond 64 KiB, with preempt and irq guards", async () => {
   const sdk = mixedSdk(true);
-  const out = join(await tempDir("fw-a64"), "image");
-  const image = await sdk.buildFirmware({ arch: "aarch64", cpus: 4, features: ["preempt", "irq"], out });
-  const r = await sdk.bootFirmware(image, { timeoutMs: BOOT_TIMEOUT_MS });
-  assertPassed(r, 4);
-  assertChecksCover(r, ["init", "hooks", "write", "remote", "remote_write", "reset"], ["FLAGS.on", "STATS.irqs", "RATE", "RING[0]", "HOT.misses"]);
-  assertChecksCover(r, INLINE_CHECKS, ["FLAGS", "STATS", "RATE", "RING", "HOT"]);
-  assertChecksCover(r, ["ops", "add"], ["FLAGS.mode", "STATS.delta", "HIST[0]"]);
-  assertLongOffsets(r, sdk);
+  await withTempDir("fw-a64", async (root) => {
+    const out = join(root, "image");
+    const image = await sdk.buildFirmware({ arch: "aarch64", cpus: 4, features: ["preempt", "irq"], out });
+    const r = await sdk.bootFirmware(image, { timeoutMs: BOOT_TIMEOUT_MS });
+    assertPassed(r, 4);
+    assertChecksCover(r, ["init", "hooks", "write", "remote", "remote_write", "reset"], ["FLAGS.on", "STATS.irqs", "RATE", "RING[0]", "HOT.misses"]);
+    assertChecksCover(r, INLINE_CHECKS, ["FLAGS", "STATS", "RATE", "RING", "HOT"]);
+    assertChecksCover(r, ["ops", "add"], ["FLAGS.mode", "STATS.delta", "HIST[0]"]);
+    assertLongOffsets(r, sdk);
+  });
 });
 
 test("aarch64 firmware at EL2 runs on TPIDR_EL2 and passes on 4 CPUs (virtualization=on, PSCI over smc)", async () => {
   const sdk = mixedSdk(false);
-  const out = join(await tempDir("fw-el2"), "image");
-  const image = await buildFirmware(sdk.layout("aarch64"), { arch: "aarch64", cpus: 4, features: ["el2", "preempt"], out, program: { inline: false } });
-  const asm = await readFile(join(image.dir, "percpu.S"), "utf8");
-  assert.match(asm, /tpidr_el2/i);
-  assert.doesNotMatch(asm, /tpidr_el1/i);
-  const r = await bootFirmware(image, { timeoutMs: BOOT_TIMEOUT_MS });
-  assertPassed(r, 4);
-  // The same image entered at EL1 reports the wrong exception level and fails instead of hanging.
-  const platform = platformFor("aarch64");
-  const { command, args } = platform.qemu(image.image, { cpus: 4, el2: false });
-  const started = performance.now();
-  const raw = await run(command, args, { timeoutMs: BOOT_TIMEOUT_MS });
-  const atEl1 = parseBoot(image, { ...raw, status: raw.code, timedOut: false, durationMs: performance.now() - started });
-  assert.equal(atEl1.passed, false);
-  assert.notEqual(atEl1.exitCode, 0);
-  assert.match(atEl1.failures.map((f) => `${f.check} ${f.detail}`).join("\n"), /fatal entered at EL1/);
+  await withTempDir("fw-el2", async (root) => {
+    const out = join(root, "image");
+    const image = await buildFirmware(sdk.layout("aarch64"), { arch: "aarch64", cpus: 4, features: ["el2", "preempt"], out, program: { inline: false } });
+    const asm = await readFile(join(image.dir, "percpu.S"), "utf8");
+    assert.match(asm, /tpidr_el2/i);
+    assert.doesNotMatch(asm, /tpidr_el1/i);
+    const r = await bootFirmware(image, { timeoutMs: BOOT_TIMEOUT_MS });
+    assertPassed(r, 4);
+    // The same image entered at EL1 reports the wrong exception level and fails instead of hanging.
+    const platform = platformFor("aarch64");
+    const { command, args } = platform.qemu(image.image, { cpus: 4, el2: false });
+    const started = performance.now();
+    const raw = await run(command, args, { timeoutMs: BOOT_TIMEOUT_MS });
+    const atEl1 = parseBoot(image, { ...raw, status: raw.code, timedOut: false, durationMs: performance.now() - started });
+    assert.equal(atEl1.passed, false);
+    assert.notEqual(atEl1.exitCode, 0);
+    assert.match(atEl1.failures.map((f) => `${f.check} ${f.detail}`).join("\n"), /fatal entered at EL1/);
+  });
 });
 
 async function smallImage(
@@ -226,29 +233,30 @@ async function smallImage(
 }
 
 test("a CPU missing at boot fails the run with the barrier line and exit status instead of hanging", async () => {
-  const dir = await tempDir("fw-missing");
-  // Images (irq guard only) that wait at most 2 s for a CPU that never comes, booted by path on 3 CPUs.
-  const runs = await Promise.all((["x86_64", "aarch64"] as const).map(async (arch) => {
-    const image = await smallImage(arch, dir, { features: ["irq"], timeoutMs: 2000 });
-    return bootFirmware(image.image, { timeoutMs: BOOT_TIMEOUT_MS, cpus: 3 });
-  }));
-  for (const r of runs) {
-    assert.equal(r.passed, false, describeBoot(r));
-    assert.equal(r.timedOut, false);
-    assert.equal(r.exitCode, 1);
-    assert.equal(r.result?.pass, false);
-    assert.ok(r.durationMs < 10_000, `${r.durationMs} ms`);
-    const barrier = r.failures.find((f) => f.check === "barrier");
-    assert.ok(barrier, describeBoot(r));
-    assert.match(barrier.detail, /at=start arrived=3 expected=4/);
-    assert.ok(r.lines.some((l) => /^result: fail cpus=4 /.test(l)));
-  }
-  // QEMU itself is killed when the boot outlives its timeout.
-  const killed = await bootFirmware(join(dir, "x86_64-ok", "fw.elf"), { timeoutMs: 300, cpus: 3 });
-  assert.equal(killed.timedOut, true);
-  assert.equal(killed.exitCode, null);
-  assert.equal(killed.passed, false);
-  assert.match(killed.failures.map((f) => f.detail).join("\n"), /killed after/);
+  await withTempDir("fw-missing", async (dir) => {
+    // Images (irq guard only) that wait at most 2 s for a CPU that never comes, booted by path on 3 CPUs.
+    const runs = await Promise.all((["x86_64", "aarch64"] as const).map(async (arch) => {
+      const image = await smallImage(arch, dir, { features: ["irq"], timeoutMs: 2000 });
+      return bootFirmware(image.image, { timeoutMs: BOOT_TIMEOUT_MS, cpus: 3 });
+    }));
+    for (const r of runs) {
+      assert.equal(r.passed, false, describeBoot(r));
+      assert.equal(r.timedOut, false);
+      assert.equal(r.exitCode, 1);
+      assert.equal(r.result?.pass, false);
+      assert.ok(r.durationMs < 10_000, `${r.durationMs} ms`);
+      const barrier = r.failures.find((f) => f.check === "barrier");
+      assert.ok(barrier, describeBoot(r));
+      assert.match(barrier.detail, /at=start arrived=3 expected=4/);
+      assert.ok(r.lines.some((l) => /^result: fail cpus=4 /.test(l)));
+    }
+    // QEMU itself is killed when the boot outlives its timeout.
+    const killed = await bootFirmware(join(dir, "x86_64-ok", "fw.elf"), { timeoutMs: 300, cpus: 3 });
+    assert.equal(killed.timedOut, true);
+    assert.equal(killed.exitCode, null);
+    assert.equal(killed.passed, false);
+    assert.match(killed.failures.map((f) => f.detail).join("\n"), /killed after/);
+  });
 });
 
 test("buildFirmware() and bootFirmware() reject invalid options with a PercpuError", async () => {
@@ -263,24 +271,25 @@ test("buildFirmware() and bootFirmware() reject invalid options with a PercpuErr
 });
 
 test("a wrong expected value fails the run naming the CPU, variable and check", async () => {
-  const dir = await tempDir("fw-wrong");
-  // Accessors generated (without guard features: no hook may be called) with TICKS = 7, the program expects 8.
-  const runs = await Promise.all((["x86_64", "aarch64"] as const).map(async (arch) =>
-    bootFirmware(await smallImage(arch, dir, { features: [], expectTicks: 8 }), { timeoutMs: BOOT_TIMEOUT_MS })
-  ));
-  for (const r of runs) {
-    assert.equal(r.passed, false);
-    assert.equal(r.exitCode, 1);
-    assert.equal(r.result?.pass, false);
-    for (let cpu = 0; cpu < 4; cpu++) {
-      const f = r.failures.find((x) => x.cpu === cpu && x.var === "TICKS" && x.check === "init");
-      assert.ok(f, describeBoot(r));
-      assert.match(f.detail, /got=0x7 expected=0x8/);
+  await withTempDir("fw-wrong", async (dir) => {
+    // Accessors generated (without guard features: no hook may be called) with TICKS = 7, the program expects 8.
+    const runs = await Promise.all((["x86_64", "aarch64"] as const).map(async (arch) =>
+      bootFirmware(await smallImage(arch, dir, { features: [], expectTicks: 8 }), { timeoutMs: BOOT_TIMEOUT_MS })
+    ));
+    for (const r of runs) {
+      assert.equal(r.passed, false);
+      assert.equal(r.exitCode, 1);
+      assert.equal(r.result?.pass, false);
+      for (let cpu = 0; cpu < 4; cpu++) {
+        const f = r.failures.find((x) => x.cpu === cpu && x.var === "TICKS" && x.check === "init");
+        assert.ok(f, describeBoot(r));
+        assert.match(f.detail, /got=0x7 expected=0x8/);
+      }
+      // Only TICKS is wrong: the other variables still pass.
+      assert.ok(r.failures.every((f) => f.var === "TICKS"), describeBoot(r));
+      assert.ok(r.lines.includes("cpu=2 var=LEVEL check=init ok"));
     }
-    // Only TICKS is wrong: the other variables still pass.
-    assert.ok(r.failures.every((f) => f.var === "TICKS"), describeBoot(r));
-    assert.ok(r.lines.includes("cpu=2 var=LEVEL check=init ok"));
-  }
+  });
 });
 
 test("the x86_64 and aarch64 boot stubs start every CPU and report an unexpected exception as a fatal line", async () => {
@@ -303,38 +312,39 @@ void fw_main(uintptr_t cpu) {
 }
 `;
   await Promise.all((["x86_64", "aarch64"] as const).map(async (arch) => {
-    const dir = await tempDir(`fw-stub-${arch}`);
-    const platform = platformFor(arch);
-    const cfg = { cpus: 4, el2: false };
-    await writeFile(join(dir, "boot.S"), platform.bootAsm(cfg));
-    await writeFile(join(dir, "platform.c"), platform.platformC(cfg));
-    await writeFile(join(dir, "main.c"), program);
-    await writeFile(join(dir, "percpu.ld"), "");
-    await writeFile(join(dir, "link.ld"), firmwareLinkerScript(platform.loadAddress, 4));
-    const flags = [...backendFor(arch).clangFlags, ...platform.cflags, "-ffreestanding", "-nostdlib", "-O2", "-fno-pic", "-Wall", "-Werror"];
-    for (const unit of ["boot.S", "platform.c", "main.c"]) {
-      const cc = await run("clang-19", [...flags, "-c", unit, "-o", `${unit}.o`], { cwd: dir });
-      assert.equal(cc.code, 0, cc.stderr);
-    }
-    const ld = await run("ld.lld-19", ["-T", "link.ld", "-L", ".", "-o", "fw.elf", "boot.S.o", "platform.c.o", "main.c.o"], { cwd: dir });
-    assert.equal(ld.code, 0, ld.stderr);
-    const { command, args } = platform.qemu(join(dir, "fw.elf"), cfg);
-    const started = performance.now();
-    const raw = await run(command, args, { timeoutMs: BOOT_TIMEOUT_MS });
-    const r = parseBoot({ arch, cpus: 4, expectedChecks: 0 }, { ...raw, status: raw.code, timedOut: false, durationMs: performance.now() - started });
-    for (let cpu = 0; cpu < 4; cpu++) assert.ok(r.lines.includes(`hello cpu=${cpu}`), describeBoot(r));
-    assert.equal(r.passed, false);
-    assert.equal(r.exitCode, 3, describeBoot(r));
-    const fatal = r.failures.find((f) => f.check === "fatal");
-    assert.ok(fatal, describeBoot(r));
-    // #UD (vector 6) on x86_64; a synchronous exception (vector 4) with ESR EC 0x3c = BRK #1 on aarch64.
-    assert.match(fatal.detail, arch === "x86_64" ? /^trap vector=0x0+6 error=0x0+ rip=0x/ : /^trap vector=0x0+4 esr=0x0*f2000001 /);
+    await withTempDir(`fw-stub-${arch}`, async (dir) => {
+      const platform = platformFor(arch);
+      const cfg = { cpus: 4, el2: false };
+      await writeFile(join(dir, "boot.S"), platform.bootAsm(cfg));
+      await writeFile(join(dir, "platform.c"), platform.platformC(cfg));
+      await writeFile(join(dir, "main.c"), program);
+      await writeFile(join(dir, "percpu.ld"), "");
+      await writeFile(join(dir, "link.ld"), firmwareLinkerScript(platform.loadAddress, 4));
+      const flags = [...backendFor(arch).clangFlags, ...platform.cflags, "-ffreestanding", "-nostdlib", "-O2", "-fno-pic", "-Wall", "-Werror"];
+      for (const unit of ["boot.S", "platform.c", "main.c"]) {
+        const cc = await run("clang-19", [...flags, "-c", unit, "-o", `${unit}.o`], { cwd: dir });
+        assert.equal(cc.code, 0, cc.stderr);
+      }
+      const ld = await run("ld.lld-19", ["-T", "link.ld", "-L", ".", "-o", "fw.elf", "boot.S.o", "platform.c.o", "main.c.o"], { cwd: dir });
+      assert.equal(ld.code, 0, ld.stderr);
+      const { command, args } = platform.qemu(join(dir, "fw.elf"), cfg);
+      const started = performance.now();
+      const raw = await run(command, args, { timeoutMs: BOOT_TIMEOUT_MS });
+      const r = parseBoot({ arch, cpus: 4, expectedChecks: 0 }, { ...raw, status: raw.code, timedOut: false, durationMs: performance.now() - started });
+      for (let cpu = 0; cpu < 4; cpu++) assert.ok(r.lines.includes(`hello cpu=${cpu}`), describeBoot(r));
+      assert.equal(r.passed, false);
+      assert.equal(r.exitCode, 3, describeBoot(r));
+      const fatal = r.failures.find((f) => f.check === "fatal");
+      assert.ok(fatal, describeBoot(r));
+      // #UD (vector 6) on x86_64; a synchronous exception (vector 4) with ESR EC 0x3c = BRK #1 on aarch64.
+      assert.match(fatal.detail, arch === "x86_64" ? /^trap vector=0x0+6 error=0x0+ rip=0x/ : /^trap vector=0x0+4 esr=0x0*f2000001 /);
+    });
   }));
 });
 
-/** Copies an image directory, edits one generated function of its percpu.S and rebuilds it there. */
+/** Copies an image directory beside it (inside the test's temp dir), edits one generated function of its percpu.S and rebuilds it there. */
 async function mutant(image: FirmwareImage, fn: string, edit: (body: string[]) => string[]): Promise<string> {
-  const dir = await tempDir("fw-mutant");
+  const dir = await mkdtemp(join(dirname(image.dir), "mutant-"));
   for (const f of image.files) await copyFile(join(image.dir, f), join(dir, f));
   const lines = (await readFile(join(dir, "percpu.S"), "utf8")).split("\n");
   const start = lines.indexOf(`${fn}:`);
@@ -358,33 +368,35 @@ function assertFailsEverywhere(r: BootResult, v: string, check: string, detail: 
 }
 
 test("the test program catches broken accessors: a lost sign extension, an unbalanced guard, a missing guard", async () => {
-  const dir = await tempDir("fw-mutants");
-  const [x86, a64] = await Promise.all([
-    smallImage("x86_64", dir, { features: ["preempt", "irq"] }),
-    smallImage("aarch64", dir, { features: ["preempt"] }),
-  ]);
-  const boot = (elf: string) => bootFirmware(elf, { timeoutMs: BOOT_TIMEOUT_MS });
-  // An i8 read that zero-extends: the C value is the same byte, the ABI register is not.
-  const zext = await boot(await mutant(x86, "percpu_LEVEL_read_current", (b) => b.map((l) => l.replace(/movsb/, "movzb"))));
-  assertFailsEverywhere(zext, "LEVEL", "init", /^op=read_current\/ext32 got=0xfd expected=0xfffffffd/);
-  // A guarded read that disables preemption and never enables it again.
-  const dropped = (re: RegExp) => (b: string[]) => b.filter((l, i) => !re.test(l) || b.findIndex((x) => re.test(x)) !== i);
-  const unbalanced = await boot(await mutant(a64, "percpu_TICKS_read_current", dropped(/\bbl\s+percpu_preempt_enable\b/)));
-  assertFailsEverywhere(unbalanced, "TICKS", "hooks", /^op=read_current\/preempt_balance got=0x1 expected=0x0/);
-  // The two-instruction aarch64 read without any guard.
-  const unguarded = await boot(await mutant(a64, "percpu_TICKS_read_current", (b) => b.filter((l) => !/\bbl\s+percpu_preempt_/.test(l))));
-  assertFailsEverywhere(unguarded, "TICKS", "hooks", /^op=read_current\/preempt_guard_taken got=0x0 expected=0x1/);
+  await withTempDir("fw-mutants", async (dir) => {
+    const [x86, a64] = await Promise.all([
+      smallImage("x86_64", dir, { features: ["preempt", "irq"] }),
+      smallImage("aarch64", dir, { features: ["preempt"] }),
+    ]);
+    const boot = (elf: string) => bootFirmware(elf, { timeoutMs: BOOT_TIMEOUT_MS });
+    // An i8 read that zero-extends: the C value is the same byte, the ABI register is not.
+    const zext = await boot(await mutant(x86, "percpu_LEVEL_read_current", (b) => b.map((l) => l.replace(/movsb/, "movzb"))));
+    assertFailsEverywhere(zext, "LEVEL", "init", /^op=read_current\/ext32 got=0xfd expected=0xfffffffd/);
+    // A guarded read that disables preemption and never enables it again.
+    const dropped = (re: RegExp) => (b: string[]) => b.filter((l, i) => !re.test(l) || b.findIndex((x) => re.test(x)) !== i);
+    const unbalanced = await boot(await mutant(a64, "percpu_TICKS_read_current", dropped(/\bbl\s+percpu_preempt_enable\b/)));
+    assertFailsEverywhere(unbalanced, "TICKS", "hooks", /^op=read_current\/preempt_balance got=0x1 expected=0x0/);
+    // The two-instruction aarch64 read without any guard.
+    const unguarded = await boot(await mutant(a64, "percpu_TICKS_read_current", (b) => b.filter((l) => !/\bbl\s+percpu_preempt_/.test(l))));
+    assertFailsEverywhere(unguarded, "TICKS", "hooks", /^op=read_current\/preempt_guard_taken got=0x0 expected=0x1/);
+  });
 });
 
 test("naive firmware (one CPU, plain globals, no per-CPU register) passes on x86_64 and aarch64", async () => {
-  const dir = await tempDir("fw-naive");
-  const runs = await Promise.all((["x86_64", "aarch64"] as const).map(async (arch) => {
-    const image = await buildFirmware(smallSdk(5).layout(arch), { arch, features: ["naive"], out: join(dir, arch) });
-    assert.equal(image.cpus, 1);
-    return bootFirmware(image, { timeoutMs: BOOT_TIMEOUT_MS });
-  }));
-  for (const r of runs) {
-    assertPassed(r, 1);
-    assertChecksCover(r, ["init", "write", "remote", "ops", "add", "reset", "add-inline"], ["TICKS"]);
-  }
+  await withTempDir("fw-naive", async (dir) => {
+    const runs = await Promise.all((["x86_64", "aarch64"] as const).map(async (arch) => {
+      const image = await buildFirmware(smallSdk(5).layout(arch), { arch, features: ["naive"], out: join(dir, arch) });
+      assert.equal(image.cpus, 1);
+      return bootFirmware(image, { timeoutMs: BOOT_TIMEOUT_MS });
+    }));
+    for (const r of runs) {
+      assertPassed(r, 1);
+      assertChecksCover(r, ["init", "write", "remote", "ops", "add", "reset", "add-inline"], ["TICKS"]);
+    }
+  });
 });

@@ -4,7 +4,7 @@ import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createPercpu, PercpuError, struct, TARGETS, u32, u64 } from "../mod.ts";
 import { test } from "./_harness.ts";
-import { tempDir } from "./_toolchain.ts";
+import { withTempDir } from "./_tmp.ts";
 
 function sdk() {
   const s = createPercpu();
@@ -13,31 +13,36 @@ function sdk() {
   return s;
 }
 
-test("write() replaces an existing output directory whole, leaving no stale or temporary files", async () => {
-  const root = await tempDir("gen-write");
-  const out = join(root, "out");
-  await mkdir(out);
-  await writeFile(join(out, "stale.txt"), "from an older run");
-  const gen = sdk().generate({ arch: "riscv64" });
-  await gen.write(out);
-  assert.deepEqual((await readdir(out)).sort(), ["percpu.S", "percpu.h", "percpu.json", "percpu.ld"]);
-  assert.deepEqual(await readdir(root), ["out"]);
-  for (const [name, text] of Object.entries(gen.files)) assert.equal(await readFile(join(out, name), "utf8"), text);
+test("write() replaces the generated files of an existing output directory, keeps every other file and leaves no temporary files", async () => {
+  await withTempDir("gen-write", async (root) => {
+    const out = join(root, "out");
+    await mkdir(out);
+    await writeFile(join(out, "stale.txt"), "from an older run");
+    await writeFile(join(out, "percpu.S"), "/* older generation */\n");
+    const gen = sdk().generate({ arch: "riscv64" });
+    await gen.write(out);
+    assert.deepEqual((await readdir(out)).sort(), ["percpu.S", "percpu.h", "percpu.json", "percpu.ld", "stale.txt"]);
+    assert.equal(await readFile(join(out, "stale.txt"), "utf8"), "from an older run");
+    assert.deepEqual(await readdir(root), ["out"]);
+    for (const [name, text] of Object.entries(gen.files)) assert.equal(await readFile(join(out, name), "utf8"), text);
+  });
 });
 
-test("a failed write() throws write_failed and leaves no temporary directory behind", async () => {
-  const root = await tempDir("gen-fail");
-  const blocker = join(root, "file");
-  await writeFile(blocker, "not a directory");
-  await assert.rejects(sdk().generate({ arch: "x86_64" }).write(join(blocker, "out")), (e) => e instanceof PercpuError && e.code === "write_failed");
-  assert.deepEqual(await readdir(root), ["file"]);
-  // The earlier output in the same parent survives a failed write elsewhere.
-  const out = join(root, "kept");
-  await sdk().generate({ arch: "aarch64" }).write(out);
-  const before = await readFile(join(out, "percpu.S"), "utf8");
-  await assert.rejects(sdk().generate({ arch: "riscv32" }).write(join(blocker, "again")), (e) => e instanceof PercpuError && e.code === "write_failed");
-  assert.equal(await readFile(join(out, "percpu.S"), "utf8"), before);
-  assert.deepEqual((await readdir(root)).sort(), ["file", "kept"]);
+test("a failed write() throws a PercpuError and leaves no temporary directory behind", async () => {
+  await withTempDir("gen-fail", async (root) => {
+    const blocker = join(root, "file");
+    await writeFile(blocker, "not a directory");
+    await assert.rejects(sdk().generate({ arch: "x86_64" }).write(join(blocker, "out")), (e) => e instanceof PercpuError && e.code === "out_dir_not_directory");
+    assert.deepEqual(await readdir(root), ["file"]);
+    assert.equal(await readFile(blocker, "utf8"), "not a directory");
+    // The earlier output in the same parent survives a failed write elsewhere.
+    const out = join(root, "kept");
+    await sdk().generate({ arch: "aarch64" }).write(out);
+    const before = await readFile(join(out, "percpu.S"), "utf8");
+    await assert.rejects(sdk().generate({ arch: "riscv32" }).write(join(blocker, "again")), (e) => e instanceof PercpuError && e.code === "out_dir_not_directory");
+    assert.equal(await readFile(join(out, "percpu.S"), "utf8"), before);
+    assert.deepEqual((await readdir(root)).sort(), ["file", "kept"]);
+  });
 });
 
 test("generate() is byte-identical for identical input on every arch, and a different input changes it", () => {

@@ -130,5 +130,15 @@ if (mod) {
   });
 }
 
+await check("on Node, write() under /proc fails within seconds with write_failed (a recursive mkdir would spin forever there)", () => {
+  const code = `const m = await import(${JSON.stringify(pathToFileURL(dist).href)});
+const s = m.createPercpu();
+s.define("A", m.u8, 0);
+try { await s.generate({ arch: "riscv64" }).write("/proc/percpu-x/out"); console.log("wrote"); } catch (e) { console.log(e.code); }`;
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", code], { encoding: "utf8", timeout: 20_000 });
+  assert.equal(r.signal, null, "node was still running after 20 s");
+  assert.equal(r.stdout.trim(), "write_failed", r.stderr);
+});
+
 console.log(`node: ${passed} passed, ${failed} failed`);
 process.exitCode = failed > 0 ? 1 : 0;
