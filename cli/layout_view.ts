@@ -8,7 +8,15 @@ import type { Layout } from "../sdk/layout.ts";
 import { TARGET_INFO } from "../sdk/targets.ts";
 import { typeName } from "../sdk/types.ts";
 
-/** One row of the layout: a variable, the self pointer, or padding. */
+/**
+ * One row of the layout: a variable, the self pointer, or padding.
+ *
+ * @example
+ * ```ts
+ * import type { LayoutRow } from "./layout_view.ts";
+ * const row: LayoutRow = { kind: "var", name: "CPU_ID", offset: 0, size: 8, align: 8, type: "u64" };
+ * ```
+ */
 export interface LayoutRow {
   readonly kind: "var" | "self" | "padding";
   readonly name: string;
@@ -18,7 +26,18 @@ export interface LayoutRow {
   readonly type: string;
 }
 
-/** The rows of one area in memory order, padding (between vars and up to the stride) included. */
+/**
+ * The rows of one area in memory order, padding (between vars and up to the stride) included.
+ *
+ * @example
+ * ```ts
+ * import { createPercpu, u32 } from "../mod.ts";
+ * import { layoutRows } from "./layout_view.ts";
+ * const sdk = createPercpu();
+ * sdk.define("TICKS", u32, 0);
+ * layoutRows(sdk.layout("riscv64")).map((r) => r.name); // ["TICKS", "(tail to stride)"]
+ * ```
+ */
 export function layoutRows(layout: Layout): LayoutRow[] {
   const rows: LayoutRow[] = [];
   let at = 0;
@@ -36,7 +55,18 @@ export function layoutRows(layout: Layout): LayoutRow[] {
   return rows;
 }
 
-/** A plain-text table of the layout with a one-line summary. */
+/**
+ * A plain-text table of the layout with a one-line summary.
+ *
+ * @example
+ * ```ts
+ * import { createPercpu, u32 } from "../mod.ts";
+ * import { layoutTable } from "./layout_view.ts";
+ * const sdk = createPercpu();
+ * sdk.define("TICKS", u32, 0);
+ * console.log(layoutTable(sdk.layout("riscv64"), "gp")); // "riscv64: area 4 bytes, stride 64, ..."
+ * ```
+ */
 export function layoutTable(layout: Layout, register: string): string {
   const rows = layoutRows(layout);
   const head = ["offset", "size", "align", "name", "type"];
@@ -61,7 +91,15 @@ function bandHeight(size: number): number {
   return Math.round(22 + 9 * Math.log2(Math.max(1, size)));
 }
 
-/** Options of {@link layoutSvg}. */
+/**
+ * Options of {@link layoutSvg}.
+ *
+ * @example
+ * ```ts
+ * import type { LayoutSvgOptions } from "./layout_view.ts";
+ * const options: LayoutSvgOptions = { cpus: 4, register: "gp" };
+ * ```
+ */
 export interface LayoutSvgOptions {
   /** Number of areas drawn side by side. */
   readonly cpus: number;
@@ -69,9 +107,33 @@ export interface LayoutSvgOptions {
   readonly register: string;
 }
 
+/** Most areas drawn one by one; beyond it the middle ones are one "identical" column. */
+const MAX_DRAWN_CPUS = 4;
+
+/** A column of the picture: one CPU's area, or the collapsed run of identical areas `from`..`to`. */
+type Column = { readonly kind: "cpu"; readonly cpu: number } | { readonly kind: "collapsed"; readonly from: number; readonly to: number };
+
+/** The columns for `cpus` areas: all of them up to 4, else CPU 0, CPU 1, "CPUs 2–(n-2)", CPU n-1. */
+function columns(cpus: number): Column[] {
+  if (cpus <= MAX_DRAWN_CPUS) return Array.from({ length: cpus }, (_, cpu) => ({ kind: "cpu", cpu }));
+  return [{ kind: "cpu", cpu: 0 }, { kind: "cpu", cpu: 1 }, { kind: "collapsed", from: 2, to: cpus - 2 }, { kind: "cpu", cpu: cpus - 1 }];
+}
+
 /**
  * An SVG picture: `cpus` areas side by side, each variable a labelled band at
  * its offset (band height ∝ log size), padding hatched, the stride marked.
+ * More than 4 areas are drawn as CPU 0, CPU 1, one column naming the identical
+ * areas in between, and the last CPU, so the width stays bounded.
+ *
+ * @example
+ * ```ts
+ * import { createPercpu, u64 } from "../mod.ts";
+ * import { layoutSvg } from "./layout_view.ts";
+ * const sdk = createPercpu();
+ * sdk.define("CPU_ID", u64, 0);
+ * const svg = layoutSvg(sdk.layout("riscv64"), { cpus: 256, register: "gp" });
+ * console.log(svg.includes("CPUs 2–254")); // true
+ * ```
  */
 export function layoutSvg(layout: Layout, options: LayoutSvgOptions): string {
   const rows = layoutRows(layout);
@@ -81,7 +143,8 @@ export function layoutSvg(layout: Layout, options: LayoutSvgOptions): string {
   const top = 74;
   const heights = rows.map((r) => bandHeight(r.size));
   const total = heights.reduce((a, b) => a + b, 0);
-  const width = left + options.cpus * (colWidth + gap) + 10;
+  const cols = columns(options.cpus);
+  const width = left + cols.length * (colWidth + gap) + 10;
   const height = top + total + 60;
   const palette = ["#8ecae6", "#ffb703", "#90be6d", "#f4a261", "#cdb4db", "#a8dadc", "#e9c46a", "#b5e48c"];
   const out: string[] = [
@@ -91,8 +154,16 @@ export function layoutSvg(layout: Layout, options: LayoutSvgOptions): string {
     `<text x="10" y="22" font-size="15" font-weight="bold">${escapeXml(`per-CPU areas on ${layout.target}: ${layout.areaSize} bytes used, stride ${layout.stride}`)}</text>`,
     `<text x="10" y="42">${escapeXml(`CPU i's area = base + i × ${layout.stride}; the ${options.register} register holds the area base of the running CPU`)}</text>`,
   ];
-  for (let cpu = 0; cpu < options.cpus; cpu++) {
-    const x = left + cpu * (colWidth + gap);
+  cols.forEach((col, index) => {
+    const x = left + index * (colWidth + gap);
+    if (col.kind === "collapsed") {
+      const mid = top + total / 2;
+      out.push(`<rect x="${x}" y="${top}" width="${colWidth}" height="${total}" fill="#fafafa" stroke="#999" stroke-dasharray="6 4"/>`);
+      const lines = [`… CPUs ${col.from}–${col.to} …`, `${col.to - col.from + 1} areas with the same layout,`, `CPU i at base + i × ${layout.stride}`];
+      lines.forEach((l, i) => out.push(`<text x="${x + colWidth / 2}" y="${mid + (i - 1) * 18}" text-anchor="middle" fill="#555">${escapeXml(l)}</text>`));
+      return;
+    }
+    const cpu = col.cpu;
     out.push(`<text x="${x}" y="${top - 10}" font-weight="bold">${escapeXml(`CPU ${cpu}: base + 0x${(cpu * layout.stride).toString(16)}`)}</text>`);
     let y = top;
     let colour = 0;
@@ -106,7 +177,7 @@ export function layoutSvg(layout: Layout, options: LayoutSvgOptions): string {
       y += h;
     });
     out.push(`<text x="${x}" y="${y + 16}" fill="#555">${escapeXml(`end of area: +0x${layout.stride.toString(16)} (stride)`)}</text>`);
-  }
+  });
   out.push("</svg>", "");
   return out.join("\n");
 }

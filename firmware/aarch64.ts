@@ -204,6 +204,8 @@ void fw_wrong_el(uint64_t el) {
  */
 export const aarch64Platform: FirmwarePlatform = {
   arch: "aarch64",
+  // virt with its default GICv2: "exceeds max CPUs supported by machine 'mach-virt' (8)".
+  maxCpus: 8,
   loadAddress: LOAD_ADDRESS,
   cflags: ["-mstrict-align", "-mno-outline-atomics"],
   bootAsm: (cfg) => bootAsm(cfg.cpus, cfg.el2),

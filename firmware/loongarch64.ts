@@ -119,6 +119,8 @@ void fw_exit(int code) {
  */
 export const loongarch64Platform: FirmwarePlatform = {
   arch: "loongarch64",
+  // virt in 7.2: "The max CPUs supported by machine 'virt' is 4".
+  maxCpus: MAX_CPUS,
   loadAddress: LOAD_ADDRESS,
   cflags: ["-mfpu=none"],
   bootAsm: (cfg) => {

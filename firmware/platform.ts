@@ -35,6 +35,11 @@ export interface QemuCommand {
  */
 export interface FirmwarePlatform {
   readonly arch: Target;
+  /**
+   * Most CPUs this machine and this firmware can run (QEMU 7.2): `buildFirmware`
+   * and `bootFirmware` reject more up front with `cpus_over_machine_limit`.
+   */
+  readonly maxCpus: number;
   /** Link address of the image (.text starts here). */
   readonly loadAddress: number;
   /** Extra clang flags for firmware C/asm on top of backendFor(arch).clangFlags (e.g. -mstrict-align). */

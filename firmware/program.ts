@@ -31,7 +31,7 @@ export interface ProgramOptions {
   readonly inline?: boolean;
   /** `add_current` calls per CPU and integer slot in the concurrent hammer (default 200). */
   readonly hammer?: number;
-  /** Milliseconds a barrier waits while no CPU makes progress before the run fails (default 3000). */
+  /** Milliseconds a barrier waits while no CPU makes progress before the run fails (default 750 per CPU, at least 3000). */
   readonly timeoutMs?: number;
 }
 
@@ -66,7 +66,15 @@ interface Slot {
 
 const M64 = (1n << 64n) - 1n;
 const DEFAULT_HAMMER = 200;
-const DEFAULT_TIMEOUT_MS = 3000;
+/**
+ * Default barrier idle limit for `cpus` CPUs: 750 ms per CPU, at least 3 s.
+ * Under TCG every vCPU spinning at a barrier takes host time from the ones
+ * still working (measured on 2 host cores: x86_64 with 12 CPUs needs more than
+ * 3 s; 12 pass with 9 s and 16 with 12 s).
+ */
+function defaultBarrierIdleMs(cpus: number): number {
+  return Math.max(3000, 750 * cpus);
+}
 /** Most index tuples checked per indexed leaf (each dimension samples first, second, middle, last). */
 const MAX_SAMPLES = 16;
 
@@ -990,7 +998,7 @@ export function firmwareProgram(input: GenInput, options: ProgramOptions = {}): 
   const opts: Required<ProgramOptions> = {
     inline: options.inline ?? true,
     hammer: options.hammer ?? DEFAULT_HAMMER,
-    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    timeoutMs: options.timeoutMs ?? defaultBarrierIdleMs(input.config.cpus),
   };
   const slots = collectSlots(input);
   const emitter = new Emitter();

@@ -91,6 +91,8 @@ void fw_exit(int code) {
 function riscvPlatform(arch: "riscv64" | "riscv32"): FirmwarePlatform {
   return {
     arch,
+    // virt: "The max CPUs supported by machine 'virt' is 512".
+    maxCpus: 512,
     loadAddress: DRAM_BASE,
     cflags: [],
     bootAsm: (cfg) => riscvBootAsm(arch, cfg.cpus),

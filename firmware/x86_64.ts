@@ -330,6 +330,9 @@ void fw_start_cpu(uintptr_t cpu) {
  */
 export const x86_64Platform: FirmwarePlatform = {
   arch: "x86_64",
+  // xAPIC: 8-bit APIC IDs in the ICR and CPUID's initial APIC ID (0xFF is the broadcast ID);
+  // QEMU itself refuses more than 255 CPUs on q35 without KVM's x2APIC support.
+  maxCpus: 255,
   loadAddress: LOAD_ADDRESS,
   cflags: ["-mno-red-zone"],
   bootAsm: (cfg) => bootAsm(cfg.cpus),

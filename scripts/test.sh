@@ -35,7 +35,7 @@ check build-dist npm run --silent build
 
 "$bin/deno" run -A tests/run.ts 2>&1 | tee "$log/deno.log"; count deno "$log/deno.log" "${PIPESTATUS[0]}"
 "$bin/bun" tests/run.ts 2>&1 | tee "$log/bun.log"; count bun "$log/bun.log" "${PIPESTATUS[0]}"
-for f in tests/node/*.mjs; do
+for f in tests/node/[!_]*.mjs; do
   name=$(basename "$f" .mjs)
   node "$f" 2>&1 | tee "$log/node-$name.log"; count "node-$name" "$log/node-$name.log" "${PIPESTATUS[0]}"
 done

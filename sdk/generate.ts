@@ -11,7 +11,7 @@ import { configSummary, generateHeader } from "../arch/header.ts";
 import { backendFor } from "../arch/index.ts";
 import { generateLinkerScript } from "../linker/script.ts";
 import { fail } from "./errors.ts";
-import { writeDirAtomic } from "./fs.ts";
+import { writeGeneratedFiles } from "./fs.ts";
 import type { Layout } from "./layout.ts";
 import { buildManifest, type Manifest, manifestJson } from "./manifest.ts";
 import { parseOptions } from "./options.ts";
@@ -40,13 +40,23 @@ const featureFlags = z.strictObject({
   irq: z.boolean().optional(),
   naive: z.boolean().optional(),
   el2: z.boolean().optional(),
+}, {
+  error: (issue) =>
+    issue.code === "unrecognized_keys"
+      ? `unknown feature ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}: expected one of ${FEATURE_NAMES.join(", ")}`
+      : undefined,
 });
 
+/** A zod enum whose error names the bad value and every allowed one: `unknown feature "preemt": expected one of ...`. */
+function namedEnum<const T extends readonly [string, ...string[]]>(what: string, values: T) {
+  return z.enum(values, { error: (issue) => `unknown ${what} ${JSON.stringify(issue.input)}: expected one of ${values.join(", ")}` });
+}
+
 const generateSchema = z.strictObject({
-  arch: z.enum(TARGETS),
+  arch: namedEnum("arch", TARGETS),
   cpus: z.number().int().min(1).max(MAX_CPUS).optional(),
   mode: z.enum(["kernel", "user"]).optional(),
-  features: z.union([z.array(z.enum(FEATURE_NAMES)), featureFlags]).optional(),
+  features: z.union([z.array(namedEnum("feature", FEATURE_NAMES)), featureFlags]).optional(),
 });
 
 /** Validates generation options into a {@link GenConfig}. */
@@ -96,7 +106,12 @@ export interface Generated {
   readonly layout: Layout;
   readonly manifest: Manifest;
   readonly files: GeneratedFiles;
-  /** Writes the files into `dir` atomically (temp dir renamed into place). */
+  /**
+   * Writes the four files into `dir` (created if missing), replacing only
+   * them: each is written into a hidden temp dir inside `dir`, then renamed
+   * over its target; every other file in `dir` is left untouched. See
+   * {@link writeGeneratedFiles} for the errors.
+   */
   write(dir: string): Promise<void>;
 }
 
@@ -117,5 +132,5 @@ export function generateFiles(layout: Layout, options: GenerateOptions): Generat
     "percpu.ld": generateLinkerScript(layout, { cpus: config.cpus, summary: configSummary(input) }),
     "percpu.json": manifestJson(manifest),
   };
-  return { config, layout, manifest, files, write: (dir) => writeDirAtomic(dir, files) };
+  return { config, layout, manifest, files, write: (dir) => writeGeneratedFiles(dir, files) };
 }
