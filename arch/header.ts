@@ -27,6 +27,10 @@ export function generateHeader(backend: ArchBackend, input: GenInput): string {
     "#include <stdbool.h>",
     "#include <stdint.h>",
     "",
+    "#ifdef __cplusplus",
+    'extern "C" {',
+    "#endif",
+    "",
     `#define PERCPU_AREA_SIZE ${layout.areaSize}u`,
     `#define PERCPU_STRIDE ${layout.stride}u`,
     `#define PERCPU_AREA_ALIGN ${layout.areaAlign}u`,
@@ -67,6 +71,7 @@ export function generateHeader(backend: ArchBackend, input: GenInput): string {
       for (const op of leafOps(leaf.scalar)) lines.push(`${cPrototype(leafSignature(leaf, op))};`);
     }
   }
-  lines.push("", "#else /* PERCPU_INLINE */", "", backend.inlineC(input).trimEnd(), "", "#endif /* PERCPU_INLINE */", "", "#endif /* PERCPU_H */", "");
+  lines.push("", "#else /* PERCPU_INLINE */", "", backend.inlineC(input).trimEnd(), "", "#endif /* PERCPU_INLINE */");
+  lines.push("", "#ifdef __cplusplus", '} /* extern "C" */', "#endif", "", "#endif /* PERCPU_H */", "");
   return lines.join("\n");
 }

@@ -11,11 +11,11 @@ import { execFile, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { homedir, tmpdir } from "node:os";
+import { dirname, isAbsolute, join, resolve, sep } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { fail } from "../sdk/errors.ts";
+import { makeDirectories } from "../sdk/fs.ts";
 
 /** Flags every shim is compiled with (before the request's own flags). */
 export const BASE_CFLAGS: readonly string[] = [
@@ -60,28 +60,40 @@ function env(name: string): string | undefined {
   return (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env[name];
 }
 
+/** Whether a path lies inside some `node_modules` tree (an installed package, never a cache root). */
+function insideNodeModules(dir: string): boolean {
+  return dir.split(sep).includes("node_modules");
+}
+
 /**
- * The default cache root: `$PERCPU_CACHE_DIR`, else `node_modules/.cache/percpu`
- * of the nearest directory above this module (or the working directory) that
- * has a `node_modules`, else one under the OS temp directory.
+ * The default cache root, chosen for the user's project and never inside the
+ * installed SDK package:
+ *
+ * 1. `$PERCPU_CACHE_DIR`, when set;
+ * 2. `node_modules/.cache/percpu` of the nearest directory at or above the
+ *    working directory that has a `node_modules` (directories that are
+ *    themselves inside a `node_modules`, such as an installed package, are
+ *    skipped);
+ * 3. `$XDG_CACHE_HOME/percpu`, when that is an absolute path;
+ * 4. `~/.cache/percpu` (the OS temp directory when there is no home directory).
+ *
+ * @example
+ * ```ts
+ * import { defaultCacheDir } from "./ffi/build.ts";
+ * console.log(defaultCacheDir()); // e.g. "/home/me/app/node_modules/.cache/percpu"
+ * ```
  */
 export function defaultCacheDir(): string {
   const fromEnv = env("PERCPU_CACHE_DIR");
   if (fromEnv) return resolve(fromEnv);
-  const starts: string[] = [];
-  try {
-    starts.push(dirname(fileURLToPath(import.meta.url)));
-  } catch {
-    // not a file: URL
+  for (let dir = resolve(process.cwd());; dir = dirname(dir)) {
+    if (!insideNodeModules(dir) && existsSync(join(dir, "node_modules"))) return join(dir, "node_modules", ".cache", "percpu");
+    if (dirname(dir) === dir) break;
   }
-  starts.push(process.cwd());
-  for (const start of starts) {
-    for (let dir = start;; dir = dirname(dir)) {
-      if (existsSync(join(dir, "node_modules"))) return join(dir, "node_modules", ".cache", "percpu");
-      if (dirname(dir) === dir) break;
-    }
-  }
-  return join(tmpdir(), "percpu-cache");
+  const xdg = env("XDG_CACHE_HOME");
+  if (xdg && isAbsolute(xdg)) return join(xdg, "percpu");
+  const home = homedir();
+  return home ? join(home, ".cache", "percpu") : join(tmpdir(), "percpu-cache");
 }
 
 const compilerVersions = new Map<string, string>();
@@ -161,7 +173,8 @@ export async function buildSharedLibrary(request: BuildRequest): Promise<BuiltLi
     `.${hash.slice(0, 16)}.tmp-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
   );
   try {
-    await mkdir(tmp, { recursive: true });
+    await makeDirectories(root);
+    await mkdir(tmp);
     for (const [name, text] of Object.entries(request.sources)) await writeFile(join(tmp, name), text);
     const args = [...BASE_CFLAGS, ...(request.flags ?? []), "-o", LIBRARY_NAME, ...request.compile];
     const r = await runCompiler(cc, args, tmp);
