@@ -9,7 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BootResult, defaultBootTimeoutMs } from "../firmware/build.ts";
-import { platformFor } from "../firmware/platform.ts";
+import { platformFor } from "../firmware/platforms.ts";
 import { PercpuError } from "../sdk/errors.ts";
 import type { Target } from "../sdk/targets.ts";
 import { loadConfig } from "./config.ts";

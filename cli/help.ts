@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FEATURE_NAMES, MAX_CPUS } from "../sdk/generate.ts";
 import { TARGETS } from "../sdk/targets.ts";
-import { platformFor } from "../firmware/platform.ts";
+import { platformFor } from "../firmware/platforms.ts";
 
 /** The verbs of the command line. */
 export const VERBS = ["gen", "layout", "boot", "check"] as const;

@@ -1,12 +1,11 @@
 /**
  * The runtime-neutral FFI contract: a shared library opened with typed call
- * signatures. One adapter per runtime implements it (`deno.ts`, `bun.ts`,
- * `node.ts`); {@link openLibrary} picks the adapter of the running runtime
- * through a dynamic import, so the rest of the SDK never knows which one it is.
+ * signatures, and the helpers every adapter shares. One adapter per runtime
+ * implements it (`deno.ts`, `bun.ts`, `node.ts`); this module imports none of
+ * them — `adapters.ts` is the registry that picks the one of the running runtime.
  *
  * @module
  */
-import { fail } from "../sdk/errors.ts";
 
 /** C types a native function may take or return (`usize` = `uintptr_t`). */
 export const FFI_TYPES = [
@@ -127,85 +126,13 @@ export function batchedLibrary<S extends FfiSignatures>(
   };
 }
 
-/** What each adapter module exports. */
+/** What each adapter module exports (checked by the registry in `adapters.ts`). */
 export interface FfiAdapter {
   /** Opens `path` with `signatures`; a missing symbol or an unloadable file throws. */
   open<S extends FfiSignatures>(path: string, signatures: S): NativeLibrary<S>;
 }
 
-/** Detects the runtime from its globals (Deno first: it also defines `process`). */
-export function detectRuntime(): FfiRuntime | null {
-  const g = globalThis as { Deno?: unknown; Bun?: unknown; process?: { versions?: { node?: string } } };
-  if (g.Deno !== undefined) return "deno";
-  if (g.Bun !== undefined) return "bun";
-  if (typeof g.process?.versions?.node === "string") return "node";
-  return null;
-}
-
 /** Whether a result type comes back as a `bigint`. */
 export function isWideFfiType(t: FfiType): t is WideFfiType {
   return t === "u64" || t === "i64" || t === "usize" || t === "isize";
-}
-
-const adapters = new Map<FfiRuntime, FfiAdapter>();
-
-async function adapterFor(runtime: FfiRuntime): Promise<FfiAdapter> {
-  const hit = adapters.get(runtime);
-  if (hit) return hit;
-  let mod: FfiAdapter;
-  if (runtime === "deno") mod = await import("./deno.ts");
-  else if (runtime === "bun") mod = await import("./bun.ts");
-  else mod = await import("./node.ts");
-  adapters.set(runtime, mod);
-  return mod;
-}
-
-/**
- * Opens a shared library with typed signatures through the adapter of the
- * running runtime (`Deno.dlopen`, `bun:ffi` or koffi).
- *
- * @example
- * ```ts
- * import { openLibrary } from "./ffi/contract.ts";
- * const lib = await openLibrary("/tmp/libm.so", { answer: { params: [], result: "u32" } } as const);
- * console.log(lib.symbols.answer()); // a number
- * lib.close();
- * ```
- */
-export async function openLibrary<const S extends FfiSignatures>(
-  path: string,
-  signatures: S,
-): Promise<NativeLibrary<S>> {
-  const runtime = detectRuntime();
-  if (runtime === null) {
-    fail("native_unsupported_runtime", [], "Cannot open a native library: this JS runtime is not Deno, Bun or Node");
-  }
-  const adapter = await adapterFor(runtime);
-  let lib: NativeLibrary<S>;
-  try {
-    lib = adapter.open(path, signatures);
-  } catch (e) {
-    fail(
-      "native_build_failed",
-      [],
-      `Cannot open native library ${JSON.stringify(path)} on ${runtime}: ${e instanceof Error ? e.message : String(e)}`,
-    );
-  }
-  const bind = lib.bind.bind(lib);
-  return Object.assign(lib, {
-    bind<const B extends FfiSignatures>(more: B) {
-      try {
-        return bind(more);
-      } catch (e) {
-        if (e instanceof Error && e.name === "PercpuError") throw e;
-        fail(
-          "native_build_failed",
-          [],
-          `Cannot bind ${Object.keys(more).join(", ")} in ${JSON.stringify(path)} on ${runtime}: ${
-            e instanceof Error ? e.message : String(e)
-          }`,
-        );
-      }
-    },
-  });
 }

@@ -22,8 +22,9 @@ import { parseOptions } from "../sdk/options.ts";
 import { leafOps, RUNTIME_FUNCTIONS, varFunction } from "../sdk/symbols.ts";
 import { type PercpuType, SCALAR_NAMES } from "../sdk/types.ts";
 import { checkScalar, checkValue, isInteger } from "../sdk/values.ts";
+import { openLibrary } from "./adapters.ts";
 import { buildSharedLibrary } from "./build.ts";
-import { type FfiSignature, type FfiSignatures, type FfiType, type NativeLibrary, openLibrary } from "./contract.ts";
+import type { FfiSignature, FfiSignatures, FfiType, NativeLibrary } from "./contract.ts";
 import { type AccessorName, compileAccessors, type CompiledAccessors, type ThreadBinding } from "./_accessors.ts";
 import { generateShim, HOOK_COUNTERS, SHIM_SIGNATURES } from "./shim.ts";
 

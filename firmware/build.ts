@@ -26,7 +26,8 @@ import { type GenerateOptions, generateFiles, generatorInput } from "../sdk/gene
 import type { Layout } from "../sdk/layout.ts";
 import { parseOptions } from "../sdk/options.ts";
 import type { Target } from "../sdk/targets.ts";
-import { FW_STACK_SIZE, platformFor } from "./platform.ts";
+import { FW_STACK_SIZE } from "./platform.ts";
+import { platformFor } from "./platforms.ts";
 import { firmwareProgram, type ProgramOptions } from "./program.ts";
 
 /** Options of {@link buildFirmware}. */

@@ -1,18 +1,14 @@
 /**
  * The firmware platform contract (one implementation per architecture under
- * `firmware/`) and the registry that dispatches from a target to its platform.
- * A platform knows how its QEMU machine boots, where its UART and exit device
- * are, and how to start the other CPUs; everything else about the firmware
- * (test program, linker script, build and boot) is shared.
+ * `firmware/`) and the helpers the implementations share. It imports none of
+ * them: `platforms.ts` is the registry that dispatches from a target to its
+ * platform. A platform knows how its QEMU machine boots, where its UART and
+ * exit device are, and how to start the other CPUs; everything else about the
+ * firmware (test program, linker script, build and boot) is shared.
  *
  * @module
  */
-import { match } from "ts-pattern";
 import type { Target } from "../sdk/targets.ts";
-import { aarch64Platform } from "./aarch64.ts";
-import { loongarch64Platform } from "./loongarch64.ts";
-import { riscv32Platform, riscv64Platform } from "./riscv.ts";
-import { x86_64Platform } from "./x86_64.ts";
 
 /** Bytes of stack per CPU: CPU i's stack top is `__fw_stack_top - i * FW_STACK_SIZE`. */
 export const FW_STACK_SIZE = 16384;
@@ -62,27 +58,6 @@ export interface FirmwarePlatform {
   qemu(image: string, cfg: PlatformConfig): QemuCommand;
   /** Maps QEMU's process exit status to the firmware's code (x86 isa-debug-exit: (code<<1)|1 -> code). */
   exitCode(status: number): number;
-}
-
-/**
- * The firmware platform of a target.
- *
- * @example
- * ```ts
- * import { platformFor } from "./platform.ts";
- * const { command } = platformFor("aarch64").qemu("fw.elf", { cpus: 4, el2: false });
- * // command === "qemu-system-aarch64"
- * ```
- */
-export function platformFor(arch: Target): FirmwarePlatform {
-  return match(arch)
-    .returnType<FirmwarePlatform>()
-    .with("x86_64", () => x86_64Platform)
-    .with("aarch64", () => aarch64Platform)
-    .with("riscv64", () => riscv64Platform)
-    .with("riscv32", () => riscv32Platform)
-    .with("loongarch64", () => loongarch64Platform)
-    .exhaustive();
 }
 
 /** A number as a C/asm hex literal without suffix: `0x1fe001e0`. */

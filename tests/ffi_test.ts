@@ -23,8 +23,8 @@ import {
   u8,
   usize,
 } from "../mod.ts";
+import { openLibrary } from "../ffi/adapters.ts";
 import { buildSharedLibrary } from "../ffi/build.ts";
-import { openLibrary } from "../ffi/contract.ts";
 import { test } from "./_harness.ts";
 import { run, runOk } from "./_toolchain.ts";
 import { withTempDir } from "./_tmp.ts";

@@ -40,7 +40,7 @@ import {
   linkFirmware,
   parseBoot,
 } from "../firmware/build.ts";
-import { platformFor } from "../firmware/platform.ts";
+import { platformFor } from "../firmware/platforms.ts";
 import { backendFor } from "../arch/index.ts";
 import { test } from "./_harness.ts";
 import { run } from "./_toolchain.ts";
