@@ -7,7 +7,6 @@
  */
 import { storageSymbol } from "../sdk/symbols.ts";
 import type { GenInput } from "./backend.ts";
-import { configSummary } from "./header.ts";
 
 /** Read-only copy of the whole initial area (source of `percpu_init` and `reset_to_init`). */
 export const TEMPLATE_SYMBOL = "__percpu_template";
@@ -18,9 +17,21 @@ export const NUM_SYMBOL = "__percpu_num";
 /** User/naive mode: `.bss` space for `percpu_init_in_place` (cpus × stride). */
 export const AREAS_SYMBOL = "__percpu_areas";
 
-/** A global function: `.globl`, `.type`, label, body lines (indented), `.size`. */
+/** A one-line description of a configuration for file banners. */
+export function configSummary(input: GenInput): string {
+  const { arch, cpus, mode, features } = input.config;
+  const on = Object.entries(features).filter(([, v]) => v).map(([k]) => k);
+  return `${arch}, ${mode} mode, ${cpus} CPU${cpus === 1 ? "" : "s"}${on.length ? `, features: ${on.join(" ")}` : ""}`;
+}
+
+/**
+ * A global function in a section of its own (`.text.<name>`, so a link with
+ * `--gc-sections` drops the unused ones): `.globl`, `.type`, label, body
+ * lines (indented), `.size`.
+ */
 export function asmFunction(name: string, body: readonly string[], align = 16): string {
   return [
+    `.section .text.${name}, "ax", %progbits`,
     `.globl ${name}`,
     `.type ${name}, %function`,
     `.p2align ${Math.log2(align)}`,
@@ -86,6 +97,9 @@ export function commonData(input: GenInput, commentChar: string): string {
     out.push("");
   }
   out.push(
+    // Global but hidden: percpu.h's generic reset_to_init and remote accessors read the template and the base.
+    `.globl ${TEMPLATE_SYMBOL}`,
+    `.hidden ${TEMPLATE_SYMBOL}`,
     `.section .rodata.${TEMPLATE_SYMBOL}, "a", %progbits`,
     `.p2align 6`,
     `.type ${TEMPLATE_SYMBOL}, %object`,

@@ -32,6 +32,7 @@ import { fail, type PathSegment } from "../sdk/errors.ts";
 import { GUARD_HOOKS, leafFunction, leafOps, type LeafOp, varFunction, cTypeName } from "../sdk/symbols.ts";
 import type { ScalarName } from "../sdk/types.ts";
 import { AREAS_SYMBOL, asmFunction, BASE_SYMBOL, commonData, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
+import { aarch64HeaderPrimitives } from "./aarch64_header.ts";
 import type { ArchBackend, Features, GenInput, PlacedLeaf } from "./backend.ts";
 import { leafSignature } from "./c_types.ts";
 
@@ -640,5 +641,6 @@ export const aarch64Backend: ArchBackend = {
   supportsUserMode: false,
   check,
   assembly,
+  headerPrimitives: aarch64HeaderPrimitives,
   inlineC,
 };

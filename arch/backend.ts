@@ -31,6 +31,11 @@ export interface GenConfig {
   readonly cpus: number;
   readonly mode: Mode;
   readonly features: Features;
+  /**
+   * Whether `percpu.S` carries the out-of-line per-variable functions (and
+   * `percpu.h` their prototypes): default off in kernel mode, on in user mode.
+   */
+  readonly functions: boolean;
 }
 
 /** An accessor leaf placed in the area: `areaOffset` is relative to the per-CPU register. */
@@ -70,11 +75,21 @@ export interface ArchBackend {
    * unsupported feature) with a `PercpuError`; called before generating.
    */
   check(input: GenInput): void;
-  /** The complete `percpu.S`. */
+  /** The complete `percpu.S` (the per-variable functions of `input.vars`; none when it is empty). */
   assembly(input: GenInput): string;
   /**
-   * C definitions used when `PERCPU_INLINE` is defined: every accessor of the
-   * contract as a `static inline` function with inline asm (runtime functions stay extern).
+   * The arch's fixed block of `percpu.h` primitives (see emit/percpu_h.ts):
+   * `PERCPU__BASE()` and any of `PERCPU__RD`, `PERCPU__WR`, `PERCPU__RD_G`,
+   * `PERCPU__WR_G`, `PERCPU__ADD`/`SUB`/`AND`/`OR`/`XOR`, `PERCPU__XCHG`,
+   * `PERCPU__CMPXCHG` (constant offsets) and their `_AT` forms (any offset)
+   * it specialises; the generic fallback provides the rest. Independent of
+   * the variables (not called in naive mode).
+   */
+  headerPrimitives(input: GenInput): string;
+  /**
+   * C definitions used when `PERCPU_INLINE` is defined in a header generated
+   * with `functions`: every per-variable function as a `static inline` function
+   * with inline asm (runtime functions stay extern).
    */
   inlineC(input: GenInput): string;
 }

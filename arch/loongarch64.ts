@@ -36,6 +36,7 @@ import { fail, type PathSegment, quotePath } from "../sdk/errors.ts";
 import { cTypeName, GUARD_HOOKS, type IndexDim, INTEGER_OPS, leafFunction, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
 import type { VarLayout } from "../sdk/layout.ts";
 import { AREAS_SYMBOL, asmFunction, BASE_SYMBOL, commonData, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
+import { loongarch64HeaderPrimitives } from "./loongarch64_header.ts";
 import type { ArchBackend, GenInput, PlacedLeaf } from "./backend.ts";
 import { cPrototype, leafSignature } from "./c_types.ts";
 
@@ -639,5 +640,6 @@ export const loongarch64Backend: ArchBackend = {
   supportsUserMode: false,
   check,
   assembly,
+  headerPrimitives: loongarch64HeaderPrimitives,
   inlineC,
 };

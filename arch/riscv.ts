@@ -47,6 +47,7 @@ import { MAX_AREA_SIZE } from "../sdk/layout.ts";
 import { cTypeName, GUARD_HOOKS, leafFunction, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
 import type { ScalarName } from "../sdk/types.ts";
 import { AREAS_SYMBOL, asmFunction, BASE_SYMBOL, commonData, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
+import { riscvHeaderPrimitives } from "./riscv_header.ts";
 import type { ArchBackend, GenInput, PlacedLeaf } from "./backend.ts";
 import { leafSignature } from "./c_types.ts";
 
@@ -682,6 +683,7 @@ function backend(rv: Rv, clangFlags: readonly string[]): ArchBackend {
     check: (input) => check(rv, input),
     assembly: (input) => assembly(rv, input),
     inlineC: (input) => inlineC(rv, input),
+    headerPrimitives: riscvHeaderPrimitives,
   };
 }
 

@@ -26,6 +26,7 @@ import { fail } from "../sdk/errors.ts";
 import type { ScalarName } from "../sdk/types.ts";
 import { cTypeName, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
 import { AREAS_SYMBOL, asmFunction, BASE_SYMBOL, commonData, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
+import { x86_64HeaderPrimitives } from "./x86_64_header.ts";
 import type { ArchBackend, GenInput, PlacedLeaf, PlacedVar } from "./backend.ts";
 import { cPrototype, type CSignature, leafSignature } from "./c_types.ts";
 
@@ -530,5 +531,6 @@ export const x86_64Backend: ArchBackend = {
   supportsUserMode: true,
   check,
   assembly,
+  headerPrimitives: x86_64HeaderPrimitives,
   inlineC,
 };

@@ -42,6 +42,7 @@ export async function gen(argv: string[], io: Io): Promise<number> {
     cpus: { type: "string" },
     mode: { type: "string" },
     json: { type: "boolean" },
+    functions: { type: "boolean" },
     ...FEATURE_OPTIONS,
   });
   if (values.help) return (io.out(HELP.gen), 0);
@@ -63,6 +64,7 @@ export async function gen(argv: string[], io: Io): Promise<number> {
       arch: a,
       ...(n === undefined ? {} : { cpus: n }),
       mode: mode as Mode,
+      ...(values.functions ? { functions: true } : {}),
       features: wanted.filter((f) => f !== "el2" || a === "aarch64"),
     }),
   }));

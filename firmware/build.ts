@@ -42,7 +42,7 @@ export interface BuildFirmwareOptions {
    * into it once the image is linked, replacing only those files; checked before anything is built.
    */
   readonly out: string;
-  /** Test-program options (inline round, hammer count, barrier spin limit). */
+  /** Test-program options (generic-accessor round, hammer count, barrier spin limit). */
   readonly program?: ProgramOptions;
   /**
    * The layout whose values the test program expects (default: the layout the
@@ -268,6 +268,7 @@ export async function buildFirmware(layout: Layout, options: BuildFirmwareOption
   const generated = generateFiles(layout, {
     arch: options.arch,
     mode: "kernel",
+    functions: true,
     ...(options.cpus !== undefined ? { cpus: options.cpus } : {}),
     ...(options.features !== undefined ? { features: options.features } : {}),
   });

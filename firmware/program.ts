@@ -13,8 +13,8 @@
  * One output line per check: `cpu=2 var=STATS.irqs check=remote ok` or
  * `... FAIL op=... got=0x.. expected=0x..`; CPU 0 ends with
  * `result: pass cpus=4 checks=N` (or `result: fail ...`) and exits 0 / 1.
- * A second round repeats the checks through the `PERCPU_INLINE` accessors
- * (`check=remote-inline`, one line per variable and check).
+ * A second round repeats the checks through the generic `percpu.h` accessors
+ * (`check=remote-generic`, one line per variable and check).
  *
  * @module
  */
@@ -27,7 +27,7 @@ import { isInteger } from "../sdk/values.ts";
 
 /** Options of {@link firmwareProgram}. */
 export interface ProgramOptions {
-  /** Also run every check a second time through the `PERCPU_INLINE` accessors (default true). */
+  /** Also run every check a second time through the generic `percpu.h` accessors (`percpu_read_current(X)`, ...; default true). */
   readonly inline?: boolean;
   /** `add_current` calls per CPU and integer slot in the concurrent hammer (default 200). */
   readonly hammer?: number;
@@ -37,7 +37,7 @@ export interface ProgramOptions {
 
 /** The generated C sources and what the run must report. */
 export interface FirmwareProgram {
-  /** File name → C text: `fw.h`, `main.c`, `checks.c` and, with `inline`, `checks_inline.c`. */
+  /** File name → C text: `fw.h`, `main.c`, `checks.c` and, with `inline`, `checks_generic.c`. */
   readonly files: Readonly<Record<string, string>>;
   /** Names of the C files to compile. */
   readonly sources: readonly string[];
@@ -208,8 +208,21 @@ class Emitter {
   }
 }
 
-/** C call text of a leaf op for a slot; `cpu` and `value` are C expressions. */
-function call(slot: Slot, op: LeafOp, args: { cpu?: string; values?: readonly string[] } = {}): string {
+/**
+ * C call text of a leaf op for a slot; `cpu` and `value` are C expressions.
+ * `generic`: the `percpu.h` accessor keyed by the leaf (`percpu_add_current(X, v)`,
+ * `percpu_remote_read_at(X, cpu, i)`: cpu, then values, then indices);
+ * otherwise the out-of-line function of `percpu.S`.
+ */
+function leafCall(slot: Slot, op: LeafOp, args: { cpu?: string; values?: readonly string[] } = {}, generic = false): string {
+  if (generic) {
+    const indexed = slot.leaf.indices.length > 0;
+    const cpu = op.startsWith("remote_") ? [args.cpu ?? "cpu"] : [];
+    const arity = op === "cmpxchg_current" ? 2 : op.startsWith("read_") || op === "remote_read" ? 0 : 1;
+    const values = Array.from({ length: arity }, (_, i) => args.values?.[i] ?? "0");
+    const idx = indexed ? slot.idx.map(String) : [];
+    return `percpu_${op}${indexed ? "_at" : ""}(${[slot.leaf.symbol, ...cpu, ...values, ...idx].join(", ")})`;
+  }
   const sig = leafSignature(slot.leaf, op);
   const out: string[] = [];
   let v = 0;
@@ -301,7 +314,7 @@ static inline double fwv_f64(uint64_t b) { double v; __builtin_memcpy(&v, &b, 8)
 ${conv.join("\n")}
 
 void fw_round_extern(uintptr_t cpu);
-void fw_round_inline(uintptr_t cpu);
+void fw_round_generic(uintptr_t cpu);
 #endif
 `;
 }
@@ -706,7 +719,7 @@ void fw_main(uintptr_t cpu) {
   }
   fw_barrier(cpu, 0, "start");
   fw_round_extern(cpu);
-${withInline ? "  fw_round_inline(cpu);\n" : ""}  fw_hooks_total(cpu);
+${withInline ? "  fw_round_generic(cpu);\n" : ""}  fw_hooks_total(cpu);
   fw_barrier(cpu, 63, "end");
   if (cpu == 0 && __atomic_exchange_n(&fw_done, 1, __ATOMIC_SEQ_CST) == 0) fw_result_and_exit();
 }
@@ -731,7 +744,7 @@ function initArray(name: string, bytes: Uint8Array): string {
   return `const uint8_t ${name}[${bytes.length}] = ${lines.join("\n  ")};`;
 }
 
-/** One round of phases through either the extern accessors of `percpu.S` or the `PERCPU_INLINE` ones. */
+/** One round of phases through either the extern accessors of `percpu.S` or the generic accessors of `percpu.h`. */
 function roundC(
   input: GenInput,
   slots: readonly Slot[],
@@ -739,8 +752,12 @@ function roundC(
   opts: { inline: boolean; hammer: number; barrierBase: number },
 ): { text: string; checks: number } {
   const { inline, barrierBase } = opts;
+  // The second round calls the generic percpu.h accessors (opts.inline keeps its 0.1 name).
+  const call = (slot: Slot, op: LeafOp, args: { cpu?: string; values?: readonly string[] } = {}): string => leafCall(slot, op, args, inline);
+  const varCall = (n: string, op: "current_ptr" | "remote_ptr" | "reset_to_init", cpu?: string): string =>
+    inline ? `percpu_${op}(${[n, ...(cpu !== undefined ? [cpu] : [])].join(", ")})` : `${varFunction(n, op)}(${cpu ?? ""})`;
   const cpus = input.config.cpus;
-  const suffix = inline ? "-inline" : "";
+  const suffix = inline ? "-generic" : "";
   let checks = 0;
   let barrier = barrierBase;
   const body: string[] = [];
@@ -805,10 +822,10 @@ function roundC(
     const n = v.layout.name;
     line(n, "hooks", [
       "fw_hook_snap hs;",
-      ...hooked("current_ptr", `(void)${varFunction(n, "current_ptr")}();`),
-      ...hooked("remote_ptr", `(void)${varFunction(n, "remote_ptr")}(cpu);`),
-      ...hooked("reset_to_init", `${varFunction(n, "reset_to_init")}();`),
-      `fw_bytes_equal(&k, "reset_to_init", ${varFunction(n, "current_ptr")}(), fw_init_${n}, ${v.layout.size}u);`,
+      ...hooked("current_ptr", `(void)${varCall(n, "current_ptr")};`),
+      ...hooked("remote_ptr", `(void)${varCall(n, "remote_ptr", "cpu")};`),
+      ...hooked("reset_to_init", `${varCall(n, "reset_to_init")};`),
+      `fw_bytes_equal(&k, "reset_to_init", ${varCall(n, "current_ptr")}, fw_init_${n}, ${v.layout.size}u);`,
     ]);
   }
   for (const s of slots) {
@@ -836,9 +853,9 @@ function roundC(
   for (const v of input.vars) {
     const n = v.layout.name;
     line(n, "init", [
-      `fw_expect(&k, "current_ptr", (uintptr_t)${varFunction(n, "current_ptr")}() - percpu_area_base(cpu), ${v.layout.offset}u);`,
-      `for (uintptr_t c = 0; c < FW_CPUS; c++) fw_expect_at(&k, "remote_ptr", c, (uintptr_t)${varFunction(n, "remote_ptr")}(c), percpu_area_base(c) + ${v.layout.offset}u);`,
-      `fw_bytes_equal(&k, "bytes", ${varFunction(n, "current_ptr")}(), fw_init_${n}, ${v.layout.size}u);`,
+      `fw_expect(&k, "current_ptr", (uintptr_t)${varCall(n, "current_ptr")} - percpu_area_base(cpu), ${v.layout.offset}u);`,
+      `for (uintptr_t c = 0; c < FW_CPUS; c++) fw_expect_at(&k, "remote_ptr", c, (uintptr_t)${varCall(n, "remote_ptr", "c")}, percpu_area_base(c) + ${v.layout.offset}u);`,
+      `fw_bytes_equal(&k, "bytes", ${varCall(n, "current_ptr")}, fw_init_${n}, ${v.layout.size}u);`,
     ]);
   }
   for (const s of slots) {
@@ -945,13 +962,13 @@ function roundC(
 
   // 8. reset_to_init restores the initial bytes on every CPU
   if (ints.length > 0) sync("add_checked");
-  for (const v of input.vars) raw(`  ${varFunction(v.layout.name, "reset_to_init")}();`);
+  for (const v of input.vars) raw(`  ${varCall(v.layout.name, "reset_to_init")};`);
   sync("reset");
   for (const v of input.vars) {
     const n = v.layout.name;
     line(n, "reset", [
-      `fw_bytes_equal(&k, "bytes", ${varFunction(n, "current_ptr")}(), fw_init_${n}, ${v.layout.size}u);`,
-      `for (uintptr_t c = 0; c < FW_CPUS; c++) fw_bytes_equal(&k, "remote_bytes", ${varFunction(n, "remote_ptr")}(c), fw_init_${n}, ${v.layout.size}u);`,
+      `fw_bytes_equal(&k, "bytes", ${varCall(n, "current_ptr")}, fw_init_${n}, ${v.layout.size}u);`,
+      `for (uintptr_t c = 0; c < FW_CPUS; c++) fw_bytes_equal(&k, "remote_bytes", ${varCall(n, "remote_ptr", "c")}, fw_init_${n}, ${v.layout.size}u);`,
     ]);
   }
   for (const s of slots) {
@@ -962,9 +979,9 @@ function roundC(
   }
   sync("round");
 
-  const name = inline ? "fw_round_inline" : "fw_round_extern";
-  const text = `/* ${inline ? "checks_inline.c: the checks through the PERCPU_INLINE accessors" : "checks.c: the checks through the accessors of percpu.S"}, generated by the percpu SDK. Do not edit. */
-${inline ? "#define PERCPU_INLINE\n" : ""}#include "fw.h"
+  const name = inline ? "fw_round_generic" : "fw_round_extern";
+  const text = `/* ${inline ? "checks_generic.c: the checks through the generic accessors of percpu.h" : "checks.c: the checks through the accessors of percpu.S"}, generated by the percpu SDK. Do not edit. */
+#include "fw.h"
 #include "percpu.h"
 
 ${input.vars.map((v) => `extern const uint8_t fw_init_${v.layout.name}[${v.layout.size}];`).join("\n")}
@@ -1010,7 +1027,7 @@ export function firmwareProgram(input: GenInput, options: ProgramOptions = {}): 
     "main.c": mainC(input, emitter, initTables, inline !== null),
     "checks.c": extern.text,
   };
-  if (inline) files["checks_inline.c"] = inline.text;
+  if (inline) files["checks_generic.c"] = inline.text;
   const perCpu = 1 + extern.checks + (inline?.checks ?? 0) + 1; // reg + rounds + hooks total
   return {
     files,

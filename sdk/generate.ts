@@ -7,7 +7,8 @@
 import { z } from "zod";
 import type { Features, GenConfig, GenInput, Mode, PlacedVar } from "../arch/backend.ts";
 import { cScalarType } from "../arch/c_types.ts";
-import { configSummary, generateHeader } from "../arch/header.ts";
+import { configSummary } from "../arch/_asm.ts";
+import { emitHeader } from "../emit/percpu_h.ts";
 import { backendFor } from "../arch/index.ts";
 import { generateLinkerScript } from "../linker/script.ts";
 import { fail } from "./errors.ts";
@@ -33,6 +34,12 @@ export interface GenerateOptions {
   readonly mode?: Mode;
   /** Features as a list (`["preempt", "irq"]`) or flags (`{ preempt: true }`). */
   readonly features?: readonly (keyof Features)[] | Partial<Features>;
+  /**
+   * Also emit today's out-of-line per-variable functions (`percpu_<LEAF>_read_current_raw`, ...)
+   * into `percpu.S` and their prototypes into `percpu.h`, for FFI, other languages and
+   * firmware checks. Default: false in kernel mode, true in user mode.
+   */
+  readonly functions?: boolean;
 }
 
 const featureFlags = z.strictObject({
@@ -56,6 +63,7 @@ const generateSchema = z.strictObject({
   arch: namedEnum("arch", TARGETS),
   cpus: z.number().int().min(1).max(MAX_CPUS).optional(),
   mode: z.enum(["kernel", "user"]).optional(),
+  functions: z.boolean().optional(),
   features: z.union([z.array(namedEnum("feature", FEATURE_NAMES)), featureFlags]).optional(),
 });
 
@@ -75,7 +83,7 @@ export function resolveConfig(options: GenerateOptions): GenConfig {
     fail("options_invalid", ["cpus"], `Invalid generate options: naive mode has exactly 1 CPU, got cpus ${o.cpus}`);
   }
   const cpus = features.naive ? 1 : (o.cpus ?? 4);
-  return { arch: o.arch, cpus, mode, features };
+  return { arch: o.arch, cpus, mode, features, functions: o.functions ?? mode === "user" };
 }
 
 /** The normalised generator input for a layout and configuration. */
@@ -127,8 +135,8 @@ export function generateFiles(layout: Layout, options: GenerateOptions): Generat
   backend.check(input);
   const manifest = buildManifest(layout);
   const files: GeneratedFiles = {
-    "percpu.S": backend.assembly(input),
-    "percpu.h": generateHeader(backend, input),
+    "percpu.S": backend.assembly(config.functions ? input : { ...input, vars: [] }),
+    "percpu.h": emitHeader(backend, input, { functions: config.functions }),
     "percpu.ld": generateLinkerScript(layout, { cpus: config.cpus, summary: configSummary(input) }),
     "percpu.json": manifestJson(manifest),
   };

@@ -59,6 +59,20 @@ export function toHex(bytes: Uint8Array): string {
 
 /** The type tree of `type` with sizes, alignments and field offsets for a target. */
 export function manifestType(type: PercpuType, target: Target): ManifestType {
+  let cache = manifestTypeCache.get(target);
+  if (!cache) manifestTypeCache.set(target, cache = new WeakMap());
+  const hit = cache.get(type);
+  if (hit) return hit;
+  const made = describeType(type, target);
+  if (made.kind === "struct") Object.freeze(made.fields);
+  cache.set(type, Object.freeze(made));
+  return made;
+}
+
+/** Manifest types per type object and target (shared by every variable of that type; they are never mutated). */
+const manifestTypeCache = new Map<Target, WeakMap<PercpuType, ManifestType>>();
+
+function describeType(type: PercpuType, target: Target): ManifestType {
   const { size, align } = typeLayout(type, target);
   return match(type)
     .returnType<ManifestType>()

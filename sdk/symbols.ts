@@ -68,29 +68,44 @@ export interface AccessorLeaf {
   readonly indices: readonly IndexDim[];
 }
 
-/** Every accessor leaf of a variable on a target, in memory order. */
-export function accessorLeaves(name: string, type: PercpuType, target: Target): AccessorLeaf[] {
-  const out: AccessorLeaf[] = [];
-  const walk = (t: PercpuType, symbol: string, path: readonly PathSegment[], offset: number, indices: readonly IndexDim[]): void =>
+/** The leaves of a type, relative to the variable: `suffix` is what follows the variable name in the symbol. */
+type RelativeLeaf = Omit<AccessorLeaf, "symbol"> & { readonly suffix: string };
+
+/** Leaves of each type object per target: variables of one shared type walk it once. */
+const leafCache = new Map<Target, WeakMap<PercpuType, readonly RelativeLeaf[]>>();
+
+function typeLeaves(type: PercpuType, target: Target): readonly RelativeLeaf[] {
+  let cache = leafCache.get(target);
+  if (!cache) leafCache.set(target, cache = new WeakMap());
+  const hit = cache.get(type);
+  if (hit) return hit;
+  const out: RelativeLeaf[] = [];
+  const walk = (t: PercpuType, suffix: string, path: readonly PathSegment[], offset: number, indices: readonly IndexDim[]): void =>
     match(t)
       .with({ kind: "scalar" }, (s) => {
-        out.push({ symbol, path, scalar: s.name, size: scalarLayout(s.name, target).size, offset, indices });
+        out.push({ suffix, path, scalar: s.name, size: scalarLayout(s.name, target).size, offset, indices });
       })
       .with({ kind: "array" }, (a) => {
         const stride = typeLayout(a.element, target).size;
         if (a.length <= ARRAY_EXPAND_LIMIT) {
-          for (let i = 0; i < a.length; i++) walk(a.element, `${symbol}__${i}`, [...path, i], offset + i * stride, indices);
+          for (let i = 0; i < a.length; i++) walk(a.element, `${suffix}__${i}`, [...path, i], offset + i * stride, indices);
         } else {
-          walk(a.element, symbol, path, offset, [...indices, { length: a.length, stride }]);
+          walk(a.element, suffix, path, offset, [...indices, { length: a.length, stride }]);
         }
       })
       .with({ kind: "struct" }, (s) => {
-        for (const f of structFields(s, target)) walk(f.type, `${symbol}__${f.name}`, [...path, f.name], offset + f.offset, indices);
+        for (const f of structFields(s, target)) walk(f.type, `${suffix}__${f.name}`, [...path, f.name], offset + f.offset, indices);
       })
-      .with({ kind: "aligned" }, (a) => walk(a.inner, symbol, path, offset, indices))
+      .with({ kind: "aligned" }, (a) => walk(a.inner, suffix, path, offset, indices))
       .exhaustive();
-  walk(type, name, [], 0, []);
+  walk(type, "", [], 0, []);
+  cache.set(type, out);
   return out;
+}
+
+/** Every accessor leaf of a variable on a target, in memory order. */
+export function accessorLeaves(name: string, type: PercpuType, target: Target): AccessorLeaf[] {
+  return typeLeaves(type, target).map(({ suffix, ...leaf }) => ({ ...leaf, symbol: name + suffix }));
 }
 
 /** The operations a leaf of this scalar type has. */
@@ -123,14 +138,35 @@ export function cTypeName(name: string): string {
   return `percpu_${name}_t`;
 }
 
-/** Every global name the generated files define for one variable (target-independent). */
+/** Name of a leaf's data macro in `percpu.h`: `PERCPU_L_STATS__irqs` (`PERCPU_LI_BIG` for an indexed leaf). */
+export function leafDataMacro(leaf: Pick<AccessorLeaf, "symbol" | "indices">): string {
+  return `PERCPU_${leaf.indices.length > 0 ? "LI" : "L"}_${leaf.symbol}`;
+}
+
+/** Name of an indexed leaf's index macro in `percpu.h`: `PERCPU_I_BIG(i0)`. */
+export function leafIndexMacro(leaf: Pick<AccessorLeaf, "symbol">): string {
+  return `PERCPU_I_${leaf.symbol}`;
+}
+
+/**
+ * Every global name the generated files define for one variable that could
+ * collide with another's (target-independent): a constant number per
+ * variable and per leaf. The per-leaf functions (`percpu_<LEAF>_<op>`) need
+ * no entry: no variable or field name contains `__`, so a leaf symbol is
+ * unique, and no op name is a suffix of another op name after `_`.
+ */
 export function varSymbols(name: string, type: PercpuType): string[] {
   const names = [storageSymbol(name), offsetMacro(name), cTypeName(name), ...VAR_OPS.map((op) => varFunction(name, op))];
-  for (const leaf of accessorLeaves(name, type, "x86_64")) {
-    for (const op of leafOps(leaf.scalar)) names.push(leafFunction(leaf, op));
+  for (const leaf of typeLeaves(type, "x86_64")) {
+    const symbol = name + leaf.suffix;
+    names.push(leafDataMacro({ symbol, indices: leaf.indices }));
+    if (leaf.indices.length > 0) names.push(leafIndexMacro({ symbol }));
   }
   return names;
 }
 
+/** The generic whole-variable accessors of `percpu.h` (a variable named `current` would define `percpu_current_ptr`). */
+const GENERIC_VAR_ACCESSORS = VAR_OPS.map((op) => `percpu_${op}`);
+
 /** Names every generated file set defines regardless of variables. */
-export const RESERVED_SYMBOLS: ReadonlySet<string> = new Set<string>([...RUNTIME_FUNCTIONS, ...GUARD_HOOKS, ...FIXED_SYMBOLS]);
+export const RESERVED_SYMBOLS: ReadonlySet<string> = new Set<string>([...RUNTIME_FUNCTIONS, ...GUARD_HOOKS, ...FIXED_SYMBOLS, ...GENERIC_VAR_ACCESSORS]);

@@ -158,8 +158,9 @@ export async function disassemble(elf: string, extraArgs: readonly string[] = []
     if (current && line && !line.startsWith("...") && !line.startsWith("Disassembly")) current.push(line.replace(/\s+/g, " "));
   }
   for (const insns of map.values()) {
-    // Alignment padding after the return is not part of the function.
-    while (insns.length > 0 && /^(nop\w*|int3|\.word|\.long|udf)\b/.test(insns[insns.length - 1]!)) insns.pop();
+    // Alignment padding after the return is not part of the function (the linker pads between
+    // function sections with the arch's trap: int3, udf, unimp, break 0).
+    while (insns.length > 0 && /^(nop\w*|int3|\.word|\.long|udf|c\.unimp|unimp|break 0)\b/.test(insns[insns.length - 1]!)) insns.pop();
   }
   return map;
 }

@@ -193,10 +193,10 @@ async function checkGeneration(gen: Generated, features: readonly FeatureName[])
 for (const features of FEATURE_SETS) {
   const label = features.length ? features.join("+") : "no features";
   test(`aarch64 kernel ${label}: a mixed layout links at 0x40100000 with every offset and the shortest reads`, async () => {
-    await checkGeneration(smallSdk().generate({ arch: "aarch64", features: [...features] }), features);
+    await checkGeneration(smallSdk().generate({ functions: true, arch: "aarch64", features: [...features] }), features);
   });
   test(`aarch64 kernel ${label}: a layout beyond 64 KiB reaches its far variables in at most 4 instructions`, async () => {
-    const gen = farSdk().generate({ arch: "aarch64", features: [...features], ...(features.includes("naive") ? {} : { cpus: 2 }) });
+    const gen = farSdk().generate({ functions: true, arch: "aarch64", features: [...features], ...(features.includes("naive") ? {} : { cpus: 2 }) });
     const far = gen.layout.vars.find((v) => v.name === "FAR")!;
     assert.ok(far.offset > 65536);
     assert.equal(gen.layout.vars.find((v) => v.name === "ODD")!.offset % 2, 1, "ODD sits at an odd offset");
@@ -272,15 +272,15 @@ test("aarch64 check() rejects an offset past 2 GiB and accepts one ending at 2 G
 });
 
 test("aarch64 generation rejects user mode and is byte-identical for identical input", () => {
-  assert.throws(() => smallSdk().generate({ arch: "aarch64", mode: "user" }), (e: unknown) => e instanceof PercpuError && e.code === "options_invalid");
-  const a = smallSdk().generate({ arch: "aarch64", features: ["preempt", "irq"] }).files;
-  const b = smallSdk().generate({ arch: "aarch64", features: ["preempt", "irq"] }).files;
+  assert.throws(() => smallSdk().generate({ functions: true, arch: "aarch64", mode: "user" }), (e: unknown) => e instanceof PercpuError && e.code === "options_invalid");
+  const a = smallSdk().generate({ functions: true, arch: "aarch64", features: ["preempt", "irq"] }).files;
+  const b = smallSdk().generate({ functions: true, arch: "aarch64", features: ["preempt", "irq"] }).files;
   assert.deepEqual(a, b);
 });
 
 test("aarch64 inline integer accessors compile with -mgeneral-regs-only (floats need FP registers)", async () => {
   await withTempDir("a64gro", async (dir) => {
-    const gen = smallSdk().generate({ arch: "aarch64", features: ["preempt"] });
+    const gen = smallSdk().generate({ functions: true, arch: "aarch64", features: ["preempt"] });
     await gen.write(dir);
     const src = [
       "#define PERCPU_INLINE",
@@ -397,7 +397,7 @@ async function bootCheck(features: readonly FeatureName[]): Promise<void> {
   await withTempDir("a64boot", async (dir) => {
     const naive = features.includes("naive");
     const el2 = features.includes("el2");
-    const gen = farSdk().generate({ arch: "aarch64", features: [...features], ...(naive ? {} : { cpus: 2 }) });
+    const gen = farSdk().generate({ functions: true, arch: "aarch64", features: [...features], ...(naive ? {} : { cpus: 2 }) });
     await gen.write(dir);
     const cur = naive ? 0 : 1;
     const hooks = `
@@ -445,7 +445,7 @@ for (const features of [[], ["preempt", "irq"], ["el2", "preempt"], ["naive"]] a
 
 test("aarch64 accessors at 16 MiB + 1 and 2 GiB - 8 read, write and add the right bytes under QEMU", async () => {
   await withTempDir("a64boot2g", async (dir) => {
-    const gen = smallSdk().generate({ arch: "aarch64", cpus: 1 });
+    const gen = smallSdk().generate({ functions: true, arch: "aarch64", cpus: 1 });
     await gen.write(dir);
     const top = fakeLeaf("TOP", "u64", 8, "uint64_t", 2 ** 31 - 8);
     const mid = fakeLeaf("MID", "u8", 1, "uint8_t", 2 ** 24 + 1);

@@ -131,7 +131,7 @@ function generate(layout: LayoutName, features: FeatureSet): Generated {
     let sdk = sdks.get(layout);
     if (!sdk) sdks.set(layout, sdk = sdkOf(LAYOUTS[layout]));
     const naive = features === "naive";
-    gen = sdk.generate({ arch: "loongarch64", ...(naive ? {} : { cpus: 4 }), features: [...FEATURE_SETS[features]] });
+    gen = sdk.generate({ functions: true, arch: "loongarch64", ...(naive ? {} : { cpus: 4 }), features: [...FEATURE_SETS[features]] });
     generated.set(key, gen);
   }
   return gen;
@@ -230,7 +230,7 @@ for (const layout of Object.keys(LAYOUTS) as LayoutName[]) {
 
 test("loongarch64 output is byte-identical for identical input", () => {
   for (const features of Object.keys(FEATURE_SETS) as FeatureSet[]) {
-    const once = (): Generated => sdkOf(SMALL).generate({ arch: "loongarch64", ...(features === "naive" ? {} : { cpus: 4 }), features: [...FEATURE_SETS[features]] });
+    const once = (): Generated => sdkOf(SMALL).generate({ functions: true, arch: "loongarch64", ...(features === "naive" ? {} : { cpus: 4 }), features: [...FEATURE_SETS[features]] });
     assert.deepEqual(once().files, once().files);
   }
 });
@@ -297,7 +297,7 @@ const MOVED = "USZ";
  * template cannot be materialised here.
  */
 function movedInput(offset: number): GenInput {
-  const input = generatorInput(sdkOf(SMALL).layout("loongarch64"), { arch: "loongarch64", cpus: 2, mode: "kernel", features: { preempt: false, irq: false, naive: false, el2: false } });
+  const input = generatorInput(sdkOf(SMALL).layout("loongarch64"), { arch: "loongarch64", cpus: 2, mode: "kernel", features: { preempt: false, irq: false, naive: false, el2: false }, functions: true });
   const at = input.vars.findIndex((v) => v.layout.name === MOVED);
   const last = input.vars[at]!;
   const delta = offset - last.layout.offset;

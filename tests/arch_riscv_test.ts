@@ -75,7 +75,7 @@ function immediate(text: string): number {
 
 /** Links, places, disassembles and compiles inline one generation; asserts everything the issue requires. */
 async function checkGeneration(arch: Rv, set: FeatureSet, layoutName: keyof typeof LAYOUTS): Promise<void> {
-    const gen = LAYOUTS[layoutName]().generate({ arch, features: features(set) });
+    const gen = LAYOUTS[layoutName]().generate({ functions: true, arch, features: features(set) });
     await withTempDir(`rv-${arch}`, (dir) => withTempDir(`rv-inline-${arch}`, async (inlineDir) => {
       const naive = set === "naive";
       // The inline header compiles for the target, and an inline near read is one instruction.
@@ -181,7 +181,7 @@ test("riscv far offsets split into lui/add/load up to 2 GiB, also where lui woul
     for (const off of offsets) {
       const layout = computeLayout([{ name: "X", type: u32, init: new Uint8Array(4) }], arch);
       const moved = { ...layout, vars: [{ ...layout.vars[0]!, offset: off }] };
-      const gen = generatorInput(moved, { arch, cpus: 1, mode: "kernel", features: { preempt: false, irq: false, naive: false, el2: false } });
+      const gen = generatorInput(moved, { arch, cpus: 1, mode: "kernel", features: { preempt: false, irq: false, naive: false, el2: false }, functions: true });
       const asm = riscvLeafAssembly(arch, gen, gen.vars[0]!.leaves[0]!, "read_current_raw");
       lines.push(asm.replace(/percpu_X_read_current_raw/g, `f_${off}`));
     }
@@ -224,7 +224,7 @@ test("riscv check() rejects a variable beyond 2 GiB with offset_out_of_reach", (
     const layout = computeLayout([{ name: "X", type: u64, init: new Uint8Array(8) }], backend.arch);
     const inside = { ...layout, vars: [{ ...layout.vars[0]!, offset: 2 ** 31 - 8 }] };
     const beyond = { ...layout, vars: [{ ...layout.vars[0]!, offset: 2 ** 31 }] };
-    const config = { arch: backend.arch, cpus: 1, mode: "kernel" as const, features: { preempt: false, irq: false, naive: false, el2: false } };
+    const config = { arch: backend.arch, cpus: 1, mode: "kernel" as const, features: { preempt: false, irq: false, naive: false, el2: false }, functions: true };
     backend.check(generatorInput(inside, config));
     assert.throws(() => backend.check(generatorInput(beyond, config)), (e) => e instanceof PercpuError && e.code === "offset_out_of_reach");
   }
@@ -235,14 +235,14 @@ test("riscv backends declare the kernel-only soft-float medany flags without rel
   assert.equal(riscv32Backend.supportsUserMode, false);
   for (const f of ["-march=rv64imac", "-mabi=lp64", "-mcmodel=medany", "-mno-relax"]) assert.ok(riscv64Backend.clangFlags.includes(f));
   for (const f of ["--target=riscv32-unknown-none-elf", "-march=rv32imac", "-mabi=ilp32", "-mcmodel=medany", "-mno-relax"]) assert.ok(riscv32Backend.clangFlags.includes(f));
-  const gen = smallLayout().generate({ arch: "riscv64" });
+  const gen = smallLayout().generate({ functions: true, arch: "riscv64" });
   assert.match(gen.files["percpu.S"], /^\.option norelax$/m);
-  assert.throws(() => smallLayout().generate({ arch: "riscv64", mode: "user" }), PercpuError);
+  assert.throws(() => smallLayout().generate({ functions: true, arch: "riscv64", mode: "user" }), PercpuError);
   // Identical input, identical output.
   for (const arch of ["riscv64", "riscv32"] as const) {
     for (const set of FEATURE_SETS) {
-      const a = bigLayout().generate({ arch, features: features(set) }).files;
-      const b = bigLayout().generate({ arch, features: features(set) }).files;
+      const a = bigLayout().generate({ functions: true, arch, features: features(set) }).files;
+      const b = bigLayout().generate({ functions: true, arch, features: features(set) }).files;
       assert.equal(a["percpu.S"], b["percpu.S"]);
       assert.equal(a["percpu.h"], b["percpu.h"]);
     }
@@ -469,7 +469,7 @@ _start:
 for (const arch of ["riscv64", "riscv32"] as const satisfies readonly Rv[]) {
   for (const set of ["none", "preempt+irq", "naive"] as const satisfies readonly FeatureSet[]) {
     test(`${arch} ${set} accessors run correctly under QEMU, extern and inline, near and beyond 64 KiB`, async () => {
-      const gen = bootLayout().generate({ arch, features: features(set) });
+      const gen = bootLayout().generate({ functions: true, arch, features: features(set) });
       await withTempDir(`rv-boot-${arch}`, async (dir) => {
         await gen.write(dir);
         const { writeFile } = await import("node:fs/promises");
@@ -521,7 +521,7 @@ test("riscv accessors at offsets up to 2 GiB - 4 read, write and add the right w
     for (const off of offsets) {
       const layout = computeLayout([{ name: "X", type: u32, init: new Uint8Array(4) }], arch);
       const moved = { ...layout, vars: [{ ...layout.vars[0]!, offset: off }] };
-      const gen = generatorInput(moved, { arch, cpus: 1, mode: "kernel", features: { preempt: false, irq: false, naive: false, el2: false } });
+      const gen = generatorInput(moved, { arch, cpus: 1, mode: "kernel", features: { preempt: false, irq: false, naive: false, el2: false }, functions: true });
       const leaf = gen.vars[0]!.leaves[0]!;
       for (const op of ["read_current_raw", "write_current_raw", "add_current", "cmpxchg_current"] as const) {
         asm.push(riscvLeafAssembly(arch, gen, leaf, op).replace(/percpu_X_/g, `o${off}_`));

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { aligned, array, bool, createPercpu, f32, f64, i16, i32, i64, i8, isize, PercpuError, struct, u16, u32, u64, u8, usize } from "../mod.ts";
 import type { Features, GenInput, Mode, PlacedLeaf } from "../arch/backend.ts";
 import { cMemberPath } from "../arch/c_types.ts";
-import { generateHeader } from "../arch/header.ts";
+import { emitHeader } from "../emit/percpu_h.ts";
 import { x86_64Backend } from "../arch/x86_64.ts";
 import { type Generated, generatorInput } from "../sdk/generate.ts";
 import { ARRAY_EXPAND_LIMIT, cTypeName, GUARD_HOOKS, leafFunction, leafOps, offsetMacro, storageSymbol, varFunction } from "../sdk/symbols.ts";
@@ -63,7 +63,7 @@ function smallSdk(big = false) {
 
 function generate(opts: { big?: boolean; mode?: Mode; features?: FeatureList }): Generated {
   const features = opts.features ?? [];
-  return smallSdk(opts.big).generate({ arch: "x86_64", ...(features.includes("naive") ? {} : { cpus: 4 }), mode: opts.mode ?? "kernel", features });
+  return smallSdk(opts.big).generate({ functions: true, arch: "x86_64", ...(features.includes("naive") ? {} : { cpus: 4 }), mode: opts.mode ?? "kernel", features });
 }
 
 const FEATURE_SETS: { name: string; features: FeatureList }[] = [
@@ -431,8 +431,8 @@ test("x86_64 guards wrap only reset_to_init, once each, with an aligned stack an
 }, { timeoutMs: 60_000 });
 
 test("x86_64 naive mode runs with plain globals, extern and inline", async () => {
-  const big = smallSdk(true).generate({ arch: "x86_64", mode: "user", features: ["naive"] });
-  const small = smallSdk(false).generate({ arch: "x86_64", mode: "user", features: ["naive"] });
+  const big = smallSdk(true).generate({ functions: true, arch: "x86_64", mode: "user", features: ["naive"] });
+  const small = smallSdk(false).generate({ functions: true, arch: "x86_64", mode: "user", features: ["naive"] });
   await Promise.all([runProgram(big, { inline: false, hooks: false, threads: false }), runProgram(small, { inline: true, hooks: false, threads: false })]);
 }, { timeoutMs: 60_000 });
 
@@ -441,14 +441,14 @@ test("x86_64 accessors with more integer arguments than registers read indices a
   // remote_write takes cpu + 6 indices + v (i5 and v on the stack), cmpxchg 6 indices + 2 values.
   const sdk = createPercpu();
   sdk.define("CUBE", array(u8, 64), Array.from({ length: 64 }, (_, i) => i));
-  const gen = sdk.generate({ arch: "x86_64", cpus: 2, mode: "user" });
+  const gen = sdk.generate({ functions: true, arch: "x86_64", cpus: 2, mode: "user" });
   const real = generatorInput(gen.layout, gen.config);
   const v = real.vars[0]!;
   const dims = [32, 16, 8, 4, 2, 1].map((stride) => ({ length: 2, stride }));
   const input: GenInput = { ...real, vars: [{ ...v, leaves: [{ ...v.leaves[0]!, indices: dims }] }] };
   await withTempDir("x86-stack", async (dir) => {
     await writeFile(join(dir, "percpu.S"), x86_64Backend.assembly(input));
-    await writeFile(join(dir, "percpu.h"), generateHeader(x86_64Backend, input));
+    await writeFile(join(dir, "percpu.h"), emitHeader(x86_64Backend, input, { functions: true }));
     const main = (inline: boolean): string => [
       ...(inline ? ["#define PERCPU_INLINE"] : []),
       '#include "percpu.h"',

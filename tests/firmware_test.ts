@@ -110,7 +110,7 @@ function assertChecksCover(r: BootResult, checks: readonly string[], vars: reado
 }
 
 /** Checks of the PERCPU_INLINE round (integer-only ones for variables with integers). */
-const INLINE_CHECKS = ["init-inline", "hooks-inline", "write-inline", "remote-inline", "remote_write-inline", "reset-inline"];
+const INLINE_CHECKS = ["init-generic", "hooks-generic", "write-generic", "remote-generic", "remote_write-generic", "reset-generic"];
 
 /** The variables behind the 64 KiB mark passed every check on every CPU, through both accessor flavours. */
 function assertLongOffsets(r: BootResult, sdk: PercpuSdk): void {
@@ -198,7 +198,7 @@ test("aarch64 firmware at EL2 runs on TPIDR_EL2 and passes on 4 CPUs (virtualiza
   const sdk = mixedSdk(false);
   await withTempDir("fw-el2", async (root) => {
     const out = join(root, "image");
-    const image = await buildFirmware(sdk.layout("aarch64"), { arch: "aarch64", cpus: 4, features: ["el2", "preempt"], out, program: { inline: false } });
+    const image = await buildFirmware(sdk.layout("aarch64"), { arch: "aarch64", cpus: 4, features: ["el2", "preempt"], out });
     const asm = await readFile(join(image.dir, "percpu.S"), "utf8");
     assert.match(asm, /tpidr_el2/i);
     assert.doesNotMatch(asm, /tpidr_el1/i);
@@ -396,7 +396,7 @@ test("naive firmware (one CPU, plain globals, no per-CPU register) passes on x86
     }));
     for (const r of runs) {
       assertPassed(r, 1);
-      assertChecksCover(r, ["init", "write", "remote", "ops", "add", "reset", "add-inline"], ["TICKS"]);
+      assertChecksCover(r, ["init", "write", "remote", "ops", "add", "reset", "add-generic"], ["TICKS"]);
     }
   });
 });

@@ -8,7 +8,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, rm, symlink, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import process from "node:process";
@@ -22,7 +22,13 @@ import { CLANG, compileInlineHeader, LLD, linkKernel, run, runOk, undefinedSymbo
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const CXX = CLANG.replace("clang", "clang++");
 // deno publish's "publish.include" (deno.json): everything else in the repository stays out.
-const PUBLISHED = ["mod.ts", "deno.json", "README.md", "LICENSE", "sdk/", "arch/", "linker/", "ffi/", "firmware/", "cli/", "docs/", "examples/ffi-workers/"];
+/** What deno.json's publish.include names, as file names and directory prefixes (`docs/*.svg` → `docs/`), plus deno.json itself. */
+const PUBLISHED: string[] = [
+  "deno.json",
+  ...(JSON.parse(readFileSync(join(root, "deno.json"), "utf8")).publish.include as string[]).map((p) =>
+    p.includes("*") ? p.slice(0, p.indexOf("*")) : /\.[a-z]+$/i.test(p) || p === "LICENSE" ? p : `${p}/`
+  ),
+];
 
 /** Output of a tool without ANSI colours. */
 function plain(text: string): string {
@@ -171,7 +177,7 @@ test("percpu.h compiles as C++ (prototypes and PERCPU_INLINE) and links against 
   sdk.define("CPU_ID", u64, 0);
   sdk.define("STATS", struct({ irqs: u32, hist: array(u8, 4) }), { irqs: 1, hist: [0, 1, 2, 3] });
   sdk.define("BIG", array(u32, 40), new Array<number>(40).fill(7));
-  const gen = sdk.generate({ arch: "x86_64", cpus: 4, features: ["preempt", "irq"] });
+  const gen = sdk.generate({ arch: "x86_64", cpus: 4, features: ["preempt", "irq"], functions: true });
   await withTempDir("cxx", async (dir) => {
     // The hooks are declared by percpu.h, so these C++ definitions get C linkage only through its extern "C".
     const hooks = [

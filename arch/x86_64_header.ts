@@ -1,0 +1,105 @@
+/**
+ * The x86_64 primitives of `percpu.h` (see emit/percpu_h.ts): every access
+ * is one `%gs`-relative instruction, as Linux's `this_cpu_*`, so none needs
+ * the guard. Constant offsets are `"i"` operands printed with `%c`
+ * (`movq %gs:0x8, %rax`); the `_AT` forms take the offset in a register
+ * (`movq %gs:(%rdx), %rax`). Read-modify-write ops use a `%gs:` memory
+ * destination (`addq %rdi, %gs:0x8`); `xchg` is an unlocked `cmpxchg` loop
+ * (the `xchg` instruction is implicitly locked), `cmpxchg` has no `lock`:
+ * both are atomic against interrupts and preemption on the local CPU.
+ *
+ * @module
+ */
+import type { GenInput } from "./backend.ts";
+import { kindToken, type LeafKind } from "../emit/percpu_h.ts";
+
+/** Load mnemonic, temporary type and output constraint per kind (narrow ints load extended into 32 bits). */
+const LOAD: Record<LeafKind, readonly [string, string, string]> = {
+  u8: ["movzbl", "uint32_t", "=r"],
+  i8: ["movsbl", "int32_t", "=r"],
+  u16: ["movzwl", "uint32_t", "=r"],
+  i16: ["movswl", "int32_t", "=r"],
+  u32: ["movl", "uint32_t", "=r"],
+  i32: ["movl", "int32_t", "=r"],
+  u64: ["movq", "uint64_t", "=r"],
+  i64: ["movq", "int64_t", "=r"],
+  bool: ["movb", "bool", "=q"],
+  f32: ["movss", "float", "=x"],
+  f64: ["movsd", "double", "=x"],
+};
+
+/** Store mnemonic, operand-size suffix (integers) and value constraint per kind. */
+const STORE: Record<LeafKind, readonly [string, string, string]> = {
+  u8: ["movb", "b", "qi"],
+  i8: ["movb", "b", "qi"],
+  bool: ["movb", "b", "qi"],
+  u16: ["movw", "w", "ri"],
+  i16: ["movw", "w", "ri"],
+  u32: ["movl", "l", "ri"],
+  i32: ["movl", "l", "ri"],
+  u64: ["movq", "q", "er"],
+  i64: ["movq", "q", "er"],
+  f32: ["movss", "", "x"],
+  f64: ["movsd", "", "x"],
+};
+
+/**
+ * The x86_64 block of `percpu.h` primitives for a configuration (kernel or
+ * user mode; naive builds use the generic naive block).
+ *
+ * @example
+ * ```ts
+ * import { createPercpu, u64 } from "../mod.ts";
+ * import { generatorInput, resolveConfig } from "../sdk/generate.ts";
+ * import { x86_64HeaderPrimitives } from "./x86_64_header.ts";
+ * const sdk = createPercpu();
+ * sdk.define("HITS", u64, 0);
+ * x86_64HeaderPrimitives(generatorInput(sdk.layout("x86_64"), resolveConfig({ arch: "x86_64" }))); // "... #define PERCPU__ADD ..."
+ * ```
+ */
+export function x86_64HeaderPrimitives(input: GenInput): string {
+  const self = input.layout.selfPointerOffset ?? 0;
+  const kinds = Object.keys(LOAD) as LeafKind[];
+  const table = kinds.flatMap((k) => {
+    const [ld, tmp, out] = LOAD[k];
+    const [st, sfx, vc] = STORE[k];
+    const t = kindToken(k);
+    return [
+      `#define PERCPU__X86_LD_${t} "${ld}"`,
+      `#define PERCPU__X86_TMP_${t} ${tmp}`,
+      `#define PERCPU__X86_OUT_${t} "${out}"`,
+      `#define PERCPU__X86_ST_${t} "${st}"`,
+      `#define PERCPU__X86_SFX_${t} "${sfx}"`,
+      `#define PERCPU__X86_VAL_${t} "${vc}"`,
+    ];
+  });
+  // One definition per primitive for the constant form (%c<n> of an "i" operand) and one for the register form.
+  const forms = [
+    { suffix: "", mem: (n: number) => `%%gs:%c${n}`, off: `"i"` },
+    { suffix: "_AT", mem: (n: number) => `%%gs:(%${n})`, off: `"r"` },
+  ];
+  const prims = forms.flatMap(({ suffix, mem, off }) => {
+    const at = (o: string) => `${off}((uintptr_t)(${o}))`;
+    const rmw = (name: string, mnemonic: string) =>
+      `#define PERCPU__${name}${suffix}(T, K, o, v) __asm__ __volatile__("${mnemonic}" PERCPU__X86_SFX_##K " %0, ${mem(1)}" : : PERCPU__X86_VAL_##K((T)(v)), ${at("o")} : "memory", "cc")`;
+    return [
+      `#define PERCPU__RD${suffix}(T, K, o) __extension__({ PERCPU__X86_TMP_##K percpu__v_; __asm__ __volatile__(PERCPU__X86_LD_##K " ${mem(1)}, %0" : PERCPU__X86_OUT_##K(percpu__v_) : ${at("o")} : "memory"); (T)percpu__v_; })`,
+      `#define PERCPU__WR${suffix}(T, K, o, v) __asm__ __volatile__(PERCPU__X86_ST_##K " %0, ${mem(1)}" : : PERCPU__X86_VAL_##K((T)(v)), ${at("o")} : "memory")`,
+      `#define PERCPU__RD_G${suffix}(T, K, o) PERCPU__RD${suffix}(T, K, o)`,
+      `#define PERCPU__WR_G${suffix}(T, K, o, v) PERCPU__WR${suffix}(T, K, o, v)`,
+      rmw("ADD", "add"),
+      rmw("SUB", "sub"),
+      rmw("AND", "and"),
+      rmw("OR", "or"),
+      rmw("XOR", "xor"),
+      `#define PERCPU__XCHG${suffix}(T, K, o, v) __extension__({ T percpu__o_; __asm__ __volatile__("mov" PERCPU__X86_SFX_##K " ${mem(2)}, %0\\n1:\\tcmpxchg" PERCPU__X86_SFX_##K " %1, ${mem(2)}\\n\\tjne 1b" : "=&a"(percpu__o_) : "r"((T)(v)), ${at("o")} : "memory", "cc"); percpu__o_; })`,
+      `#define PERCPU__CMPXCHG${suffix}(T, K, o, e, d) __extension__({ T percpu__o_; __asm__ __volatile__("cmpxchg" PERCPU__X86_SFX_##K " %2, ${mem(3)}" : "=a"(percpu__o_) : "0"((T)(e)), "r"((T)(d)), ${at("o")} : "memory", "cc"); percpu__o_; })`,
+    ];
+  });
+  return [
+    "/* x86_64: one %gs-relative instruction per access (Linux this_cpu_*): no guard is ever needed. */",
+    `#define PERCPU__BASE() __extension__({ uintptr_t percpu__b_; __asm__ __volatile__("movq %%gs:${self}, %0" : "=r"(percpu__b_)); percpu__b_; })`,
+    ...table,
+    ...prims,
+  ].join("\n");
+}

@@ -1,0 +1,336 @@
+/**
+ * The `percpu.h` emitter. Per variable it writes data only — an offset
+ * macro, a typedef and one line per accessor leaf (`PERCPU_L_<LEAF>`: C
+ * type, kind, offset) — and then a fixed block that does not grow with the
+ * variables: the arch's primitives (`PERCPU__RD`, `PERCPU__ADD`, ... from the
+ * backend), a generic fallback for every primitive an arch leaves out
+ * (guarded load-op-store, as Linux's asm-generic/percpu.h), and the generic
+ * accessors keyed by leaf name, Linux style:
+ *
+ * ```c
+ * percpu_read_current(CPU_ID);              percpu_write_current_raw(STATS__irqs, v);
+ * percpu_add_current(IRQ_COUNT__3, 1);      percpu_remote_read(CPU_ID, cpu);
+ * percpu_current_ptr(STATS);                percpu_read_current_at(BIG, i);   // long arrays
+ * ```
+ *
+ * The primitives are macros over integer constant offsets, so the shortest
+ * instruction for an offset is chosen at any optimisation level (`-O0`
+ * included). With `functions` the header also declares today's out-of-line
+ * per-variable functions of `percpu.S` (`percpu_<LEAF>_read_current_raw`, ...)
+ * and, under `PERCPU_INLINE`, their `static inline` versions.
+ *
+ * @module
+ */
+import type { ArchBackend, GenInput, PlacedLeaf } from "../arch/backend.ts";
+import { cDeclaration, cPrototype, leafSignature } from "../arch/c_types.ts";
+import { AREAS_SYMBOL, BASE_SYMBOL, configSummary, TEMPLATE_SYMBOL } from "../arch/_asm.ts";
+import { cTypeName, GUARD_HOOKS, leafDataMacro, leafIndexMacro, leafOps, offsetMacro, varFunction } from "../sdk/symbols.ts";
+import { TARGET_INFO } from "../sdk/targets.ts";
+import type { PercpuType, ScalarName } from "../sdk/types.ts";
+
+/** A leaf's scalar kind: pointer-sized types resolved for the target. */
+export type LeafKind = "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64" | "bool" | "f32" | "f64";
+
+/** The kind of a scalar on a target with `pointerBytes`-wide pointers. */
+export function leafKind(scalar: ScalarName, pointerBytes: number): LeafKind {
+  if (scalar === "usize") return pointerBytes === 8 ? "u64" : "u32";
+  if (scalar === "isize") return pointerBytes === 8 ? "i64" : "i32";
+  return scalar;
+}
+
+/**
+ * The preprocessor token of a kind in `PERCPU_L_*` data and primitive names
+ * (`pk_u64`): prefixed so that no macro of the including code (`bool` is one,
+ * from stdbool.h) can expand it before it is pasted.
+ */
+export function kindToken(kind: LeafKind): string {
+  return `pk_${kind}`;
+}
+
+/** The data lines of one leaf: its `PERCPU_L_` tuple and, for indexed leaves, its index expression. */
+function leafData(leaf: PlacedLeaf, kind: LeafKind): string[] {
+  const lines = [`#define ${leafDataMacro(leaf)} ${leaf.cType}, ${kindToken(kind)}, ${leaf.areaOffset}`];
+  if (leaf.indices.length > 0) {
+    const params = leaf.indices.map((_, i) => `i${i}`);
+    const sum = leaf.indices.map((d, i) => `(uintptr_t)(i${i}) * ${d.stride}u`).join(" + ");
+    lines.push(`#define ${leafIndexMacro(leaf)}(${params.join(", ")}) (${sum})`);
+  }
+  return lines;
+}
+
+/**
+ * The guard of multi-instruction sequences, from the features: nothing, or
+ * the preempt / irq hooks the kernel provides.
+ */
+function guardMacros(input: GenInput): string[] {
+  const { preempt, irq } = input.config.features;
+  const enter = [...(preempt ? [`${GUARD_HOOKS[0]}();`] : []), ...(irq ? [`uintptr_t percpu__irq_ = ${GUARD_HOOKS[2]}();`] : [])];
+  const exit = [...(irq ? [`${GUARD_HOOKS[3]}(percpu__irq_);`] : []), ...(preempt ? [`${GUARD_HOOKS[1]}();`] : [])];
+  return [
+    "/* The guard around multi-instruction sequences (features: " +
+    `${[...(preempt ? ["preempt"] : []), ...(irq ? ["irq"] : [])].join(" ") || "none"}). */`,
+    `#define PERCPU__GUARD_ENTER ${enter.join(" ")}`.trimEnd(),
+    `#define PERCPU__GUARD_EXIT ${exit.join(" ")}`.trimEnd(),
+  ];
+}
+
+/**
+ * Primitives of naive builds (one CPU, plain globals, no register): plain C
+ * on `__percpu_areas`, the same on every arch.
+ */
+const NAIVE_PRIMITIVES = `/* naive: one CPU, plain globals in ${AREAS_SYMBOL}; no per-CPU register. */
+extern unsigned char ${AREAS_SYMBOL}[] __attribute__((visibility("hidden")));
+#define PERCPU__BASE() ((uintptr_t)${AREAS_SYMBOL})`;
+
+/**
+ * What every arch gets unless it defines its own: each primitive in terms of
+ * `PERCPU__BASE()` and C volatile accesses, the read-modify-write ones as a
+ * guarded load-op-store (exact against interrupts and preemption when the
+ * preempt/irq features are on, not atomic against other CPUs), as Linux's
+ * asm-generic/percpu.h does. Constant-offset forms default to the runtime ones.
+ */
+const GENERIC_FALLBACK = `/* Generic fallback for every primitive the arch does not specialise (cf. asm-generic/percpu.h). */
+#define PERCPU__PTR(T, a) ((volatile T *)(PERCPU__BASE() + (uintptr_t)(a)))
+#ifndef PERCPU__RD_AT
+#define PERCPU__RD_AT(T, K, a) (*PERCPU__PTR(T, a))
+#endif
+#ifndef PERCPU__WR_AT
+#define PERCPU__WR_AT(T, K, a, v) ((void)(*PERCPU__PTR(T, a) = (T)(v)))
+#endif
+#ifndef PERCPU__RD_G_AT
+#define PERCPU__RD_G_AT(T, K, a) __extension__({ PERCPU__GUARD_ENTER T percpu__v_ = PERCPU__RD_AT(T, K, a); PERCPU__GUARD_EXIT percpu__v_; })
+#endif
+#ifndef PERCPU__WR_G_AT
+#define PERCPU__WR_G_AT(T, K, a, v) __extension__({ T percpu__w_ = (T)(v); PERCPU__GUARD_ENTER PERCPU__WR_AT(T, K, a, percpu__w_); PERCPU__GUARD_EXIT (void)0; })
+#endif
+#define PERCPU__RMW_GENERIC(T, a, OP, v) __extension__({ T percpu__w_ = (T)(v); PERCPU__GUARD_ENTER volatile T *percpu__p_ = PERCPU__PTR(T, a); *percpu__p_ = (T)(*percpu__p_ OP percpu__w_); PERCPU__GUARD_EXIT (void)0; })
+#ifndef PERCPU__ADD_AT
+#define PERCPU__ADD_AT(T, K, a, v) PERCPU__RMW_GENERIC(T, a, +, v)
+#endif
+#ifndef PERCPU__SUB_AT
+#define PERCPU__SUB_AT(T, K, a, v) PERCPU__RMW_GENERIC(T, a, -, v)
+#endif
+#ifndef PERCPU__AND_AT
+#define PERCPU__AND_AT(T, K, a, v) PERCPU__RMW_GENERIC(T, a, &, v)
+#endif
+#ifndef PERCPU__OR_AT
+#define PERCPU__OR_AT(T, K, a, v) PERCPU__RMW_GENERIC(T, a, |, v)
+#endif
+#ifndef PERCPU__XOR_AT
+#define PERCPU__XOR_AT(T, K, a, v) PERCPU__RMW_GENERIC(T, a, ^, v)
+#endif
+#ifndef PERCPU__XCHG_AT
+#define PERCPU__XCHG_AT(T, K, a, v) __extension__({ T percpu__w_ = (T)(v); PERCPU__GUARD_ENTER volatile T *percpu__p_ = PERCPU__PTR(T, a); T percpu__o_ = *percpu__p_; *percpu__p_ = percpu__w_; PERCPU__GUARD_EXIT percpu__o_; })
+#endif
+#ifndef PERCPU__CMPXCHG_AT
+#define PERCPU__CMPXCHG_AT(T, K, a, e, d) __extension__({ T percpu__e_ = (T)(e), percpu__d_ = (T)(d); PERCPU__GUARD_ENTER volatile T *percpu__p_ = PERCPU__PTR(T, a); T percpu__o_ = *percpu__p_; if (percpu__o_ == percpu__e_) *percpu__p_ = percpu__d_; PERCPU__GUARD_EXIT percpu__o_; })
+#endif
+#ifndef PERCPU__RD
+#define PERCPU__RD(T, K, o) PERCPU__RD_AT(T, K, o)
+#endif
+#ifndef PERCPU__WR
+#define PERCPU__WR(T, K, o, v) PERCPU__WR_AT(T, K, o, v)
+#endif
+#ifndef PERCPU__RD_G
+#define PERCPU__RD_G(T, K, o) PERCPU__RD_G_AT(T, K, o)
+#endif
+#ifndef PERCPU__WR_G
+#define PERCPU__WR_G(T, K, o, v) PERCPU__WR_G_AT(T, K, o, v)
+#endif
+#ifndef PERCPU__ADD
+#define PERCPU__ADD(T, K, o, v) PERCPU__ADD_AT(T, K, o, v)
+#endif
+#ifndef PERCPU__SUB
+#define PERCPU__SUB(T, K, o, v) PERCPU__SUB_AT(T, K, o, v)
+#endif
+#ifndef PERCPU__AND
+#define PERCPU__AND(T, K, o, v) PERCPU__AND_AT(T, K, o, v)
+#endif
+#ifndef PERCPU__OR
+#define PERCPU__OR(T, K, o, v) PERCPU__OR_AT(T, K, o, v)
+#endif
+#ifndef PERCPU__XOR
+#define PERCPU__XOR(T, K, o, v) PERCPU__XOR_AT(T, K, o, v)
+#endif
+#ifndef PERCPU__XCHG
+#define PERCPU__XCHG(T, K, o, v) PERCPU__XCHG_AT(T, K, o, v)
+#endif
+#ifndef PERCPU__CMPXCHG
+#define PERCPU__CMPXCHG(T, K, o, e, d) PERCPU__CMPXCHG_AT(T, K, o, e, d)
+#endif`;
+
+/**
+ * The generic accessors: fixed text over the leaf data. `X` is a leaf
+ * (`CPU_ID`, `STATS__irqs`, `IRQ_COUNT__3`), `V` a variable. `_at` forms
+ * take the values first, then one index per long-array dimension.
+ */
+const GENERIC_ACCESSORS = `/* Generic accessors keyed by leaf name. The PERCPU__Cn/PERCPU__An indirections expand the leaf data into arguments. */
+#define PERCPU__E0(m, T, K, O) m(T, K, O)
+#define PERCPU__E1(m, a, T, K, O) m(T, K, O, a)
+#define PERCPU__E2(m, a, b, T, K, O) m(T, K, O, a, b)
+#define PERCPU__C0(m, L) PERCPU__E0(m, L)
+#define PERCPU__C1(m, a, L) PERCPU__E1(m, a, L)
+#define PERCPU__C2(m, a, b, L) PERCPU__E2(m, a, b, L)
+#define PERCPU__F0(m, i, T, K, O) m(T, K, ((uintptr_t)(O) + (i)))
+#define PERCPU__F1(m, a, i, T, K, O) m(T, K, ((uintptr_t)(O) + (i)), a)
+#define PERCPU__F2(m, a, b, i, T, K, O) m(T, K, ((uintptr_t)(O) + (i)), a, b)
+#define PERCPU__A0(m, i, L) PERCPU__F0(m, i, L)
+#define PERCPU__A1(m, a, i, L) PERCPU__F1(m, a, i, L)
+#define PERCPU__A2(m, a, b, i, L) PERCPU__F2(m, a, b, i, L)
+#define PERCPU__REMOTE(T, c, a) ((volatile T *)(${BASE_SYMBOL} + (uintptr_t)(c) * PERCPU_STRIDE + (uintptr_t)(a)))
+#define PERCPU__REMOTE_RD(T, K, a, c) (*PERCPU__REMOTE(T, c, a))
+#define PERCPU__REMOTE_WR(T, K, a, c, v) ((void)(*PERCPU__REMOTE(T, c, a) = (T)(v)))
+
+#define percpu_read_current_raw(X) PERCPU__C0(PERCPU__RD, PERCPU_L_##X)
+#define percpu_read_current(X) PERCPU__C0(PERCPU__RD_G, PERCPU_L_##X)
+#define percpu_write_current_raw(X, v) PERCPU__C1(PERCPU__WR, (v), PERCPU_L_##X)
+#define percpu_write_current(X, v) PERCPU__C1(PERCPU__WR_G, (v), PERCPU_L_##X)
+#define percpu_add_current(X, v) PERCPU__C1(PERCPU__ADD, (v), PERCPU_L_##X)
+#define percpu_sub_current(X, v) PERCPU__C1(PERCPU__SUB, (v), PERCPU_L_##X)
+#define percpu_and_current(X, v) PERCPU__C1(PERCPU__AND, (v), PERCPU_L_##X)
+#define percpu_or_current(X, v) PERCPU__C1(PERCPU__OR, (v), PERCPU_L_##X)
+#define percpu_xor_current(X, v) PERCPU__C1(PERCPU__XOR, (v), PERCPU_L_##X)
+#define percpu_xchg_current(X, v) PERCPU__C1(PERCPU__XCHG, (v), PERCPU_L_##X)
+#define percpu_cmpxchg_current(X, e, d) PERCPU__C2(PERCPU__CMPXCHG, (e), (d), PERCPU_L_##X)
+#define percpu_remote_read(X, cpu) PERCPU__C1(PERCPU__REMOTE_RD, (cpu), PERCPU_L_##X)
+#define percpu_remote_write(X, cpu, v) PERCPU__C2(PERCPU__REMOTE_WR, (cpu), (v), PERCPU_L_##X)
+
+#define percpu_read_current_raw_at(X, ...) PERCPU__A0(PERCPU__RD_AT, PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
+#define percpu_read_current_at(X, ...) PERCPU__A0(PERCPU__RD_G_AT, PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
+#define percpu_write_current_raw_at(X, v, ...) PERCPU__A1(PERCPU__WR_AT, (v), PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
+#define percpu_write_current_at(X, v, ...) PERCPU__A1(PERCPU__WR_G_AT, (v), PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
+#define percpu_add_current_at(X, v, ...) PERCPU__A1(PERCPU__ADD_AT, (v), PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
+#define percpu_sub_current_at(X, v, ...) PERCPU__A1(PERCPU__SUB_AT, (v), PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
+#define percpu_and_current_at(X, v, ...) PERCPU__A1(PERCPU__AND_AT, (v), PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
+#define percpu_or_current_at(X, v, ...) PERCPU__A1(PERCPU__OR_AT, (v), PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
+#define percpu_xor_current_at(X, v, ...) PERCPU__A1(PERCPU__XOR_AT, (v), PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
+#define percpu_xchg_current_at(X, v, ...) PERCPU__A1(PERCPU__XCHG_AT, (v), PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
+#define percpu_cmpxchg_current_at(X, e, d, ...) PERCPU__A2(PERCPU__CMPXCHG_AT, (e), (d), PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
+#define percpu_remote_read_at(X, cpu, ...) PERCPU__A1(PERCPU__REMOTE_RD, (cpu), PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
+#define percpu_remote_write_at(X, cpu, v, ...) PERCPU__A2(PERCPU__REMOTE_WR, (cpu), (v), PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
+
+/* Whole variables: typed pointers and reset_to_init. */
+#define percpu_current_ptr(V) ((percpu_##V##_t *)(PERCPU__BASE() + PERCPU_##V##_OFFSET))
+#define percpu_remote_ptr(V, cpu) ((percpu_##V##_t *)(${BASE_SYMBOL} + (uintptr_t)(cpu) * PERCPU_STRIDE + PERCPU_##V##_OFFSET))
+#define percpu_reset_to_init(V) percpu__reset_range(PERCPU_##V##_OFFSET, sizeof(percpu_##V##_t))
+extern const unsigned char ${TEMPLATE_SYMBOL}[] __attribute__((visibility("hidden")));
+static inline void percpu__reset_range(uintptr_t off, uintptr_t n) {
+  PERCPU__GUARD_ENTER
+  volatile unsigned char *percpu__d_ = (volatile unsigned char *)(PERCPU__BASE() + off);
+  for (uintptr_t percpu__i_ = 0; percpu__i_ < n; percpu__i_++) percpu__d_[percpu__i_] = ${TEMPLATE_SYMBOL}[off + percpu__i_];
+  PERCPU__GUARD_EXIT
+}`;
+
+/** `typedef <declaration of name>;`, the declaration text computed once per type object (variables often share types). */
+function typedefWriter(): (type: PercpuType, name: string) => string {
+  const parts = new WeakMap<PercpuType, readonly [string, string]>();
+  return (type, name) => {
+    let p = parts.get(type);
+    if (!p) {
+      const text = cDeclaration(type, "\u0000");
+      const at = text.indexOf("\u0000");
+      parts.set(type, p = [text.slice(0, at), text.slice(at + 1)]);
+    }
+    return `typedef ${p[0]}${name}${p[1]};`;
+  };
+}
+
+/** Options of {@link emitHeader}. */
+export interface HeaderOptions {
+  /** Also declare the out-of-line per-variable functions of `percpu.S` (and their `PERCPU_INLINE` versions). */
+  readonly functions: boolean;
+}
+
+/**
+ * Generates `percpu.h` for a backend: per-variable data, then the fixed
+ * primitives, fallback and generic accessors (pure).
+ *
+ * @example
+ * ```ts
+ * import { backendFor } from "../arch/index.ts";
+ * import { createPercpu, u64 } from "../mod.ts";
+ * import { generatorInput, resolveConfig } from "../sdk/generate.ts";
+ * import { emitHeader } from "./percpu_h.ts";
+ * const sdk = createPercpu();
+ * sdk.define("CPU_ID", u64, 0);
+ * const input = generatorInput(sdk.layout("riscv64"), resolveConfig({ arch: "riscv64" }));
+ * emitHeader(backendFor("riscv64"), input, { functions: false }); // "... #define PERCPU_L_CPU_ID uint64_t, pk_u64, 0 ..."
+ * ```
+ */
+export function emitHeader(backend: ArchBackend, input: GenInput, options: HeaderOptions): string {
+  const { layout, config } = input;
+  const pointerBytes = TARGET_INFO[layout.target].pointerBytes;
+  const lines: string[] = [
+    `/* percpu.h: generated by the percpu SDK for ${configSummary(input)}. Do not edit. */`,
+    "#ifndef PERCPU_H",
+    "#define PERCPU_H",
+    "",
+    "#include <stdbool.h>",
+    "#include <stdint.h>",
+    "",
+    "#ifdef __cplusplus",
+    'extern "C" {',
+    "#endif",
+    "",
+    `#define PERCPU_AREA_SIZE ${layout.areaSize}u`,
+    `#define PERCPU_STRIDE ${layout.stride}u`,
+    `#define PERCPU_AREA_ALIGN ${layout.areaAlign}u`,
+    `#define PERCPU_MAX_CPUS ${config.cpus}u`,
+  ];
+  if (layout.selfPointerOffset !== null) lines.push(`#define PERCPU_SELF_OFFSET ${layout.selfPointerOffset}u`);
+  lines.push("", "/* Variables: offset and type; leaves: C type, kind, offset (PERCPU_LI_/PERCPU_I_: long arrays, use the _at forms). */");
+  const typedef = typedefWriter();
+  for (const v of input.vars) {
+    lines.push(`#define ${offsetMacro(v.layout.name)} ${v.layout.offset}u`, typedef(v.layout.type, cTypeName(v.layout.name)));
+    for (const leaf of v.leaves) lines.push(...leafData(leaf, leafKind(leaf.scalar, pointerBytes)));
+  }
+  lines.push(
+    "",
+    "/* Runtime. percpu_init returns n, or -1 for a null base, -2 for a base not aligned to PERCPU_AREA_ALIGN. */",
+    "intptr_t percpu_init(uintptr_t base, uintptr_t n);",
+    "uintptr_t percpu_init_in_place(void);",
+    "void percpu_init_reg(uintptr_t cpu);",
+    "uintptr_t percpu_read_reg(void);",
+    "void percpu_write_reg(uintptr_t value);",
+    "uintptr_t percpu_area_base(uintptr_t cpu);",
+    "uintptr_t percpu_area_num(void);",
+    "uintptr_t percpu_area_size(void);",
+    `extern uintptr_t ${BASE_SYMBOL} __attribute__((visibility("hidden")));`,
+    "",
+    "/* Guard hooks: provide these when generating with the preempt / irq features. */",
+    `void ${GUARD_HOOKS[0]}(void);`,
+    `void ${GUARD_HOOKS[1]}(void);`,
+    `uintptr_t ${GUARD_HOOKS[2]}(void);`,
+    `void ${GUARD_HOOKS[3]}(uintptr_t flags);`,
+    "",
+    ...guardMacros(input),
+    "",
+    config.features.naive ? NAIVE_PRIMITIVES : backend.headerPrimitives(input),
+    "",
+    GENERIC_FALLBACK,
+    "",
+    GENERIC_ACCESSORS,
+  );
+  if (options.functions) lines.push("", ...functionDeclarations(backend, input));
+  lines.push("", "#ifdef __cplusplus", '} /* extern "C" */', "#endif", "", "#endif /* PERCPU_H */", "");
+  return lines.join("\n");
+}
+
+/** Prototypes of the per-variable functions of `percpu.S`, and their `static inline` versions under `PERCPU_INLINE`. */
+function functionDeclarations(backend: ArchBackend, input: GenInput): string[] {
+  const lines = ["/* Out-of-line per-variable functions of percpu.S (generated with functions: true). */"];
+  for (const v of input.vars) {
+    const t = cTypeName(v.layout.name);
+    lines.push(`${t} *${varFunction(v.layout.name, "remote_ptr")}(uintptr_t cpu);`);
+    lines.push(`void ${varFunction(v.layout.name, "reset_to_init")}(void);`);
+  }
+  lines.push("", "#ifndef PERCPU_INLINE", "");
+  for (const v of input.vars) {
+    lines.push(`${cTypeName(v.layout.name)} *${varFunction(v.layout.name, "current_ptr")}(void);`);
+    for (const leaf of v.leaves) {
+      for (const op of leafOps(leaf.scalar)) lines.push(`${cPrototype(leafSignature(leaf, op))};`);
+    }
+  }
+  lines.push("", "#else /* PERCPU_INLINE */", "", backend.inlineC(input).trimEnd(), "", "#endif /* PERCPU_INLINE */");
+  return lines;
+}
