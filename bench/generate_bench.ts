@@ -100,14 +100,18 @@ export function scalingTable(results: readonly ScalingResult[]): string {
   ].join("\n");
 }
 
+/** What a translation unit includes: the default generic header, or the 0.1-style one with `functions` (prototypes / PERCPU_INLINE). */
+type HeaderKind = "generic" | "functions" | "functions+inline";
+
 /** Compile time (best of `rounds`, ms) of a C file that only includes the header, for `vars` variables. */
-function headerCompileMs(arch: Target, vars: number, inline: boolean, rounds = 5): number {
+function headerCompileMs(arch: Target, vars: number, kind: HeaderKind, rounds = 5): number {
   const dir = mkdtempSync(join(tmpdir(), "percpu-bench-h-"));
   try {
     const sdk = createPercpu();
     defineMixed(sdk, vars);
-    writeFileSync(join(dir, "percpu.h"), sdk.generate({ arch, cpus: 4 }).files["percpu.h"]);
-    writeFileSync(join(dir, "tu.c"), `${inline ? "#define PERCPU_INLINE\n" : ""}#include "percpu.h"\nint tu_marker(void) { return 1; }\n`);
+    writeFileSync(join(dir, "percpu.h"), sdk.generate({ arch, cpus: 4, functions: kind !== "generic" }).files["percpu.h"]);
+    const inline = kind === "functions+inline" ? "#define PERCPU_INLINE\n" : "";
+    writeFileSync(join(dir, "tu.c"), `${inline}#include "percpu.h"\nint tu_marker(void) { return 1; }\n`);
     const args = [...backendFor(arch).clangFlags, "-ffreestanding", "-O2", "-c", join(dir, "tu.c"), "-o", join(dir, "tu.o")];
     let best = Infinity;
     for (let i = 0; i < rounds; i++) {
@@ -125,10 +129,10 @@ function headerCompileMs(arch: Target, vars: number, inline: boolean, rounds = 5
 export function headerTable(): string {
   const rows: string[] = [];
   for (const arch of ["x86_64", "aarch64", "riscv64", "loongarch64"] as const) {
-    for (const inline of [false, true]) {
-      const small = headerCompileMs(arch, 10, inline);
-      const big = headerCompileMs(arch, 1000, inline);
-      rows.push(`| ${arch} | ${inline ? "PERCPU_INLINE" : "prototypes"} | ${small.toFixed(0)} | ${big.toFixed(0)} | ${(big / small).toFixed(2)}× |`);
+    for (const kind of ["generic", "functions", "functions+inline"] as const) {
+      const small = headerCompileMs(arch, 10, kind);
+      const big = headerCompileMs(arch, 1000, kind);
+      rows.push(`| ${arch} | ${kind} | ${small.toFixed(0)} | ${big.toFixed(0)} | ${(big / small).toFixed(2)}× |`);
     }
   }
   return ["| arch | header | 10 vars ms | 1 000 vars ms | ratio |", "|---|---|---:|---:|---:|", ...rows].join("\n");
