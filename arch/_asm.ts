@@ -6,7 +6,7 @@
  * @module
  */
 import { storageSymbol } from "../sdk/symbols.ts";
-import type { GenInput } from "./backend.ts";
+import type { GenInput } from "../sdk/plan.ts";
 
 /** Read-only copy of the whole initial area (source of `percpu_init` and `reset_to_init`). */
 export const TEMPLATE_SYMBOL = "__percpu_template";

@@ -32,8 +32,11 @@ import { fail, type PathSegment } from "../sdk/errors.ts";
 import { GUARD_HOOKS, leafFunction, leafOps, type LeafOp, varFunction, cTypeName } from "../sdk/symbols.ts";
 import type { ScalarName } from "../sdk/types.ts";
 import { AREAS_SYMBOL, asmFunction, BASE_SYMBOL, commonData, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
+import { type ArithmeticOp, isArithmeticOp } from "../sdk/ops.ts";
 import { aarch64HeaderPrimitives } from "./aarch64_header.ts";
-import type { ArchBackend, Features, GenInput, PlacedLeaf } from "./backend.ts";
+import type { Features } from "../sdk/config.ts";
+import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
+import type { ArchBackend } from "./backend.ts";
 import { leafSignature } from "./c_types.ts";
 
 /** Largest byte offset (end of an access) the generated code reaches from the area base: 2 GiB. */
@@ -244,17 +247,18 @@ function guarded(features: Features, body: readonly string[], args: readonly Reg
   return out;
 }
 
-/** The data-processing mnemonic of an integer RMW op. */
+/** The data-processing mnemonic of each arithmetic RMW op (a new one in the catalog must be added here). */
+const RMW_MNEMONIC = {
+  add_current: "add",
+  sub_current: "sub",
+  and_current: "and",
+  or_current: "orr",
+  xor_current: "eor",
+} as const satisfies Record<ArithmeticOp, string>;
+
 function rmwMnemonic(op: LeafOp): string {
-  return match(op)
-    .with("add_current", () => "add")
-    .with("sub_current", () => "sub")
-    .with("and_current", () => "and")
-    .with("or_current", () => "orr")
-    .with("xor_current", () => "eor")
-    .otherwise(() => {
-      throw new Error(`${op} is not an arithmetic RMW op`);
-    });
+  if (!isArithmeticOp(op)) throw new Error(`${op} is not an arithmetic RMW op`);
+  return RMW_MNEMONIC[op];
 }
 
 /** Registers of an LL/SC loop. */

@@ -25,8 +25,8 @@
  *
  * @module
  */
-import type { GenInput } from "./backend.ts";
-import { kindToken, type LeafKind } from "../emit/percpu_h.ts";
+import type { GenInput } from "../sdk/plan.ts";
+import { kindToken, type LeafKind } from "../sdk/c_names.ts";
 
 /** Per kind: load, store, register width (`w`/`x`), exclusive suffix (null: no RMW ops) and cmpxchg compare extension. */
 const KINDS: Record<LeafKind, { readonly ld: string; readonly st: string; readonly r: "w" | "x"; readonly ex: string | null; readonly cmp: string }> = {
@@ -112,7 +112,8 @@ function llsc(op: string): string {
  * @example
  * ```ts
  * import { createPercpu, u64 } from "../mod.ts";
- * import { generatorInput, resolveConfig } from "../sdk/generate.ts";
+ * import { resolveConfig } from "../sdk/config.ts";
+ * import { generatorInput } from "../sdk/plan.ts";
  * import { aarch64HeaderPrimitives } from "./aarch64_header.ts";
  * const sdk = createPercpu();
  * sdk.define("HITS", u64, 0);

@@ -6,28 +6,11 @@
  * @module
  */
 import { match } from "ts-pattern";
+import { cScalarType } from "../sdk/c_names.ts";
+import { leafOpSpec } from "../sdk/ops.ts";
 import { leafFunction, type LeafOp } from "../sdk/symbols.ts";
-import type { PercpuType, ScalarName } from "../sdk/types.ts";
-import type { PlacedLeaf } from "./backend.ts";
-
-/** The C type of a scalar (freestanding `<stdint.h>`/`<stdbool.h>`). */
-export function cScalarType(name: ScalarName): string {
-  return match(name)
-    .with("u8", () => "uint8_t")
-    .with("u16", () => "uint16_t")
-    .with("u32", () => "uint32_t")
-    .with("u64", () => "uint64_t")
-    .with("usize", () => "uintptr_t")
-    .with("i8", () => "int8_t")
-    .with("i16", () => "int16_t")
-    .with("i32", () => "int32_t")
-    .with("i64", () => "int64_t")
-    .with("isize", () => "intptr_t")
-    .with("bool", () => "bool")
-    .with("f32", () => "float")
-    .with("f64", () => "double")
-    .exhaustive();
-}
+import type { PlacedLeaf } from "../sdk/plan.ts";
+import type { PercpuType } from "../sdk/types.ts";
 
 /**
  * A C declaration of `name` with type `type`, e.g. `uint32_t hist[8]` or
@@ -89,25 +72,18 @@ export interface CSignature {
 }
 
 /**
- * Signature of a leaf operation. Parameter order: `cpu` (remote ops), one
- * `uintptr_t iN` per index dimension, then the value(s).
+ * Signature of a leaf operation, from the op catalog. Parameter order: `cpu`
+ * (remote ops), one `uintptr_t iN` per index dimension, then the value(s).
  */
 export function leafSignature(leaf: PlacedLeaf, op: LeafOp): CSignature {
+  const spec = leafOpSpec(op);
   const s = leaf.cType;
-  const idx: CParam[] = leaf.indices.map((_, i) => ({ type: "uintptr_t", name: `i${i}` }));
-  const cpu: CParam = { type: "uintptr_t", name: "cpu" };
-  const v: CParam = { type: s, name: "v" };
-  const [ret, params] = match(op)
-    .returnType<[string, CParam[]]>()
-    .with("read_current_raw", "read_current", () => [s, idx])
-    .with("write_current_raw", "write_current", () => ["void", [...idx, v]])
-    .with("remote_read", () => [s, [cpu, ...idx]])
-    .with("remote_write", () => ["void", [cpu, ...idx, v]])
-    .with("add_current", "sub_current", "and_current", "or_current", "xor_current", () => ["void", [...idx, v]])
-    .with("xchg_current", () => [s, [...idx, v]])
-    .with("cmpxchg_current", () => [s, [...idx, { type: s, name: "expected" }, { type: s, name: "desired" }]])
-    .exhaustive();
-  return { name: leafFunction(leaf, op), ret, params };
+  const params: CParam[] = [
+    ...(spec.target === "remote" ? [{ type: "uintptr_t", name: "cpu" }] : []),
+    ...leaf.indices.map((_, i) => ({ type: "uintptr_t", name: `i${i}` })),
+    ...spec.values.map((name) => ({ type: s, name })),
+  ];
+  return { name: leafFunction(leaf, op), ret: spec.returns === "value" ? s : "void", params };
 }
 
 /** `ret name(params)` as C text (`void` for no parameters). */

@@ -36,8 +36,10 @@ import { fail, type PathSegment, quotePath } from "../sdk/errors.ts";
 import { cTypeName, GUARD_HOOKS, type IndexDim, INTEGER_OPS, leafFunction, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
 import type { VarLayout } from "../sdk/layout.ts";
 import { AREAS_SYMBOL, asmFunction, BASE_SYMBOL, commonData, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
+import type { ArithmeticOp, IntegerOp } from "../sdk/ops.ts";
 import { loongarch64HeaderPrimitives } from "./loongarch64_header.ts";
-import type { ArchBackend, GenInput, PlacedLeaf } from "./backend.ts";
+import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
+import type { ArchBackend } from "./backend.ts";
 import { cPrototype, leafSignature } from "./c_types.ts";
 
 /** The per-CPU register. */
@@ -187,9 +189,11 @@ interface Regs {
   readonly t: readonly string[];
 }
 
-type RmwOp = "add_current" | "sub_current" | "and_current" | "or_current" | "xor_current";
+/** The arithmetic read-modify-write ops of the catalog. */
+type RmwOp = ArithmeticOp;
 /** The integer read-modify-write ops. */
-type AtomicOp = RmwOp | "xchg_current" | "cmpxchg_current";
+/** Every integer op of the catalog: the ones the atomic lowerings handle. */
+type AtomicOp = IntegerOp;
 
 const AMO: Record<Exclude<RmwOp, "sub_current">, string> = {
   add_current: "amadd",

@@ -25,8 +25,8 @@
  *
  * @module
  */
-import type { GenInput } from "./backend.ts";
-import { kindToken, type LeafKind } from "../emit/percpu_h.ts";
+import type { GenInput } from "../sdk/plan.ts";
+import { kindToken, type LeafKind } from "../sdk/c_names.ts";
 
 /**
  * How a kind's read-modify-write ops are built: `amo` (32/64-bit integers: AM* / ll-sc on the
@@ -230,7 +230,8 @@ function rmwPrimitives(): string[] {
  * @example
  * ```ts
  * import { createPercpu, u64 } from "../mod.ts";
- * import { generatorInput, resolveConfig } from "../sdk/generate.ts";
+ * import { resolveConfig } from "../sdk/config.ts";
+ * import { generatorInput } from "../sdk/plan.ts";
  * import { loongarch64HeaderPrimitives } from "./loongarch64_header.ts";
  * const sdk = createPercpu();
  * sdk.define("HITS", u64, 0);

@@ -48,7 +48,8 @@ import { cTypeName, GUARD_HOOKS, leafFunction, leafOps, type LeafOp, varFunction
 import type { ScalarName } from "../sdk/types.ts";
 import { AREAS_SYMBOL, asmFunction, BASE_SYMBOL, commonData, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
 import { riscvHeaderPrimitives } from "./riscv_header.ts";
-import type { ArchBackend, GenInput, PlacedLeaf } from "./backend.ts";
+import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
+import type { ArchBackend } from "./backend.ts";
 import { leafSignature } from "./c_types.ts";
 
 /** The two RISC-V widths. */

@@ -44,8 +44,8 @@
  *
  * @module
  */
-import type { GenInput } from "./backend.ts";
-import { kindToken, type LeafKind } from "../emit/percpu_h.ts";
+import type { GenInput } from "../sdk/plan.ts";
+import { kindToken, type LeafKind } from "../sdk/c_names.ts";
 
 /** Largest displacement of a load/store (signed 12-bit). */
 const IMM12_MAX = 2047;
@@ -184,7 +184,8 @@ function sharedShapes(): string[] {
  * @example
  * ```ts
  * import { createPercpu, u64 } from "../mod.ts";
- * import { generatorInput, resolveConfig } from "../sdk/generate.ts";
+ * import { resolveConfig } from "../sdk/config.ts";
+ * import { generatorInput } from "../sdk/plan.ts";
  * import { riscvHeaderPrimitives } from "./riscv_header.ts";
  * const sdk = createPercpu();
  * sdk.define("HITS", u64, 0);

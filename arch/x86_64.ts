@@ -27,7 +27,8 @@ import type { ScalarName } from "../sdk/types.ts";
 import { cTypeName, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
 import { AREAS_SYMBOL, asmFunction, BASE_SYMBOL, commonData, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
 import { x86_64HeaderPrimitives } from "./x86_64_header.ts";
-import type { ArchBackend, GenInput, PlacedLeaf, PlacedVar } from "./backend.ts";
+import type { GenInput, PlacedLeaf, PlacedVar } from "../sdk/plan.ts";
+import type { ArchBackend } from "./backend.ts";
 import { cPrototype, type CSignature, leafSignature } from "./c_types.ts";
 
 /** `IA32_GS_BASE`, the MSR holding the GS segment base in kernel mode. */

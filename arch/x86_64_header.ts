@@ -10,8 +10,8 @@
  *
  * @module
  */
-import type { GenInput } from "./backend.ts";
-import { kindToken, type LeafKind } from "../emit/percpu_h.ts";
+import type { GenInput } from "../sdk/plan.ts";
+import { kindToken, type LeafKind } from "../sdk/c_names.ts";
 
 /** Load mnemonic, temporary type and output constraint per kind (narrow ints load extended into 32 bits). */
 const LOAD: Record<LeafKind, readonly [string, string, string]> = {
@@ -50,7 +50,8 @@ const STORE: Record<LeafKind, readonly [string, string, string]> = {
  * @example
  * ```ts
  * import { createPercpu, u64 } from "../mod.ts";
- * import { generatorInput, resolveConfig } from "../sdk/generate.ts";
+ * import { resolveConfig } from "../sdk/config.ts";
+ * import { generatorInput } from "../sdk/plan.ts";
  * import { x86_64HeaderPrimitives } from "./x86_64_header.ts";
  * const sdk = createPercpu();
  * sdk.define("HITS", u64, 0);

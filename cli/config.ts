@@ -10,7 +10,7 @@ import { statSync } from "node:fs";
 import { extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { fail, PercpuError } from "../sdk/errors.ts";
-import { collectDefineErrors, PercpuSdk } from "../sdk/percpu.ts";
+import { collectDefineErrors, PercpuSdk } from "../percpu.ts";
 
 /**
  * A loaded config and the `define()` errors collected while loading it.

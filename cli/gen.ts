@@ -5,8 +5,8 @@
  * @module
  */
 import { join } from "node:path";
-import type { Mode } from "../arch/backend.ts";
-import type { Generated } from "../sdk/generate.ts";
+import type { Generated } from "../emit/index.ts";
+import type { Mode } from "../sdk/config.ts";
 import { loadConfig } from "./config.ts";
 import { HELP } from "./help.ts";
 import { arches, cpus, FEATURE_OPTIONS, features, type Io, needConfig, parse, UsageError } from "./usage.ts";

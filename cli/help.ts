@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { FEATURE_NAMES, MAX_CPUS } from "../sdk/generate.ts";
+import { FEATURE_NAMES, MAX_CPUS } from "../sdk/config.ts";
 import { TARGETS } from "../sdk/targets.ts";
 import { platformFor } from "../firmware/platforms.ts";
 

@@ -4,8 +4,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import type { Features } from "../arch/backend.ts";
-import { FEATURE_NAMES, MAX_CPUS } from "../sdk/generate.ts";
+import { FEATURE_NAMES, type Features, MAX_CPUS } from "../sdk/config.ts";
 import { checkTarget, type Target, TARGETS } from "../sdk/targets.ts";
 
 /**

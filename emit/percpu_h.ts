@@ -21,31 +21,15 @@
  *
  * @module
  */
-import type { ArchBackend, GenInput, PlacedLeaf } from "../arch/backend.ts";
+import type { ArchBackend } from "../arch/backend.ts";
+import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
 import { cDeclaration, cPrototype, leafSignature } from "../arch/c_types.ts";
 import { AREAS_SYMBOL, BASE_SYMBOL, configSummary, TEMPLATE_SYMBOL } from "../arch/_asm.ts";
+import { LEAF_OP_SPECS, LEAF_OPS, type LeafOp, RUNTIME, RUNTIME_NAMES } from "../sdk/ops.ts";
 import { cTypeName, GUARD_HOOKS, leafDataMacro, leafIndexMacro, leafOps, offsetMacro, varFunction } from "../sdk/symbols.ts";
 import { TARGET_INFO } from "../sdk/targets.ts";
-import type { PercpuType, ScalarName } from "../sdk/types.ts";
-
-/** A leaf's scalar kind: pointer-sized types resolved for the target. */
-export type LeafKind = "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64" | "bool" | "f32" | "f64";
-
-/** The kind of a scalar on a target with `pointerBytes`-wide pointers. */
-export function leafKind(scalar: ScalarName, pointerBytes: number): LeafKind {
-  if (scalar === "usize") return pointerBytes === 8 ? "u64" : "u32";
-  if (scalar === "isize") return pointerBytes === 8 ? "i64" : "i32";
-  return scalar;
-}
-
-/**
- * The preprocessor token of a kind in `PERCPU_L_*` data and primitive names
- * (`pk_u64`): prefixed so that no macro of the including code (`bool` is one,
- * from stdbool.h) can expand it before it is pasted.
- */
-export function kindToken(kind: LeafKind): string {
-  return `pk_${kind}`;
-}
+import { kindToken, type LeafKind, leafKind } from "../sdk/c_names.ts";
+import type { PercpuType } from "../sdk/types.ts";
 
 /** The data lines of one leaf: its `PERCPU_L_` tuple and, for indexed leaves, its index expression. */
 function leafData(leaf: PlacedLeaf, kind: LeafKind): string[] {
@@ -159,57 +143,63 @@ const GENERIC_FALLBACK = `/* Generic fallback for every primitive the arch does 
 #define PERCPU__CMPXCHG(T, K, o, e, d) PERCPU__CMPXCHG_AT(T, K, o, e, d)
 #endif`;
 
+/** The arguments after the leaf of a catalog op, as macro parameters: the CPU of remote ops, then the values. */
+function opArgs(op: LeafOp): string[] {
+  const spec = LEAF_OP_SPECS[op];
+  return [...(spec.target === "remote" ? ["cpu"] : []), ...spec.values];
+}
+
 /**
- * The generic accessors: fixed text over the leaf data. `X` is a leaf
- * (`CPU_ID`, `STATS__irqs`, `IRQ_COUNT__3`), `V` a variable. `_at` forms
- * take the values first, then one index per long-array dimension.
+ * The generic accessors, derived from the op catalog: for every leaf op
+ * `percpu_<op>(X, args...)` on a plain leaf and `percpu_<op>_at(X, args...,
+ * indices...)` on a long array's leaf, each expanding the leaf data into the
+ * op's primitive (`PERCPU__ADD(T, K, O, v)`, `PERCPU__ADD_AT(T, K, O + i, v)`).
+ * The `PERCPU__Cn`/`PERCPU__An` indirections let the leaf data expand into
+ * arguments before the primitive is applied.
  */
-const GENERIC_ACCESSORS = `/* Generic accessors keyed by leaf name. The PERCPU__Cn/PERCPU__An indirections expand the leaf data into arguments. */
-#define PERCPU__E0(m, T, K, O) m(T, K, O)
-#define PERCPU__E1(m, a, T, K, O) m(T, K, O, a)
-#define PERCPU__E2(m, a, b, T, K, O) m(T, K, O, a, b)
-#define PERCPU__C0(m, L) PERCPU__E0(m, L)
-#define PERCPU__C1(m, a, L) PERCPU__E1(m, a, L)
-#define PERCPU__C2(m, a, b, L) PERCPU__E2(m, a, b, L)
-#define PERCPU__F0(m, i, T, K, O) m(T, K, ((uintptr_t)(O) + (i)))
-#define PERCPU__F1(m, a, i, T, K, O) m(T, K, ((uintptr_t)(O) + (i)), a)
-#define PERCPU__F2(m, a, b, i, T, K, O) m(T, K, ((uintptr_t)(O) + (i)), a, b)
-#define PERCPU__A0(m, i, L) PERCPU__F0(m, i, L)
-#define PERCPU__A1(m, a, i, L) PERCPU__F1(m, a, i, L)
-#define PERCPU__A2(m, a, b, i, L) PERCPU__F2(m, a, b, i, L)
-#define PERCPU__REMOTE(T, c, a) ((volatile T *)(${BASE_SYMBOL} + (uintptr_t)(c) * PERCPU_STRIDE + (uintptr_t)(a)))
-#define PERCPU__REMOTE_RD(T, K, a, c) (*PERCPU__REMOTE(T, c, a))
-#define PERCPU__REMOTE_WR(T, K, a, c, v) ((void)(*PERCPU__REMOTE(T, c, a) = (T)(v)))
+function genericAccessors(): string {
+  const arity = Math.max(...LEAF_OPS.map((op) => opArgs(op).length));
+  const lines = ["/* Generic accessors keyed by leaf name, one per op of the catalog; _at forms: values first, then one index per dimension. */"];
+  for (let n = 0; n <= arity; n++) {
+    const a = Array.from({ length: n }, (_, i) => `a${i}`);
+    const with_ = (...xs: string[]) => [...xs, ...a].join(", ");
+    lines.push(
+      `#define PERCPU__E${n}(${with_("m")}, T, K, O) m(T, K, O${a.map((x) => `, ${x}`).join("")})`,
+      `#define PERCPU__C${n}(${with_("m")}, L) PERCPU__E${n}(${with_("m")}, L)`,
+      `#define PERCPU__F${n}(${with_("m")}, i, T, K, O) m(T, K, ((uintptr_t)(O) + (i))${a.map((x) => `, ${x}`).join("")})`,
+      `#define PERCPU__A${n}(${with_("m")}, i, L) PERCPU__F${n}(${with_("m")}, i, L)`,
+    );
+  }
+  lines.push(
+    `#define PERCPU__REMOTE(T, c, a) ((volatile T *)(${BASE_SYMBOL} + (uintptr_t)(c) * PERCPU_STRIDE + (uintptr_t)(a)))`,
+    "#define PERCPU__REMOTE_RD(T, K, a, c) (*PERCPU__REMOTE(T, c, a))",
+    "#define PERCPU__REMOTE_WR(T, K, a, c, v) ((void)(*PERCPU__REMOTE(T, c, a) = (T)(v)))",
+    "#define PERCPU__REMOTE_RD_AT PERCPU__REMOTE_RD",
+    "#define PERCPU__REMOTE_WR_AT PERCPU__REMOTE_WR",
+    "",
+  );
+  for (const op of LEAF_OPS) {
+    const { primitive } = LEAF_OP_SPECS[op];
+    const args = opArgs(op);
+    const wrapped = args.map((x) => `(${x})`);
+    const params = ["X", ...args].join(", ");
+    lines.push(`#define percpu_${op}(${params}) PERCPU__C${args.length}(${[primitive, ...wrapped, "PERCPU_L_##X"].join(", ")})`);
+  }
+  lines.push("");
+  for (const op of LEAF_OPS) {
+    const { primitive } = LEAF_OP_SPECS[op];
+    const args = opArgs(op);
+    const wrapped = args.map((x) => `(${x})`);
+    const params = ["X", ...args, "..."].join(", ");
+    lines.push(
+      `#define percpu_${op}_at(${params}) PERCPU__A${args.length}(${[`${primitive}_AT`, ...wrapped, "PERCPU_I_##X(__VA_ARGS__)", "PERCPU_LI_##X"].join(", ")})`,
+    );
+  }
+  return lines.join("\n");
+}
 
-#define percpu_read_current_raw(X) PERCPU__C0(PERCPU__RD, PERCPU_L_##X)
-#define percpu_read_current(X) PERCPU__C0(PERCPU__RD_G, PERCPU_L_##X)
-#define percpu_write_current_raw(X, v) PERCPU__C1(PERCPU__WR, (v), PERCPU_L_##X)
-#define percpu_write_current(X, v) PERCPU__C1(PERCPU__WR_G, (v), PERCPU_L_##X)
-#define percpu_add_current(X, v) PERCPU__C1(PERCPU__ADD, (v), PERCPU_L_##X)
-#define percpu_sub_current(X, v) PERCPU__C1(PERCPU__SUB, (v), PERCPU_L_##X)
-#define percpu_and_current(X, v) PERCPU__C1(PERCPU__AND, (v), PERCPU_L_##X)
-#define percpu_or_current(X, v) PERCPU__C1(PERCPU__OR, (v), PERCPU_L_##X)
-#define percpu_xor_current(X, v) PERCPU__C1(PERCPU__XOR, (v), PERCPU_L_##X)
-#define percpu_xchg_current(X, v) PERCPU__C1(PERCPU__XCHG, (v), PERCPU_L_##X)
-#define percpu_cmpxchg_current(X, e, d) PERCPU__C2(PERCPU__CMPXCHG, (e), (d), PERCPU_L_##X)
-#define percpu_remote_read(X, cpu) PERCPU__C1(PERCPU__REMOTE_RD, (cpu), PERCPU_L_##X)
-#define percpu_remote_write(X, cpu, v) PERCPU__C2(PERCPU__REMOTE_WR, (cpu), (v), PERCPU_L_##X)
-
-#define percpu_read_current_raw_at(X, ...) PERCPU__A0(PERCPU__RD_AT, PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
-#define percpu_read_current_at(X, ...) PERCPU__A0(PERCPU__RD_G_AT, PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
-#define percpu_write_current_raw_at(X, v, ...) PERCPU__A1(PERCPU__WR_AT, (v), PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
-#define percpu_write_current_at(X, v, ...) PERCPU__A1(PERCPU__WR_G_AT, (v), PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
-#define percpu_add_current_at(X, v, ...) PERCPU__A1(PERCPU__ADD_AT, (v), PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
-#define percpu_sub_current_at(X, v, ...) PERCPU__A1(PERCPU__SUB_AT, (v), PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
-#define percpu_and_current_at(X, v, ...) PERCPU__A1(PERCPU__AND_AT, (v), PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
-#define percpu_or_current_at(X, v, ...) PERCPU__A1(PERCPU__OR_AT, (v), PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
-#define percpu_xor_current_at(X, v, ...) PERCPU__A1(PERCPU__XOR_AT, (v), PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
-#define percpu_xchg_current_at(X, v, ...) PERCPU__A1(PERCPU__XCHG_AT, (v), PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
-#define percpu_cmpxchg_current_at(X, e, d, ...) PERCPU__A2(PERCPU__CMPXCHG_AT, (e), (d), PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
-#define percpu_remote_read_at(X, cpu, ...) PERCPU__A1(PERCPU__REMOTE_RD, (cpu), PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
-#define percpu_remote_write_at(X, cpu, v, ...) PERCPU__A2(PERCPU__REMOTE_WR, (cpu), (v), PERCPU_I_##X(__VA_ARGS__), PERCPU_LI_##X)
-
-/* Whole variables: typed pointers and reset_to_init. */
+/** Whole-variable accessors and `reset_to_init` (fixed text). */
+const GENERIC_VAR_ACCESSORS = `/* Whole variables: typed pointers and reset_to_init. */
 #define percpu_current_ptr(V) ((percpu_##V##_t *)(PERCPU__BASE() + PERCPU_##V##_OFFSET))
 #define percpu_remote_ptr(V, cpu) ((percpu_##V##_t *)(${BASE_SYMBOL} + (uintptr_t)(cpu) * PERCPU_STRIDE + PERCPU_##V##_OFFSET))
 #define percpu_reset_to_init(V) percpu__reset_range(PERCPU_##V##_OFFSET, sizeof(percpu_##V##_t))
@@ -249,7 +239,8 @@ export interface HeaderOptions {
  * ```ts
  * import { backendFor } from "../arch/index.ts";
  * import { createPercpu, u64 } from "../mod.ts";
- * import { generatorInput, resolveConfig } from "../sdk/generate.ts";
+ * import { resolveConfig } from "../sdk/config.ts";
+ * import { generatorInput } from "../sdk/plan.ts";
  * import { emitHeader } from "./percpu_h.ts";
  * const sdk = createPercpu();
  * sdk.define("CPU_ID", u64, 0);
@@ -287,14 +278,10 @@ export function emitHeader(backend: ArchBackend, input: GenInput, options: Heade
   lines.push(
     "",
     "/* Runtime. percpu_init returns n, or -1 for a null base, -2 for a base not aligned to PERCPU_AREA_ALIGN. */",
-    "intptr_t percpu_init(uintptr_t base, uintptr_t n);",
-    "uintptr_t percpu_init_in_place(void);",
-    "void percpu_init_reg(uintptr_t cpu);",
-    "uintptr_t percpu_read_reg(void);",
-    "void percpu_write_reg(uintptr_t value);",
-    "uintptr_t percpu_area_base(uintptr_t cpu);",
-    "uintptr_t percpu_area_num(void);",
-    "uintptr_t percpu_area_size(void);",
+    ...RUNTIME_NAMES.map((name) => {
+      const f = RUNTIME[name];
+      return `${f.ret} ${name}(${f.params.length ? f.params.map((p) => `${p.type} ${p.name}`).join(", ") : "void"});`;
+    }),
     `extern uintptr_t ${BASE_SYMBOL} __attribute__((visibility("hidden")));`,
     "",
     "/* Guard hooks: provide these when generating with the preempt / irq features. */",
@@ -309,7 +296,9 @@ export function emitHeader(backend: ArchBackend, input: GenInput, options: Heade
     "",
     GENERIC_FALLBACK,
     "",
-    GENERIC_ACCESSORS,
+    genericAccessors(),
+    "",
+    GENERIC_VAR_ACCESSORS,
   );
   if (options.functions) lines.push("", ...functionDeclarations(backend, input));
   lines.push("", "#ifdef __cplusplus", '} /* extern "C" */', "#endif", "", "#endif /* PERCPU_H */", "");

@@ -13,13 +13,16 @@
  * @module
  */
 import { z } from "zod";
-import type { Features, GenInput, PlacedLeaf } from "../arch/backend.ts";
-import { cScalarType, leafSignature } from "../arch/c_types.ts";
+import { leafSignature } from "../arch/c_types.ts";
+import type { Generated } from "../emit/index.ts";
+import { cScalarType } from "../sdk/c_names.ts";
+import type { Features } from "../sdk/config.ts";
+import { type GenInput, generatorInput, type PlacedLeaf } from "../sdk/plan.ts";
 import { fail, type PathSegment, PercpuError, quotePath } from "../sdk/errors.ts";
-import { type Generated, generatorInput } from "../sdk/generate.ts";
 import { scalarLayout } from "../sdk/layout.ts";
 import { parseOptions } from "../sdk/options.ts";
-import { leafOps, RUNTIME_FUNCTIONS, varFunction } from "../sdk/symbols.ts";
+import { RUNTIME, type RuntimeCType, type RuntimeFunction, type RuntimeName, RUNTIME_NAMES } from "../sdk/ops.ts";
+import { leafOps, varFunction } from "../sdk/symbols.ts";
 import { type PercpuType, SCALAR_NAMES } from "../sdk/types.ts";
 import { checkScalar, checkValue, isInteger } from "../sdk/values.ts";
 import { openLibrary } from "./adapters.ts";
@@ -106,16 +109,15 @@ function ffiOf(cType: string): FfiType {
   return t;
 }
 
-const RUNTIME_SIGNATURES = {
-  percpu_init: { params: ["usize", "usize"], result: "isize" },
-  percpu_init_in_place: { params: [], result: "usize" },
-  percpu_init_reg: { params: ["usize"], result: "void" },
-  percpu_read_reg: { params: [], result: "usize" },
-  percpu_write_reg: { params: ["usize"], result: "void" },
-  percpu_area_base: { params: ["usize"], result: "usize" },
-  percpu_area_num: { params: [], result: "usize" },
-  percpu_area_size: { params: [], result: "usize" },
-} as const satisfies { readonly [K in typeof RUNTIME_FUNCTIONS[number]]: FfiSignature };
+/** FFI type of each C type a runtime signature uses. */
+const RUNTIME_FFI = { void: "void", uintptr_t: "usize", intptr_t: "isize" } as const satisfies Record<RuntimeCType, FfiType>;
+
+/** The runtime's FFI signatures, from the op catalog. */
+const RUNTIME_SIGNATURES = {} as Record<RuntimeName, FfiSignature>;
+for (const name of RUNTIME_NAMES) {
+  const f: RuntimeFunction = RUNTIME[name];
+  RUNTIME_SIGNATURES[name] = { params: f.params.map((p) => RUNTIME_FFI[p.type]), result: RUNTIME_FFI[f.ret] };
+}
 
 /** Every FFI signature the library is opened with: runtime, shim, and each variable's functions. */
 export function librarySignatures(input: GenInput): Record<string, FfiSignature> {

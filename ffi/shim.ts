@@ -7,7 +7,8 @@
  *
  * @module
  */
-import type { Features, GenInput } from "../arch/backend.ts";
+import type { Features } from "../sdk/config.ts";
+import type { GenInput } from "../sdk/plan.ts";
 import type { FfiSignature } from "./contract.ts";
 
 /** Indices of the hook counters `percpu_shim_hook_count(i)` returns. */

@@ -18,10 +18,12 @@
  *
  * @module
  */
-import type { GenInput, PlacedLeaf } from "../arch/backend.ts";
-import { cScalarType, leafSignature } from "../arch/c_types.ts";
+import { leafSignature } from "../arch/c_types.ts";
+import { cScalarType } from "../sdk/c_names.ts";
+import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
 import { formatPath, type PathSegment } from "../sdk/errors.ts";
-import { type LeafOp, varFunction } from "../sdk/symbols.ts";
+import { INTEGER_OPS, LEAF_OP_SPECS, VAR_OP_SPECS, type VarOp } from "../sdk/ops.ts";
+import { type LeafOp, leafOps, varFunction } from "../sdk/symbols.ts";
 import type { PercpuType, ScalarName } from "../sdk/types.ts";
 import { isInteger } from "../sdk/values.ts";
 
@@ -182,8 +184,9 @@ function collectSlots(input: GenInput): Slot[] {
 }
 
 /** Whether an operation must, may or must never call the guard hooks (when a guard feature is on). */
-function guardUse(input: GenInput, op: LeafOp | "current_ptr" | "remote_ptr" | "reset_to_init"): GuardUse {
-  if (op.endsWith("_raw") || op.startsWith("remote_") || op === "current_ptr") return "never";
+function guardUse(input: GenInput, op: LeafOp | VarOp): GuardUse {
+  const spec = op in LEAF_OP_SPECS ? LEAF_OP_SPECS[op as LeafOp] : VAR_OP_SPECS[op as VarOp];
+  if (spec.guard === "never") return "never";
   // aarch64 has no single-instruction access relative to TPIDR (mrs + ldr/str): plain reads and
   // writes of the current CPU's value must be guarded.
   if (input.config.arch === "aarch64" && (op === "read_current" || op === "write_current")) return "must";
@@ -830,21 +833,13 @@ function roundC(
   }
   for (const s of slots) {
     const inner = ["fw_hook_snap hs;", `uint64_t r = ${bitsOf(s, call(s, "read_current_raw"))};`];
-    inner.push(...hooked("read_current", `fw_expect(&k, "read_current", ${bitsOf(s, call(s, "read_current"))}, r);`));
-    inner.push(...hooked("remote_read", `fw_expect(&k, "remote_read", ${bitsOf(s, call(s, "remote_read"))}, r);`));
-    inner.push(...hooked("write_current", `${call(s, "write_current", { values: [valueOf(s, "r")] })};`));
-    inner.push(...hooked("write_current_raw", `${call(s, "write_current_raw", { values: [valueOf(s, "r")] })};`));
-    inner.push(...hooked("remote_write", `${call(s, "remote_write", { values: [valueOf(s, "r")] })};`));
-    if (isInteger(s.leaf.scalar)) {
-      inner.push(...hooked("add_current", `${call(s, "add_current", { values: [valueOf(s, "0")] })};`));
-      inner.push(...hooked("sub_current", `${call(s, "sub_current", { values: [valueOf(s, "0")] })};`));
-      inner.push(...hooked("and_current", `${call(s, "and_current", { values: [valueOf(s, hex(s.mask))] })};`));
-      inner.push(...hooked("or_current", `${call(s, "or_current", { values: [valueOf(s, "0")] })};`));
-      inner.push(...hooked("xor_current", `${call(s, "xor_current", { values: [valueOf(s, "0")] })};`));
-      inner.push(...hooked("xchg_current", `fw_expect(&k, "xchg_current", ${bitsOf(s, call(s, "xchg_current", { values: [valueOf(s, "r")] }))}, r);`));
-      inner.push(
-        ...hooked("cmpxchg_current", `fw_expect(&k, "cmpxchg_current", ${bitsOf(s, call(s, "cmpxchg_current", { values: [valueOf(s, "r"), valueOf(s, "r")] }))}, r);`),
-      );
+    // Every op of the catalog once, with operands that leave the value as it is: the value itself
+    // (writes, xchg, cmpxchg) or the op's identity (add 0, and all-ones); results must be r.
+    for (const op of leafOps(s.leaf.scalar)) {
+      const spec = LEAF_OP_SPECS[op];
+      const operand = spec.identity === "zero" ? "0" : spec.identity === "ones" ? hex(s.mask) : "r";
+      const invoked = call(s, op, { values: spec.values.map(() => valueOf(s, operand)) });
+      inner.push(...hooked(op, spec.returns === "value" ? `fw_expect(&k, "${op}", ${bitsOf(s, invoked)}, r);` : `${invoked};`));
     }
     inner.push(`fw_expect(&k, "unchanged", ${bitsOf(s, call(s, "read_current_raw"))}, r);`);
     line(s.name, "hooks", inner, s.leaf.varName);
@@ -907,38 +902,32 @@ function roundC(
     ], s.leaf.varName);
   }
 
-  // 6. read-modify-write semantics on the current CPU
+  // 6. read-modify-write semantics on the current CPU: every integer op of the catalog in turn, twice
+  // (first operand a fresh pattern, then the current value, which makes compare-style ops hit),
+  // expected values from the catalog's model of the op
+  const rmwOps = INTEGER_OPS.filter((op) => LEAF_OP_SPECS[op].model !== null);
   for (const s of ints) {
-    const m = s.mask;
-    const p = (phase: number) => (c: number) => pattern(s, c, phase);
     const steps: string[] = [];
-    const a = p(20), b = p(21), cc = p(22), d = p(23), e = p(24), f = p(25), g = p(26), h = p(27);
-    const s1 = a, s2 = (c: number) => (s1(c) + b(c)) & m, s3 = (c: number) => (s2(c) - cc(c)) & m;
-    const s4 = (c: number) => s3(c) & d(c), s5 = (c: number) => s4(c) | e(c), s6 = (c: number) => s5(c) ^ f(c);
-    const wrong = (c: number) => g(c) ^ 1n;
-    const expectNow = (name: string, want: (c: number) => bigint) =>
-      steps.push(`fw_expect(&k, "${name}", ${bitsOf(s, call(s, "read_current"))}, ${t(want)}[cpu]);`);
-    steps.push(`${call(s, "write_current", { values: [valueOf(s, `${t(a)}[cpu]`)] })};`);
-    steps.push(`${call(s, "add_current", { values: [valueOf(s, `${t(b)}[cpu]`)] })};`);
-    expectNow("add_current", s2);
-    steps.push(`${call(s, "sub_current", { values: [valueOf(s, `${t(cc)}[cpu]`)] })};`);
-    expectNow("sub_current", s3);
-    steps.push(`${call(s, "and_current", { values: [valueOf(s, `${t(d)}[cpu]`)] })};`);
-    expectNow("and_current", s4);
-    steps.push(`${call(s, "or_current", { values: [valueOf(s, `${t(e)}[cpu]`)] })};`);
-    expectNow("or_current", s5);
-    steps.push(`${call(s, "xor_current", { values: [valueOf(s, `${t(f)}[cpu]`)] })};`);
-    expectNow("xor_current", s6);
-    steps.push(`fw_expect(&k, "xchg_current/old", ${bitsOf(s, call(s, "xchg_current", { values: [valueOf(s, `${t(g)}[cpu]`)] }))}, ${t(s6)}[cpu]);`);
-    expectNow("xchg_current", g);
-    steps.push(
-      `fw_expect(&k, "cmpxchg_current/miss_old", ${bitsOf(s, call(s, "cmpxchg_current", { values: [valueOf(s, `${t(wrong)}[cpu]`), valueOf(s, `${t(h)}[cpu]`)] }))}, ${t(g)}[cpu]);`,
-    );
-    expectNow("cmpxchg_current/miss", g);
-    steps.push(
-      `fw_expect(&k, "cmpxchg_current/hit_old", ${bitsOf(s, call(s, "cmpxchg_current", { values: [valueOf(s, `${t(g)}[cpu]`), valueOf(s, `${t(h)}[cpu]`)] }))}, ${t(g)}[cpu]);`,
-    );
-    expectNow("cmpxchg_current/hit", h);
+    let phase = 20;
+    const fresh = (): bigint[] => {
+      const ph = phase++;
+      return Array.from({ length: cpus }, (_, c) => pattern(s, c, ph));
+    };
+    let now = fresh();
+    steps.push(`${call(s, "write_current", { values: [valueOf(s, `${t((c) => now[c]!)}[cpu]`)] })};`);
+    for (const op of rmwOps) {
+      const spec = LEAF_OP_SPECS[op];
+      for (const firstIsCurrent of [false, true]) {
+        const operands = spec.values.map((_, i) => (i === 0 && firstIsCurrent ? now : fresh()));
+        const outcomes = now.map((old, c) => spec.model!(old, operands.map((o) => o[c]!), s.mask));
+        const invoked = call(s, op, { values: operands.map((o) => valueOf(s, `${t((c) => o[c]!)}[cpu]`)) });
+        const tag = `${op}${firstIsCurrent ? "/current" : ""}`;
+        if (spec.returns === "value") steps.push(`fw_expect(&k, "${tag}/returned", ${bitsOf(s, invoked)}, ${t((c) => outcomes[c]!.result!)}[cpu]);`);
+        else steps.push(`${invoked};`);
+        now = outcomes.map((o) => o.value);
+        steps.push(`fw_expect(&k, "${tag}", ${bitsOf(s, call(s, "read_current"))}, ${t((c) => now[c]!)}[cpu]);`);
+      }
+    }
     line(s.name, "ops", steps, s.leaf.varName);
   }
 
@@ -1002,7 +991,8 @@ ${body.join("\n")}
  * @example
  * ```ts
  * import { createPercpu, u64 } from "../mod.ts";
- * import { generatorInput, resolveConfig } from "../sdk/generate.ts";
+ * import { resolveConfig } from "../sdk/config.ts";
+ * import { generatorInput } from "../sdk/plan.ts";
  * import { firmwareProgram } from "./program.ts";
  * const sdk = createPercpu();
  * sdk.define("HITS", u64, 0);

@@ -7,31 +7,16 @@
 import { match } from "ts-pattern";
 import type { PathSegment } from "./errors.ts";
 import { scalarLayout, structFields, typeLayout } from "./layout.ts";
+import { INTEGER_OPS, type LeafOp, RUNTIME_NAMES, SCALAR_OPS, type VarOp, VAR_OPS } from "./ops.ts";
 import type { Target } from "./targets.ts";
 import type { PercpuType, ScalarName } from "./types.ts";
 import { isInteger } from "./values.ts";
 
-/** Functions every variable gets, whatever its type. */
-export const VAR_OPS = ["current_ptr", "remote_ptr", "reset_to_init"] as const;
+// The operation names come from the op catalog (sdk/ops.ts); re-exported for the generators.
+export { INTEGER_OPS, type LeafOp, SCALAR_OPS, VAR_OPS };
 
-/** Functions every primitive leaf gets. */
-export const SCALAR_OPS = [
-  "read_current_raw", "write_current_raw", "read_current", "write_current", "remote_read", "remote_write",
-] as const;
-
-/** Extra functions every integer leaf gets. */
-export const INTEGER_OPS = [
-  "add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "cmpxchg_current",
-] as const;
-
-/** A per-leaf operation name. */
-export type LeafOp = typeof SCALAR_OPS[number] | typeof INTEGER_OPS[number];
-
-/** The runtime functions of every generated `percpu.S`. */
-export const RUNTIME_FUNCTIONS = [
-  "percpu_init", "percpu_init_in_place", "percpu_init_reg", "percpu_read_reg", "percpu_write_reg",
-  "percpu_area_base", "percpu_area_num", "percpu_area_size",
-] as const;
+/** The runtime functions of every generated `percpu.S` (from the op catalog). */
+export const RUNTIME_FUNCTIONS: readonly string[] = RUNTIME_NAMES;
 
 /** Hooks the user provides when the `preempt` / `irq` features are on. */
 export const GUARD_HOOKS = ["percpu_preempt_disable", "percpu_preempt_enable", "percpu_irq_save", "percpu_irq_restore"] as const;
@@ -119,7 +104,7 @@ export function leafFunction(leaf: AccessorLeaf | string, op: LeafOp): string {
 }
 
 /** C function name of a whole-variable operation: `percpu_STATS_current_ptr`. */
-export function varFunction(name: string, op: typeof VAR_OPS[number]): string {
+export function varFunction(name: string, op: VarOp): string {
   return `percpu_${name}_${op}`;
 }
 

@@ -9,10 +9,10 @@ import process from "node:process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { backendFor } from "../arch/index.ts";
-import type { Generated } from "../sdk/generate.ts";
+import type { Generated } from "../emit/index.ts";
 import { cPrototype, leafSignature } from "../arch/c_types.ts";
 import { leafOps, varFunction } from "../sdk/symbols.ts";
-import { generatorInput } from "../sdk/generate.ts";
+import { generatorInput } from "../sdk/plan.ts";
 
 /** Tool names. */
 export const CLANG = "clang-19";

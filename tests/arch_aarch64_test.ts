@@ -7,9 +7,10 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { aarch64Backend, aarch64LeafAssembly } from "../arch/aarch64.ts";
-import type { GenInput, PlacedLeaf } from "../arch/backend.ts";
+import type { Generated } from "../emit/index.ts";
+import { resolveConfig } from "../sdk/config.ts";
+import { type GenInput, generatorInput, type PlacedLeaf } from "../sdk/plan.ts";
 import { aligned, array, bool, createPercpu, f32, f64, i16, i32, i64, i8, PercpuError, struct, u16, u32, u64, u8, usize } from "../mod.ts";
-import { type Generated, generatorInput, resolveConfig } from "../sdk/generate.ts";
 import { GUARD_HOOKS, leafFunction, leafOps, storageSymbol, varFunction } from "../sdk/symbols.ts";
 import { test } from "./_harness.ts";
 import {

@@ -12,7 +12,8 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { loadImmediate, loongarch64Backend } from "../arch/loongarch64.ts";
-import type { GenInput, PlacedLeaf, PlacedVar } from "../arch/backend.ts";
+import type { Generated } from "../emit/index.ts";
+import { type GenInput, generatorInput, type PlacedLeaf, type PlacedVar } from "../sdk/plan.ts";
 import {
   aligned,
   array,
@@ -34,7 +35,6 @@ import {
   usize,
 } from "../mod.ts";
 import { PercpuError } from "../sdk/errors.ts";
-import { type Generated, generatorInput } from "../sdk/generate.ts";
 import { GUARD_HOOKS, leafFunction, leafOps, storageSymbol, varFunction } from "../sdk/symbols.ts";
 import { test } from "./_harness.ts";
 import {

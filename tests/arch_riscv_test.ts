@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { aligned, array, bool, createPercpu, f32, f64, i16, i64, i8, PercpuError, struct, u16, u32, u64, u8, usize } from "../mod.ts";
 import type { PercpuSdk } from "../mod.ts";
-import { generatorInput } from "../sdk/generate.ts";
+import { generatorInput } from "../sdk/plan.ts";
 import { GUARD_HOOKS, leafFunction, leafOps, storageSymbol } from "../sdk/symbols.ts";
 import { computeLayout } from "../sdk/layout.ts";
 import { riscv32Backend, riscv64Backend, riscvLeafAssembly } from "../arch/riscv.ts";

@@ -95,7 +95,7 @@ test("deno publish --dry-run passes and ships the sources, README, LICENSE and f
   assert.equal(r.code, 0, out);
   assert.match(out, /Success Dry run complete/);
   const files = [...out.matchAll(/file:\/\/(\S+) \(/g)].map((m) => relative(root, m[1]!));
-  for (const f of ["mod.ts", "LICENSE", "README.md", "docs/kernel-layout-riscv64.svg", "ffi/build.ts", "cli/main.ts", "examples/ffi-workers/main.ts"]) {
+  for (const f of ["mod.ts", "percpu.ts", "LICENSE", "README.md", "docs/kernel-layout-riscv64.svg", "ffi/build.ts", "cli/main.ts", "examples/ffi-workers/main.ts"]) {
     assert.ok(files.includes(f), `${f} is published`);
   }
   const stray = files.filter((f) => !PUBLISHED.some((p) => (p.endsWith("/") ? f.startsWith(p) : f === p)));

@@ -1,22 +1,24 @@
 /**
- * The SDK instance: the fluent `define()` DSL and the per-target layout and
- * manifest of everything defined on it.
+ * The facade, the top layer: the SDK instance with the fluent `define()` DSL,
+ * the per-target layout and manifest of everything defined on it, and thin
+ * delegates to generation (`emit/`), firmware (`firmware/`) and FFI (`ffi/`).
  *
  * @module
  */
 import { z } from "zod";
-import { fail, PercpuError, quotePath } from "./errors.ts";
-import { computeLayout, type Layout, type LayoutOrder } from "./layout.ts";
-import { buildManifest, type Manifest } from "./manifest.ts";
-import { checkVarName } from "./names.ts";
-import { type GenerateOptions, type Generated, generateFiles } from "./generate.ts";
-import { parseOptions } from "./options.ts";
-import { RESERVED_SYMBOLS, varSymbols } from "./symbols.ts";
-import { checkTarget, type Target } from "./targets.ts";
-import { type AlignedType, checkType, type Infer, type InferInit, type IntegerScalarName, type PercpuType, type ScalarType, typeName } from "./types.ts";
-import { checkValue, encodeChecked } from "./values.ts";
-import type { CurrentCell, HookCounts, LoadInfo, LoadOptions, NativeSdk, NativeVar } from "../ffi/native.ts";
-import type { BootFirmwareOptions, BootResult, BuildFirmwareOptions, FirmwareImage } from "../firmware/build.ts";
+import { type Generated, generateFiles } from "./emit/index.ts";
+import type { CurrentCell, HookCounts, LoadInfo, LoadOptions, NativeSdk, NativeVar } from "./ffi/native.ts";
+import type { BootFirmwareOptions, BootResult, BuildFirmwareOptions, FirmwareImage } from "./firmware/build.ts";
+import type { GenerateOptions } from "./sdk/config.ts";
+import { fail, PercpuError, quotePath } from "./sdk/errors.ts";
+import { computeLayout, type Layout, type LayoutOrder } from "./sdk/layout.ts";
+import { buildManifest, type Manifest } from "./sdk/manifest.ts";
+import { checkVarName } from "./sdk/names.ts";
+import { parseOptions } from "./sdk/options.ts";
+import { RESERVED_SYMBOLS, varSymbols } from "./sdk/symbols.ts";
+import { checkTarget, type Target } from "./sdk/targets.ts";
+import { type AlignedType, checkType, type Infer, type InferInit, type IntegerScalarName, type PercpuType, type ScalarType, typeName } from "./sdk/types.ts";
+import { checkValue, encodeChecked } from "./sdk/values.ts";
 
 /** Types whose handles have the integer read-modify-write ops and `sum()`. */
 export type IntegerVarType = ScalarType<IntegerScalarName> | AlignedType<ScalarType<IntegerScalarName>>;
@@ -335,7 +337,7 @@ export class PercpuSdk {
    */
   async buildFirmware(options: BuildFirmwareOptions): Promise<FirmwareImage> {
     const arch = checkTarget((options as { arch?: unknown })?.arch);
-    const { buildFirmware } = await import("../firmware/build.ts");
+    const { buildFirmware } = await import("./firmware/build.ts");
     return buildFirmware(this.layout(arch), options);
   }
 
@@ -345,7 +347,7 @@ export class PercpuSdk {
    * the final result line to agree.
    */
   async bootFirmware(image: FirmwareImage | string, options: BootFirmwareOptions = {}): Promise<BootResult> {
-    const { bootFirmware } = await import("../firmware/build.ts");
+    const { bootFirmware } = await import("./firmware/build.ts");
     return bootFirmware(image, options);
   }
 
@@ -379,7 +381,7 @@ export class PercpuSdk {
     if (this.#native !== null && !this.#native.closed) {
       fail("options_invalid", [], `Cannot load: the SDK is already loaded from ${JSON.stringify(this.#native.info.path)}, close() it first`);
     }
-    const { loadNative } = await import("../ffi/native.ts");
+    const { loadNative } = await import("./ffi/native.ts");
     const native = await loadNative({ generate: (o) => this.generate(o) }, options);
     this.#native = native;
     for (const v of this.#vars) v.attachNative(native.variable(v.name));

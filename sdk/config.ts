@@ -1,23 +1,43 @@
 /**
- * Code generation: from a layout and a validated configuration to the four
- * files `percpu.S`, `percpu.h`, `percpu.ld` and `percpu.json`.
+ * The generation configuration: what `sdk.generate()` accepts
+ * ({@link GenerateOptions}) and what the generators receive once it is
+ * validated and normalised ({@link GenConfig}).
  *
  * @module
  */
 import { z } from "zod";
-import type { Features, GenConfig, GenInput, Mode, PlacedVar } from "../arch/backend.ts";
-import { cScalarType } from "../arch/c_types.ts";
-import { configSummary } from "../arch/_asm.ts";
-import { emitHeader } from "../emit/percpu_h.ts";
-import { backendFor } from "../arch/index.ts";
-import { generateLinkerScript } from "../linker/script.ts";
 import { fail } from "./errors.ts";
-import { writeGeneratedFiles } from "./fs.ts";
-import type { Layout } from "./layout.ts";
-import { buildManifest, type Manifest, manifestJson } from "./manifest.ts";
 import { parseOptions } from "./options.ts";
-import { accessorLeaves } from "./symbols.ts";
 import { type Target, TARGETS } from "./targets.ts";
+
+/** `kernel`: bare metal / kernel code. `user`: a hosted Linux process (x86_64 only). */
+export type Mode = "kernel" | "user";
+
+/** Optional behaviours of the generated code. */
+export interface Features {
+  /** Guarded ops call `percpu_preempt_disable/enable` around multi-instruction sequences. */
+  readonly preempt: boolean;
+  /** Guarded ops call `percpu_irq_save/restore` around multi-instruction sequences. */
+  readonly irq: boolean;
+  /** One CPU, plain globals, no per-CPU register (like the seed's `sp-naive`). */
+  readonly naive: boolean;
+  /** aarch64 only: use TPIDR_EL2 (hypervisors). */
+  readonly el2: boolean;
+}
+
+/** A validated, normalised generation request. */
+export interface GenConfig {
+  readonly arch: Target;
+  /** Number of CPU areas the linker script / in-place init reserves (1 with `naive`). */
+  readonly cpus: number;
+  readonly mode: Mode;
+  readonly features: Features;
+  /**
+   * Whether `percpu.S` carries the out-of-line per-variable functions (and
+   * `percpu.h` their prototypes): default off in kernel mode, on in user mode.
+   */
+  readonly functions: boolean;
+}
 
 /** Names of the optional features. */
 export const FEATURE_NAMES = ["preempt", "irq", "naive", "el2"] as const;
@@ -67,7 +87,17 @@ const generateSchema = z.strictObject({
   features: z.union([z.array(namedEnum("feature", FEATURE_NAMES)), featureFlags]).optional(),
 });
 
-/** Validates generation options into a {@link GenConfig}. */
+/**
+ * Validates generation options into a {@link GenConfig}; throws
+ * `options_invalid` listing every issue.
+ *
+ * @example
+ * ```ts
+ * import { resolveConfig } from "./config.ts";
+ * resolveConfig({ arch: "riscv64", features: ["preempt"] });
+ * // { arch: "riscv64", cpus: 4, mode: "kernel", features: { preempt: true, irq: false, naive: false, el2: false }, functions: false }
+ * ```
+ */
 export function resolveConfig(options: GenerateOptions): GenConfig {
   const o = parseOptions(generateSchema, options, "generate options");
   const list = Array.isArray(o.features) ? o.features : undefined;
@@ -84,61 +114,4 @@ export function resolveConfig(options: GenerateOptions): GenConfig {
   }
   const cpus = features.naive ? 1 : (o.cpus ?? 4);
   return { arch: o.arch, cpus, mode, features, functions: o.functions ?? mode === "user" };
-}
-
-/** The normalised generator input for a layout and configuration. */
-export function generatorInput(layout: Layout, config: GenConfig): GenInput {
-  const vars: PlacedVar[] = layout.vars.map((v) => ({
-    layout: v,
-    leaves: accessorLeaves(v.name, v.type, layout.target).map((leaf) => ({
-      ...leaf,
-      varName: v.name,
-      areaOffset: v.offset + leaf.offset,
-      cType: cScalarType(leaf.scalar),
-    })),
-  }));
-  return { layout, config, vars };
-}
-
-/** The four generated files. */
-export type GeneratedFiles = {
-  readonly "percpu.S": string;
-  readonly "percpu.h": string;
-  readonly "percpu.ld": string;
-  readonly "percpu.json": string;
-};
-
-/** The result of `sdk.generate()`. */
-export interface Generated {
-  readonly config: GenConfig;
-  readonly layout: Layout;
-  readonly manifest: Manifest;
-  readonly files: GeneratedFiles;
-  /**
-   * Writes the four files into `dir` (created if missing), replacing only
-   * them: each is written into a hidden temp dir inside `dir`, then renamed
-   * over its target; every other file in `dir` is left untouched. See
-   * {@link writeGeneratedFiles} for the errors.
-   */
-  write(dir: string): Promise<void>;
-}
-
-/** Generates every file for a layout (pure; writing happens in `write`). */
-export function generateFiles(layout: Layout, options: GenerateOptions): Generated {
-  const config = resolveConfig(options);
-  if (config.arch !== layout.target) fail("options_invalid", ["arch"], `Invalid generate options: arch ${config.arch} does not match the layout's target ${layout.target}`);
-  const backend = backendFor(config.arch);
-  if (config.mode === "user" && !backend.supportsUserMode) {
-    fail("options_invalid", ["mode"], `Invalid generate options: user mode (hosted Linux) is supported on x86_64 only, not ${config.arch}`);
-  }
-  const input = generatorInput(layout, config);
-  backend.check(input);
-  const manifest = buildManifest(layout);
-  const files: GeneratedFiles = {
-    "percpu.S": backend.assembly(config.functions ? input : { ...input, vars: [] }),
-    "percpu.h": emitHeader(backend, input, { functions: config.functions }),
-    "percpu.ld": generateLinkerScript(layout, { cpus: config.cpus, summary: configSummary(input) }),
-    "percpu.json": manifestJson(manifest),
-  };
-  return { config, layout, manifest, files, write: (dir) => writeGeneratedFiles(dir, files) };
 }

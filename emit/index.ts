@@ -1,0 +1,97 @@
+/**
+ * The output registry and the generation pipeline: from a layout and the
+ * generation options to every generated file. Each output is one pure
+ * emitter `(input, backend) => string` registered under its file name in
+ * {@link OUTPUTS}; a new output format is one emitter file plus its name in
+ * {@link OutputName} and its line in {@link OUTPUTS} (the compiler asks for the line).
+ *
+ * @module
+ */
+import type { ArchBackend } from "../arch/backend.ts";
+import { configSummary } from "../arch/_asm.ts";
+import { backendFor } from "../arch/index.ts";
+import { generateLinkerScript } from "../linker/script.ts";
+import { type GenConfig, type GenerateOptions, resolveConfig } from "../sdk/config.ts";
+import { fail } from "../sdk/errors.ts";
+import { writeGeneratedFiles } from "../sdk/fs.ts";
+import type { Layout } from "../sdk/layout.ts";
+import { buildManifest, type Manifest, manifestJson } from "../sdk/manifest.ts";
+import { type GenInput, generatorInput } from "../sdk/plan.ts";
+import { emitHeader } from "./percpu_h.ts";
+
+/** Manifests by generation input: `percpu.json` and `Generated.manifest` of one generation share one build. */
+const manifests = new WeakMap<GenInput, Manifest>();
+
+function manifestOf(input: GenInput): Manifest {
+  let manifest = manifests.get(input);
+  if (!manifest) manifests.set(input, manifest = buildManifest(input.layout));
+  return manifest;
+}
+
+/** One output file's emitter: pure, from the plan and the arch backend to the file's text. */
+export type Emitter = (input: GenInput, backend: ArchBackend) => string;
+
+/** Name of a generated file: a key of {@link OUTPUTS}. */
+export type OutputName = "percpu.S" | "percpu.h" | "percpu.ld" | "percpu.json";
+
+/**
+ * Every generated file by name, in output order. `percpu.S` carries the
+ * per-variable functions only with `functions`; `percpu.h` declares their
+ * prototypes then too.
+ */
+export const OUTPUTS: { readonly [N in OutputName]: Emitter } = {
+  "percpu.S": (input, backend) => backend.assembly(input.config.functions ? input : { ...input, vars: [] }),
+  "percpu.h": (input, backend) => emitHeader(backend, input, { functions: input.config.functions }),
+  "percpu.ld": (input) => generateLinkerScript(input.layout, { cpus: input.config.cpus, summary: configSummary(input) }),
+  "percpu.json": (input) => manifestJson(manifestOf(input)),
+};
+
+/** The generated files, by name. */
+export type GeneratedFiles = { readonly [N in OutputName]: string };
+
+/** The result of `sdk.generate()`. */
+export interface Generated {
+  readonly config: GenConfig;
+  readonly layout: Layout;
+  readonly manifest: Manifest;
+  readonly files: GeneratedFiles;
+  /**
+   * Writes the generated files into `dir` (created if missing), replacing
+   * only them: each is written into a hidden temp dir inside `dir`, then
+   * renamed over its target; every other file in `dir` is left untouched. See
+   * {@link writeGeneratedFiles} for the errors.
+   */
+  write(dir: string): Promise<void>;
+}
+
+/**
+ * Generates every file of {@link OUTPUTS} for a layout (pure; writing happens
+ * in `write`). Throws `options_invalid` for bad options, an arch other than
+ * the layout's target, or user mode on an arch without it; the backend
+ * rejects what it cannot generate before anything is emitted.
+ *
+ * @example
+ * ```ts
+ * import { generateFiles } from "./index.ts";
+ * import { computeLayout } from "../sdk/layout.ts";
+ * import { u64 } from "../sdk/types.ts";
+ * import { encodeValue } from "../sdk/values.ts";
+ * const layout = computeLayout([{ name: "CPU_ID", type: u64, init: encodeValue(u64, 0, "riscv64") }], "riscv64");
+ * const out = generateFiles(layout, { arch: "riscv64", cpus: 4 });
+ * Object.keys(out.files); // ["percpu.S", "percpu.h", "percpu.ld", "percpu.json"]
+ * ```
+ */
+export function generateFiles(layout: Layout, options: GenerateOptions): Generated {
+  const config = resolveConfig(options);
+  if (config.arch !== layout.target) fail("options_invalid", ["arch"], `Invalid generate options: arch ${config.arch} does not match the layout's target ${layout.target}`);
+  const backend = backendFor(config.arch);
+  if (config.mode === "user" && !backend.supportsUserMode) {
+    fail("options_invalid", ["mode"], `Invalid generate options: user mode (hosted Linux) is supported on x86_64 only, not ${config.arch}`);
+  }
+  const input = generatorInput(layout, config);
+  backend.check(input);
+  const files = Object.fromEntries(
+    Object.entries(OUTPUTS).map(([name, emit]: [string, Emitter]) => [name, emit(input, backend)]),
+  ) as Record<OutputName, string>;
+  return { config, layout, manifest: manifestOf(input), files, write: (dir) => writeGeneratedFiles(dir, files) };
+}

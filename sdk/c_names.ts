@@ -1,0 +1,57 @@
+/**
+ * The C spelling of every scalar type (freestanding `<stdint.h>`/`<stdbool.h>`):
+ * the one table the plan, the header, the FFI signatures and the firmware
+ * checks share.
+ *
+ * @module
+ */
+import type { ScalarName } from "./types.ts";
+
+/** C type of each scalar. */
+const C_SCALAR_TYPES = {
+  u8: "uint8_t",
+  u16: "uint16_t",
+  u32: "uint32_t",
+  u64: "uint64_t",
+  usize: "uintptr_t",
+  i8: "int8_t",
+  i16: "int16_t",
+  i32: "int32_t",
+  i64: "int64_t",
+  isize: "intptr_t",
+  bool: "bool",
+  f32: "float",
+  f64: "double",
+} as const satisfies Record<ScalarName, string>;
+
+/**
+ * The C type of a scalar (freestanding `<stdint.h>`/`<stdbool.h>`).
+ *
+ * @example
+ * ```ts
+ * import { cScalarType } from "./c_names.ts";
+ * cScalarType("usize"); // "uintptr_t"
+ * ```
+ */
+export function cScalarType(name: ScalarName): string {
+  return C_SCALAR_TYPES[name];
+}
+
+/** A leaf's scalar kind: pointer-sized types resolved for the target. */
+export type LeafKind = "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64" | "bool" | "f32" | "f64";
+
+/** The kind of a scalar on a target with `pointerBytes`-wide pointers. */
+export function leafKind(scalar: ScalarName, pointerBytes: number): LeafKind {
+  if (scalar === "usize") return pointerBytes === 8 ? "u64" : "u32";
+  if (scalar === "isize") return pointerBytes === 8 ? "i64" : "i32";
+  return scalar;
+}
+
+/**
+ * The preprocessor token of a kind in `PERCPU_L_*` data and primitive names
+ * (`pk_u64`): prefixed so that no macro of the including code (`bool` is one,
+ * from stdbool.h) can expand it before it is pasted.
+ */
+export function kindToken(kind: LeafKind): string {
+  return `pk_${kind}`;
+}

@@ -1,0 +1,188 @@
+/**
+ * The op catalog: one table of every runtime function, every whole-variable
+ * operation and every per-leaf operation, with its C signature, its JS name
+ * and its guard class. The header's generic accessors and prototypes, the
+ * per-variable function signatures, the FFI signatures and the firmware's
+ * checks are derived from it, so adding an op is one row here plus one
+ * lowering per ISA (or the generic fallback), and every `Record<LeafOp, …>`
+ * that must handle it fails to compile until it does.
+ *
+ * @module
+ */
+
+/** A C type of a runtime or whole-variable signature (scalar leaf types come from the leaf). */
+export type RuntimeCType = "void" | "uintptr_t" | "intptr_t";
+
+/** A runtime function of `percpu.S`: its C signature and its name on the JS SDK. */
+export interface RuntimeFunction {
+  readonly ret: RuntimeCType;
+  readonly params: readonly { readonly name: string; readonly type: RuntimeCType }[];
+  /** The `PercpuSdk` method that calls it through FFI (`null`: not exposed). */
+  readonly js: string | null;
+}
+
+/** The runtime of every generated `percpu.S`, in declaration order. */
+export const RUNTIME = {
+  percpu_init: { ret: "intptr_t", params: [{ name: "base", type: "uintptr_t" }, { name: "n", type: "uintptr_t" }], js: "init" },
+  percpu_init_in_place: { ret: "uintptr_t", params: [], js: null },
+  percpu_init_reg: { ret: "void", params: [{ name: "cpu", type: "uintptr_t" }], js: "initPercpuReg" },
+  percpu_read_reg: { ret: "uintptr_t", params: [], js: "readPercpuReg" },
+  percpu_write_reg: { ret: "void", params: [{ name: "value", type: "uintptr_t" }], js: "writePercpuReg" },
+  percpu_area_base: { ret: "uintptr_t", params: [{ name: "cpu", type: "uintptr_t" }], js: "areaBase" },
+  percpu_area_num: { ret: "uintptr_t", params: [], js: "areaNum" },
+  percpu_area_size: { ret: "uintptr_t", params: [], js: "areaSize" },
+} as const satisfies Record<string, RuntimeFunction>;
+
+/** A runtime function name. */
+export type RuntimeName = keyof typeof RUNTIME;
+
+/** Names of the runtime functions, in declaration order. */
+export const RUNTIME_NAMES = Object.keys(RUNTIME) as RuntimeName[];
+
+/** Which CPU's copy an operation touches. */
+export type OpTarget = "current" | "remote";
+
+/**
+ * Whether an operation may call the preempt/irq hooks when a guard feature is
+ * on: `never` (raw and remote ops, pointers), `lowering` (guarded exactly when
+ * the arch's lowering is more than one instruction, or is not an atomic on
+ * the computed address).
+ */
+export type GuardClass = "never" | "lowering";
+
+/** A whole-variable operation (`percpu_current_ptr(V)`, `percpu_X_current_ptr()`). */
+export interface VarOpSpec {
+  readonly js: string;
+  readonly target: OpTarget;
+  /** `pointer`: returns a typed pointer to the variable; `void`: returns nothing. */
+  readonly returns: "pointer" | "void";
+  readonly guard: GuardClass;
+}
+
+/** Operations on a whole variable. */
+export const VAR_OP_SPECS = {
+  current_ptr: { js: "currentPtr", target: "current", returns: "pointer", guard: "never" },
+  remote_ptr: { js: "remotePtr", target: "remote", returns: "pointer", guard: "never" },
+  reset_to_init: { js: "resetToInit", target: "current", returns: "void", guard: "lowering" },
+} as const satisfies Record<string, VarOpSpec>;
+
+/** A whole-variable operation name. */
+export type VarOp = keyof typeof VAR_OP_SPECS;
+
+/** Whole-variable operation names, in catalog order. */
+export const VAR_OPS = Object.keys(VAR_OP_SPECS) as VarOp[];
+
+/** A per-leaf operation of the catalog. */
+export interface LeafOpSpec {
+  /** The `PercpuVar` method name. */
+  readonly js: string;
+  readonly target: OpTarget;
+  /** Value parameters after the CPU (remote ops) and the indices: C names, in order. */
+  readonly values: readonly string[];
+  /** `value`: returns a value of the leaf's type (the read, or the old value); `void`: nothing. */
+  readonly returns: "value" | "void";
+  /** Integer leaves only (read-modify-write). */
+  readonly integer: boolean;
+  readonly guard: GuardClass;
+  /**
+   * The `percpu.h` primitive implementing it (`PERCPU__ADD` / `PERCPU__ADD_AT`
+   * for the constant and run-time offset forms; remote ones take the CPU first).
+   */
+  readonly primitive: string;
+  /**
+   * For read-modify-write ops, an operand that leaves the value unchanged
+   * (`"zero"`: 0, `"ones"`: all bits set), so a check can call the op
+   * without disturbing the value; `null` for the others.
+   */
+  readonly identity: "zero" | "ones" | null;
+  /**
+   * What a read-modify-write op does to an n-bit value, as C does it: from
+   * the old value and the operands (unsigned bits, `mask` = 2^n − 1) to the
+   * new value and the returned one (`null` for void ops). `null` for the
+   * plain reads and writes. The firmware derives its expected values from it.
+   */
+  readonly model: ((old: bigint, operands: readonly bigint[], mask: bigint) => RmwOutcome) | null;
+}
+
+/** The effect of a read-modify-write op: the value it leaves and what it returns. */
+export interface RmwOutcome {
+  readonly value: bigint;
+  readonly result: bigint | null;
+}
+
+const arith = (f: (old: bigint, v: bigint) => bigint) => (old: bigint, [v = 0n]: readonly bigint[], mask: bigint): RmwOutcome => ({
+  value: f(old, v) & mask,
+  result: null,
+});
+
+/** Every per-leaf operation. The order is the order of the generated functions and prototypes. */
+export const LEAF_OP_SPECS = {
+  read_current_raw: { js: "readCurrentRaw", target: "current", values: [], returns: "value", integer: false, guard: "never", primitive: "PERCPU__RD", identity: null, model: null },
+  write_current_raw: { js: "writeCurrentRaw", target: "current", values: ["v"], returns: "void", integer: false, guard: "never", primitive: "PERCPU__WR", identity: null, model: null },
+  read_current: { js: "readCurrent", target: "current", values: [], returns: "value", integer: false, guard: "lowering", primitive: "PERCPU__RD_G", identity: null, model: null },
+  write_current: { js: "writeCurrent", target: "current", values: ["v"], returns: "void", integer: false, guard: "lowering", primitive: "PERCPU__WR_G", identity: null, model: null },
+  remote_read: { js: "remoteRead", target: "remote", values: [], returns: "value", integer: false, guard: "never", primitive: "PERCPU__REMOTE_RD", identity: null, model: null },
+  remote_write: { js: "remoteWrite", target: "remote", values: ["v"], returns: "void", integer: false, guard: "never", primitive: "PERCPU__REMOTE_WR", identity: null, model: null },
+  add_current: { js: "addCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__ADD", identity: "zero", model: arith((o, v) => o + v) },
+  sub_current: { js: "subCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__SUB", identity: "zero", model: arith((o, v) => o - v) },
+  and_current: { js: "andCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__AND", identity: "ones", model: arith((o, v) => o & v) },
+  or_current: { js: "orCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__OR", identity: "zero", model: arith((o, v) => o | v) },
+  xor_current: { js: "xorCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__XOR", identity: "zero", model: arith((o, v) => o ^ v) },
+  xchg_current: { js: "xchgCurrent", target: "current", values: ["v"], returns: "value", integer: true, guard: "lowering", primitive: "PERCPU__XCHG", identity: null, model: (old, [v = 0n]) => ({ value: v, result: old }) },
+  cmpxchg_current: {
+    js: "cmpxchgCurrent",
+    target: "current",
+    values: ["expected", "desired"],
+    returns: "value",
+    integer: true,
+    guard: "lowering",
+    primitive: "PERCPU__CMPXCHG",
+    identity: null,
+    model: (old, [expected = 0n, desired = 0n]) => ({ value: old === expected ? desired : old, result: old }),
+  },
+} as const satisfies Record<string, LeafOpSpec>;
+
+/** A per-leaf operation name. */
+export type LeafOp = keyof typeof LEAF_OP_SPECS;
+
+/** The read-modify-write ops that combine the value with one operand (they have an identity operand): add, sub, and, or, xor. */
+export type ArithmeticOp = { [K in LeafOp]: typeof LEAF_OP_SPECS[K]["identity"] extends null ? never : K }[LeafOp];
+
+/**
+ * Whether an op is an {@link ArithmeticOp}.
+ *
+ * @example
+ * ```ts
+ * import { isArithmeticOp } from "./ops.ts";
+ * isArithmeticOp("and_current"); // true
+ * isArithmeticOp("xchg_current"); // false
+ * ```
+ */
+export function isArithmeticOp(op: LeafOp): op is ArithmeticOp {
+  return LEAF_OP_SPECS[op].identity !== null;
+}
+
+/** The integer-only (read-modify-write) ops: every op a lowering of atomics must handle. */
+export type IntegerOp = { [K in LeafOp]: typeof LEAF_OP_SPECS[K]["integer"] extends true ? K : never }[LeafOp];
+
+/** Every per-leaf operation name, in catalog order. */
+export const LEAF_OPS = Object.keys(LEAF_OP_SPECS) as LeafOp[];
+
+/** The operations of every scalar leaf (bool and floats included). */
+export const SCALAR_OPS: readonly LeafOp[] = LEAF_OPS.filter((op) => !LEAF_OP_SPECS[op].integer);
+
+/** The extra operations of integer leaves. */
+export const INTEGER_OPS: readonly LeafOp[] = LEAF_OPS.filter((op) => LEAF_OP_SPECS[op].integer);
+
+/**
+ * The spec of a leaf operation.
+ *
+ * @example
+ * ```ts
+ * import { leafOpSpec } from "./ops.ts";
+ * leafOpSpec("cmpxchg_current").values; // ["expected", "desired"]
+ * ```
+ */
+export function leafOpSpec(op: LeafOp): LeafOpSpec {
+  return LEAF_OP_SPECS[op];
+}

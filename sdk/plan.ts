@@ -1,0 +1,62 @@
+/**
+ * The generation plan: a layout and a validated configuration turned into the
+ * normalised input every backend and emitter receives (each variable with its
+ * accessor leaves placed in the area).
+ *
+ * @module
+ */
+import { cScalarType } from "./c_names.ts";
+import type { GenConfig } from "./config.ts";
+import type { Layout, VarLayout } from "./layout.ts";
+import { type AccessorLeaf, accessorLeaves } from "./symbols.ts";
+
+/** An accessor leaf placed in the area: `areaOffset` is relative to the per-CPU register. */
+export interface PlacedLeaf extends AccessorLeaf {
+  /** The variable the leaf belongs to. */
+  readonly varName: string;
+  /** Offset of the leaf (element 0 of indexed dims) from the area base. */
+  readonly areaOffset: number;
+  /** C type of the scalar: `uint64_t`, `int8_t`, `bool`, `float`, ... */
+  readonly cType: string;
+}
+
+/** A variable and its accessor leaves. */
+export interface PlacedVar {
+  readonly layout: VarLayout;
+  readonly leaves: readonly PlacedLeaf[];
+}
+
+/** Everything a backend needs to generate code. */
+export interface GenInput {
+  readonly layout: Layout;
+  readonly config: GenConfig;
+  readonly vars: readonly PlacedVar[];
+}
+
+/**
+ * The normalised generator input for a layout and configuration.
+ *
+ * @example
+ * ```ts
+ * import { resolveConfig } from "./config.ts";
+ * import { computeLayout } from "./layout.ts";
+ * import { generatorInput } from "./plan.ts";
+ * import { u64 } from "./types.ts";
+ * import { encodeValue } from "./values.ts";
+ * const layout = computeLayout([{ name: "CPU_ID", type: u64, init: encodeValue(u64, 0, "riscv64") }], "riscv64");
+ * const input = generatorInput(layout, resolveConfig({ arch: "riscv64" }));
+ * input.vars[0]!.leaves[0]!.cType; // "uint64_t"
+ * ```
+ */
+export function generatorInput(layout: Layout, config: GenConfig): GenInput {
+  const vars: PlacedVar[] = layout.vars.map((v) => ({
+    layout: v,
+    leaves: accessorLeaves(v.name, v.type, layout.target).map((leaf) => ({
+      ...leaf,
+      varName: v.name,
+      areaOffset: v.offset + leaf.offset,
+      cType: cScalarType(leaf.scalar),
+    })),
+  }));
+  return { layout, config, vars };
+}
