@@ -25,7 +25,7 @@ import type { ArchBackend } from "../arch/backend.ts";
 import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
 import { cDeclaration, cPrototype, leafSignature } from "../arch/c_types.ts";
 import { AREAS_SYMBOL, BASE_SYMBOL, configSummary, TEMPLATE_SYMBOL } from "../arch/_asm.ts";
-import { LEAF_OP_SPECS, LEAF_OPS, type LeafOp, RUNTIME, RUNTIME_NAMES } from "../sdk/ops.ts";
+import { INTEGER_OPS, LEAF_OP_SPECS, LEAF_OPS, type LeafOp, RUNTIME, RUNTIME_NAMES } from "../sdk/ops.ts";
 import { cTypeName, GUARD_HOOKS, leafDataMacro, leafIndexMacro, leafOps, offsetMacro, varFunction } from "../sdk/symbols.ts";
 import { TARGET_INFO } from "../sdk/targets.ts";
 import { kindToken, type LeafKind, leafKind } from "../sdk/c_names.ts";
@@ -66,6 +66,38 @@ const NAIVE_PRIMITIVES = `/* naive: one CPU, plain globals in ${AREAS_SYMBOL}; n
 extern unsigned char ${AREAS_SYMBOL}[] __attribute__((visibility("hidden")));
 #define PERCPU__BASE() ((uintptr_t)${AREAS_SYMBOL})`;
 
+/** Macro parameters of an op's operands: `a0`, `a1`, ... */
+function operandParams(op: LeafOp): string[] {
+  return LEAF_OP_SPECS[op].values.map((_, i) => `a${i}`);
+}
+
+/**
+ * The fallback of every read-modify-write op of the catalog, from its C
+ * model: a guarded load-op-store on `PERCPU__BASE() + a` (operands converted
+ * to the leaf type first, each evaluated once).
+ */
+function rmwFallbacks(): string {
+  return INTEGER_OPS.map((op) => {
+    const { primitive, c } = LEAF_OP_SPECS[op];
+    if (c === null) throw new Error(`${op}: an integer op needs a C model for the generic fallback`);
+    const params = operandParams(op);
+    const expr = (e: string) => e.replaceAll("{old}", "percpu__o_").replace(/\{(\d+)\}/g, (_, i) => `percpu__a${i}_`);
+    const copies = params.map((p) => `T percpu__${p}_ = (T)(${p});`).join(" ");
+    const body = `${copies} PERCPU__GUARD_ENTER volatile T *percpu__p_ = PERCPU__PTR(T, a); T percpu__o_ = *percpu__p_; *percpu__p_ = (T)(${expr(c.value)}); PERCPU__GUARD_EXIT ${c.result === null ? "(void)0" : expr(c.result)};`;
+    return `#ifndef ${primitive}_AT\n#define ${primitive}_AT(${["T", "K", "a", ...params].join(", ")}) __extension__({ ${body} })\n#endif`;
+  }).join("\n");
+}
+
+/** Constant-offset forms of the RMW ops that an arch does not define: its run-time offset form. */
+function rmwConstForms(): string {
+  return INTEGER_OPS.map((op) => {
+    const { primitive } = LEAF_OP_SPECS[op];
+    const params = ["T", "K", "o", ...operandParams(op)].join(", ");
+    const args = ["T", "K", "o", ...operandParams(op)].join(", ");
+    return `#ifndef ${primitive}\n#define ${primitive}(${params}) ${primitive}_AT(${args})\n#endif`;
+  }).join("\n");
+}
+
 /**
  * What every arch gets unless it defines its own: each primitive in terms of
  * `PERCPU__BASE()` and C volatile accesses, the read-modify-write ones as a
@@ -73,7 +105,7 @@ extern unsigned char ${AREAS_SYMBOL}[] __attribute__((visibility("hidden")));
  * preempt/irq features are on, not atomic against other CPUs), as Linux's
  * asm-generic/percpu.h does. Constant-offset forms default to the runtime ones.
  */
-const GENERIC_FALLBACK = `/* Generic fallback for every primitive the arch does not specialise (cf. asm-generic/percpu.h). */
+const GENERIC_FALLBACK = (): string => `/* Generic fallback for every primitive the arch does not specialise (cf. asm-generic/percpu.h). */
 #define PERCPU__PTR(T, a) ((volatile T *)(PERCPU__BASE() + (uintptr_t)(a)))
 #ifndef PERCPU__RD_AT
 #define PERCPU__RD_AT(T, K, a) (*PERCPU__PTR(T, a))
@@ -88,27 +120,7 @@ const GENERIC_FALLBACK = `/* Generic fallback for every primitive the arch does 
 #define PERCPU__WR_G_AT(T, K, a, v) __extension__({ T percpu__w_ = (T)(v); PERCPU__GUARD_ENTER PERCPU__WR_AT(T, K, a, percpu__w_); PERCPU__GUARD_EXIT (void)0; })
 #endif
 #define PERCPU__RMW_GENERIC(T, a, OP, v) __extension__({ T percpu__w_ = (T)(v); PERCPU__GUARD_ENTER volatile T *percpu__p_ = PERCPU__PTR(T, a); *percpu__p_ = (T)(*percpu__p_ OP percpu__w_); PERCPU__GUARD_EXIT (void)0; })
-#ifndef PERCPU__ADD_AT
-#define PERCPU__ADD_AT(T, K, a, v) PERCPU__RMW_GENERIC(T, a, +, v)
-#endif
-#ifndef PERCPU__SUB_AT
-#define PERCPU__SUB_AT(T, K, a, v) PERCPU__RMW_GENERIC(T, a, -, v)
-#endif
-#ifndef PERCPU__AND_AT
-#define PERCPU__AND_AT(T, K, a, v) PERCPU__RMW_GENERIC(T, a, &, v)
-#endif
-#ifndef PERCPU__OR_AT
-#define PERCPU__OR_AT(T, K, a, v) PERCPU__RMW_GENERIC(T, a, |, v)
-#endif
-#ifndef PERCPU__XOR_AT
-#define PERCPU__XOR_AT(T, K, a, v) PERCPU__RMW_GENERIC(T, a, ^, v)
-#endif
-#ifndef PERCPU__XCHG_AT
-#define PERCPU__XCHG_AT(T, K, a, v) __extension__({ T percpu__w_ = (T)(v); PERCPU__GUARD_ENTER volatile T *percpu__p_ = PERCPU__PTR(T, a); T percpu__o_ = *percpu__p_; *percpu__p_ = percpu__w_; PERCPU__GUARD_EXIT percpu__o_; })
-#endif
-#ifndef PERCPU__CMPXCHG_AT
-#define PERCPU__CMPXCHG_AT(T, K, a, e, d) __extension__({ T percpu__e_ = (T)(e), percpu__d_ = (T)(d); PERCPU__GUARD_ENTER volatile T *percpu__p_ = PERCPU__PTR(T, a); T percpu__o_ = *percpu__p_; if (percpu__o_ == percpu__e_) *percpu__p_ = percpu__d_; PERCPU__GUARD_EXIT percpu__o_; })
-#endif
+${rmwFallbacks()}
 #ifndef PERCPU__RD
 #define PERCPU__RD(T, K, o) PERCPU__RD_AT(T, K, o)
 #endif
@@ -121,27 +133,7 @@ const GENERIC_FALLBACK = `/* Generic fallback for every primitive the arch does 
 #ifndef PERCPU__WR_G
 #define PERCPU__WR_G(T, K, o, v) PERCPU__WR_G_AT(T, K, o, v)
 #endif
-#ifndef PERCPU__ADD
-#define PERCPU__ADD(T, K, o, v) PERCPU__ADD_AT(T, K, o, v)
-#endif
-#ifndef PERCPU__SUB
-#define PERCPU__SUB(T, K, o, v) PERCPU__SUB_AT(T, K, o, v)
-#endif
-#ifndef PERCPU__AND
-#define PERCPU__AND(T, K, o, v) PERCPU__AND_AT(T, K, o, v)
-#endif
-#ifndef PERCPU__OR
-#define PERCPU__OR(T, K, o, v) PERCPU__OR_AT(T, K, o, v)
-#endif
-#ifndef PERCPU__XOR
-#define PERCPU__XOR(T, K, o, v) PERCPU__XOR_AT(T, K, o, v)
-#endif
-#ifndef PERCPU__XCHG
-#define PERCPU__XCHG(T, K, o, v) PERCPU__XCHG_AT(T, K, o, v)
-#endif
-#ifndef PERCPU__CMPXCHG
-#define PERCPU__CMPXCHG(T, K, o, e, d) PERCPU__CMPXCHG_AT(T, K, o, e, d)
-#endif`;
+${rmwConstForms()}`;
 
 /** The arguments after the leaf of a catalog op, as macro parameters: the CPU of remote ops, then the values. */
 function opArgs(op: LeafOp): string[] {
@@ -294,7 +286,7 @@ export function emitHeader(backend: ArchBackend, input: GenInput, options: Heade
     "",
     config.features.naive ? NAIVE_PRIMITIVES : backend.headerPrimitives(input),
     "",
-    GENERIC_FALLBACK,
+    GENERIC_FALLBACK(),
     "",
     genericAccessors(),
     "",

@@ -102,6 +102,13 @@ export interface LeafOpSpec {
    * plain reads and writes. The firmware derives its expected values from it.
    */
   readonly model: ((old: bigint, operands: readonly bigint[], mask: bigint) => RmwOutcome) | null;
+  /**
+   * The same as C expressions over `{old}` and the operands `{0}`, `{1}`
+   * (of the leaf's type): the new value and the returned one. `percpu.h`'s
+   * generic fallback builds the guarded load-op-store of every RMW op from
+   * it, so a new op works on every arch before any ISA specialises it.
+   */
+  readonly c: { readonly value: string; readonly result: string | null } | null;
 }
 
 /** The effect of a read-modify-write op: the value it leaves and what it returns. */
@@ -117,18 +124,18 @@ const arith = (f: (old: bigint, v: bigint) => bigint) => (old: bigint, [v = 0n]:
 
 /** Every per-leaf operation. The order is the order of the generated functions and prototypes. */
 export const LEAF_OP_SPECS = {
-  read_current_raw: { js: "readCurrentRaw", target: "current", values: [], returns: "value", integer: false, guard: "never", primitive: "PERCPU__RD", identity: null, model: null },
-  write_current_raw: { js: "writeCurrentRaw", target: "current", values: ["v"], returns: "void", integer: false, guard: "never", primitive: "PERCPU__WR", identity: null, model: null },
-  read_current: { js: "readCurrent", target: "current", values: [], returns: "value", integer: false, guard: "lowering", primitive: "PERCPU__RD_G", identity: null, model: null },
-  write_current: { js: "writeCurrent", target: "current", values: ["v"], returns: "void", integer: false, guard: "lowering", primitive: "PERCPU__WR_G", identity: null, model: null },
-  remote_read: { js: "remoteRead", target: "remote", values: [], returns: "value", integer: false, guard: "never", primitive: "PERCPU__REMOTE_RD", identity: null, model: null },
-  remote_write: { js: "remoteWrite", target: "remote", values: ["v"], returns: "void", integer: false, guard: "never", primitive: "PERCPU__REMOTE_WR", identity: null, model: null },
-  add_current: { js: "addCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__ADD", identity: "zero", model: arith((o, v) => o + v) },
-  sub_current: { js: "subCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__SUB", identity: "zero", model: arith((o, v) => o - v) },
-  and_current: { js: "andCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__AND", identity: "ones", model: arith((o, v) => o & v) },
-  or_current: { js: "orCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__OR", identity: "zero", model: arith((o, v) => o | v) },
-  xor_current: { js: "xorCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__XOR", identity: "zero", model: arith((o, v) => o ^ v) },
-  xchg_current: { js: "xchgCurrent", target: "current", values: ["v"], returns: "value", integer: true, guard: "lowering", primitive: "PERCPU__XCHG", identity: null, model: (old, [v = 0n]) => ({ value: v, result: old }) },
+  read_current_raw: { js: "readCurrentRaw", target: "current", values: [], returns: "value", integer: false, guard: "never", primitive: "PERCPU__RD", identity: null, model: null, c: null },
+  write_current_raw: { js: "writeCurrentRaw", target: "current", values: ["v"], returns: "void", integer: false, guard: "never", primitive: "PERCPU__WR", identity: null, model: null, c: null },
+  read_current: { js: "readCurrent", target: "current", values: [], returns: "value", integer: false, guard: "lowering", primitive: "PERCPU__RD_G", identity: null, model: null, c: null },
+  write_current: { js: "writeCurrent", target: "current", values: ["v"], returns: "void", integer: false, guard: "lowering", primitive: "PERCPU__WR_G", identity: null, model: null, c: null },
+  remote_read: { js: "remoteRead", target: "remote", values: [], returns: "value", integer: false, guard: "never", primitive: "PERCPU__REMOTE_RD", identity: null, model: null, c: null },
+  remote_write: { js: "remoteWrite", target: "remote", values: ["v"], returns: "void", integer: false, guard: "never", primitive: "PERCPU__REMOTE_WR", identity: null, model: null, c: null },
+  add_current: { js: "addCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__ADD", identity: "zero", model: arith((o, v) => o + v), c: { value: "{old} + {0}", result: null } },
+  sub_current: { js: "subCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__SUB", identity: "zero", model: arith((o, v) => o - v), c: { value: "{old} - {0}", result: null } },
+  and_current: { js: "andCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__AND", identity: "ones", model: arith((o, v) => o & v), c: { value: "{old} & {0}", result: null } },
+  or_current: { js: "orCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__OR", identity: "zero", model: arith((o, v) => o | v), c: { value: "{old} | {0}", result: null } },
+  xor_current: { js: "xorCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__XOR", identity: "zero", model: arith((o, v) => o ^ v), c: { value: "{old} ^ {0}", result: null } },
+  xchg_current: { js: "xchgCurrent", target: "current", values: ["v"], returns: "value", integer: true, guard: "lowering", primitive: "PERCPU__XCHG", identity: null, model: (old, [v = 0n]) => ({ value: v, result: old }), c: { value: "{0}", result: "{old}" } },
   cmpxchg_current: {
     js: "cmpxchgCurrent",
     target: "current",
@@ -139,6 +146,7 @@ export const LEAF_OP_SPECS = {
     primitive: "PERCPU__CMPXCHG",
     identity: null,
     model: (old, [expected = 0n, desired = 0n]) => ({ value: old === expected ? desired : old, result: old }),
+    c: { value: "{old} == {0} ? {1} : {old}", result: "{old}" },
   },
 } as const satisfies Record<string, LeafOpSpec>;
 
