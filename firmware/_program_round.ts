@@ -1,0 +1,251 @@
+/**
+ * One round of the firmware test program's phases as C (`checks.c` or
+ * `checks_generic.c`): guard hooks, initial values and pointers, writes,
+ * remote reads, remote writes, read-modify-write ops from the catalog, the
+ * concurrent `add_current` hammer and `reset_to_init`, separated by barriers.
+ *
+ * @module
+ */
+import { leafSignature } from "../arch/c_types.ts";
+import type { GenInput } from "../sdk/plan.ts";
+import { INTEGER_OPS, LEAF_OP_SPECS } from "../sdk/ops.ts";
+import { type LeafOp, leafOps } from "../sdk/symbols.ts";
+import { isInteger } from "../sdk/values.ts";
+import { bitsOf, guardUse, leafCall, valueOf, varOpCall } from "./_program_calls.ts";
+import { cString, type Emitter, hex, M64, pattern, type Slot } from "./_program_values.ts";
+
+/** One round of phases through either the extern accessors of `percpu.S` or the generic accessors of `percpu.h`. */
+export function roundC(
+  input: GenInput,
+  slots: readonly Slot[],
+  emitter: Emitter,
+  opts: { inline: boolean; hammer: number; barrierBase: number },
+): { text: string; checks: number } {
+  const { inline, barrierBase } = opts;
+  // The second round calls the generic percpu.h accessors (opts.inline keeps its 0.1 name).
+  const call = (slot: Slot, op: LeafOp, args: { cpu?: string; values?: readonly string[] } = {}): string => leafCall(slot, op, args, inline);
+  const varCall = (n: string, op: "current_ptr" | "remote_ptr" | "reset_to_init", cpu?: string): string => varOpCall(n, op, cpu, inline);
+  const cpus = input.config.cpus;
+  const suffix = inline ? "-generic" : "";
+  let checks = 0;
+  let barrier = barrierBase;
+  const body: string[] = [];
+  const ext: string[] = [];
+  // The extern round prints one line per slot and check; the inline round one per variable and
+  // check (consecutive slot blocks of a variable share a line), which halves the serial output.
+  let pending: { name: string; check: string; inner: string[] } | null = null;
+  const flush = (): void => {
+    if (pending === null) return;
+    checks++;
+    body.push(
+      "  {",
+      "    fw_chk k;",
+      `    fw_chk_begin(&k, cpu, ${cString(pending.name)}, "${pending.check}${suffix}");`,
+      ...pending.inner.map((l) => `    ${l}`),
+      "    fw_chk_end(&k);",
+      "  }",
+    );
+    pending = null;
+  };
+  const line = (name: string, check: string, inner: readonly string[], varName = name): void => {
+    const block = ["{", ...inner.map((l) => `  ${l}`), "}"];
+    if (inline && pending !== null && pending.name === varName && pending.check === check) {
+      pending.inner.push(...block);
+      return;
+    }
+    flush();
+    pending = { name: inline ? varName : name, check, inner: block };
+  };
+  const raw = (...lines: string[]): void => {
+    flush();
+    body.push(...lines);
+  };
+  const sync = (name: string): void => {
+    raw(`  fw_barrier(cpu, ${barrier++}, "${name}${suffix}");`);
+  };
+  const t = (f: (cpu: number) => bigint): string => emitter.table(Array.from({ length: cpus }, (_, c) => f(c)));
+  const ints = slots.filter((s) => isInteger(s.leaf.scalar));
+
+  // Wider views of narrow signed and bool reads: the ABI value must be sign-/zero-extended to 32 bits.
+  const extView = (s: Slot, op: LeafOp): string | null => {
+    if (inline || !["i8", "i16", "bool"].includes(s.leaf.scalar)) return null;
+    const sig = leafSignature(s.leaf, op);
+    const name = `fwx_${sig.name}`;
+    const ret = s.leaf.scalar === "bool" ? "uint32_t" : "int32_t";
+    const params = sig.params.length ? sig.params.map((p) => `${p.type} ${p.name}`).join(", ") : "void";
+    ext.push(`${ret} ${name}(${params}) __asm__("${sig.name}");`);
+    return name;
+  };
+  const extExpect = (s: Slot): string => {
+    const narrow = s.leaf.scalar === "i8" ? "int8_t" : "int16_t";
+    return s.leaf.scalar === "bool" ? hex(s.init) : `(uint64_t)(uint32_t)(int32_t)(${narrow})${hex(s.init)}`;
+  };
+
+  // 1. guard hooks first, so the first guarded call of each op is watched: every op once with a
+  // neutral operand (values stay the initial ones); raw and remote ops never call a hook
+  const hooked = (op: string, what: string): string[] => {
+    const use = guardUse(input, op as LeafOp);
+    return ["fw_hooks_take(cpu, &hs);", what, `fw_hooks_check(&k, cpu, &hs, "${op}", ${use === "never" ? 0 : use === "may" ? 1 : 2});`];
+  };
+  for (const v of input.vars) {
+    const n = v.layout.name;
+    line(n, "hooks", [
+      "fw_hook_snap hs;",
+      ...hooked("current_ptr", `(void)${varCall(n, "current_ptr")};`),
+      ...hooked("remote_ptr", `(void)${varCall(n, "remote_ptr", "cpu")};`),
+      ...hooked("reset_to_init", `${varCall(n, "reset_to_init")};`),
+      `fw_bytes_equal(&k, "reset_to_init", ${varCall(n, "current_ptr")}, fw_init_${n}, ${v.layout.size}u);`,
+    ]);
+  }
+  for (const s of slots) {
+    const inner = ["fw_hook_snap hs;", `uint64_t r = ${bitsOf(s, call(s, "read_current_raw"))};`];
+    // Every op of the catalog once, with operands that leave the value as it is: the value itself
+    // (writes, xchg, cmpxchg) or the op's identity (add 0, and all-ones); results must be r.
+    for (const op of leafOps(s.leaf.scalar)) {
+      const spec = LEAF_OP_SPECS[op];
+      const operand = spec.identity === "zero" ? "0" : spec.identity === "ones" ? hex(s.mask) : "r";
+      const invoked = call(s, op, { values: spec.values.map(() => valueOf(s, operand)) });
+      inner.push(...hooked(op, spec.returns === "value" ? `fw_expect(&k, "${op}", ${bitsOf(s, invoked)}, r);` : `${invoked};`));
+    }
+    inner.push(`fw_expect(&k, "unchanged", ${bitsOf(s, call(s, "read_current_raw"))}, r);`);
+    line(s.name, "hooks", inner, s.leaf.varName);
+  }
+  // 2. initial values and pointers
+  for (const v of input.vars) {
+    const n = v.layout.name;
+    line(n, "init", [
+      `fw_expect(&k, "current_ptr", (uintptr_t)${varCall(n, "current_ptr")} - percpu_area_base(cpu), ${v.layout.offset}u);`,
+      `for (uintptr_t c = 0; c < FW_CPUS; c++) fw_expect_at(&k, "remote_ptr", c, (uintptr_t)${varCall(n, "remote_ptr", "c")}, percpu_area_base(c) + ${v.layout.offset}u);`,
+      `fw_bytes_equal(&k, "bytes", ${varCall(n, "current_ptr")}, fw_init_${n}, ${v.layout.size}u);`,
+    ]);
+  }
+  for (const s of slots) {
+    const inner = [
+      `fw_expect(&k, "read_current_raw", ${bitsOf(s, call(s, "read_current_raw"))}, ${hex(s.init)});`,
+      `fw_expect(&k, "read_current", ${bitsOf(s, call(s, "read_current"))}, ${hex(s.init)});`,
+      `for (uintptr_t c = 0; c < FW_CPUS; c++) fw_expect_at(&k, "remote_read", c, ${bitsOf(s, call(s, "remote_read", { cpu: "c" }))}, ${hex(s.init)});`,
+    ];
+    for (const op of ["read_current_raw", "read_current", "remote_read"] as const) {
+      const x = extView(s, op);
+      if (x) inner.push(`fw_expect(&k, "${op}/ext32", (uint64_t)(uint32_t)${call(s, op, { cpu: "cpu" }).replace(/^[^(]+/, x)}, ${extExpect(s)});`);
+    }
+    line(s.name, "init", inner, s.leaf.varName);
+  }
+
+  sync("init");
+
+  // 3. CPU-specific writes read back on the current CPU
+  const w1 = (s: Slot) => t((c) => pattern(s, c, 1));
+  const w2 = (s: Slot) => t((c) => pattern(s, c, 2));
+  for (const s of slots) {
+    line(s.name, "write", [
+      `${call(s, "write_current", { values: [valueOf(s, `${w1(s)}[cpu]`)] })};`,
+      `fw_expect(&k, "read_current", ${bitsOf(s, call(s, "read_current"))}, ${w1(s)}[cpu]);`,
+      `fw_expect(&k, "read_current_raw", ${bitsOf(s, call(s, "read_current_raw"))}, ${w1(s)}[cpu]);`,
+      `${call(s, "write_current_raw", { values: [valueOf(s, `${w2(s)}[cpu]`)] })};`,
+      `fw_expect(&k, "read_current_raw", ${bitsOf(s, call(s, "read_current_raw"))}, ${w2(s)}[cpu]);`,
+      `fw_expect(&k, "read_current", ${bitsOf(s, call(s, "read_current"))}, ${w2(s)}[cpu]);`,
+    ], s.leaf.varName);
+  }
+  sync("write");
+
+  // 4. every CPU reads every CPU's value
+  for (const s of slots) {
+    line(s.name, "remote", [
+      `for (uintptr_t c = 0; c < FW_CPUS; c++) fw_expect_at(&k, "remote_read", c, ${bitsOf(s, call(s, "remote_read", { cpu: "c" }))}, ${w2(s)}[c]);`,
+    ], s.leaf.varName);
+  }
+  sync("remote");
+
+  // 5. each CPU writes the next CPU's value; each checks what the previous CPU wrote
+  const w3 = (s: Slot) => t((c) => pattern(s, c, 3));
+  for (const s of slots) raw(`  ${call(s, "remote_write", { cpu: "(cpu + 1) % FW_CPUS", values: [valueOf(s, `${w3(s)}[cpu]`)] })};`);
+  sync("remote_write");
+  for (const s of slots) {
+    line(s.name, "remote_write", [
+      `fw_expect(&k, "read_current", ${bitsOf(s, call(s, "read_current"))}, ${w3(s)}[(cpu + FW_CPUS - 1) % FW_CPUS]);`,
+      `fw_expect(&k, "remote_read", ${bitsOf(s, call(s, "remote_read"))}, ${w3(s)}[(cpu + FW_CPUS - 1) % FW_CPUS]);`,
+    ], s.leaf.varName);
+  }
+
+  // 6. read-modify-write semantics on the current CPU: every integer op of the catalog in turn, twice
+  // (first operand a fresh pattern, then the current value, which makes compare-style ops hit),
+  // expected values from the catalog's model of the op
+  const rmwOps = INTEGER_OPS.filter((op) => LEAF_OP_SPECS[op].model !== null);
+  for (const s of ints) {
+    const steps: string[] = [];
+    let phase = 20;
+    const fresh = (): bigint[] => {
+      const ph = phase++;
+      return Array.from({ length: cpus }, (_, c) => pattern(s, c, ph));
+    };
+    let now = fresh();
+    steps.push(`${call(s, "write_current", { values: [valueOf(s, `${t((c) => now[c]!)}[cpu]`)] })};`);
+    for (const op of rmwOps) {
+      const spec = LEAF_OP_SPECS[op];
+      for (const firstIsCurrent of [false, true]) {
+        const operands = spec.values.map((_, i) => (i === 0 && firstIsCurrent ? now : fresh()));
+        const outcomes = now.map((old, c) => spec.model!(old, operands.map((o) => o[c]!), s.mask));
+        const invoked = call(s, op, { values: operands.map((o) => valueOf(s, `${t((c) => o[c]!)}[cpu]`)) });
+        const tag = `${op}${firstIsCurrent ? "/current" : ""}`;
+        if (spec.returns === "value") steps.push(`fw_expect(&k, "${tag}/returned", ${bitsOf(s, invoked)}, ${t((c) => outcomes[c]!.result!)}[cpu]);`);
+        else steps.push(`${invoked};`);
+        now = outcomes.map((o) => o.value);
+        steps.push(`fw_expect(&k, "${tag}", ${bitsOf(s, call(s, "read_current"))}, ${t((c) => now[c]!)}[cpu]);`);
+      }
+    }
+    line(s.name, "ops", steps, s.leaf.varName);
+  }
+
+  // 7. all CPUs hammer add_current at once; per-CPU and summed results are exact
+  if (ints.length > 0) {
+    for (const s of ints) raw(`  ${call(s, "write_current", { values: [valueOf(s, "0")] })};`);
+    sync("add_start");
+    raw("  for (uint32_t n = 0; n < FW_HAMMER; n++) {", ...ints.map((s) => `    ${call(s, "add_current", { values: [valueOf(s, "cpu + 1")] })};`), "  }");
+    sync("add");
+    const ownAfter = (s: Slot) => t((c) => (BigInt(c + 1) * BigInt(opts.hammer)) & s.mask);
+    for (const s of ints) {
+      const total = Array.from({ length: cpus }, (_, c) => (BigInt(c + 1) * BigInt(opts.hammer)) & s.mask).reduce((x, y) => (x + y) & M64, 0n);
+      line(s.name, "add", [
+        `fw_expect(&k, "own", ${bitsOf(s, call(s, "read_current"))}, ${ownAfter(s)}[cpu]);`,
+        "uint64_t sum = 0;",
+        `for (uintptr_t c = 0; c < FW_CPUS; c++) sum += ${bitsOf(s, call(s, "remote_read", { cpu: "c" }))};`,
+        `fw_expect(&k, "sum", sum, ${hex(total)});`,
+      ], s.leaf.varName);
+    }
+  }
+
+  // 8. reset_to_init restores the initial bytes on every CPU
+  if (ints.length > 0) sync("add_checked");
+  for (const v of input.vars) raw(`  ${varCall(v.layout.name, "reset_to_init")};`);
+  sync("reset");
+  for (const v of input.vars) {
+    const n = v.layout.name;
+    line(n, "reset", [
+      `fw_bytes_equal(&k, "bytes", ${varCall(n, "current_ptr")}, fw_init_${n}, ${v.layout.size}u);`,
+      `for (uintptr_t c = 0; c < FW_CPUS; c++) fw_bytes_equal(&k, "remote_bytes", ${varCall(n, "remote_ptr", "c")}, fw_init_${n}, ${v.layout.size}u);`,
+    ]);
+  }
+  for (const s of slots) {
+    line(s.name, "reset", [
+      `fw_expect(&k, "read_current", ${bitsOf(s, call(s, "read_current"))}, ${hex(s.init)});`,
+      `for (uintptr_t c = 0; c < FW_CPUS; c++) fw_expect_at(&k, "remote_read", c, ${bitsOf(s, call(s, "remote_read", { cpu: "c" }))}, ${hex(s.init)});`,
+    ], s.leaf.varName);
+  }
+  sync("round");
+
+  const name = inline ? "fw_round_generic" : "fw_round_extern";
+  const text = `/* ${inline ? "checks_generic.c: the checks through the generic accessors of percpu.h" : "checks.c: the checks through the accessors of percpu.S"}, generated by the percpu SDK. Do not edit. */
+#include "fw.h"
+#include "percpu.h"
+
+${input.vars.map((v) => `extern const uint8_t fw_init_${v.layout.name}[${v.layout.size}];`).join("\n")}
+${[...new Set(emitter.tables.map((l) => l.replace(/ = .*$/, ";").replace(/^const/, "extern const")))].join("\n")}
+${[...new Set(ext)].join("\n")}
+
+void ${name}(uintptr_t cpu) {
+${body.join("\n")}
+}
+`;
+  return { text, checks };
+}
