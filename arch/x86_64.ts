@@ -19,13 +19,20 @@
  * RIP-relative, so the same `percpu.S` links into a kernel at any address and
  * into a position-independent shared object without text relocations.
  *
+ * Lowerings build the instruction IR of `asm.ts` from typed operands (each
+ * instruction records the registers it writes and reads, `"flags"` for the
+ * condition codes) and render it once: `percpu.S` through `renderFunction`,
+ * the inline asm of `PERCPU_INLINE` through `inlineTemplate`, whose `"cc"`
+ * clobber comes from the defs.
+ *
  * @module
  */
 import { match } from "ts-pattern";
 import { fail } from "../sdk/errors.ts";
 import type { ScalarName } from "../sdk/types.ts";
 import { cTypeName, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
-import { AREAS_SYMBOL, asmFunction, BASE_SYMBOL, commonData, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
+import { AREAS_SYMBOL, BASE_SYMBOL, commonData, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
+import { type AsmItem, definedRegs, inlineTemplate, insn, label, renderFunction } from "./asm.ts";
 import { x86_64HeaderPrimitives } from "./x86_64_header.ts";
 import type { GenInput, PlacedLeaf, PlacedVar } from "../sdk/plan.ts";
 import type { ArchBackend } from "./backend.ts";
@@ -50,12 +57,13 @@ const UNROLL_COPY_LIMIT = 64;
 const INT_ARG_REGS = ["rdi", "rsi", "rdx", "rcx", "r8", "r9"] as const;
 
 /** A 64-bit general-purpose register this backend names. */
-type Gpr = typeof INT_ARG_REGS[number] | "rax" | "r10" | "r11";
+type Gpr = typeof INT_ARG_REGS[number] | "rax" | "rbx" | "r10" | "r11";
 
 /** Register name of a GPR at an access width (1, 2, 4 or 8 bytes), without `%`. */
 function sub(reg: Gpr, size: number): string {
   const legacy: Partial<Record<Gpr, readonly [string, string, string]>> = {
     rax: ["al", "ax", "eax"],
+    rbx: ["bl", "bx", "ebx"],
     rcx: ["cl", "cx", "ecx"],
     rdx: ["dl", "dx", "edx"],
     rsi: ["sil", "si", "esi"],
@@ -110,20 +118,119 @@ function paramLocations(sig: CSignature): Map<string, ParamLoc> {
   return out;
 }
 
-/** An AT&T operand for a parameter location (register or stack slot). */
-function locOperand(loc: ParamLoc): string {
+// ---------------------------------------------------------------- instructions (IR)
+
+/** A register the IR records: a GPR, `%rsp`, an SSE register, or `"flags"` for the condition codes. */
+type X86Reg = Gpr | "rsp" | `xmm${number}` | "flags";
+
+/** One item of an x86_64 instruction list. */
+type Item = AsmItem<X86Reg>;
+
+/** An operand: its AT&T spelling and the registers it names (`isReg`: a register, not a memory reference). */
+interface Operand {
+  readonly text: string;
+  readonly regs: readonly X86Reg[];
+  readonly isReg: boolean;
+}
+
+/** An operand, or a plain string for what names no register (immediates, symbols, labels, inline-asm placeholders). */
+type Opnd = Operand | string;
+
+/** A GPR at an access width. */
+function reg(r: Gpr, size = 8): Operand {
+  return { text: `%${sub(r, size)}`, regs: [r], isReg: true };
+}
+
+/** An SSE register. */
+function xmm(n: number): Operand {
+  return { text: `%xmm${n}`, regs: [`xmm${n}`], isReg: true };
+}
+
+/** A memory reference and the registers its address reads (`%rip` is not recorded). */
+function memRef(text: string, ...regs: X86Reg[]): Operand {
+  return { text, regs, isReg: false };
+}
+
+/** An immediate. */
+function imm(n: number): string {
+  return `$${n}`;
+}
+
+const spell = (o: Opnd): string => (typeof o === "string" ? o : o.text);
+const regsIn = (o: Opnd): readonly X86Reg[] => (typeof o === "string" ? [] : o.regs);
+const writtenBy = (dst: Opnd): readonly X86Reg[] => (typeof dst !== "string" && dst.isReg ? dst.regs : []);
+const addressOf = (dst: Opnd): readonly X86Reg[] => (typeof dst !== "string" && !dst.isReg ? dst.regs : []);
+
+/** `dst = src` (moves, loads, stores, extensions, `lea`): no flags; reads the source and a memory destination's address. */
+function mov(op: string, src: Opnd, dst: Opnd): Item {
+  return insn(op, [spell(src), spell(dst)], { defs: writtenBy(dst), uses: [...regsIn(src), ...addressOf(dst)] });
+}
+
+/** `dst = dst <op> src`, setting the flags (`add`, `sub`, `and`, `or`, `xor`, `shr`, two-operand `imul`). */
+function alu(op: string, src: Opnd, dst: Opnd): Item {
+  return insn(op, [spell(src), spell(dst)], { defs: [...writtenBy(dst), "flags"], uses: [...regsIn(src), ...regsIn(dst)] });
+}
+
+/** `dst = src * k` (three-operand `imul`). */
+function imul3(k: number, src: Opnd, dst: Gpr): Item {
+  return insn("imulq", [imm(k), spell(src), spell(reg(dst))], { defs: [dst, "flags"], uses: regsIn(src) });
+}
+
+/** `dst -= 1`, setting the flags. */
+function dec(op: string, dst: Opnd): Item {
+  return insn(op, [spell(dst)], { defs: [...writtenBy(dst), "flags"], uses: regsIn(dst) });
+}
+
+/** Flags from `a & b`. */
+function test(a: Opnd, b: Opnd): Item {
+  return insn("testq", [spell(a), spell(b)], { defs: ["flags"], uses: [...regsIn(a), ...regsIn(b)] });
+}
+
+/** `cmpxchg src, dst` (no `lock`): compares with and may load the accumulator. */
+function cmpxchg(op: string, src: Opnd, dst: Opnd): Item {
+  return insn(op, [spell(src), spell(dst)], { defs: ["rax", ...writtenBy(dst), "flags"], uses: ["rax", ...regsIn(src), ...regsIn(dst)] });
+}
+
+/** A conditional jump on the flags. */
+function jcc(op: string, target: string): Item {
+  return insn(op, [target], { uses: ["flags"] });
+}
+
+/** SysV caller-saved GPRs (what a call may write). */
+const CALLER_SAVED: readonly Gpr[] = ["rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11"];
+
+/** A call through the PLT of a SysV function. */
+function call(fn: string): Item {
+  return insn("call", [`${fn}@PLT`], { defs: [...CALLER_SAVED, "flags"], uses: ["rsp"] });
+}
+
+const jmp = (target: string): Item => insn("jmp", [target]);
+const ret = (): Item => insn("ret", [], { uses: ["rsp"] });
+const push = (r: Gpr): Item => insn("pushq", [spell(reg(r))], { defs: ["rsp"], uses: [r, "rsp"] });
+const pop = (r: Gpr): Item => insn("popq", [spell(reg(r))], { defs: [r, "rsp"], uses: ["rsp"] });
+/** `memcpy(%rdi, %rsi, %rcx)`, advancing all three. */
+const repMovsb = (): Item => insn("rep movsb", [], { defs: ["rdi", "rsi", "rcx"], uses: ["rdi", "rsi", "rcx"] });
+/** A Linux system call (number in `%rax`; the kernel writes `%rax`, `%rcx`, `%r11`). */
+const syscall = (): Item => insn("syscall", [], { defs: ["rax", "rcx", "r11"], uses: ["rax", "rdi", "rsi", "rdx", "r10", "r8", "r9"] });
+/** `MSR[%ecx] = %edx:%eax`. */
+const wrmsr = (): Item => insn("wrmsr", [], { uses: ["rax", "rdx", "rcx"] });
+
+// ---------------------------------------------------------------- lowering
+
+/** The operand of a parameter location (register or stack slot). */
+function locOperand(loc: ParamLoc): Operand {
   return match(loc)
-    .with({ kind: "reg" }, (l) => `%${l.reg}`)
-    .with({ kind: "stack" }, (l) => `${l.at}(%rsp)`)
-    .with({ kind: "xmm" }, (l) => `%xmm${l.index}`)
+    .with({ kind: "reg" }, (l) => reg(l.reg))
+    .with({ kind: "stack" }, (l) => memRef(`${l.at}(%rsp)`, "rsp"))
+    .with({ kind: "xmm" }, (l) => xmm(l.index))
     .exhaustive();
 }
 
 /** `dst = src * k` for a non-negative constant `k` (uses `movabs` when `k` does not fit an imm32). */
-function mulConst(src: string, k: number, dst: Gpr): string[] {
-  if (k === 1) return [`movq ${src}, %${dst}`];
-  if (k <= DISP32_MAX) return [`imulq $${k}, ${src}, %${dst}`];
-  return [`movabsq $${k}, %${dst}`, `imulq ${src}, %${dst}`];
+function mulConst(src: Operand, k: number, dst: Gpr): Item[] {
+  if (k === 1) return [mov("movq", src, reg(dst))];
+  if (k <= DISP32_MAX) return [imul3(k, src, dst)];
+  return [mov("movabsq", imm(k), reg(dst)), alu("imulq", src, reg(dst))];
 }
 
 /** How the per-CPU memory of the current CPU is addressed. */
@@ -135,71 +242,72 @@ function accessOf(input: GenInput): Access {
 
 /** A memory operand and the instructions computing its registers. */
 interface Address {
-  readonly setup: string[];
-  readonly mem: string;
+  readonly setup: Item[];
+  readonly mem: Operand;
 }
 
 /** The memory operand of a leaf for an op (current area, or the remote area of the `cpu` argument). */
 function leafAddress(input: GenInput, leaf: PlacedLeaf, op: LeafOp, locs: Map<string, ParamLoc>): Address {
-  const setup: string[] = [];
+  const setup: Item[] = [];
   const remote = op === "remote_read" || op === "remote_write";
   const off = leaf.areaOffset;
   // Index part: a scaled register (one dim, stride 1/2/4/8, register argument) or a byte offset in %r10.
-  let index: string | null = null;
+  let index: { readonly text: string; readonly reg: Gpr } | null = null;
   const dims = leaf.indices;
   const first = dims.length === 1 ? locs.get("i0") : undefined;
   if (dims.length === 1 && first?.kind === "reg" && [1, 2, 4, 8].includes(dims[0]!.stride)) {
-    index = `%${first.reg},${dims[0]!.stride}`;
+    index = { text: `%${first.reg},${dims[0]!.stride}`, reg: first.reg };
   } else if (dims.length > 0) {
     dims.forEach((d, k) => {
       const src = locOperand(locs.get(`i${k}`)!);
       if (k === 0) setup.push(...mulConst(src, d.stride, "r10"));
-      else setup.push(...mulConst(src, d.stride, "rax"), "addq %rax, %r10");
+      else setup.push(...mulConst(src, d.stride, "rax"), alu("addq", reg("rax"), reg("r10")));
     });
-    index = "%r10,1";
+    index = { text: "%r10,1", reg: "r10" };
   }
+  const indexRegs: X86Reg[] = index ? [index.reg] : [];
   if (remote) {
-    setup.push(...mulConst(locOperand(locs.get("cpu")!), input.layout.stride, "r11"), `addq ${BASE_SYMBOL}(%rip), %r11`);
-    return { setup, mem: `${off}(%r11${index ? `,${index}` : ""})` };
+    setup.push(...mulConst(locOperand(locs.get("cpu")!), input.layout.stride, "r11"), alu("addq", memRef(`${BASE_SYMBOL}(%rip)`), reg("r11")));
+    return { setup, mem: memRef(`${off}(%r11${index ? `,${index.text}` : ""})`, "r11", ...indexRegs) };
   }
   return match(accessOf(input))
-    .with("gs", () => ({ setup, mem: index ? `%gs:${off}(,${index})` : `%gs:${off}` }))
+    .with("gs", () => ({ setup, mem: memRef(index ? `%gs:${off}(,${index.text})` : `%gs:${off}`, ...indexRegs) }))
     .with("naive", () => {
-      if (!index) return { setup, mem: `${AREAS_SYMBOL}+${off}(%rip)` };
-      setup.push(`leaq ${AREAS_SYMBOL}(%rip), %r11`);
-      return { setup, mem: `${off}(%r11,${index})` };
+      if (!index) return { setup, mem: memRef(`${AREAS_SYMBOL}+${off}(%rip)`) };
+      setup.push(mov("leaq", memRef(`${AREAS_SYMBOL}(%rip)`), reg("r11")));
+      return { setup, mem: memRef(`${off}(%r11,${index.text})`, "r11", ...indexRegs) };
     })
     .exhaustive();
 }
 
 /** The load of a scalar into the return register, extended to 64 bits (signed: sign-extended). */
-function loadInstr(s: ScalarName, size: number, mem: string): string {
+function loadInstr(s: ScalarName, size: number, mem: Operand): Item {
   return match(s)
-    .with("u8", "bool", () => `movzbl ${mem}, %eax`)
-    .with("i8", () => `movsbq ${mem}, %rax`)
-    .with("u16", () => `movzwl ${mem}, %eax`)
-    .with("i16", () => `movswq ${mem}, %rax`)
-    .with("u32", () => `movl ${mem}, %eax`)
-    .with("i32", () => `movslq ${mem}, %rax`)
-    .with("u64", "i64", "usize", "isize", () => `mov${suffix(size)} ${mem}, %${sub("rax", size)}`)
-    .with("f32", () => `movss ${mem}, %xmm0`)
-    .with("f64", () => `movsd ${mem}, %xmm0`)
+    .with("u8", "bool", () => mov("movzbl", mem, reg("rax", 4)))
+    .with("i8", () => mov("movsbq", mem, reg("rax")))
+    .with("u16", () => mov("movzwl", mem, reg("rax", 4)))
+    .with("i16", () => mov("movswq", mem, reg("rax")))
+    .with("u32", () => mov("movl", mem, reg("rax", 4)))
+    .with("i32", () => mov("movslq", mem, reg("rax")))
+    .with("u64", "i64", "usize", "isize", () => mov(`mov${suffix(size)}`, mem, reg("rax", size)))
+    .with("f32", () => mov("movss", mem, xmm(0)))
+    .with("f64", () => mov("movsd", mem, xmm(0)))
     .exhaustive();
 }
 
 /** Extends the old value left in al/ax/eax/rax by `cmpxchg` to the 64-bit return convention of {@link loadInstr}. */
-function extendResult(s: ScalarName): string[] {
+function extendResult(s: ScalarName): Item[] {
   return match(s)
-    .with("u8", () => ["movzbl %al, %eax"])
-    .with("i8", () => ["movsbq %al, %rax"])
-    .with("u16", () => ["movzwl %ax, %eax"])
-    .with("i16", () => ["movswq %ax, %rax"])
-    .with("i32", () => ["movslq %eax, %rax"])
+    .with("u8", () => [mov("movzbl", reg("rax", 1), reg("rax", 4))])
+    .with("i8", () => [mov("movsbq", reg("rax", 1), reg("rax"))])
+    .with("u16", () => [mov("movzwl", reg("rax", 2), reg("rax", 4))])
+    .with("i16", () => [mov("movswq", reg("rax", 2), reg("rax"))])
+    .with("i32", () => [mov("movslq", reg("rax", 4), reg("rax"))])
     .otherwise(() => []);
 }
 
 /** Body (without `ret`) of a leaf operation. */
-function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
+function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): Item[] {
   const sig = leafSignature(leaf, op);
   const locs = paramLocations(sig);
   const { setup, mem } = leafAddress(input, leaf, op, locs);
@@ -207,28 +315,28 @@ function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
   const sfx = suffix(size);
   // Value parameters that arrived on the stack are loaded after the address (all argument registers are free then).
   const spare: Gpr[] = ["rdi", "rsi"];
-  const value = (name: string): string => {
+  const value = (name: string): Operand => {
     const loc = locs.get(name)!;
     if (loc.kind === "stack") {
-      const reg = spare.shift()!;
-      setup.push(`movq ${loc.at}(%rsp), %${reg}`);
-      return `%${sub(reg, size)}`;
+      const r = spare.shift()!;
+      setup.push(mov("movq", locOperand(loc), reg(r)));
+      return reg(r, size);
     }
-    return loc.kind === "reg" ? `%${sub(loc.reg, size)}` : locOperand(loc);
+    return loc.kind === "reg" ? reg(loc.reg, size) : locOperand(loc);
   };
-  const acc = `%${sub("rax", size)}`;
+  const acc = reg("rax", size);
   const body = match(op)
-    .returnType<string[]>()
+    .returnType<Item[]>()
     .with("read_current_raw", "read_current", "remote_read", () => [loadInstr(leaf.scalar, size, mem)])
     .with("write_current_raw", "write_current", "remote_write", () => {
       const v = value("v");
-      if (leaf.scalar === "f32") return [`movss ${v}, ${mem}`];
-      if (leaf.scalar === "f64") return [`movsd ${v}, ${mem}`];
-      return [`mov${sfx} ${v}, ${mem}`];
+      if (leaf.scalar === "f32") return [mov("movss", v, mem)];
+      if (leaf.scalar === "f64") return [mov("movsd", v, mem)];
+      return [mov(`mov${sfx}`, v, mem)];
     })
     .with("add_current", "sub_current", "and_current", "or_current", "xor_current", () => {
       const mnemonic = op.slice(0, op.indexOf("_"));
-      return [`${mnemonic}${sfx} ${value("v")}, ${mem}`];
+      return [alu(`${mnemonic}${sfx}`, value("v"), mem)];
     })
     // `xchg` with memory is implicitly locked (a full barrier, ~20 cycles, no cache-line prefetch);
     // like Linux's this_cpu_xchg we use a load and an unlocked `cmpxchg` retry loop instead. Each
@@ -236,65 +344,67 @@ function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
     // the load and the `cmpxchg` only makes the compare fail and retry: no update is lost and no guard is needed.
     .with("xchg_current", () => {
       const v = value("v");
-      return [`mov${sfx} ${mem}, ${acc}`, "1:", `cmpxchg${sfx} ${v}, ${mem}`, "jne 1b", ...extendResult(leaf.scalar)];
+      return [mov(`mov${sfx}`, mem, acc), label("1"), cmpxchg(`cmpxchg${sfx}`, v, mem), jcc("jne", "1b"), ...extendResult(leaf.scalar)];
     })
     .with("cmpxchg_current", () => {
       const e = value("expected");
       const d = value("desired");
-      return [`mov${sfx} ${e}, ${acc}`, `cmpxchg${sfx} ${d}, ${mem}`, ...extendResult(leaf.scalar)];
+      return [mov(`mov${sfx}`, e, acc), cmpxchg(`cmpxchg${sfx}`, d, mem), ...extendResult(leaf.scalar)];
     })
     .exhaustive();
   return [...setup, ...body];
 }
 
 /** The calls around a guarded sequence (none with both features off). `%rbx` keeps the irq flags and aligns the stack. */
-function guarded(input: GenInput, inner: readonly string[]): string[] {
+function guarded(input: GenInput, inner: readonly Item[]): Item[] {
   const { preempt, irq } = input.config.features;
   if (!preempt && !irq) return [...inner];
+  if (definedRegs(inner).includes("rbx")) throw new Error("x86_64: a guarded sequence must not write %rbx (it holds the irq flags)");
   return [
-    "pushq %rbx",
-    ...(preempt ? [`call ${PREEMPT_DISABLE}@PLT`] : []),
-    ...(irq ? [`call ${IRQ_SAVE}@PLT`, "movq %rax, %rbx"] : []),
+    push("rbx"),
+    ...(preempt ? [call(PREEMPT_DISABLE)] : []),
+    ...(irq ? [call(IRQ_SAVE), mov("movq", reg("rax"), reg("rbx"))] : []),
     ...inner,
-    ...(irq ? ["movq %rbx, %rdi", `call ${IRQ_RESTORE}@PLT`] : []),
-    ...(preempt ? [`call ${PREEMPT_ENABLE}@PLT`] : []),
-    "popq %rbx",
+    ...(irq ? [mov("movq", reg("rbx"), reg("rdi")), call(IRQ_RESTORE)] : []),
+    ...(preempt ? [call(PREEMPT_ENABLE)] : []),
+    pop("rbx"),
   ];
 }
 
 /** Copies a variable's initial bytes from the template into the current area. */
-function resetBody(input: GenInput, v: PlacedVar): string[] {
+function resetBody(input: GenInput, v: PlacedVar): Item[] {
   const { offset, size } = v.layout;
   const naive = accessOf(input) === "naive";
-  const dest = (at: number): string => (naive ? `${AREAS_SYMBOL}+${at}(%rip)` : `%gs:${at}`);
-  const copy: string[] = [];
+  const dest = (at: number): Operand => memRef(naive ? `${AREAS_SYMBOL}+${at}(%rip)` : `%gs:${at}`);
+  const copy: Item[] = [];
   if (size <= UNROLL_COPY_LIMIT) {
     let done = 0;
     for (const chunk of [8, 4, 2, 1]) {
       while (size - done >= chunk) {
-        const r = `%${sub("rax", chunk)}`;
-        copy.push(`mov${suffix(chunk)} ${TEMPLATE_SYMBOL}+${offset + done}(%rip), ${r}`, `mov${suffix(chunk)} ${r}, ${dest(offset + done)}`);
+        const r = reg("rax", chunk);
+        copy.push(mov(`mov${suffix(chunk)}`, memRef(`${TEMPLATE_SYMBOL}+${offset + done}(%rip)`), r), mov(`mov${suffix(chunk)}`, r, dest(offset + done)));
         done += chunk;
       }
     }
   } else {
     copy.push(
-      naive ? `leaq ${AREAS_SYMBOL}+${offset}(%rip), %rdi` : `movq %gs:${input.layout.selfPointerOffset ?? 0}, %rdi`,
-      ...(naive ? [] : [`addq $${offset}, %rdi`]),
-      `leaq ${TEMPLATE_SYMBOL}+${offset}(%rip), %rsi`,
-      `movl $${size}, %ecx`,
-      "rep movsb",
+      naive ? mov("leaq", memRef(`${AREAS_SYMBOL}+${offset}(%rip)`), reg("rdi")) : mov("movq", memRef(`%gs:${input.layout.selfPointerOffset ?? 0}`), reg("rdi")),
+      ...(naive ? [] : [alu("addq", imm(offset), reg("rdi"))]),
+      mov("leaq", memRef(`${TEMPLATE_SYMBOL}+${offset}(%rip)`), reg("rsi")),
+      mov("movl", imm(size), reg("rcx", 4)),
+      repMovsb(),
     );
   }
   return guarded(input, copy);
 }
 
 /** Sets the GS base to `%rax` (kernel: MSR; user: arch_prctl, which clobbers rcx/r11 like any syscall). */
-function setGsBase(input: GenInput): string[] {
+function setGsBase(input: GenInput): Item[] {
   if (accessOf(input) === "naive") return [];
   return match(input.config.mode)
-    .with("kernel", () => ["movq %rax, %rdx", "shrq $32, %rdx", `movl $${MSR_GS_BASE}, %ecx`, "wrmsr"])
-    .with("user", () => ["movq %rax, %rsi", `movl $${ARCH_SET_GS}, %edi`, `movl $${SYS_ARCH_PRCTL}, %eax`, "syscall"])
+    .returnType<Item[]>()
+    .with("kernel", () => [mov("movq", reg("rax"), reg("rdx")), alu("shrq", imm(32), reg("rdx")), mov("movl", imm(MSR_GS_BASE), reg("rcx", 4)), wrmsr()])
+    .with("user", () => [mov("movq", reg("rax"), reg("rsi")), mov("movl", imm(ARCH_SET_GS), reg("rdi", 4)), mov("movl", imm(SYS_ARCH_PRCTL), reg("rax", 4)), syscall()])
     .exhaustive();
 }
 
@@ -305,48 +415,50 @@ function runtime(input: GenInput): string[] {
   const self = layout.selfPointerOffset ?? 0;
   const inPlace = config.mode === "kernel" && !naive ? "_percpu_start" : AREAS_SYMBOL;
   const stride = layout.stride;
-  const step = stride <= DISP32_MAX ? [`addq $${stride}, %rdx`] : [`movabsq $${stride}, %r11`, "addq %r11, %rdx"];
+  const step = stride <= DISP32_MAX ? [alu("addq", imm(stride), reg("rdx"))] : [mov("movabsq", imm(stride), reg("r11")), alu("addq", reg("r11"), reg("rdx"))];
+  const base = memRef(`${BASE_SYMBOL}(%rip)`);
+  const areaBase = (): Item[] => [...mulConst(reg("rdi"), stride, "rax"), alu("addq", base, reg("rax"))];
   return [
-    asmFunction("percpu_init", [
-      ".Lpercpu_init:",
-      "testq %rdi, %rdi",
-      "jz .Lpercpu_init_null",
-      `testq $${layout.areaAlign - 1}, %rdi`,
-      "jnz .Lpercpu_init_unaligned",
-      "movq %rdi, %r8",
-      "movq %rsi, %r9",
-      "movq %rdi, %rdx",
-      "movq %rsi, %r10",
-      "testq %r10, %r10",
-      "jz .Lpercpu_init_done",
-      ".Lpercpu_init_loop:",
-      "movq %rdx, %rdi",
-      `leaq ${TEMPLATE_SYMBOL}(%rip), %rsi`,
-      `movl $${layout.areaSize}, %ecx`,
-      "rep movsb",
-      ...(layout.selfPointerOffset !== null ? [`movq %rdx, ${self}(%rdx)`] : []),
+    renderFunction("percpu_init", [
+      label(".Lpercpu_init"),
+      test(reg("rdi"), reg("rdi")),
+      jcc("jz", ".Lpercpu_init_null"),
+      test(imm(layout.areaAlign - 1), reg("rdi")),
+      jcc("jnz", ".Lpercpu_init_unaligned"),
+      mov("movq", reg("rdi"), reg("r8")),
+      mov("movq", reg("rsi"), reg("r9")),
+      mov("movq", reg("rdi"), reg("rdx")),
+      mov("movq", reg("rsi"), reg("r10")),
+      test(reg("r10"), reg("r10")),
+      jcc("jz", ".Lpercpu_init_done"),
+      label(".Lpercpu_init_loop"),
+      mov("movq", reg("rdx"), reg("rdi")),
+      mov("leaq", memRef(`${TEMPLATE_SYMBOL}(%rip)`), reg("rsi")),
+      mov("movl", imm(layout.areaSize), reg("rcx", 4)),
+      repMovsb(),
+      ...(layout.selfPointerOffset !== null ? [mov("movq", reg("rdx"), memRef(`${self}(%rdx)`, "rdx"))] : []),
       ...step,
-      "decq %r10",
-      "jnz .Lpercpu_init_loop",
-      ".Lpercpu_init_done:",
-      `movq %r8, ${BASE_SYMBOL}(%rip)`,
-      `movq %r9, ${NUM_SYMBOL}(%rip)`,
-      "movq %r9, %rax",
-      "ret",
-      ".Lpercpu_init_null:",
-      "movq $-1, %rax",
-      "ret",
-      ".Lpercpu_init_unaligned:",
-      "movq $-2, %rax",
-      "ret",
+      dec("decq", reg("r10")),
+      jcc("jnz", ".Lpercpu_init_loop"),
+      label(".Lpercpu_init_done"),
+      mov("movq", reg("r8"), base),
+      mov("movq", reg("r9"), memRef(`${NUM_SYMBOL}(%rip)`)),
+      mov("movq", reg("r9"), reg("rax")),
+      ret(),
+      label(".Lpercpu_init_null"),
+      mov("movq", imm(-1), reg("rax")),
+      ret(),
+      label(".Lpercpu_init_unaligned"),
+      mov("movq", imm(-2), reg("rax")),
+      ret(),
     ]),
-    asmFunction("percpu_init_in_place", [`leaq ${inPlace}(%rip), %rdi`, `movl $${config.cpus}, %esi`, "jmp .Lpercpu_init"]),
-    asmFunction("percpu_init_reg", naive ? ["ret"] : [...mulConst("%rdi", stride, "rax"), `addq ${BASE_SYMBOL}(%rip), %rax`, ...setGsBase(input), "ret"]),
-    asmFunction("percpu_read_reg", [naive ? `leaq ${AREAS_SYMBOL}(%rip), %rax` : `movq %gs:${self}, %rax`, "ret"]),
-    asmFunction("percpu_write_reg", naive ? ["ret"] : ["movq %rdi, %rax", ...setGsBase(input), "ret"]),
-    asmFunction("percpu_area_base", [...mulConst("%rdi", stride, "rax"), `addq ${BASE_SYMBOL}(%rip), %rax`, "ret"]),
-    asmFunction("percpu_area_num", [`movq ${NUM_SYMBOL}(%rip), %rax`, "ret"]),
-    asmFunction("percpu_area_size", [`movl $${layout.areaSize}, %eax`, "ret"]),
+    renderFunction("percpu_init_in_place", [mov("leaq", memRef(`${inPlace}(%rip)`), reg("rdi")), mov("movl", imm(config.cpus), reg("rsi", 4)), jmp(".Lpercpu_init")]),
+    renderFunction("percpu_init_reg", naive ? [ret()] : [...areaBase(), ...setGsBase(input), ret()]),
+    renderFunction("percpu_read_reg", [naive ? mov("leaq", memRef(`${AREAS_SYMBOL}(%rip)`), reg("rax")) : mov("movq", memRef(`%gs:${self}`), reg("rax")), ret()]),
+    renderFunction("percpu_write_reg", naive ? [ret()] : [mov("movq", reg("rdi"), reg("rax")), ...setGsBase(input), ret()]),
+    renderFunction("percpu_area_base", [...areaBase(), ret()]),
+    renderFunction("percpu_area_num", [mov("movq", memRef(`${NUM_SYMBOL}(%rip)`), reg("rax")), ret()]),
+    renderFunction("percpu_area_size", [mov("movl", imm(layout.areaSize), reg("rax", 4)), ret()]),
   ];
 }
 
@@ -354,22 +466,22 @@ function runtime(input: GenInput): string[] {
 function varFunctions(input: GenInput, v: PlacedVar): string[] {
   const { name, offset } = v.layout;
   const out = [
-    asmFunction(
+    renderFunction(
       varFunction(name, "current_ptr"),
       accessOf(input) === "naive"
-        ? [`leaq ${AREAS_SYMBOL}+${offset}(%rip), %rax`, "ret"]
-        : [`movq %gs:${input.layout.selfPointerOffset ?? 0}, %rax`, `addq $${offset}, %rax`, "ret"],
+        ? [mov("leaq", memRef(`${AREAS_SYMBOL}+${offset}(%rip)`), reg("rax")), ret()]
+        : [mov("movq", memRef(`%gs:${input.layout.selfPointerOffset ?? 0}`), reg("rax")), alu("addq", imm(offset), reg("rax")), ret()],
     ),
-    asmFunction(varFunction(name, "remote_ptr"), [
-      ...mulConst("%rdi", input.layout.stride, "rax"),
-      `addq ${BASE_SYMBOL}(%rip), %rax`,
-      `addq $${offset}, %rax`,
-      "ret",
+    renderFunction(varFunction(name, "remote_ptr"), [
+      ...mulConst(reg("rdi"), input.layout.stride, "rax"),
+      alu("addq", memRef(`${BASE_SYMBOL}(%rip)`), reg("rax")),
+      alu("addq", imm(offset), reg("rax")),
+      ret(),
     ]),
-    asmFunction(varFunction(name, "reset_to_init"), [...resetBody(input, v), "ret"]),
+    renderFunction(varFunction(name, "reset_to_init"), [...resetBody(input, v), ret()]),
   ];
   for (const leaf of v.leaves) {
-    for (const op of leafOps(leaf.scalar)) out.push(asmFunction(leafSignature(leaf, op).name, [...leafBody(input, leaf, op), "ret"]));
+    for (const op of leafOps(leaf.scalar)) out.push(renderFunction(leafSignature(leaf, op).name, [...leafBody(input, leaf, op), ret()]));
   }
   return out;
 }
@@ -410,6 +522,15 @@ function valueConstraint(s: ScalarName, size: number): string {
   return size === 8 ? "er" : "ri";
 }
 
+/**
+ * The clobbers of an inline-asm template: always `"memory"` (every accessor is a compiler barrier), and `"cc"`
+ * when an instruction writes the flags. Operand registers are the compiler's (placeholders), so only the flags can
+ * appear among the defs here besides the accumulator, which the accessors bind as an `"a"` output.
+ */
+function inlineClobbers(items: readonly Item[]): string {
+  return definedRegs(items).includes("flags") ? `"memory", "cc"` : `"memory"`;
+}
+
 /** One inline accessor: the C body statements of a leaf op. */
 function inlineLeafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
   const s = leaf.scalar;
@@ -445,8 +566,9 @@ function inlineLeafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[]
   } else {
     mem = `%%gs:${off}`;
   }
-  const asm = (template: string, outs: readonly string[], ins: readonly string[], clobbers: string): string =>
-    `__asm__ __volatile__("${template}" : ${outs.join(", ")} : ${ins.join(", ")} : ${clobbers});`;
+  // The template is rendered from the same instruction IR as percpu.S; "cc" is clobbered exactly when an instruction writes the flags.
+  const asm = (items: readonly Item[], outs: readonly string[], ins: readonly string[]): string =>
+    `__asm__ __volatile__("${inlineTemplate(items)}" : ${outs.join(", ")} : ${ins.join(", ")} : ${inlineClobbers(items)});`;
   const outs = (...o: string[]): string[] => (memOut ? [...o, memOut] : o);
   const vc = valueConstraint(s, size);
   match(op)
@@ -462,28 +584,32 @@ function inlineLeafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[]
         .with("f32", () => ["float", "movss", "=x"])
         .with("f64", () => ["double", "movsd", "=x"])
         .otherwise(() => [t, `mov${sfx}`, "=r"]);
-      lines.push(`${tmp} v_;`, asm(`${load} ${mem}, %[v]`, [`[v] "${constraint}"(v_)`], memIn, `"memory"`), `return (${t})v_;`);
+      lines.push(`${tmp} v_;`, asm([mov(load, mem, "%[v]")], [`[v] "${constraint}"(v_)`], memIn), `return (${t})v_;`);
     })
     .with("write_current_raw", "write_current", () => {
       const mnemonic = s === "f32" ? "movss" : s === "f64" ? "movsd" : `mov${sfx}`;
-      lines.push(asm(`${mnemonic} %[v], ${mem}`, outs(), [`[v] "${vc}"(v)`, ...memIn], `"memory"`));
+      lines.push(asm([mov(mnemonic, "%[v]", mem)], outs(), [`[v] "${vc}"(v)`, ...memIn]));
     })
     .with("add_current", "sub_current", "and_current", "or_current", "xor_current", () => {
       const mnemonic = op.slice(0, op.indexOf("_"));
-      lines.push(asm(`${mnemonic}${sfx} %[v], ${mem}`, outs(), [`[v] "${vc}"(v)`, ...memIn], `"memory", "cc"`));
+      lines.push(asm([alu(`${mnemonic}${sfx}`, "%[v]", mem)], outs(), [`[v] "${vc}"(v)`, ...memIn]));
     })
     .with("xchg_current", () => {
       // Unlocked cmpxchg loop (see leafBody): cheaper than the implicitly locked xchg.
       lines.push(
         `${t} o_;`,
-        asm(`mov${sfx} ${mem}, %[o]\\n1:\\tcmpxchg${sfx} %[v], ${mem}\\n\\tjne 1b`, outs(`[o] "=&a"(o_)`), [`[v] "r"(v)`, ...memIn], `"memory", "cc"`),
+        asm(
+          [mov(`mov${sfx}`, mem, "%[o]"), label("1"), cmpxchg(`cmpxchg${sfx}`, "%[v]", mem), jcc("jne", "1b")],
+          outs(`[o] "=&a"(o_)`),
+          [`[v] "r"(v)`, ...memIn],
+        ),
         "return o_;",
       );
     })
     .with("cmpxchg_current", () => {
       lines.push(
         `${t} o_;`,
-        asm(`cmpxchg${sfx} %[d], ${mem}`, outs(`[o] "=a"(o_)`), [`"0"(expected)`, `[d] "r"(desired)`, ...memIn], `"memory", "cc"`),
+        asm([cmpxchg(`cmpxchg${sfx}`, "%[d]", mem)], outs(`[o] "=a"(o_)`), [`"0"(expected)`, `[d] "r"(desired)`, ...memIn]),
         "return o_;",
       );
     })
@@ -507,7 +633,7 @@ function inlineC(input: GenInput): string {
       ? [`return (${t} *)(${AREAS_SYMBOL} + ${v.layout.offset}u);`]
       : [
         "uintptr_t p_;",
-        `__asm__ __volatile__("movq %%gs:${self}, %0" : "=r"(p_));`,
+        `__asm__ __volatile__("${inlineTemplate([mov("movq", `%%gs:${self}`, "%0")])}" : "=r"(p_));`,
         `return (${t} *)(p_ + ${v.layout.offset}u);`,
       ];
     out.push(`static inline ${t} *${varFunction(v.layout.name, "current_ptr")}(void) {`, ...body.map((l) => `  ${l}`), "}");
