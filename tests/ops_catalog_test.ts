@@ -1,0 +1,130 @@
+/**
+ * The op catalog is the one list of operations: every op in it has its C
+ * accessor in the generated header, its JS method on the handles and the SDK,
+ * and its model agrees with what the generated code computes. A catalog row
+ * without its JS method fails to type-check here (the `satisfies` lines).
+ */
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createPercpu, PercpuSdk, PercpuVar, u16, u32, u64, u8 } from "../mod.ts";
+import {
+  INTEGER_OPS,
+  LEAF_OP_SPECS,
+  LEAF_OPS,
+  type LeafOp,
+  RUNTIME,
+  RUNTIME_NAMES,
+  VAR_OP_SPECS,
+  VAR_OPS,
+  type VarOp,
+} from "../sdk/ops.ts";
+import { test } from "./_harness.ts";
+import { withTempDir } from "./_tmp.ts";
+import { run, runOk } from "./_toolchain.ts";
+
+type LeafJs = typeof LEAF_OP_SPECS[LeafOp]["js"];
+type VarJs = typeof VAR_OP_SPECS[VarOp]["js"];
+type RuntimeJs = Exclude<typeof RUNTIME[keyof typeof RUNTIME]["js"], null>;
+// Compile-time: every JS name of the catalog is a method of the handle / the SDK.
+const leafMethods = [] as LeafJs[] satisfies (keyof PercpuVar)[];
+const varMethods = [] as VarJs[] satisfies (keyof PercpuVar)[];
+const runtimeMethods = [] as RuntimeJs[] satisfies (keyof PercpuSdk)[];
+void [leafMethods, varMethods, runtimeMethods];
+
+test("every op of the catalog is a method of PercpuVar, every exposed runtime function a method of PercpuSdk", () => {
+  for (const op of LEAF_OPS) {
+    assert.equal(
+      typeof (PercpuVar.prototype as unknown as Record<string, unknown>)[LEAF_OP_SPECS[op].js],
+      "function",
+      op,
+    );
+  }
+  for (const op of VAR_OPS) {
+    assert.equal(
+      typeof (PercpuVar.prototype as unknown as Record<string, unknown>)[VAR_OP_SPECS[op].js],
+      "function",
+      op,
+    );
+  }
+  for (const name of RUNTIME_NAMES) {
+    const js = RUNTIME[name].js;
+    if (js !== null) {
+      assert.equal(typeof (PercpuSdk.prototype as unknown as Record<string, unknown>)[js], "function", name);
+    }
+  }
+});
+
+test("every op of the catalog has its generic accessor in percpu.h, plain and _at", () => {
+  const sdk = createPercpu();
+  sdk.define("A", u64, 0);
+  const header = sdk.generate({ arch: "riscv64" }).files["percpu.h"];
+  for (const op of LEAF_OPS) {
+    assert.match(header, new RegExp(`^#define percpu_${op}\\(X[,)]`, "m"), op);
+    assert.match(header, new RegExp(`^#define percpu_${op}_at\\(X, `, "m"), `${op}_at`);
+  }
+});
+
+/** Operand patterns covering wrap-around, sign bits and equal operands. */
+const SAMPLES = [
+  0n,
+  1n,
+  2n,
+  0x7fn,
+  0x80n,
+  0xffn,
+  0x7fffn,
+  0x8000n,
+  0xffffn,
+  0x7fffffffn,
+  0x80000000n,
+  0xffffffffn,
+  0x123456789abcdefn,
+  0x8000000000000000n,
+  0xffffffffffffffffn,
+];
+
+for (
+  const [what, features] of [["the x86_64 primitives", []], ["the generic fallback (naive: no arch primitive)", [
+    "naive",
+  ]]] as const
+) {
+  test(`the catalog's model of every read-modify-write op is what ${what} compute, for every width`, () =>
+    withTempDir("ops-model", async (dir) => {
+      const widths = [["WIDTH8", u8, 8n], ["WIDTH16", u16, 16n], ["WIDTH32", u32, 32n], ["WIDTH64", u64, 64n]] as const;
+      const sdk = createPercpu();
+      for (const [name, type] of widths) sdk.define(name, type, 0);
+      await sdk.generate({ arch: "x86_64", mode: "user", features: [...features] }).write(dir);
+      const lines: string[] = [];
+      const expected: string[] = [];
+      for (const [name, , bits] of widths) {
+        const mask = (1n << bits) - 1n;
+        const c = `uint${bits}_t`;
+        for (const op of INTEGER_OPS) {
+          const spec = LEAF_OP_SPECS[op];
+          for (const old of SAMPLES) {
+            const args = spec.values.map((_, i) => SAMPLES[(Number(old % 13n) + 5 * i + 3) % SAMPLES.length]! & mask);
+            const o = old & mask;
+            const model = spec.model!(o, args, mask);
+            const call = `percpu_${op}(${[name, ...args.map((a) => `(${c})${a}ull`)].join(", ")})`;
+            lines.push(`  percpu_write_current_raw(${name}, (${c})${o}ull);`);
+            lines.push(spec.returns === "value" ? `  r = (uint64_t)${call};` : `  ${call}; r = 0;`);
+            lines.push(
+              `  printf("%llu %llu\\n", (unsigned long long)percpu_read_current_raw(${name}), (unsigned long long)r);`,
+            );
+            expected.push(`${model.value} ${model.result ?? 0n}`);
+          }
+        }
+      }
+      await writeFile(
+        join(dir, "m.c"),
+        `#include <stdio.h>\n#include "percpu.h"\nint main(void) {\n  uint64_t r;\n  percpu_init_in_place(); percpu_init_reg(0);\n${
+          lines.join("\n")
+        }\n  return 0;\n}\n`,
+      );
+      await runOk("cc", ["-O2", "-Wall", "-Werror", "-o", "m", "m.c", "percpu.S"], { cwd: dir });
+      const r = await run(join(dir, "m"), []);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.trim().split("\n"), expected);
+    }));
+}
