@@ -5,8 +5,9 @@
  * without its JS method fails to type-check here (the `satisfies` lines).
  */
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { readFile, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createPercpu, PercpuSdk, PercpuVar, u16, u32, u64, u8 } from "../mod.ts";
 import {
   INTEGER_OPS,
@@ -128,3 +129,10 @@ for (
       assert.deepEqual(r.stdout.trim().split("\n"), expected);
     }));
 }
+
+test("docs/ops.md is regenerated from the catalog (run scripts/ops_doc.ts after changing sdk/ops.ts)", async () => {
+  const { opsDoc } = await import("../scripts/ops_doc.ts");
+  const committed = await readFile(join(dirname(fileURLToPath(import.meta.url)), "..", "docs", "ops.md"), "utf8");
+  assert.equal(committed, opsDoc());
+  for (const op of LEAF_OPS) assert.ok(committed.includes(`percpu_${op}(X`), op);
+});
