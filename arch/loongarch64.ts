@@ -29,13 +29,20 @@
  * `uint32_t` and soft-float `float`) are returned sign-extended as the psABI
  * requires (`ld.w`, never `ld.wu`).
  *
+ * Lowerings build the instruction IR of `asm.ts` from typed registers (each
+ * instruction records the registers it writes and reads; `$zero` is neither)
+ * and render it once: `percpu.S` through `renderFunction`, the inline asm of
+ * `PERCPU_INLINE` one item per C string, with `%[name]` operand placeholders
+ * as registers, so its scratch outputs come from the defs.
+ *
  * @module
  */
 import { match } from "ts-pattern";
 import { fail, type PathSegment, quotePath } from "../sdk/errors.ts";
 import { cTypeName, GUARD_HOOKS, type IndexDim, INTEGER_OPS, leafFunction, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
 import type { VarLayout } from "../sdk/layout.ts";
-import { AREAS_SYMBOL, asmFunction, BASE_SYMBOL, commonData, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
+import { AREAS_SYMBOL, BASE_SYMBOL, commonData, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
+import { type AsmItem, definedRegs, inlineTemplate, insn, label, renderFunction } from "./asm.ts";
 import type { ArithmeticOp, IntegerOp } from "../sdk/ops.ts";
 import { loongarch64HeaderPrimitives } from "./loongarch64_header.ts";
 import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
@@ -58,7 +65,99 @@ export const LOONGARCH64_CLANG_FLAGS: readonly string[] = ["--target=loongarch64
 export const LOONGARCH64_MAX_REACH = 2 ** 31;
 
 // ---------------------------------------------------------------------------
-// Instruction building blocks (pure text)
+// Registers and instructions (IR)
+
+/** A general-purpose register by its psABI name (`$r21` keeps its number: it has no ABI role but ours). */
+type Gpr =
+  | "$zero" | "$ra" | "$tp" | "$sp"
+  | "$a0" | "$a1" | "$a2" | "$a3" | "$a4" | "$a5" | "$a6" | "$a7"
+  | "$t0" | "$t1" | "$t2" | "$t3" | "$t4" | "$t5" | "$t6" | "$t7" | "$t8"
+  | "$r21" | "$fp"
+  | "$s0" | "$s1" | "$s2" | "$s3" | "$s4" | "$s5" | "$s6" | "$s7" | "$s8";
+
+/** An inline-asm operand (`%[t0]`, `%[v]`) standing for a register the C compiler allocates. */
+type Placeholder = `%[${string}]`;
+
+/** A register the IR records: a real one in `percpu.S`, an operand placeholder in `PERCPU_INLINE`. */
+type Reg = Gpr | Placeholder;
+
+/** One item of a loongarch64 instruction list. */
+type Item = AsmItem<Reg>;
+
+/** An immediate operand: a number, or a relocation such as `%pc_lo12(sym)`. */
+type Imm = number | string;
+
+/** `$zero` reads as 0 and ignores writes: it is never a def or a use. */
+const live = (regs: readonly Reg[]): Reg[] => regs.filter((r) => r !== "$zero");
+
+/** `op rd, rj, rk`: writes `rd`, reads `rj` and `rk`. */
+function rrr(op: string, rd: Reg, rj: Reg, rk: Reg): Item {
+  return insn(op, [rd, rj, rk], { defs: live([rd]), uses: live([rj, rk]) });
+}
+
+/** `op rd, rj, imm`: writes `rd`, reads `rj`. */
+function rri(op: string, rd: Reg, rj: Reg, imm: Imm): Item {
+  return insn(op, [rd, rj, String(imm)], { defs: live([rd]), uses: live([rj]) });
+}
+
+/** `op rd, rj`: writes `rd`, reads `rj`. */
+function rr(op: string, rd: Reg, rj: Reg): Item {
+  return insn(op, [rd, rj], { defs: live([rd]), uses: live([rj]) });
+}
+
+const move = (rd: Reg, rj: Reg): Item => rr("move", rd, rj);
+const addD = (rd: Reg, rj: Reg, rk: Reg): Item => rrr("add.d", rd, rj, rk);
+const addiD = (rd: Reg, rj: Reg, imm: Imm): Item => rri("addi.d", rd, rj, imm);
+const ori = (rd: Reg, rj: Reg, imm: number): Item => rri("ori", rd, rj, imm);
+const andi = (rd: Reg, rj: Reg, imm: number): Item => rri("andi", rd, rj, imm);
+/** `rd = sext(imm << 12)`. */
+const lu12iW = (rd: Reg, imm: number): Item => insn("lu12i.w", [rd, String(imm)], { defs: live([rd]) });
+/** `rd[63:32] = sext(imm)`, keeping `rd[31:0]`. */
+const lu32iD = (rd: Reg, imm: number): Item => insn("lu32i.d", [rd, String(imm)], { defs: live([rd]), uses: live([rd]) });
+/** `rd = pc-page(sym)`. */
+const pcalau12i = (rd: Reg, sym: string): Item => insn("pcalau12i", [rd, `%pc_hi20(${sym})`], { defs: live([rd]) });
+/** `rd[msb:lsb] = rj[msb-lsb:0]`, keeping the other bits of `rd`. */
+const bstrinsD = (rd: Reg, rj: Reg, msb: number, lsb: number): Item =>
+  insn("bstrins.d", [rd, rj, String(msb), String(lsb)], { defs: live([rd]), uses: live([rd, rj]) });
+/** `rd = zext(rj[msb:lsb])`. */
+const bstrpickD = (rd: Reg, rj: Reg, msb: number, lsb: number): Item => insn("bstrpick.d", [rd, rj, String(msb), String(lsb)], { defs: live([rd]), uses: live([rj]) });
+/** `rd = (rj << sa) + rk`. */
+const alslD = (rd: Reg, rj: Reg, rk: Reg, sa: number): Item => insn("alsl.d", [rd, rj, rk, String(sa)], { defs: live([rd]), uses: live([rj, rk]) });
+
+/** A load (`ld`, `ldptr`: `rd, base, imm`; `ldx`: `rd, base, index`). */
+function load(op: string, rd: Reg, base: Reg, disp: Imm | { readonly reg: Reg }): Item {
+  const d = typeof disp === "object" ? disp.reg : String(disp);
+  return insn(op, [rd, base, d], { defs: live([rd]), uses: live(typeof disp === "object" ? [base, disp.reg] : [base]) });
+}
+
+/** A store (`st`, `stptr`: `rs, base, imm`; `stx`: `rs, base, index`): writes no register. */
+function store(op: string, rs: Reg, base: Reg, disp: Imm | { readonly reg: Reg }): Item {
+  const d = typeof disp === "object" ? disp.reg : String(disp);
+  return insn(op, [rs, base, d], { uses: live(typeof disp === "object" ? [rs, base, disp.reg] : [rs, base]) });
+}
+
+/** `amop rd, rk, (rj)`: `rd` = old value, memory = old op `rk`. */
+const amo = (op: string, rd: Reg, rk: Reg, rj: Reg): Item => insn(op, [rd, rk, rj], { defs: live([rd]), uses: live([rk, rj]) });
+/** `ll rd, rj, 0`: load-linked. */
+const ll = (sfx: string, rd: Reg, rj: Reg): Item => load(`ll.${sfx}`, rd, rj, 0);
+/** `sc rd, rj, 0`: stores `rd` if the link holds and sets `rd` to whether it did. */
+const sc = (sfx: string, rd: Reg, rj: Reg): Item => insn(`sc.${sfx}`, [rd, rj, "0"], { defs: live([rd]), uses: live([rd, rj]) });
+
+const bne = (rj: Reg, rd: Reg, target: string): Item => insn("bne", [rj, rd, target], { uses: live([rj, rd]) });
+const beqz = (rj: Reg, target: string): Item => insn("beqz", [rj, target], { uses: live([rj]) });
+const bnez = (rj: Reg, target: string): Item => insn("bnez", [rj, target], { uses: live([rj]) });
+const b = (target: string): Item => insn("b", [target]);
+/** Registers a call may write (psABI caller-saved: `$ra`, `$a*`, `$t*`). */
+const CALLER_SAVED: readonly Gpr[] = ["$ra", "$a0", "$a1", "$a2", "$a3", "$a4", "$a5", "$a6", "$a7", "$t0", "$t1", "$t2", "$t3", "$t4", "$t5", "$t6", "$t7", "$t8"];
+/** A call (`bl fn`): reads the argument registers, may write every caller-saved register. */
+const bl = (fn: string): Item => insn("bl", [fn], { defs: CALLER_SAVED, uses: ["$a0", "$a1", "$a2", "$a3", "$a4", "$a5", "$a6", "$a7"] });
+const ret = (): Item => insn("ret", [], { uses: ["$ra"] });
+
+/** The text of one instruction or label, unindented (`ld.d $a0, $r21, 8`, `1:`). */
+const itemText = (it: Item): string => inlineTemplate([it]);
+
+// ---------------------------------------------------------------------------
+// Instruction building blocks
 
 const isSi12 = (n: number): boolean => n >= -2048 && n <= 2047;
 const isPow2 = (n: number): boolean => n > 0 && (n & (n - 1)) === 0 && n <= 2 ** 30;
@@ -67,36 +166,41 @@ const isPow2 = (n: number): boolean => n > 0 && (n & (n - 1)) === 0 && n <= 2 **
 const isSi14x4 = (n: number): boolean => n % 4 === 0 && n >= -32768 && n <= 32764;
 
 /** `rd = n` for 0 <= n < 2^32 in 1–3 instructions (`lu12i.w` sign-extends, so bit 31 needs `lu32i.d`). */
-export function loadImmediate(rd: string, n: number): string[] {
+function li(rd: Reg, n: number): Item[] {
   if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32) throw new RangeError(`Cannot load immediate ${n}: expected 0 <= n < 2^32`);
-  if (n <= 4095) return [`ori ${rd}, $zero, ${n}`];
+  if (n <= 4095) return [ori(rd, "$zero", n)];
   const hi = Math.floor(n / 4096);
   const lo = n % 4096;
-  const out = [`lu12i.w ${rd}, ${hi >= 2 ** 19 ? hi - 2 ** 20 : hi}`];
-  if (lo !== 0) out.push(`ori ${rd}, ${rd}, ${lo}`);
-  if (hi >= 2 ** 19) out.push(`lu32i.d ${rd}, 0`);
+  const out = [lu12iW(rd, hi >= 2 ** 19 ? hi - 2 ** 20 : hi)];
+  if (lo !== 0) out.push(ori(rd, rd, lo));
+  if (hi >= 2 ** 19) out.push(lu32iD(rd, 0));
   return out;
 }
 
+/** The instruction lines of {@link li} (`rd = n` for 0 <= n < 2^32), for callers outside the IR. */
+export function loadImmediate(rd: Reg, n: number): string[] {
+  return li(rd, n).map(itemText);
+}
+
 /** `rd = src * k` (k > 0): a shift for powers of two, else `mul.d`. */
-function multiply(rd: string, src: string, k: number): string[] {
-  if (k === 1) return [`move ${rd}, ${src}`];
-  if (isPow2(k)) return [`slli.d ${rd}, ${src}, ${Math.log2(k)}`];
-  return [...loadImmediate(rd, k), `mul.d ${rd}, ${src}, ${rd}`];
+function multiply(rd: Reg, src: Reg, k: number): Item[] {
+  if (k === 1) return [move(rd, src)];
+  if (isPow2(k)) return [rri("slli.d", rd, src, Math.log2(k))];
+  return [...li(rd, k), rrr("mul.d", rd, src, rd)];
 }
 
 /** `out = off + sum(idx[k] * dims[k].stride)` with `scratch` (CPU-independent; no per-CPU register involved). */
-function indexOffset(out: string, scratch: string, off: number, idx: readonly string[], dims: readonly IndexDim[]): string[] {
-  const lines = off === 0 && dims.length > 0 ? [] : loadImmediate(out, off);
+function indexOffset(out: Reg, scratch: Reg, off: number, idx: readonly Reg[], dims: readonly IndexDim[]): Item[] {
+  const items = off === 0 && dims.length > 0 ? [] : li(out, off);
   dims.forEach((d, k) => {
     const i = idx[k]!;
     const s = d.stride;
-    if (lines.length === 0) lines.push(...multiply(out, i, s));
-    else if (s === 1) lines.push(`add.d ${out}, ${out}, ${i}`);
-    else if (isPow2(s) && Math.log2(s) <= 4) lines.push(`alsl.d ${out}, ${i}, ${out}, ${Math.log2(s)}`);
-    else lines.push(...multiply(scratch, i, s), `add.d ${out}, ${out}, ${scratch}`);
+    if (items.length === 0) items.push(...multiply(out, i, s));
+    else if (s === 1) items.push(addD(out, out, i));
+    else if (isPow2(s) && Math.log2(s) <= 4) items.push(alslD(out, i, out, Math.log2(s)));
+    else items.push(...multiply(scratch, i, s), addD(out, out, scratch));
   });
-  return lines;
+  return items;
 }
 
 /** The displacement of an access from its base register. */
@@ -104,11 +208,11 @@ type Disp =
   | { readonly kind: "imm"; readonly value: number }
   /** `%pc_lo12(sym+off)` after a matching `pcalau12i` of the base (si12 semantics). */
   | { readonly kind: "reloc"; readonly text: string }
-  | { readonly kind: "reg"; readonly reg: string };
+  | { readonly kind: "reg"; readonly reg: Reg };
 
 /** Where an access goes: base register plus displacement. */
 interface Site {
-  readonly base: string;
+  readonly base: Reg;
   readonly disp: Disp;
 }
 
@@ -132,66 +236,64 @@ function loadSuffix(w: Width): string {
 }
 
 /** One load or store at a site; a far immediate is built in `scratch` (still one access instruction). */
-function access(kind: "ld" | "st", w: Width, reg: string, site: Site, scratch: string): string[] {
+function access(kind: "ld" | "st", w: Width, reg: Reg, site: Site, scratch: Reg): Item[] {
   const sfx = kind === "ld" ? loadSuffix(w) : SUFFIX[w.size];
-  const d = site.disp;
-  return match(d)
-    .returnType<string[]>()
+  const mem = kind === "ld" ? load : store;
+  return match(site.disp)
+    .returnType<Item[]>()
     .with({ kind: "imm" }, ({ value }) => {
-      if (isSi12(value)) return [`${kind}.${sfx} ${reg}, ${site.base}, ${value}`];
-      if (w.size >= 4 && isSi14x4(value)) return [`${kind}ptr.${SUFFIX[w.size]} ${reg}, ${site.base}, ${value}`];
-      return [...loadImmediate(scratch, value), `${kind}x.${sfx} ${reg}, ${site.base}, ${scratch}`];
+      if (isSi12(value)) return [mem(`${kind}.${sfx}`, reg, site.base, value)];
+      if (w.size >= 4 && isSi14x4(value)) return [mem(`${kind}ptr.${SUFFIX[w.size]}`, reg, site.base, value)];
+      return [...li(scratch, value), mem(`${kind}x.${sfx}`, reg, site.base, { reg: scratch })];
     })
-    .with({ kind: "reloc" }, ({ text }) => [`${kind}.${sfx} ${reg}, ${site.base}, ${text}`])
-    .with({ kind: "reg" }, ({ reg: r }) => [`${kind}x.${sfx} ${reg}, ${site.base}, ${r}`])
+    .with({ kind: "reloc" }, ({ text }) => [mem(`${kind}.${sfx}`, reg, site.base, text)])
+    .with({ kind: "reg" }, ({ reg: r }) => [mem(`${kind}x.${sfx}`, reg, site.base, { reg: r })])
     .exhaustive();
 }
 
 /** `rd = base + disp`. */
-function address(rd: string, site: Site): string[] {
+function address(rd: Reg, site: Site): Item[] {
   return match(site.disp)
-    .returnType<string[]>()
-    .with({ kind: "imm" }, ({ value }) =>
-      isSi12(value) ? [`addi.d ${rd}, ${site.base}, ${value}`] : [...loadImmediate(rd, value), `add.d ${rd}, ${site.base}, ${rd}`])
-    .with({ kind: "reloc" }, ({ text }) => [`addi.d ${rd}, ${site.base}, ${text}`])
-    .with({ kind: "reg" }, ({ reg }) => [`add.d ${rd}, ${site.base}, ${reg}`])
+    .returnType<Item[]>()
+    .with({ kind: "imm" }, ({ value }) => (isSi12(value) ? [addiD(rd, site.base, value)] : [...li(rd, value), addD(rd, site.base, rd)]))
+    .with({ kind: "reloc" }, ({ text }) => [addiD(rd, site.base, text)])
+    .with({ kind: "reg" }, ({ reg }) => [addD(rd, site.base, reg)])
     .exhaustive();
 }
 
 /** A site whose displacement several accesses can share: a far immediate moves into `reg`. */
-function shareable(site: Site, reg: string): { lines: string[]; site: Site } {
+function shareable(site: Site, reg: Reg): { items: Item[]; site: Site } {
   if (site.disp.kind === "imm" && !isSi12(site.disp.value)) {
-    return { lines: loadImmediate(reg, site.disp.value), site: { base: site.base, disp: { kind: "reg", reg } } };
+    return { items: li(reg, site.disp.value), site: { base: site.base, disp: { kind: "reg", reg } } };
   }
-  return { lines: [], site };
+  return { items: [], site };
 }
 
 /** Extends the low `w.size` bytes of `src` into `rd` as the C type wants it. */
-function extend(rd: string, src: string, w: Width): string[] {
+function extend(rd: Reg, src: Reg, w: Width): Item[] {
   return match(w.size)
-    .returnType<string[]>()
-    .with(1, () => [w.signed ? `ext.w.b ${rd}, ${src}` : `andi ${rd}, ${src}, 255`])
-    .with(2, () => [w.signed ? `ext.w.h ${rd}, ${src}` : `bstrpick.d ${rd}, ${src}, 15, 0`])
-    .with(4, () => [`addi.w ${rd}, ${src}, 0`])
-    .with(8, () => (rd === src ? [] : [`move ${rd}, ${src}`]))
+    .returnType<Item[]>()
+    .with(1, () => [w.signed ? rr("ext.w.b", rd, src) : andi(rd, src, 255)])
+    .with(2, () => [w.signed ? rr("ext.w.h", rd, src) : bstrpickD(rd, src, 15, 0)])
+    .with(4, () => [rri("addi.w", rd, src, 0)])
+    .with(8, () => (rd === src ? [] : [move(rd, src)]))
     .exhaustive();
 }
 
 /** Registers an op body is written in (`.S`: real registers; inline C: `%[name]` operands). */
 interface Regs {
   /** Result. Written only after every input has been consumed. */
-  readonly r: string;
+  readonly r: Reg;
   /** Value, expected and desired inputs. */
-  readonly v: string;
-  readonly e: string;
-  readonly d: string;
+  readonly v: Reg;
+  readonly e: Reg;
+  readonly d: Reg;
   /** Seven scratch registers T0..T6. */
-  readonly t: readonly string[];
+  readonly t: readonly Reg[];
 }
 
 /** The arithmetic read-modify-write ops of the catalog. */
 type RmwOp = ArithmeticOp;
-/** The integer read-modify-write ops. */
 /** Every integer op of the catalog: the ones the atomic lowerings handle. */
 type AtomicOp = IntegerOp;
 
@@ -211,26 +313,26 @@ const ALU: Record<RmwOp, (w: Width) => string> = {
 };
 
 /** 32/64-bit RMW: one AM* (or an ll/sc loop for cmpxchg) on `T0 = base + disp`. */
-function atomicWord(op: AtomicOp, w: Width, s: Site, R: Regs): string[] {
-  const [t0, t1, t2, t3] = R.t as [string, string, string, string];
+function atomicWord(op: AtomicOp, w: Width, s: Site, R: Regs): Item[] {
+  const [t0, t1, t2, t3] = R.t as [Reg, Reg, Reg, Reg];
   const sfx = SUFFIX[w.size];
   const addr = address(t0, s);
   return match(op)
-    .returnType<string[]>()
-    .with("add_current", "and_current", "or_current", "xor_current", (o) => [...addr, `${AMO[o]}.${sfx} $zero, ${R.v}, ${t0}`])
-    .with("sub_current", () => [...addr, `sub.d ${t1}, $zero, ${R.v}`, `amadd.${sfx} $zero, ${t1}, ${t0}`])
-    .with("xchg_current", () => [...addr, `amswap.${sfx} ${t1}, ${R.v}, ${t0}`, `move ${R.r}, ${t1}`])
+    .returnType<Item[]>()
+    .with("add_current", "and_current", "or_current", "xor_current", (o) => [...addr, amo(`${AMO[o]}.${sfx}`, "$zero", R.v, t0)])
+    .with("sub_current", () => [...addr, rrr("sub.d", t1, "$zero", R.v), amo(`amadd.${sfx}`, "$zero", t1, t0)])
+    .with("xchg_current", () => [...addr, amo(`amswap.${sfx}`, t1, R.v, t0), move(R.r, t1)])
     .with("cmpxchg_current", () => [
       ...addr,
       ...(w.size === 8 ? [] : extend(t2, R.e, w)),
-      "1:",
-      `ll.${sfx} ${t1}, ${t0}, 0`,
-      `bne ${t1}, ${w.size === 8 ? R.e : t2}, 2f`,
-      `move ${t3}, ${R.d}`,
-      `sc.${sfx} ${t3}, ${t0}, 0`,
-      `beqz ${t3}, 1b`,
-      "2:",
-      `move ${R.r}, ${t1}`,
+      label("1"),
+      ll(sfx, t1, t0),
+      bne(t1, w.size === 8 ? R.e : t2, "2f"),
+      move(t3, R.d),
+      sc(sfx, t3, t0),
+      beqz(t3, "1b"),
+      label("2"),
+      move(R.r, t1),
     ])
     .exhaustive();
 }
@@ -239,80 +341,80 @@ function atomicWord(op: AtomicOp, w: Width, s: Site, R: Regs): string[] {
  * 8/16-bit RMW as a masked `ll.w`/`sc.w` loop on the aligned word holding the
  * value: atomic against interrupts, other CPUs and migration.
  */
-function atomicSubword(op: AtomicOp, w: Width, s: Site, R: Regs): string[] {
-  const [t0, t1, t2, t3, t4, t5, t6] = R.t as [string, string, string, string, string, string, string];
-  const laneMask = w.size === 1 ? [`ori ${t2}, $zero, 255`] : [`lu12i.w ${t2}, 15`, `ori ${t2}, ${t2}, 4095`];
-  const lane = (rd: string, src: string): string[] => [w.size === 1 ? `andi ${rd}, ${src}, 255` : `bstrpick.d ${rd}, ${src}, 15, 0`, `sll.w ${rd}, ${rd}, ${t1}`];
+function atomicSubword(op: AtomicOp, w: Width, s: Site, R: Regs): Item[] {
+  const [t0, t1, t2, t3, t4, t5, t6] = R.t as [Reg, Reg, Reg, Reg, Reg, Reg, Reg];
+  const laneMask = w.size === 1 ? [ori(t2, "$zero", 255)] : [lu12iW(t2, 15), ori(t2, t2, 4095)];
+  const lane = (rd: Reg, src: Reg): Item[] => [w.size === 1 ? andi(rd, src, 255) : bstrpickD(rd, src, 15, 0), rrr("sll.w", rd, rd, t1)];
   const prologue = [
     ...address(t0, s),
-    `andi ${t1}, ${t0}, 3`,
-    `slli.w ${t1}, ${t1}, 3`,
-    `bstrins.d ${t0}, $zero, 1, 0`,
+    andi(t1, t0, 3),
+    rri("slli.w", t1, t1, 3),
+    bstrinsD(t0, "$zero", 1, 0),
     ...laneMask,
-    `sll.w ${t2}, ${t2}, ${t1}`,
+    rrr("sll.w", t2, t2, t1),
   ];
-  const loop = (body: string[], exit = false): string[] => [
-    "1:",
-    `ll.w ${t4}, ${t0}, 0`,
+  const loop = (body: Item[], exit = false): Item[] => [
+    label("1"),
+    ll("w", t4, t0),
     ...body,
-    `sc.w ${t5}, ${t0}, 0`,
-    `beqz ${t5}, 1b`,
-    ...(exit ? ["2:"] : []),
+    sc("w", t5, t0),
+    beqz(t5, "1b"),
+    ...(exit ? [label("2")] : []),
   ];
-  const result = [`srl.w ${t4}, ${t4}, ${t1}`, ...extend(R.r, t4, w)];
+  const result = [rrr("srl.w", t4, t4, t1), ...extend(R.r, t4, w)];
   return match(op)
-    .returnType<string[]>()
+    .returnType<Item[]>()
     .with("add_current", "sub_current", (o) => [
       ...prologue,
       ...lane(t3, R.v),
-      ...loop([`${ALU[o](w)} ${t5}, ${t4}, ${t3}`, `xor ${t5}, ${t5}, ${t4}`, `and ${t5}, ${t5}, ${t2}`, `xor ${t5}, ${t5}, ${t4}`]),
+      ...loop([rrr(ALU[o](w), t5, t4, t3), rrr("xor", t5, t5, t4), rrr("and", t5, t5, t2), rrr("xor", t5, t5, t4)]),
     ])
-    .with("and_current", () => [...prologue, ...lane(t3, R.v), `orn ${t3}, ${t3}, ${t2}`, ...loop([`and ${t5}, ${t4}, ${t3}`])])
-    .with("or_current", "xor_current", (o) => [...prologue, ...lane(t3, R.v), ...loop([`${ALU[o](w)} ${t5}, ${t4}, ${t3}`])])
-    .with("xchg_current", () => [...prologue, ...lane(t3, R.v), ...loop([`andn ${t5}, ${t4}, ${t2}`, `or ${t5}, ${t5}, ${t3}`]), ...result])
+    .with("and_current", () => [...prologue, ...lane(t3, R.v), rrr("orn", t3, t3, t2), ...loop([rrr("and", t5, t4, t3)])])
+    .with("or_current", "xor_current", (o) => [...prologue, ...lane(t3, R.v), ...loop([rrr(ALU[o](w), t5, t4, t3)])])
+    .with("xchg_current", () => [...prologue, ...lane(t3, R.v), ...loop([rrr("andn", t5, t4, t2), rrr("or", t5, t5, t3)]), ...result])
     .with("cmpxchg_current", () => [
       ...prologue,
       ...lane(t6, R.e),
       ...lane(t3, R.d),
-      ...loop([`and ${t5}, ${t4}, ${t2}`, `bne ${t5}, ${t6}, 2f`, `andn ${t5}, ${t4}, ${t2}`, `or ${t5}, ${t5}, ${t3}`], true),
+      ...loop([rrr("and", t5, t4, t2), bne(t5, t6, "2f"), rrr("andn", t5, t4, t2), rrr("or", t5, t5, t3)], true),
       ...result,
     ])
     .exhaustive();
 }
 
 /** 8/16-bit RMW without protection (both guard features off): load, op, store. */
-function plainSubword(op: AtomicOp, w: Width, site: Site, R: Regs): string[] {
-  const [t0, t1, t2] = R.t as [string, string, string];
-  const { lines, site: s } = shareable(site, t0);
+function plainSubword(op: AtomicOp, w: Width, site: Site, R: Regs): Item[] {
+  const [t0, t1, t2] = R.t as [Reg, Reg, Reg];
+  const { items, site: s } = shareable(site, t0);
   const uw: Width = { size: w.size, signed: false };
   return match(op)
-    .returnType<string[]>()
+    .returnType<Item[]>()
     .with("add_current", "sub_current", "and_current", "or_current", "xor_current", (o) => [
-      ...lines,
+      ...items,
       ...access("ld", uw, t1, s, t0),
-      `${ALU[o](w)} ${t1}, ${t1}, ${R.v}`,
+      rrr(ALU[o](w), t1, t1, R.v),
       ...access("st", w, t1, s, t0),
     ])
-    .with("xchg_current", () => [...lines, ...access("ld", w, t1, s, t0), ...access("st", w, R.v, s, t0), `move ${R.r}, ${t1}`])
+    .with("xchg_current", () => [...items, ...access("ld", w, t1, s, t0), ...access("st", w, R.v, s, t0), move(R.r, t1)])
     .with("cmpxchg_current", () => [
-      ...lines,
+      ...items,
       ...access("ld", w, t1, s, t0),
       ...extend(t2, R.e, w),
-      `bne ${t1}, ${t2}, 1f`,
+      bne(t1, t2, "1f"),
       ...access("st", w, R.d, s, t0),
-      "1:",
-      `move ${R.r}, ${t1}`,
+      label("1"),
+      move(R.r, t1),
     ])
     .exhaustive();
 }
 
 /** The body of one leaf op at a prepared site (setup already emitted). */
-function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp, site: Site, R: Regs): string[] {
+function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp, site: Site, R: Regs): Item[] {
   const w = widthOf(leaf);
   const guarded = input.config.features.preempt || input.config.features.irq;
   const t0 = R.t[0]!;
   return match(op)
-    .returnType<string[]>()
+    .returnType<Item[]>()
     .with("read_current_raw", "read_current", "remote_read", () => access("ld", w, R.r, site, t0))
     .with("write_current_raw", "write_current", "remote_write", () => access("st", w, R.v, site, t0))
     .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "cmpxchg_current", (o) =>
@@ -329,21 +431,23 @@ const T = ["$t0", "$t1", "$t2", "$t3", "$t4", "$t5", "$t6"] as const;
 const BASE_REG = "$t8";
 /** Offset register of indexed sites. */
 const OFF_REG = "$t7";
+/** What a guarded body may write: the temporaries (`$t0`..`$t8`), which no hook call needs preserved. */
+const GUARD_BODY_REGS: readonly Reg[] = [...T, OFF_REG, BASE_REG];
 
-const pcrel = (rd: string, sym: string): string[] => [`pcalau12i ${rd}, %pc_hi20(${sym})`, `addi.d ${rd}, ${rd}, %pc_lo12(${sym})`];
-const loadWord = (rd: string, sym: string): string[] => [`pcalau12i ${rd}, %pc_hi20(${sym})`, `ld.d ${rd}, ${rd}, %pc_lo12(${sym})`];
+const pcrel = (rd: Reg, sym: string): Item[] => [pcalau12i(rd, sym), addiD(rd, rd, `%pc_lo12(${sym})`)];
+const loadWord = (rd: Reg, sym: string): Item[] => [pcalau12i(rd, sym), load("ld.d", rd, rd, `%pc_lo12(${sym})`)];
 const symPlus = (sym: string, off: number): string => (off === 0 ? sym : `${sym}+${off}`);
 
 /** `rd = BASE + cpu * stride`, with scratch `tmp` and `baseTmp` (default `rd`; `rd` is written last). */
-function areaBase(input: GenInput, rd: string, cpu: string, tmp: string, baseTmp = rd): string[] {
-  return [...multiply(tmp, cpu, input.layout.stride), ...loadWord(baseTmp, BASE_SYMBOL), `add.d ${rd}, ${baseTmp}, ${tmp}`];
+function areaBase(input: GenInput, rd: Reg, cpu: Reg, tmp: Reg, baseTmp: Reg = rd): Item[] {
+  return [...multiply(tmp, cpu, input.layout.stride), ...loadWord(baseTmp, BASE_SYMBOL), addD(rd, baseTmp, tmp)];
 }
 
 /** Setup and site of `off` (+ indices) in the current area: `$r21`, or `__percpu_areas` when naive. */
-function currentSite(input: GenInput, off: number, idx: readonly string[], dims: readonly IndexDim[]): { setup: string[]; site: Site } {
+function currentSite(input: GenInput, off: number, idx: readonly Reg[], dims: readonly IndexDim[]): { setup: Item[]; site: Site } {
   if (input.config.features.naive) {
     const sym = symPlus(AREAS_SYMBOL, off);
-    if (dims.length === 0) return { setup: [`pcalau12i ${BASE_REG}, %pc_hi20(${sym})`], site: { base: BASE_REG, disp: { kind: "reloc", text: `%pc_lo12(${sym})` } } };
+    if (dims.length === 0) return { setup: [pcalau12i(BASE_REG, sym)], site: { base: BASE_REG, disp: { kind: "reloc", text: `%pc_lo12(${sym})` } } };
     return { setup: [...pcrel(BASE_REG, sym), ...indexOffset(OFF_REG, T[6], 0, idx, dims)], site: { base: BASE_REG, disp: { kind: "reg", reg: OFF_REG } } };
   }
   if (dims.length === 0) return { setup: [], site: { base: LOONGARCH64_PERCPU_REG, disp: { kind: "imm", value: off } } };
@@ -351,47 +455,49 @@ function currentSite(input: GenInput, off: number, idx: readonly string[], dims:
 }
 
 /** Setup and site of `off` (+ indices) in area `cpu`. */
-function remoteSite(input: GenInput, cpu: string, off: number, idx: readonly string[], dims: readonly IndexDim[]): { setup: string[]; site: Site } {
+function remoteSite(input: GenInput, cpu: Reg, off: number, idx: readonly Reg[], dims: readonly IndexDim[]): { setup: Item[]; site: Site } {
   const base = areaBase(input, BASE_REG, cpu, T[6]);
   if (dims.length === 0) return { setup: base, site: { base: BASE_REG, disp: { kind: "imm", value: off } } };
   return { setup: [...base, ...indexOffset(OFF_REG, T[6], off, idx, dims)], site: { base: BASE_REG, disp: { kind: "reg", reg: OFF_REG } } };
 }
 
-/** Wraps a body (ending without `ret`) in the enabled guard hooks; the body may use temporaries only. */
-function guard(input: GenInput, body: string[]): string[] {
+/** Wraps a body (ending without `ret`) in the enabled guard hooks; the body may write temporaries only (checked on its defs). */
+function guard(input: GenInput, body: readonly Item[]): Item[] {
   const { preempt, irq } = input.config.features;
-  if (!preempt && !irq) return [...body, "ret"];
+  if (!preempt && !irq) return [...body, ret()];
+  const stray = definedRegs(body).filter((r) => !GUARD_BODY_REGS.includes(r));
+  if (stray.length > 0) throw new Error(`loongarch64: a guarded body may write temporaries only, not ${stray.join(", ")}`);
   const [preemptDisable, preemptEnable, irqSave, irqRestore] = GUARD_HOOKS;
   return [
-    "addi.d $sp, $sp, -16",
-    "st.d $ra, $sp, 8",
-    ...(preempt ? [`bl ${preemptDisable}`] : []),
-    ...(irq ? [`bl ${irqSave}`, "st.d $a0, $sp, 0"] : []),
+    addiD("$sp", "$sp", -16),
+    store("st.d", "$ra", "$sp", 8),
+    ...(preempt ? [bl(preemptDisable)] : []),
+    ...(irq ? [bl(irqSave), store("st.d", "$a0", "$sp", 0)] : []),
     ...body,
-    ...(irq ? ["ld.d $a0, $sp, 0", `bl ${irqRestore}`] : []),
-    ...(preempt ? [`bl ${preemptEnable}`] : []),
-    "ld.d $ra, $sp, 8",
-    "addi.d $sp, $sp, 16",
-    "ret",
+    ...(irq ? [load("ld.d", "$a0", "$sp", 0), bl(irqRestore)] : []),
+    ...(preempt ? [bl(preemptEnable)] : []),
+    load("ld.d", "$ra", "$sp", 8),
+    addiD("$sp", "$sp", 16),
+    ret(),
   ];
 }
 
 /** Copies `size` bytes from `src` to `dst` in `chunk`-byte units (temporaries `t`). */
-function copyLoop(dst: string, src: string, size: number, chunk: 1 | 2 | 4 | 8, t: readonly string[], label: string): string[] {
+function copyLoop(dst: Reg, src: Reg, size: number, chunk: 1 | 2 | 4 | 8, t: readonly [Reg, Reg], loop: string): Item[] {
   const w: Width = { size: chunk, signed: false };
   const n = size / chunk;
-  const [v, cnt] = t as [string, string];
-  const at = (base: string, k: number): Site => ({ base, disp: { kind: "imm", value: k * chunk } });
+  const [v, cnt] = t;
+  const at = (base: Reg, k: number): Site => ({ base, disp: { kind: "imm", value: k * chunk } });
   if (n <= 8) return Array.from({ length: n }, (_, k) => [...access("ld", w, v, at(src, k), cnt), ...access("st", w, v, at(dst, k), cnt)]).flat();
   return [
-    ...loadImmediate(cnt, n),
-    `${label}:`,
+    ...li(cnt, n),
+    label(loop),
     ...access("ld", w, v, at(src, 0), cnt),
     ...access("st", w, v, at(dst, 0), cnt),
-    `addi.d ${src}, ${src}, ${chunk}`,
-    `addi.d ${dst}, ${dst}, ${chunk}`,
-    `addi.d ${cnt}, ${cnt}, -1`,
-    `bnez ${cnt}, ${label}b`,
+    addiD(src, src, chunk),
+    addiD(dst, dst, chunk),
+    addiD(cnt, cnt, -1),
+    bnez(cnt, `${loop}b`),
   ];
 }
 
@@ -401,55 +507,69 @@ function chunkFor(offset: number, size: number): 1 | 2 | 4 | 8 {
   return 1;
 }
 
+/** `count` units of `step` bytes from `$t3` to `$t5` (both advanced), counted in `$t4`, at local label `loop`. */
+function initCopy(count: number, step: 1 | 8, loop: string): Item[] {
+  if (count === 0) return [];
+  const [ldOp, stOp] = step === 8 ? ["ld.d", "st.d"] : ["ld.bu", "st.b"];
+  return [
+    ...li("$t4", count),
+    label(loop),
+    load(ldOp, "$t6", "$t3", 0),
+    store(stOp, "$t6", "$t5", 0),
+    addiD("$t3", "$t3", step),
+    addiD("$t5", "$t5", step),
+    addiD("$t4", "$t4", -1),
+    bnez("$t4", `${loop}b`),
+  ];
+}
+
 function runtimeAsm(input: GenInput): string[] {
   const { layout, config } = input;
   const naive = config.features.naive;
   const mask = layout.areaAlign - 1;
-  const alignCheck = mask <= 4095 ? [`andi $t0, $a0, ${mask}`] : [...loadImmediate("$t0", mask), "and $t0, $a0, $t0"];
-  const words = Math.floor(layout.areaSize / 8);
-  const tail = layout.areaSize % 8;
+  const alignCheck = mask <= 4095 ? [andi("$t0", "$a0", mask)] : [...li("$t0", mask), rrr("and", "$t0", "$a0", "$t0")];
   const init = [
-    "beqz $a0, 8f",
+    beqz("$a0", "8f"),
     ...alignCheck,
-    "bnez $t0, 9f",
+    bnez("$t0", "9f"),
     ...pcrel("$t0", BASE_SYMBOL),
-    "st.d $a0, $t0, 0",
+    store("st.d", "$a0", "$t0", 0),
     ...pcrel("$t0", NUM_SYMBOL),
-    "st.d $a1, $t0, 0",
-    "move $t1, $a0", // destination area
-    "move $t2, $a1", // areas left
-    "1:",
-    "beqz $t2, 7f",
+    store("st.d", "$a1", "$t0", 0),
+    move("$t1", "$a0"), // destination area
+    move("$t2", "$a1"), // areas left
+    label("1"),
+    beqz("$t2", "7f"),
     ...pcrel("$t3", TEMPLATE_SYMBOL),
-    "move $t5, $t1",
-    ...(words > 0 ? [...loadImmediate("$t4", words), "2:", "ld.d $t6, $t3, 0", "st.d $t6, $t5, 0", "addi.d $t3, $t3, 8", "addi.d $t5, $t5, 8", "addi.d $t4, $t4, -1", "bnez $t4, 2b"] : []),
-    ...(tail > 0 ? [...loadImmediate("$t4", tail), "3:", "ld.bu $t6, $t3, 0", "st.b $t6, $t5, 0", "addi.d $t3, $t3, 1", "addi.d $t5, $t5, 1", "addi.d $t4, $t4, -1", "bnez $t4, 3b"] : []),
-    ...loadImmediate("$t4", layout.stride),
-    "add.d $t1, $t1, $t4",
-    "addi.d $t2, $t2, -1",
-    "b 1b",
-    "7:",
-    "move $a0, $a1",
-    "ret",
-    "8:",
-    "addi.d $a0, $zero, -1",
-    "ret",
-    "9:",
-    "addi.d $a0, $zero, -2",
-    "ret",
+    move("$t5", "$t1"),
+    ...initCopy(Math.floor(layout.areaSize / 8), 8, "2"),
+    ...initCopy(layout.areaSize % 8, 1, "3"),
+    ...li("$t4", layout.stride),
+    addD("$t1", "$t1", "$t4"),
+    addiD("$t2", "$t2", -1),
+    b("1b"),
+    label("7"),
+    move("$a0", "$a1"),
+    ret(),
+    label("8"),
+    addiD("$a0", "$zero", -1),
+    ret(),
+    label("9"),
+    addiD("$a0", "$zero", -2),
+    ret(),
   ];
-  const inPlace = [...pcrel("$a0", naive ? AREAS_SYMBOL : "_percpu_start"), ...loadImmediate("$a1", config.cpus), "b percpu_init"];
+  const inPlace = [...pcrel("$a0", naive ? AREAS_SYMBOL : "_percpu_start"), ...li("$a1", config.cpus), b("percpu_init")];
   const reg = LOONGARCH64_PERCPU_REG;
   return [
-    asmFunction("percpu_init", init),
-    asmFunction("percpu_init_in_place", inPlace),
+    renderFunction("percpu_init", init),
+    renderFunction("percpu_init_in_place", inPlace),
     // naive: there is no per-CPU register; the accessors use __percpu_areas, which read_reg reports.
-    asmFunction("percpu_init_reg", naive ? ["ret"] : [...areaBase(input, reg, "$a0", "$t1", "$t0"), "ret"]),
-    asmFunction("percpu_read_reg", naive ? [...pcrel("$a0", AREAS_SYMBOL), "ret"] : [`move $a0, ${reg}`, "ret"]),
-    asmFunction("percpu_write_reg", naive ? ["ret"] : [`move ${reg}, $a0`, "ret"]),
-    asmFunction("percpu_area_base", [...areaBase(input, "$a0", "$a0", "$t1"), "ret"]),
-    asmFunction("percpu_area_num", [...loadWord("$a0", NUM_SYMBOL), "ret"]),
-    asmFunction("percpu_area_size", [...loadImmediate("$a0", layout.areaSize), "ret"]),
+    renderFunction("percpu_init_reg", naive ? [ret()] : [...areaBase(input, reg, "$a0", "$t1", "$t0"), ret()]),
+    renderFunction("percpu_read_reg", naive ? [...pcrel("$a0", AREAS_SYMBOL), ret()] : [move("$a0", reg), ret()]),
+    renderFunction("percpu_write_reg", naive ? [ret()] : [move(reg, "$a0"), ret()]),
+    renderFunction("percpu_area_base", [...areaBase(input, "$a0", "$a0", "$t1"), ret()]),
+    renderFunction("percpu_area_num", [...loadWord("$a0", NUM_SYMBOL), ret()]),
+    renderFunction("percpu_area_size", [...li("$a0", layout.areaSize), ret()]),
   ];
 }
 
@@ -465,9 +585,9 @@ function varAsm(input: GenInput, v: VarLayout): string[] {
     ...copyLoop(dst, src, v.size, chunkFor(v.offset, v.size), ["$t2", "$t3"], "1"),
   ];
   return [
-    asmFunction(varFunction(v.name, "current_ptr"), [...cur.setup, ...address("$a0", cur.site), "ret"]),
-    asmFunction(varFunction(v.name, "remote_ptr"), [...remote.setup, ...address("$a0", remote.site), "ret"]),
-    asmFunction(varFunction(v.name, "reset_to_init"), guard(input, reset)),
+    renderFunction(varFunction(v.name, "current_ptr"), [...cur.setup, ...address("$a0", cur.site), ret()]),
+    renderFunction(varFunction(v.name, "remote_ptr"), [...remote.setup, ...address("$a0", remote.site), ret()]),
+    renderFunction(varFunction(v.name, "reset_to_init"), guard(input, reset)),
   ];
 }
 
@@ -480,7 +600,7 @@ function leafAsm(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
   const { setup, site } = remote
     ? remoteSite(input, "$a0", leaf.areaOffset, idx, leaf.indices)
     : currentSite(input, leaf.areaOffset, idx, leaf.indices);
-  return asmFunction(leafFunction(leaf, op), [...setup, ...leafBody(input, leaf, op, site, R), "ret"]);
+  return renderFunction(leafFunction(leaf, op), [...setup, ...leafBody(input, leaf, op, site, R), ret()]);
 }
 
 function assembly(input: GenInput): string {
@@ -518,9 +638,12 @@ function returnFrom(leaf: PlacedLeaf): string[] {
     .otherwise(() => [`return (${leaf.cType})__r;`]);
 }
 
-/** An `__asm__ __volatile__` statement from body lines written with `%[name]` operands. */
-function asmStatement(lines: readonly string[], outputs: readonly string[], inputs: readonly string[]): string {
-  const text = lines.map((l) => JSON.stringify(`${l}\n\t`)).join(" ");
+/**
+ * An `__asm__ __volatile__` statement from an item list written with `%[name]`
+ * operands: one C string per item (its inline-asm text, then newline and tab).
+ */
+function asmStatement(items: readonly Item[], outputs: readonly string[], inputs: readonly string[]): string {
+  const text = items.map((it) => JSON.stringify(`${itemText(it)}\n\t`)).join(" ");
   return `__asm__ __volatile__(${text}\n    : ${outputs.join(", ")}\n    : ${inputs.join(", ")}\n    : "memory");`;
 }
 
@@ -537,7 +660,7 @@ function inlineLeaf(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
   const decls: string[] = [];
   const inputs: string[] = [];
   // Base: $r21, or an operand (remote area / naive __percpu_areas).
-  let base = LOONGARCH64_PERCPU_REG;
+  let base: Reg = LOONGARCH64_PERCPU_REG;
   let off = leaf.areaOffset;
   if (remote) {
     decls.push(`uintptr_t __base = ${BASE_SYMBOL} + cpu * (uintptr_t)${input.layout.stride}u + ${leaf.areaOffset - leaf.offset}u;`);
@@ -566,15 +689,16 @@ function inlineLeaf(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
   if (names.has("desired")) inputs.push(`[d] "r"(${valueBits(leaf, "desired", decls)})`);
   const R: Regs = { r: "%[r]", v: "%[v]", e: "%[e]", d: "%[d]", t: INLINE_TEMPS };
   const body = leafBody(input, leaf, op, site, R);
-  const text = body.join("\n");
   const outputs: string[] = [];
   const hasResult = sig.ret !== "void";
   if (hasResult) {
     decls.push("uintptr_t __r;");
     outputs.push(`[r] "=&r"(__r)`);
   }
+  // Each scratch operand the body writes becomes an early-clobber output (what the IR's defs say, not a text scan).
+  const written = definedRegs(body);
   INLINE_TEMPS.forEach((t, k) => {
-    if (text.includes(t)) {
+    if (written.includes(t)) {
       decls.push(`uintptr_t __t${k};`);
       outputs.push(`[t${k}] "=&r"(__t${k})`);
     }
@@ -600,12 +724,15 @@ function inlineC(input: GenInput): string {
   for (const v of input.vars) {
     const name = v.layout.name;
     const ty = cTypeName(name);
-    const ptr = input.config.features.naive
-      ? [`  return (${ty} *)(${AREAS_SYMBOL} + ${v.layout.offset});`]
-      : isSi12(v.layout.offset)
-      ? [`  ${ty} *__p;`, `  __asm__ __volatile__("addi.d %[p], $r21, ${v.layout.offset}" : [p] "=r"(__p));`, "  return __p;"]
-      : [`  ${ty} *__p;`, `  __asm__ __volatile__("add.d %[p], $r21, %[o]" : [p] "=r"(__p) : [o] "r"((uintptr_t)${v.layout.offset}u));`, "  return __p;"];
-    out.push(`static inline ${ty} *${varFunction(name, "current_ptr")}(void) {`, ...ptr, "}", "");
+    const off = v.layout.offset;
+    // The same address lowering as `<v>_current_ptr` in percpu.S, with a far offset in an input operand.
+    const ptr = (disp: Disp): string => inlineTemplate(address("%[p]", { base: LOONGARCH64_PERCPU_REG, disp }));
+    const body = input.config.features.naive
+      ? [`  return (${ty} *)(${AREAS_SYMBOL} + ${off});`]
+      : isSi12(off)
+      ? [`  ${ty} *__p;`, `  __asm__ __volatile__("${ptr({ kind: "imm", value: off })}" : [p] "=r"(__p));`, "  return __p;"]
+      : [`  ${ty} *__p;`, `  __asm__ __volatile__("${ptr({ kind: "reg", reg: "%[o]" })}" : [p] "=r"(__p) : [o] "r"((uintptr_t)${off}u));`, "  return __p;"];
+    out.push(`static inline ${ty} *${varFunction(name, "current_ptr")}(void) {`, ...body, "}", "");
     for (const leaf of v.leaves) for (const op of leafOps(leaf.scalar)) out.push(inlineLeaf(input, leaf, op));
   }
   return out.join("\n");
