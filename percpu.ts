@@ -15,7 +15,7 @@ import { computeLayout, type Layout, type LayoutOrder } from "./sdk/layout.ts";
 import { buildManifest, type Manifest } from "./sdk/manifest.ts";
 import { checkVarName } from "./sdk/names.ts";
 import { parseOptions } from "./sdk/options.ts";
-import { RESERVED_SYMBOLS, varSymbols } from "./sdk/symbols.ts";
+import { SymbolClashes } from "./sdk/symbols.ts";
 import { checkTarget, type Target } from "./sdk/targets.ts";
 import { type AlignedType, checkType, type Infer, type InferInit, type IntegerScalarName, type PercpuType, type ScalarType, typeName } from "./sdk/types.ts";
 import { checkValue, encodeChecked } from "./sdk/values.ts";
@@ -202,7 +202,7 @@ export class PercpuVar<T extends PercpuType = PercpuType> {
 export class PercpuSdk {
   readonly #vars: PercpuVar[] = [];
   readonly #names = new Set<string>();
-  readonly #symbols = new Set<string>(RESERVED_SYMBOLS);
+  readonly #symbols = new SymbolClashes();
   readonly #layouts = new Map<Target, Layout>();
   readonly #order: LayoutOrder;
   #sealed = false;
@@ -242,8 +242,7 @@ export class PercpuSdk {
     }
     if (this.#names.has(name)) fail("name_duplicate", [name], `Cannot define ${quotePath([name])}: a variable of that name already exists`);
     checkType(type, [name]);
-    const symbols = varSymbols(name, type);
-    const clash = symbols.find((s) => this.#symbols.has(s));
+    const clash = this.#symbols.find(name, type);
     if (clash !== undefined) {
       fail("name_symbol_clash", [name], `Cannot define ${quotePath([name])}: its generated symbol "${clash}" is already used by another variable or the runtime`);
     }
@@ -251,7 +250,7 @@ export class PercpuSdk {
     const handle = new PercpuVar(this, name, type, value);
     this.#vars.push(handle as unknown as PercpuVar);
     this.#names.add(name);
-    for (const s of symbols) this.#symbols.add(s);
+    this.#symbols.add(name, type);
     return handle;
   }
 

@@ -53,9 +53,12 @@ export interface Manifest {
 /** Hex string of bytes. */
 export function toHex(bytes: Uint8Array): string {
   let s = "";
-  for (const b of bytes) s += b.toString(16).padStart(2, "0");
+  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!]!;
   return s;
 }
+
+/** Two lowercase hex digits of every byte value. */
+const HEX: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 
 /** The type tree of `type` with sizes, alignments and field offsets for a target. */
 export function manifestType(type: PercpuType, target: Target): ManifestType {

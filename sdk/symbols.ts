@@ -155,3 +155,113 @@ const GENERIC_VAR_ACCESSORS = VAR_OPS.map((op) => `percpu_${op}`);
 
 /** Names every generated file set defines regardless of variables. */
 export const RESERVED_SYMBOLS: ReadonlySet<string> = new Set<string>([...RUNTIME_FUNCTIONS, ...GUARD_HOOKS, ...FIXED_SYMBOLS, ...GENERIC_VAR_ACCESSORS]);
+
+/** The variable-level names of {@link varSymbols} as prefix and suffix around the variable name, in its order. */
+const VAR_TEMPLATES: readonly (readonly [string, string])[] = [
+  ["__PERCPU_", ""],
+  ["PERCPU_", "_OFFSET"],
+  ["percpu_", "_t"],
+  ...VAR_OPS.map((op) => ["percpu_", `_${op}`] as const),
+];
+
+/** Variable names one of whose variable-level names is reserved (today only `SELF`: `PERCPU_SELF_OFFSET`). */
+const RESERVED_VAR_NAMES: ReadonlySet<string> = new Set(
+  [...RESERVED_SYMBOLS].flatMap((r) =>
+    VAR_TEMPLATES.filter(([p, q]) => r.length > p.length + q.length && r.startsWith(p) && r.endsWith(q)).map(([p, q]) => r.slice(p.length, r.length - q.length))
+  ),
+);
+
+/** Prefixes of the per-leaf data and index macros (`PERCPU_L_`, `PERCPU_LI_`, `PERCPU_I_`). */
+const LEAF_MACRO_PREFIXES = ["PERCPU_L_", "PERCPU_LI_", "PERCPU_I_"] as const;
+
+/** Whether a reserved name has the shape of a leaf macro (none today): then every leaf macro is looked up. */
+const RESERVED_LEAF_MACROS = [...RESERVED_SYMBOLS].some((r) => LEAF_MACRO_PREFIXES.some((p) => r.startsWith(p)));
+
+/**
+ * Exact detection of the clashes {@link varSymbols} would find, without
+ * keeping every generated name of every variable. Of those names only two
+ * kinds can ever equal a name of another variable:
+ *
+ * - `__PERCPU_<N>` is the only name starting with `__`: equal only for equal
+ *   names (rejected before as `name_duplicate`).
+ * - `percpu_<N>_t` and `percpu_<N>_<var op>`: no `_t` / `_<op>` is a suffix of
+ *   another (tests/symbol_clash_test.ts checks it), so two of them are equal
+ *   only with equal names and equal ops; no other name starts with
+ *   `percpu_` except reserved ones (checked against the reserved set).
+ * - Two leaf macros of different variables never match: no variable or field
+ *   name contains `__` or starts with `_`, so a leaf symbol `NAME__f__3`
+ *   splits back uniquely into the variable name and its path, and the
+ *   prefixes `L_`, `LI_`, `I_` differ in their first two characters.
+ * - `PERCPU_<N>_OFFSET` equals another `PERCPU_<M>_OFFSET` only for `N = M`,
+ *   but it can equal a leaf macro of another variable: `L_X` and `X_OFFSET`
+ *   give `PERCPU_L_X_OFFSET` twice, `L_X_` and a field `OFFSET` of `X` give
+ *   `PERCPU_L_X__OFFSET` twice.
+ *
+ * So it keeps the offset macros that start like a leaf macro and the leaf
+ * macros that end like an offset macro (none in most programs), and looks
+ * names up in the reserved set only where a reserved name has their shape.
+ */
+export class SymbolClashes {
+  /** Offset macros of the defined variables that start like a leaf macro. */
+  readonly #offsets = new Set<string>();
+  /** Leaf data and index macros of the defined variables that end like an offset macro. */
+  readonly #leafMacros = new Set<string>();
+
+  /**
+   * The first name of {@link varSymbols}(name, type) (in its order) already
+   * used by a variable added before or by the runtime, or `undefined`.
+   */
+  find(name: string, type: PercpuType): string | undefined {
+    const reservedVar = RESERVED_VAR_NAMES.has(name);
+    if (reservedVar) {
+      const storage = storageSymbol(name);
+      if (RESERVED_SYMBOLS.has(storage)) return storage;
+    }
+    const offset = offsetMacro(name);
+    if ((reservedVar && RESERVED_SYMBOLS.has(offset)) || (startsLikeLeafMacro(offset) && this.#leafMacros.has(offset))) return offset;
+    if (reservedVar) {
+      for (const [p, q] of VAR_TEMPLATES.slice(2)) {
+        const symbol = p + name + q;
+        if (RESERVED_SYMBOLS.has(symbol)) return symbol;
+      }
+    }
+    for (const leaf of typeLeaves(type, "x86_64")) {
+      // Only a leaf symbol ending in "T" can make a macro ending in "_OFFSET"; the others need no string at all.
+      const last = leaf.suffix.length > 0 ? leaf.suffix : name;
+      if (!RESERVED_LEAF_MACROS && last.charCodeAt(last.length - 1) !== 84 /* T */) continue;
+      const symbol = name + leaf.suffix;
+      const data = leafDataMacro({ symbol, indices: leaf.indices });
+      if (this.#leafMacroUsed(data)) return data;
+      if (leaf.indices.length > 0) {
+        const index = leafIndexMacro({ symbol });
+        if (this.#leafMacroUsed(index)) return index;
+      }
+    }
+    return undefined;
+  }
+
+  /** Records the names of a variable that {@link find} accepted. */
+  add(name: string, type: PercpuType): void {
+    const offset = offsetMacro(name);
+    if (startsLikeLeafMacro(offset)) this.#offsets.add(offset);
+    for (const leaf of typeLeaves(type, "x86_64")) {
+      const last = leaf.suffix.length > 0 ? leaf.suffix : name;
+      if (last.charCodeAt(last.length - 1) !== 84 /* T */) continue;
+      const symbol = name + leaf.suffix;
+      const data = leafDataMacro({ symbol, indices: leaf.indices });
+      if (data.endsWith("_OFFSET")) this.#leafMacros.add(data);
+      if (leaf.indices.length > 0) {
+        const index = leafIndexMacro({ symbol });
+        if (index.endsWith("_OFFSET")) this.#leafMacros.add(index);
+      }
+    }
+  }
+
+  #leafMacroUsed(macro: string): boolean {
+    return (RESERVED_LEAF_MACROS && RESERVED_SYMBOLS.has(macro)) || (macro.endsWith("_OFFSET") && this.#offsets.has(macro));
+  }
+}
+
+function startsLikeLeafMacro(symbol: string): boolean {
+  return LEAF_MACRO_PREFIXES.some((p) => symbol.startsWith(p));
+}
