@@ -27,8 +27,14 @@
  *   `__percpu_areas`; `gp` is never touched (`percpu_init_reg` and
  *   `percpu_write_reg` do nothing, `percpu_read_reg` returns the area).
  *
+ * Lowerings build the instruction IR of `asm.ts` from typed register operands
+ * (x-registers by ABI name; inline-asm placeholders such as `%[v0]` name no
+ * register), each instruction recording the registers it writes and reads,
+ * and render it once: `percpu.S` through `renderFunction`, the inline asm of
+ * `PERCPU_INLINE` through a local renderer of the same items.
+ *
  * `PERCPU_INLINE` (`inlineC`): RMW ops are the same asm sequences as inline
- * asm (t-register clobbers, "memory"); plain loads/stores are C volatile
+ * asm (clobbers: the t-registers the sequence defines, and "memory"); plain loads/stores are C volatile
  * accesses relative to gp obtained through an empty asm bound to gp, so the
  * compiler folds the offset into a single `l* r, off(gp)` and extends the
  * value exactly as the psABI wants (an asm output would cost an extra
@@ -46,7 +52,8 @@ import { fail } from "../sdk/errors.ts";
 import { MAX_AREA_SIZE } from "../sdk/layout.ts";
 import { cTypeName, GUARD_HOOKS, leafFunction, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
 import type { ScalarName } from "../sdk/types.ts";
-import { AREAS_SYMBOL, asmFunction, BASE_SYMBOL, commonData, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
+import { AREAS_SYMBOL, BASE_SYMBOL, commonData, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
+import { type AsmItem, definedRegs, insn, label, renderFunction, renderLines } from "./asm.ts";
 import { riscvHeaderPrimitives } from "./riscv_header.ts";
 import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
 import type { ArchBackend } from "./backend.ts";
@@ -71,19 +78,146 @@ const RV32: Rv = { arch: "riscv32", xlen: 4, ld: "lw", sd: "sw" };
 /** Largest displacement of a load/store/addi (signed 12-bit). */
 const IMM12_MAX = 2047;
 
+// ---------------------------------------------------------------- registers and instructions (IR)
+
+/** Integer argument registers, in order. */
+const ARG_REGS = ["a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"] as const;
+/** Temporaries (caller-saved scratch), in order: what the inline asm may clobber. */
+const TEMP_REGS = ["t0", "t1", "t2", "t3", "t4", "t5", "t6"] as const;
+/** What a call may write besides ra: every caller-saved register. */
+const CALL_CLOBBERED = [...TEMP_REGS, ...ARG_REGS] as const;
+
+/** An x-register by ABI name. */
+type XReg =
+  | "zero" | "ra" | "sp" | "gp" | "tp"
+  | typeof TEMP_REGS[number]
+  | `s${0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11}`
+  | typeof ARG_REGS[number];
+
+/** An inline-asm operand placeholder (`%[v0]`): a register the compiler picks, recorded by no def/use. */
+interface Placeholder {
+  readonly inline: string;
+}
+
+/** A register operand: an x-register, or an inline-asm placeholder. */
+type Operand = XReg | Placeholder;
+
+/** One item of a RISC-V instruction list. */
+type Item = AsmItem<XReg>;
+
+const spell = (o: Operand): string => (typeof o === "string" ? o : o.inline);
+/** The registers an operand names (a placeholder names none). */
+const regsOf = (o: Operand): XReg[] => (typeof o === "string" ? [o] : []);
+/** The registers a destination writes (`zero` discards). */
+const written = (o: Operand): XReg[] => regsOf(o).filter((r) => r !== "zero");
+
+/** A memory reference: its spelling and the registers its address reads (a symbol names none). */
+interface Addr {
+  readonly text: string;
+  readonly regs: readonly XReg[];
+}
+
+/** `disp(base)`. */
+function disp(base: XReg, d: number): Addr {
+  return { text: `${d}(${base})`, regs: [base] };
+}
+
+/** A symbol (`sym` or `sym+off`): a PC-relative pseudo-instruction operand. */
+function sym(text: string): Addr {
+  return { text, regs: [] };
+}
+
+/** `rd = rs1 <op> rs2` (`add`, `sub`, `and`, `or`, `xor`, `sltu`, `mul`). */
+function rrr(op: string, rd: Operand, rs1: Operand, rs2: Operand): Item {
+  return insn(op, [spell(rd), spell(rs1), spell(rs2)], { defs: written(rd), uses: [...regsOf(rs1), ...regsOf(rs2)] });
+}
+
+/** `rd = rs <op> imm` (`addi`, `slli`). */
+function rri(op: string, rd: Operand, rs: Operand, imm: number): Item {
+  return insn(op, [spell(rd), spell(rs), `${imm}`], { defs: written(rd), uses: regsOf(rs) });
+}
+
+/** `rd = f(rs)` (`mv`, `neg`, `sext.w`). */
+function rr(op: string, rd: Operand, rs: Operand): Item {
+  return insn(op, [spell(rd), spell(rs)], { defs: written(rd), uses: regsOf(rs) });
+}
+
+/** `rd = value` (`li`, `lui`, `lla`): writes rd, reads nothing. */
+function ri(op: "li" | "lui" | "lla", rd: Operand, value: string | number): Item {
+  return insn(op, [spell(rd), `${value}`], { defs: written(rd) });
+}
+
+/** A load `rd = [addr]` (`addr` a symbol: the `auipc` pseudo-instruction through rd). */
+function load(mn: string, rd: Operand, addr: Addr): Item {
+  return insn(mn, [spell(rd), addr.text], { defs: written(rd), uses: addr.regs });
+}
+
+/** A store `[addr] = rs`; a symbol address takes a scratch register for its `auipc`. */
+function store(mn: string, rs: Operand, addr: Addr, scratch?: XReg): Item {
+  const operands = [spell(rs), addr.text, ...(scratch ? [scratch] : [])];
+  return insn(mn, operands, { defs: scratch ? [scratch] : [], uses: [...regsOf(rs), ...addr.regs] });
+}
+
+/** An AMO `rd = [base]; [base] = [base] <op> rs2` (`amoadd.w`, `amoswap.d`, ...). */
+function amo(op: string, rd: Operand, rs2: Operand, base: XReg): Item {
+  return insn(op, [spell(rd), spell(rs2), `(${base})`], { defs: written(rd), uses: [...regsOf(rs2), base] });
+}
+
+/** `lr.{w,d} rd, (base)`. */
+function lr(s: "w" | "d", rd: Operand, base: XReg): Item {
+  return insn(`lr.${s}`, [spell(rd), `(${base})`], { defs: written(rd), uses: [base] });
+}
+
+/** `sc.{w,d} rd, rs, (base)`: rd is 0 on success. */
+function sc(s: "w" | "d", rd: Operand, rs: Operand, base: XReg): Item {
+  return insn(`sc.${s}`, [spell(rd), spell(rs), `(${base})`], { defs: written(rd), uses: [...regsOf(rs), base] });
+}
+
+/** A two-register conditional branch (`bne`). */
+function branch2(op: string, rs1: Operand, rs2: Operand, target: string): Item {
+  return insn(op, [spell(rs1), spell(rs2), target], { uses: [...regsOf(rs1), ...regsOf(rs2)] });
+}
+
+/** A compare-with-zero branch (`beqz`, `bnez`). */
+function branch1(op: "beqz" | "bnez", rs: Operand, target: string): Item {
+  return insn(op, [spell(rs), target], { uses: regsOf(rs) });
+}
+
+/** `j target`. */
+function jump(target: string): Item {
+  return insn("j", [target]);
+}
+
+/** `call f`: writes ra and may write every caller-saved register. */
+function call(f: string, uses: readonly XReg[] = []): Item {
+  return insn("call", [f], { defs: ["ra", ...CALL_CLOBBERED], uses });
+}
+
+/** `tail f` (through t1), passing the argument registers `uses`. */
+function tail(f: string, uses: readonly XReg[]): Item {
+  return insn("tail", [f], { defs: ["t1"], uses });
+}
+
+/** `ret`. */
+function ret(): Item {
+  return insn("ret", [], { uses: ["ra"] });
+}
+
+// ---------------------------------------------------------------- lowering
+
 /** Registers (or inline-asm operands) of one operation. */
 interface Regs {
   /** Index parameters. */
-  readonly idx: readonly string[];
-  /** `cpu` of remote ops. */
-  readonly cpu: string;
+  readonly idx: readonly Operand[];
+  /** `cpu` of remote ops (none in inline asm, whose remote accesses are C). */
+  readonly cpu: Operand | null;
   /** Value words (low first): the written/added value. */
-  readonly v: readonly string[];
+  readonly v: readonly Operand[];
   /** cmpxchg expected / desired words. */
-  readonly e: readonly string[];
-  readonly d: readonly string[];
+  readonly e: readonly Operand[];
+  readonly d: readonly Operand[];
   /** Result words. */
-  readonly r: readonly string[];
+  readonly r: readonly Operand[];
 }
 
 /** Generation context. */
@@ -97,11 +231,11 @@ interface Ctx {
 
 /** A memory operand and the instructions that prepare it. */
 interface Mem {
-  readonly setup: readonly string[];
+  readonly setup: readonly Item[];
   /** A load into `rd` at `extra` bytes past the leaf address. */
-  load(mn: string, rd: string, extra?: number): string;
+  load(mn: string, rd: Operand, extra?: number): Item;
   /** A store of `rs` at `extra` bytes past the leaf address. */
-  store(mn: string, rs: string, extra?: number): string;
+  store(mn: string, rs: Operand, extra?: number): Item;
 }
 
 /** hi/lo parts of an offset 0 ≤ off < 2^31: `off = hi * 4096 + lo`, lo signed 12-bit, hi ≤ 0x80000. */
@@ -111,95 +245,96 @@ function splitOffset(off: number): { hi: number; lo: number } {
 }
 
 /** `dst = base + hi * 4096` (dst is also the scratch register). */
-function addUpper(dst: string, base: string, hi: number): string[] {
+function addUpper(dst: XReg, base: XReg, hi: number): Item[] {
   // lui sign-extends bit 31 on riscv64: 0x80000 means -2^31 there, so subtract it (+2^31 on both widths).
-  return hi === 0x80000 ? [`lui ${dst}, 0x80000`, `sub ${dst}, ${base}, ${dst}`] : [`lui ${dst}, ${hi}`, `add ${dst}, ${dst}, ${base}`];
+  return hi === 0x80000 ? [ri("lui", dst, "0x80000"), rrr("sub", dst, base, dst)] : [ri("lui", dst, hi), rrr("add", dst, dst, base)];
 }
 
 /** `dst = src + off` for 0 ≤ off < 2^31 (dst ≠ src; dst is the scratch). */
-function addConst(dst: string, src: string, off: number): string[] {
-  if (off <= IMM12_MAX) return [`addi ${dst}, ${src}, ${off}`];
+function addConst(dst: XReg, src: XReg, off: number): Item[] {
+  if (off <= IMM12_MAX) return [rri("addi", dst, src, off)];
   const { hi, lo } = splitOffset(off);
-  return [...addUpper(dst, src, hi), ...(lo !== 0 ? [`addi ${dst}, ${dst}, ${lo}`] : [])];
+  return [...addUpper(dst, src, hi), ...(lo !== 0 ? [rri("addi", dst, dst, lo)] : [])];
 }
 
 /** `dst = src * k` (scratch t3 for a non power of two). */
-function scaled(dst: string, src: string, k: number): string[] {
-  if (k === 1) return [`mv ${dst}, ${src}`];
-  if (Number.isInteger(Math.log2(k))) return [`slli ${dst}, ${src}, ${Math.log2(k)}`];
-  return [`li t3, ${k}`, `mul ${dst}, ${src}, t3`];
+function scaled(dst: XReg, src: Operand, k: number): Item[] {
+  if (k === 1) return [rr("mv", dst, src)];
+  if (Number.isInteger(Math.log2(k))) return [rri("slli", dst, src, Math.log2(k))];
+  return [ri("li", "t3", k), rrr("mul", dst, src, "t3")];
 }
 
 /** `t1 = Σ idx[k] * stride[k]` (scratch t2, t3). */
-function indexSum(leaf: PlacedLeaf, idx: readonly string[]): string[] {
-  const out: string[] = [];
+function indexSum(leaf: PlacedLeaf, idx: readonly Operand[]): Item[] {
+  const out: Item[] = [];
   leaf.indices.forEach((dim, k) => {
     if (k === 0) out.push(...scaled("t1", idx[0]!, dim.stride));
-    else out.push(...scaled("t2", idx[k]!, dim.stride), "add t1, t1, t2");
+    else out.push(...scaled("t2", idx[k]!, dim.stride), rrr("add", "t1", "t1", "t2"));
   });
   return out;
 }
 
 /** A memory operand `off(base)` with `off ≤ 2^31`, using `tmp` when the offset is far. */
-function memAt(base: string, off: number, extraMax: number, tmp: string, setup: readonly string[] = []): Mem {
+function memAt(base: XReg, off: number, extraMax: number, tmp: XReg, setup: readonly Item[] = []): Mem {
   let reg = base;
-  let disp = off;
-  const lines = [...setup];
+  let d = off;
+  const items = [...setup];
   if (off + extraMax > IMM12_MAX) {
     const { hi, lo } = splitOffset(off);
     if (hi === 0 || lo + extraMax > IMM12_MAX) {
-      lines.push(...addConst(tmp, base, off));
-      disp = 0;
+      items.push(...addConst(tmp, base, off));
+      d = 0;
     } else {
-      lines.push(...addUpper(tmp, base, hi));
-      disp = lo;
+      items.push(...addUpper(tmp, base, hi));
+      d = lo;
     }
     reg = tmp;
   }
   return {
-    setup: lines,
-    load: (mn, rd, extra = 0) => `${mn} ${rd}, ${disp + extra}(${reg})`,
-    store: (mn, rs, extra = 0) => `${mn} ${rs}, ${disp + extra}(${reg})`,
+    setup: items,
+    load: (mn, rd, extra = 0) => load(mn, rd, disp(reg, d + extra)),
+    store: (mn, rs, extra = 0) => store(mn, rs, disp(reg, d + extra)),
   };
 }
 
 /** The current-CPU memory operand of a leaf (`extraMax`: largest `extra` used, 4 for riscv32 pairs). */
-function currentMem(ctx: Ctx, leaf: PlacedLeaf, idx: readonly string[], extraMax: number): Mem {
+function currentMem(ctx: Ctx, leaf: PlacedLeaf, idx: readonly Operand[], extraMax: number): Mem {
   const off = leaf.areaOffset;
   if (leaf.indices.length > 0) {
-    if (ctx.naive) return memAt("t0", 0, extraMax, "t0", [...indexSum(leaf, idx), `lla t0, ${AREAS_SYMBOL}+${off}`, "add t0, t0, t1"]);
-    return memAt("t1", off, extraMax, "t0", [...indexSum(leaf, idx), "add t1, t1, gp"]);
+    if (ctx.naive) return memAt("t0", 0, extraMax, "t0", [...indexSum(leaf, idx), ri("lla", "t0", `${AREAS_SYMBOL}+${off}`), rrr("add", "t0", "t0", "t1")]);
+    return memAt("t1", off, extraMax, "t0", [...indexSum(leaf, idx), rrr("add", "t1", "t1", "gp")]);
   }
   if (ctx.naive) {
     // PC-relative pseudo-instructions: auipc + load/store (t0 is the store's scratch).
     return {
       setup: [],
-      load: (mn, rd, extra = 0) => `${mn} ${rd}, ${AREAS_SYMBOL}+${off + extra}`,
-      store: (mn, rs, extra = 0) => `${mn} ${rs}, ${AREAS_SYMBOL}+${off + extra}, t0`,
+      load: (mn, rd, extra = 0) => load(mn, rd, sym(`${AREAS_SYMBOL}+${off + extra}`)),
+      store: (mn, rs, extra = 0) => store(mn, rs, sym(`${AREAS_SYMBOL}+${off + extra}`), "t0"),
     };
   }
   return memAt("gp", off, extraMax, "t0");
 }
 
 /** The exact current-CPU address of a leaf (or variable) in `dst`. */
-function currentAddress(ctx: Ctx, dst: string, off: number, leaf?: PlacedLeaf, idx: readonly string[] = []): string[] {
+function currentAddress(ctx: Ctx, dst: XReg, off: number, leaf?: PlacedLeaf, idx: readonly Operand[] = []): Item[] {
   if (leaf && leaf.indices.length > 0) {
-    if (ctx.naive) return [...indexSum(leaf, idx), `lla ${dst}, ${AREAS_SYMBOL}+${off}`, `add ${dst}, ${dst}, t1`];
-    return [...indexSum(leaf, idx), "add t1, t1, gp", ...addConst(dst, "t1", off)];
+    if (ctx.naive) return [...indexSum(leaf, idx), ri("lla", dst, `${AREAS_SYMBOL}+${off}`), rrr("add", dst, dst, "t1")];
+    return [...indexSum(leaf, idx), rrr("add", "t1", "t1", "gp"), ...addConst(dst, "t1", off)];
   }
-  if (ctx.naive) return [`lla ${dst}, ${AREAS_SYMBOL}+${off}`];
+  if (ctx.naive) return [ri("lla", dst, `${AREAS_SYMBOL}+${off}`)];
   return addConst(dst, "gp", off);
 }
 
 /** `t0 = BASE + cpu * stride` (scratch t2, t3). */
-function remoteBase(ctx: Ctx, cpu: string): string[] {
-  return [`${ctx.rv.ld} t0, ${BASE_SYMBOL}`, ...scaled("t2", cpu, ctx.input.layout.stride), "add t0, t0, t2"];
+function remoteBase(ctx: Ctx, cpu: Operand): Item[] {
+  return [load(ctx.rv.ld, "t0", sym(BASE_SYMBOL)), ...scaled("t2", cpu, ctx.input.layout.stride), rrr("add", "t0", "t0", "t2")];
 }
 
 /** The remote memory operand of a leaf: BASE + cpu*stride + index + off. */
 function remoteMem(ctx: Ctx, leaf: PlacedLeaf, regs: Regs, extraMax: number): Mem {
+  if (regs.cpu === null) throw new Error("riscv: a remote access needs a cpu register");
   const setup = [...indexSum(leaf, regs.idx), ...remoteBase(ctx, regs.cpu)];
-  if (leaf.indices.length > 0) setup.push("add t0, t0, t1");
+  if (leaf.indices.length > 0) setup.push(rrr("add", "t0", "t0", "t1"));
   return memAt("t0", leaf.areaOffset, extraMax, "t1", setup);
 }
 
@@ -256,61 +391,62 @@ function takesGuard(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): boolean {
 }
 
 /** The instructions of a leaf operation (no guard, no return). Results go to `regs.r`. */
-function opBody(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp, regs: Regs): string[] {
+function opBody(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp, regs: Regs): Item[] {
   const n = words(ctx, leaf);
   const extraMax = n === 2 ? 4 : 0;
   const lmn = loadMnemonic(ctx, leaf.scalar);
   const smn = storeMnemonic(leaf.size);
-  const read = (m: Mem): string[] => n === 2 ? [...m.setup, m.load("lw", regs.r[0]!), m.load("lw", regs.r[1]!, 4)] : [...m.setup, m.load(lmn, regs.r[0]!)];
-  const write = (m: Mem): string[] => n === 2 ? [...m.setup, m.store("sw", regs.v[0]!), m.store("sw", regs.v[1]!, 4)] : [...m.setup, m.store(smn, regs.v[0]!)];
-  const rmw = (kind: "add" | "sub" | "and" | "or" | "xor"): string[] => {
+  const read = (m: Mem): Item[] => n === 2 ? [...m.setup, m.load("lw", regs.r[0]!), m.load("lw", regs.r[1]!, 4)] : [...m.setup, m.load(lmn, regs.r[0]!)];
+  const write = (m: Mem): Item[] => n === 2 ? [...m.setup, m.store("sw", regs.v[0]!), m.store("sw", regs.v[1]!, 4)] : [...m.setup, m.store(smn, regs.v[0]!)];
+  const rmw = (kind: "add" | "sub" | "and" | "or" | "xor"): Item[] => {
     if (amoCapable(ctx, leaf)) {
       const s = amoSuffix(leaf);
       const addr = currentAddress(ctx, "t0", leaf.areaOffset, leaf, regs.idx);
-      if (kind === "sub") return [...addr, `neg t2, ${regs.v[0]}`, `amoadd.${s} zero, t2, (t0)`];
-      return [...addr, `amo${kind}.${s} zero, ${regs.v[0]}, (t0)`];
+      if (kind === "sub") return [...addr, rr("neg", "t2", regs.v[0]!), amo(`amoadd.${s}`, "zero", "t2", "t0")];
+      return [...addr, amo(`amo${kind}.${s}`, "zero", regs.v[0]!, "t0")];
     }
     const m = currentMem(ctx, leaf, regs.idx, extraMax);
-    if (n === 1) return [...m.setup, m.load(lmn, "t2"), `${kind} t2, t2, ${regs.v[0]}`, m.store(smn, "t2")];
+    if (n === 1) return [...m.setup, m.load(lmn, "t2"), rrr(kind, "t2", "t2", regs.v[0]!), m.store(smn, "t2")];
     const [v0, v1] = [regs.v[0]!, regs.v[1]!];
     const pair = match(kind)
-      .with("add", () => [`add t4, t2, ${v0}`, "sltu t2, t4, t2", `add t3, t3, ${v1}`, "add t3, t3, t2", "mv t2, t4"])
-      .with("sub", () => [`sltu t4, t2, ${v0}`, `sub t2, t2, ${v0}`, `sub t3, t3, ${v1}`, "sub t3, t3, t4"])
-      .otherwise((k) => [`${k} t2, t2, ${v0}`, `${k} t3, t3, ${v1}`]);
+      .returnType<Item[]>()
+      .with("add", () => [rrr("add", "t4", "t2", v0), rrr("sltu", "t2", "t4", "t2"), rrr("add", "t3", "t3", v1), rrr("add", "t3", "t3", "t2"), rr("mv", "t2", "t4")])
+      .with("sub", () => [rrr("sltu", "t4", "t2", v0), rrr("sub", "t2", "t2", v0), rrr("sub", "t3", "t3", v1), rrr("sub", "t3", "t3", "t4")])
+      .otherwise((k) => [rrr(k, "t2", "t2", v0), rrr(k, "t3", "t3", v1)]);
     return [...m.setup, m.load("lw", "t2"), m.load("lw", "t3", 4), ...pair, m.store("sw", "t2"), m.store("sw", "t3", 4)];
   };
-  const xchg = (): string[] => {
+  const xchg = (): Item[] => {
     if (amoCapable(ctx, leaf)) {
-      return [...currentAddress(ctx, "t0", leaf.areaOffset, leaf, regs.idx), `amoswap.${amoSuffix(leaf)} ${regs.r[0]}, ${regs.v[0]}, (t0)`];
+      return [...currentAddress(ctx, "t0", leaf.areaOffset, leaf, regs.idx), amo(`amoswap.${amoSuffix(leaf)}`, regs.r[0]!, regs.v[0]!, "t0")];
     }
     const m = currentMem(ctx, leaf, regs.idx, extraMax);
-    if (n === 1) return [...m.setup, m.load(lmn, "t2"), m.store(smn, regs.v[0]!), `mv ${regs.r[0]}, t2`];
+    if (n === 1) return [...m.setup, m.load(lmn, "t2"), m.store(smn, regs.v[0]!), rr("mv", regs.r[0]!, "t2")];
     return [
       ...m.setup, m.load("lw", "t2"), m.load("lw", "t3", 4), m.store("sw", regs.v[0]!), m.store("sw", regs.v[1]!, 4),
-      `mv ${regs.r[0]}, t2`, `mv ${regs.r[1]}, t3`,
+      rr("mv", regs.r[0]!, "t2"), rr("mv", regs.r[1]!, "t3"),
     ];
   };
-  const cmpxchg = (): string[] => {
+  const cmpxchg = (): Item[] => {
     if (amoCapable(ctx, leaf)) {
       const s = amoSuffix(leaf);
       // lr.w sign-extends: compare with the sign-extended expected value on riscv64.
-      const ext = s === "w" && ctx.rv.xlen === 8 ? [`sext.w t3, ${regs.e[0]}`] : [];
-      const expected = ext.length > 0 ? "t3" : regs.e[0]!;
+      const ext = s === "w" && ctx.rv.xlen === 8 ? [rr("sext.w", "t3", regs.e[0]!)] : [];
+      const expected: Operand = ext.length > 0 ? "t3" : regs.e[0]!;
       return [
         ...currentAddress(ctx, "t0", leaf.areaOffset, leaf, regs.idx), ...ext,
-        "1:", `lr.${s} t2, (t0)`, `bne t2, ${expected}, 2f`, `sc.${s} t4, ${regs.d[0]}, (t0)`, "bnez t4, 1b",
-        "2:", `mv ${regs.r[0]}, t2`,
+        label("1"), lr(s, "t2", "t0"), branch2("bne", "t2", expected, "2f"), sc(s, "t4", regs.d[0]!, "t0"), branch1("bnez", "t4", "1b"),
+        label("2"), rr("mv", regs.r[0]!, "t2"),
       ];
     }
     const m = currentMem(ctx, leaf, regs.idx, extraMax);
-    if (n === 1) return [...m.setup, m.load(lmn, "t2"), `bne t2, ${regs.e[0]}, 1f`, m.store(smn, regs.d[0]!), "1:", `mv ${regs.r[0]}, t2`];
+    if (n === 1) return [...m.setup, m.load(lmn, "t2"), branch2("bne", "t2", regs.e[0]!, "1f"), m.store(smn, regs.d[0]!), label("1"), rr("mv", regs.r[0]!, "t2")];
     return [
-      ...m.setup, m.load("lw", "t2"), m.load("lw", "t3", 4), `bne t2, ${regs.e[0]}, 1f`, `bne t3, ${regs.e[1]}, 1f`,
-      m.store("sw", regs.d[0]!), m.store("sw", regs.d[1]!, 4), "1:", `mv ${regs.r[0]}, t2`, `mv ${regs.r[1]}, t3`,
+      ...m.setup, m.load("lw", "t2"), m.load("lw", "t3", 4), branch2("bne", "t2", regs.e[0]!, "1f"), branch2("bne", "t3", regs.e[1]!, "1f"),
+      m.store("sw", regs.d[0]!), m.store("sw", regs.d[1]!, 4), label("1"), rr("mv", regs.r[0]!, "t2"), rr("mv", regs.r[1]!, "t3"),
     ];
   };
   return match(op)
-    .returnType<string[]>()
+    .returnType<Item[]>()
     .with("read_current_raw", "read_current", () => read(currentMem(ctx, leaf, regs.idx, extraMax)))
     .with("write_current_raw", "write_current", () => write(currentMem(ctx, leaf, regs.idx, extraMax)))
     .with("remote_read", () => read(remoteMem(ctx, leaf, regs, extraMax)))
@@ -326,7 +462,7 @@ function opBody(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp, regs: Regs): string[] {
 }
 
 /** Copies `size` bytes from `(t1)` to `(t0)` in units of `unit` bytes (scratch t2, t3; advances t0/t1 when looping). */
-function copyBytes(ctx: Ctx, size: number, unit: number, label: string): string[] {
+function copyBytes(ctx: Ctx, size: number, unit: number, loop: string): Item[] {
   const count = Math.floor(size / unit);
   const [l, s] = match(unit)
     .returnType<[string, string]>()
@@ -334,15 +470,18 @@ function copyBytes(ctx: Ctx, size: number, unit: number, label: string): string[
     .with(2, () => ["lhu", "sh"])
     .with(4, () => ["lw", "sw"])
     .otherwise(() => [ctx.rv.ld, ctx.rv.sd]);
-  const out: string[] = [];
+  const out: Item[] = [];
   if (count <= 8) {
-    for (let k = 0; k < count; k++) out.push(`${l} t2, ${k * unit}(t1)`, `${s} t2, ${k * unit}(t0)`);
+    for (let k = 0; k < count; k++) out.push(load(l, "t2", disp("t1", k * unit)), store(s, "t2", disp("t0", k * unit)));
   } else {
-    out.push(`li t3, ${count}`, `${label}:`, `${l} t2, 0(t1)`, `${s} t2, 0(t0)`, `addi t1, t1, ${unit}`, `addi t0, t0, ${unit}`, "addi t3, t3, -1", `bnez t3, ${label}`);
+    out.push(
+      ri("li", "t3", count), label(loop), load(l, "t2", disp("t1", 0)), store(s, "t2", disp("t0", 0)),
+      rri("addi", "t1", "t1", unit), rri("addi", "t0", "t0", unit), rri("addi", "t3", "t3", -1), branch1("bnez", "t3", loop),
+    );
   }
-  const tail = size - count * unit;
+  const rest = size - count * unit;
   const base = count <= 8 ? count * unit : 0;
-  for (let k = 0; k < tail; k++) out.push(`lbu t2, ${base + k}(t1)`, `sb t2, ${base + k}(t0)`);
+  for (let k = 0; k < rest; k++) out.push(load("lbu", "t2", disp("t1", base + k)), store("sb", "t2", disp("t0", base + k)));
   return out;
 }
 
@@ -351,53 +490,54 @@ function copyBytes(ctx: Ctx, size: number, unit: number, label: string): string[
  * registers `live` on a 16-byte aligned frame across the hook calls, and the
  * results `results` across the closing ones.
  */
-function guardWrap(ctx: Ctx, live: readonly string[], results: readonly string[], body: readonly string[]): string[] {
+function guardWrap(ctx: Ctx, live: readonly XReg[], results: readonly Operand[], body: readonly Item[]): Item[] {
   const { xlen, ld, sd } = ctx.rv;
   const { preempt, irq } = ctx.input.config.features;
   const slots = Math.max(live.length, results.length);
   const frame = Math.ceil(((2 + slots) * xlen) / 16) * 16;
   const raAt = frame - xlen;
   const flagsAt = frame - 2 * xlen;
-  const slot = (k: number): number => k * xlen;
-  const out: string[] = [`addi sp, sp, -${frame}`, `${sd} ra, ${raAt}(sp)`];
-  live.forEach((r, k) => out.push(`${sd} ${r}, ${slot(k)}(sp)`));
-  if (preempt) out.push(`call ${GUARD_HOOKS[0]}`);
-  if (irq) out.push(`call ${GUARD_HOOKS[2]}`, `${sd} a0, ${flagsAt}(sp)`);
-  live.forEach((r, k) => out.push(`${ld} ${r}, ${slot(k)}(sp)`));
+  const slot = (k: number): Addr => disp("sp", k * xlen);
+  const out: Item[] = [rri("addi", "sp", "sp", -frame), store(sd, "ra", disp("sp", raAt))];
+  live.forEach((r, k) => out.push(store(sd, r, slot(k))));
+  if (preempt) out.push(call(GUARD_HOOKS[0]));
+  if (irq) out.push(call(GUARD_HOOKS[2]), store(sd, "a0", disp("sp", flagsAt)));
+  live.forEach((r, k) => out.push(load(ld, r, slot(k))));
   out.push(...body);
-  results.forEach((r, k) => out.push(`${sd} ${r}, ${slot(k)}(sp)`));
-  if (irq) out.push(`${ld} a0, ${flagsAt}(sp)`, `call ${GUARD_HOOKS[3]}`);
-  if (preempt) out.push(`call ${GUARD_HOOKS[1]}`);
-  results.forEach((r, k) => out.push(`${ld} ${r}, ${slot(k)}(sp)`));
-  out.push(`${ld} ra, ${raAt}(sp)`, `addi sp, sp, ${frame}`);
+  results.forEach((r, k) => out.push(store(sd, r, slot(k))));
+  if (irq) out.push(load(ld, "a0", disp("sp", flagsAt)), call(GUARD_HOOKS[3], ["a0"]));
+  if (preempt) out.push(call(GUARD_HOOKS[1]));
+  results.forEach((r, k) => out.push(load(ld, r, slot(k))));
+  out.push(load(ld, "ra", disp("sp", raAt)), rri("addi", "sp", "sp", frame));
   return out;
 }
 
 /** Argument registers of a leaf op per the calling convention; stack words are loaded into t5, t6 at entry. */
-function argumentRegs(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): { regs: Regs; live: string[]; entry: string[] } {
+function argumentRegs(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): { regs: Regs; live: XReg[]; entry: Item[] } {
   const sig = leafSignature(leaf, op);
   const valueWords = words(ctx, leaf);
   let next = 0;
-  const entry: string[] = [];
-  const live: string[] = [];
-  const stackTemps = ["t5", "t6"];
-  const take = (): string => {
+  const entry: Item[] = [];
+  const live: XReg[] = [];
+  const stackTemps = ["t5", "t6"] as const;
+  const take = (): XReg => {
     const k = next++;
-    if (k < 8) {
-      live.push(`a${k}`);
-      return `a${k}`;
+    const a = ARG_REGS[k];
+    if (a !== undefined) {
+      live.push(a);
+      return a;
     }
-    const t = stackTemps[k - 8];
+    const t = stackTemps[k - ARG_REGS.length];
     if (t === undefined) throw new Error(`riscv: ${sig.name} needs more than 10 argument words`);
-    entry.push(`${ctx.rv.ld} ${t}, ${(k - 8) * ctx.rv.xlen}(sp)`);
+    entry.push(load(ctx.rv.ld, t, disp("sp", (k - ARG_REGS.length) * ctx.rv.xlen)));
     live.push(t);
     return t;
   };
-  let cpu = "";
-  const idx: string[] = [];
-  const v: string[] = [];
-  const e: string[] = [];
-  const d: string[] = [];
+  let cpu: XReg | null = null;
+  const idx: XReg[] = [];
+  const v: XReg[] = [];
+  const e: XReg[] = [];
+  const d: XReg[] = [];
   for (const p of sig.params) {
     if (p.name === "cpu") cpu = take();
     else if (/^i\d+$/.test(p.name)) idx.push(take());
@@ -406,7 +546,7 @@ function argumentRegs(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): { regs: Regs; liv
       for (let w = 0; w < valueWords; w++) dst.push(take());
     }
   }
-  const r = sig.ret === "void" ? [] : valueWords === 2 ? ["a0", "a1"] : ["a0"];
+  const r: XReg[] = sig.ret === "void" ? [] : valueWords === 2 ? ["a0", "a1"] : ["a0"];
   return { regs: { idx, cpu, v, e, d, r }, live, entry };
 }
 
@@ -415,7 +555,7 @@ function leafAsm(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): string {
   const { regs, live, entry } = argumentRegs(ctx, leaf, op);
   const body = opBody(ctx, leaf, op, regs);
   const guarded = takesGuard(ctx, leaf, op) ? guardWrap(ctx, live, regs.r, body) : body;
-  return asmFunction(leafFunction(leaf, op), [...entry, ...guarded, "ret"]);
+  return renderFunction(leafFunction(leaf, op), [...entry, ...guarded, ret()]);
 }
 
 /**
@@ -432,63 +572,66 @@ function runtimeAsm(ctx: Ctx): string[] {
   const { layout, config } = ctx.input;
   const { xlen, ld, sd } = ctx.rv;
   const words = Math.floor(layout.areaSize / xlen);
-  const tail = layout.areaSize - words * xlen;
-  const init = [
-    "beqz a0, .Lpercpu_init_null",
-    `li t0, ${layout.areaAlign - 1}`,
-    "and t0, a0, t0",
-    "bnez t0, .Lpercpu_init_unaligned",
-    "mv t4, a0",
-    "mv t5, a1",
-    ".Lpercpu_init_area:",
-    "beqz t5, .Lpercpu_init_done",
-    `lla t1, ${TEMPLATE_SYMBOL}`,
-    "mv t0, t4",
+  const rest = layout.areaSize - words * xlen;
+  const init: Item[] = [
+    branch1("beqz", "a0", ".Lpercpu_init_null"),
+    ri("li", "t0", layout.areaAlign - 1),
+    rrr("and", "t0", "a0", "t0"),
+    branch1("bnez", "t0", ".Lpercpu_init_unaligned"),
+    rr("mv", "t4", "a0"),
+    rr("mv", "t5", "a1"),
+    label(".Lpercpu_init_area"),
+    branch1("beqz", "t5", ".Lpercpu_init_done"),
+    ri("lla", "t1", TEMPLATE_SYMBOL),
+    rr("mv", "t0", "t4"),
     ...(words > 0
-      ? [`li t3, ${words}`, ".Lpercpu_init_word:", `${ld} t2, 0(t1)`, `${sd} t2, 0(t0)`, `addi t1, t1, ${xlen}`, `addi t0, t0, ${xlen}`, "addi t3, t3, -1", "bnez t3, .Lpercpu_init_word"]
+      ? [
+        ri("li", "t3", words), label(".Lpercpu_init_word"), load(ld, "t2", disp("t1", 0)), store(sd, "t2", disp("t0", 0)),
+        rri("addi", "t1", "t1", xlen), rri("addi", "t0", "t0", xlen), rri("addi", "t3", "t3", -1), branch1("bnez", "t3", ".Lpercpu_init_word"),
+      ]
       : []),
-    ...Array.from({ length: tail }, (_, k) => [`lbu t2, ${k}(t1)`, `sb t2, ${k}(t0)`]).flat(),
-    `li t6, ${layout.stride}`,
-    "add t4, t4, t6",
-    "addi t5, t5, -1",
-    "j .Lpercpu_init_area",
-    ".Lpercpu_init_done:",
-    `${sd} a0, ${BASE_SYMBOL}, t0`,
-    `${sd} a1, ${NUM_SYMBOL}, t0`,
-    "mv a0, a1",
-    "ret",
-    ".Lpercpu_init_null:",
-    "li a0, -1",
-    "ret",
-    ".Lpercpu_init_unaligned:",
-    "li a0, -2",
-    "ret",
+    ...Array.from({ length: rest }, (_, k) => [load("lbu", "t2", disp("t1", k)), store("sb", "t2", disp("t0", k))]).flat(),
+    ri("li", "t6", layout.stride),
+    rrr("add", "t4", "t4", "t6"),
+    rri("addi", "t5", "t5", -1),
+    jump(".Lpercpu_init_area"),
+    label(".Lpercpu_init_done"),
+    store(sd, "a0", sym(BASE_SYMBOL), "t0"),
+    store(sd, "a1", sym(NUM_SYMBOL), "t0"),
+    rr("mv", "a0", "a1"),
+    ret(),
+    label(".Lpercpu_init_null"),
+    ri("li", "a0", -1),
+    ret(),
+    label(".Lpercpu_init_unaligned"),
+    ri("li", "a0", -2),
+    ret(),
   ];
-  const areaBase = (dst: string): string[] => [`${ld} t0, ${BASE_SYMBOL}`, ...scaled("t1", "a0", layout.stride), `add ${dst}, t0, t1`];
+  const areaBase = (dst: XReg): Item[] => [load(ld, "t0", sym(BASE_SYMBOL)), ...scaled("t1", "a0", layout.stride), rrr("add", dst, "t0", "t1")];
   return [
-    asmFunction("percpu_init", init),
-    asmFunction("percpu_init_in_place", [
-      ctx.naive ? `lla a0, ${AREAS_SYMBOL}` : "lla a0, _percpu_start",
-      `li a1, ${config.cpus}`,
-      "tail percpu_init",
+    renderFunction("percpu_init", init),
+    renderFunction("percpu_init_in_place", [
+      ri("lla", "a0", ctx.naive ? AREAS_SYMBOL : "_percpu_start"),
+      ri("li", "a1", config.cpus),
+      tail("percpu_init", ["a0", "a1"]),
     ]),
-    asmFunction("percpu_init_reg", ctx.naive ? ["ret"] : [...areaBase("gp"), "ret"]),
-    asmFunction("percpu_read_reg", [ctx.naive ? `lla a0, ${AREAS_SYMBOL}` : "mv a0, gp", "ret"]),
-    asmFunction("percpu_write_reg", ctx.naive ? ["ret"] : ["mv gp, a0", "ret"]),
-    asmFunction("percpu_area_base", [...areaBase("a0"), "ret"]),
-    asmFunction("percpu_area_num", [`${ld} a0, ${NUM_SYMBOL}`, "ret"]),
-    asmFunction("percpu_area_size", [`li a0, ${layout.areaSize}`, "ret"]),
+    renderFunction("percpu_init_reg", ctx.naive ? [ret()] : [...areaBase("gp"), ret()]),
+    renderFunction("percpu_read_reg", [ctx.naive ? ri("lla", "a0", AREAS_SYMBOL) : rr("mv", "a0", "gp"), ret()]),
+    renderFunction("percpu_write_reg", ctx.naive ? [ret()] : [rr("mv", "gp", "a0"), ret()]),
+    renderFunction("percpu_area_base", [...areaBase("a0"), ret()]),
+    renderFunction("percpu_area_num", [load(ld, "a0", sym(NUM_SYMBOL)), ret()]),
+    renderFunction("percpu_area_size", [ri("li", "a0", layout.areaSize), ret()]),
   ];
 }
 
 /** The per-variable functions: current_ptr, remote_ptr, reset_to_init. */
 function varAsm(ctx: Ctx, name: string, offset: number, size: number, align: number): string[] {
   const unit = Math.min(ctx.rv.xlen, align, 64);
-  const reset = [...currentAddress(ctx, "t0", offset), `lla t1, ${TEMPLATE_SYMBOL}+${offset}`, ...copyBytes(ctx, size, unit, `.L${name}_reset_loop`)];
+  const reset = [...currentAddress(ctx, "t0", offset), ri("lla", "t1", `${TEMPLATE_SYMBOL}+${offset}`), ...copyBytes(ctx, size, unit, `.L${name}_reset_loop`)];
   return [
-    asmFunction(varFunction(name, "current_ptr"), [...currentAddress(ctx, "a0", offset), "ret"]),
-    asmFunction(varFunction(name, "remote_ptr"), [...remoteBase(ctx, "a0"), ...addConst("a0", "t0", offset), "ret"]),
-    asmFunction(varFunction(name, "reset_to_init"), [...(ctx.guarded ? guardWrap(ctx, [], [], reset) : reset), "ret"]),
+    renderFunction(varFunction(name, "current_ptr"), [...currentAddress(ctx, "a0", offset), ret()]),
+    renderFunction(varFunction(name, "remote_ptr"), [...remoteBase(ctx, "a0"), ...addConst("a0", "t0", offset), ret()]),
+    renderFunction(varFunction(name, "reset_to_init"), [...(ctx.guarded ? guardWrap(ctx, [], [], reset) : reset), ret()]),
   ];
 }
 
@@ -553,12 +696,22 @@ function resultC(ctx: Ctx, leaf: PlacedLeaf, r: readonly string[]): string {
     .otherwise(() => `(${leaf.cType})${r[0]}`);
 }
 
-/** One `__asm__ volatile` statement from a body, with its operands and the temporaries it clobbers. */
-function asmStatement(body: readonly string[], outputs: readonly string[], inputs: readonly string[], indent: string): string {
-  const text = body.map((l) => (l.endsWith(":") ? l : `\\t${l}`)).join("\\n");
-  const temps = ["t0", "t1", "t2", "t3", "t4", "t5", "t6"].filter((t) => body.some((l) => new RegExp(`\\b${t}\\b`).test(l)));
-  const clobbers = [...temps.map((t) => `"${t}"`), `"memory"`].join(", ");
-  return `${indent}__asm__ volatile("${text}" : ${outputs.join(", ")} : ${inputs.join(", ")} : ${clobbers});`;
+/**
+ * The body of an inline-asm template string for an item list: the
+ * `percpu.S` lines of the items (instructions tab-indented, labels alone on
+ * their line) joined by escaped newlines. A local renderer rather than
+ * `inlineTemplate` of `asm.ts`, whose layout (no leading tab, `1:\t` after a
+ * label) differs from the header text this backend has always emitted.
+ */
+function inlineText(items: readonly Item[]): string {
+  return renderLines(items).map((l) => l.replace(/^\t/, "\\t")).join("\\n");
+}
+
+/** One `__asm__ volatile` statement from a body, with its operands and the temporaries it writes as clobbers. */
+function asmStatement(body: readonly Item[], outputs: readonly string[], inputs: readonly string[], indent: string): string {
+  const defs = new Set(definedRegs(body));
+  const clobbers = [...TEMP_REGS.filter((t) => defs.has(t)).map((t) => `"${t}"`), `"memory"`].join(", ");
+  return `${indent}__asm__ volatile("${inlineText(body)}" : ${outputs.join(", ")} : ${inputs.join(", ")} : ${clobbers});`;
 }
 
 /** C expression of a leaf's address (`uintptr_t`): current area (gp / `__percpu_areas`) or `cpu`'s area. */
@@ -604,16 +757,16 @@ function leafInline(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): string {
   const n = words(ctx, leaf);
   const decls: string[] = [];
   const inputs: string[] = [];
-  const named = (prefix: string, exprs: readonly string[]): string[] =>
+  const named = (prefix: string, exprs: readonly string[]): Placeholder[] =>
     exprs.map((e, k) => {
       decls.push(`  uintptr_t __${prefix}${k} = ${e};`);
       inputs.push(`[${prefix}${k}] "r"(__${prefix}${k})`);
-      return `%[${prefix}${k}]`;
+      return { inline: `%[${prefix}${k}]` };
     });
-  const idx: string[] = [];
-  let v: string[] = [];
-  let e: string[] = [];
-  let d: string[] = [];
+  const idx: Placeholder[] = [];
+  let v: Placeholder[] = [];
+  let e: Placeholder[] = [];
+  let d: Placeholder[] = [];
   for (const p of sig.params) {
     if (/^i\d+$/.test(p.name)) idx.push(...named(p.name, [p.name]));
     else if (p.name === "expected") e = named("e", valueWordsC(ctx, leaf, p.name));
@@ -621,9 +774,9 @@ function leafInline(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): string {
     else v = named("v", valueWordsC(ctx, leaf, p.name));
   }
   const results = sig.ret === "void" ? [] : Array.from({ length: n }, (_, k) => `__r${k}`);
-  const r = results.map((_, k) => `%[r${k}]`);
+  const r: Placeholder[] = results.map((_, k) => ({ inline: `%[r${k}]` }));
   const outputs = results.map((x, k) => `[r${k}] "=&r"(${x})`);
-  const body = opBody(ctx, leaf, op, { idx, cpu: "", v, e, d, r });
+  const body = opBody(ctx, leaf, op, { idx, cpu: null, v, e, d, r });
   lines.push(...decls);
   if (results.length > 0) lines.push(`  uintptr_t ${results.join(", ")};`);
   open();
