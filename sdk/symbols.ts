@@ -150,7 +150,7 @@ export function varSymbols(name: string, type: PercpuType): string[] {
   return names;
 }
 
-/** The generic whole-variable accessors of `percpu.h` (a variable named `current` would define `percpu_current_ptr`). */
+/** The generic whole-variable accessors of `percpu.h` (`percpu_current_ptr(V)`, ...): names the header defines whatever the variables. */
 const GENERIC_VAR_ACCESSORS = VAR_OPS.map((op) => `percpu_${op}`);
 
 /** Names every generated file set defines regardless of variables. */
