@@ -25,14 +25,23 @@
  * only means the update lands, atomically, on the CPU the thread was on — no
  * update is ever lost, so they need no hooks, with or without features.
  *
+ * Lowerings build the instruction IR of `asm.ts` from typed register operands
+ * (`x9`/`w9` are register x9, `s0`/`d0` are v0, `nzcv` stands for the
+ * condition flags; an inline-asm operand such as `%w[v]` is the placeholder
+ * register `%[v]`), each instruction recording the registers it writes and
+ * reads, and render it once: `percpu.S` through `renderFunction`, the inline
+ * asm of `PERCPU_INLINE` through a local renderer of the same items. The
+ * inline statements' scratch outputs and clobbers come from the defs.
+ *
  * @module
  */
 import { match } from "ts-pattern";
 import { fail, type PathSegment } from "../sdk/errors.ts";
-import { GUARD_HOOKS, leafFunction, leafOps, type LeafOp, varFunction, cTypeName } from "../sdk/symbols.ts";
+import { cTypeName, GUARD_HOOKS, leafFunction, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
 import type { ScalarName } from "../sdk/types.ts";
-import { AREAS_SYMBOL, asmFunction, BASE_SYMBOL, commonData, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
-import { type ArithmeticOp, isArithmeticOp } from "../sdk/ops.ts";
+import { AREAS_SYMBOL, BASE_SYMBOL, commonData, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
+import { type AsmItem, definedRegs, inlineTemplate, insn, label, renderFunction, renderLines } from "./asm.ts";
+import type { ArithmeticOp, IntegerOp } from "../sdk/ops.ts";
 import { aarch64HeaderPrimitives } from "./aarch64_header.ts";
 import type { Features } from "../sdk/config.ts";
 import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
@@ -42,23 +51,222 @@ import { leafSignature } from "./c_types.ts";
 /** Largest byte offset (end of an access) the generated code reaches from the area base: 2 GiB. */
 export const AARCH64_REACH = 2 ** 31;
 
+// ---------------------------------------------------------------- registers and instructions (IR)
+
+type Digit = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
+/** A general-purpose register x0..x30 (its w form is the same register). */
+type XReg = `x${Digit}` | `x${1 | 2}${Digit}` | "x30";
+/** An FP/SIMD register v0..v31 (its s and d forms are the same register). */
+type VReg = `v${Digit}` | `v${1 | 2}${Digit}` | "v30" | "v31";
+/** An inline-asm operand (`%[v]`, any of its forms `%x[v]`, `%w[v]`): a register the C compiler picks. */
+type Placeholder = `%[${string}]`;
+/** A register the IR records: machine registers, `nzcv` for the condition flags, or an inline-asm placeholder. */
+type A64Reg = XReg | VReg | "sp" | "nzcv" | Placeholder;
+
+/** One item of an aarch64 instruction list. */
+type Item = AsmItem<A64Reg>;
+
+/** A register operand: its spelling (`w9`, `%x[b]`) and the register it is. */
+interface Opnd {
+  readonly text: string;
+  readonly reg: A64Reg;
+}
+
 /** A register in its spellings: 64-bit, 32-bit, single and double FP (or an inline-asm operand). */
 interface Reg {
-  readonly x: string;
-  readonly w: string;
-  readonly s: string;
-  readonly d: string;
+  readonly x: Opnd;
+  readonly w: Opnd;
+  readonly s: Opnd;
+  readonly d: Opnd;
 }
 
-/** A machine register `n` (x9, w9, s9, d9). */
+/** The general-purpose registers x0..x30, by number. */
+const XREGS = Array.from({ length: 31 }, (_, n) => `x${n}` as XReg);
+
+/** A machine register `n` (x9, w9, s9, d9: x9 for the integer forms, v9 for the FP ones). */
 function hw(n: number): Reg {
-  return { x: `x${n}`, w: `w${n}`, s: `s${n}`, d: `d${n}` };
+  const x = XREGS[n];
+  if (x === undefined) throw new RangeError(`aarch64: no register x${n}`);
+  const v = `v${n}` as VReg;
+  return { x: { text: x, reg: x }, w: { text: `w${n}`, reg: x }, s: { text: `s${n}`, reg: v }, d: { text: `d${n}`, reg: v } };
 }
 
-/** A named inline-asm operand (`%x[b]`, `%w[b]`, ...). */
+/** A named inline-asm operand (`%x[b]`, `%w[b]`, ...): every form is the placeholder register `%[b]`. */
 function operand(name: string): Reg {
-  return { x: `%x[${name}]`, w: `%w[${name}]`, s: `%s[${name}]`, d: `%d[${name}]` };
+  const reg: Placeholder = `%[${name}]`;
+  return { x: { text: `%x[${name}]`, reg }, w: { text: `%w[${name}]`, reg }, s: { text: `%s[${name}]`, reg }, d: { text: `%d[${name}]`, reg } };
 }
+
+/** The stack pointer. */
+const SP: Opnd = { text: "sp", reg: "sp" };
+/** Argument registers x0..x7 (AAPCS64). */
+const ARG_REGS: readonly XReg[] = XREGS.slice(0, 8);
+/** What a call may write (AAPCS64 caller-saved): x0..x18, lr, the flags, v0..v7 and v16..v31. */
+const CALL_CLOBBERED: readonly A64Reg[] = [
+  ...XREGS.slice(0, 19),
+  "x30",
+  "nzcv",
+  ...Array.from({ length: 32 }, (_, n) => `v${n}` as VReg).filter((_, n) => n < 8 || n >= 16),
+];
+
+/** A memory operand: its spelling, the registers its address reads, and the base it writes back (pre/post-index). */
+interface Mem {
+  readonly text: string;
+  readonly uses: readonly A64Reg[];
+  readonly defs: readonly A64Reg[];
+}
+
+/** `[base]` or `[base, #off]`. */
+function at(base: Opnd, off = 0): Mem {
+  return { text: off === 0 ? `[${base.text}]` : `[${base.text}, #${off}]`, uses: [base.reg], defs: [] };
+}
+
+/** `[base, index]` (register offset). */
+function atIndex(base: Opnd, index: Opnd): Mem {
+  return { text: `[${base.text}, ${index.text}]`, uses: [base.reg, index.reg], defs: [] };
+}
+
+/** `[base, #:lo12:sym]` (the low 12 bits of a symbol after `adrp`). */
+function atLo12(base: Opnd, sym: string): Mem {
+  return { text: `[${base.text}, #:lo12:${sym}]`, uses: [base.reg], defs: [] };
+}
+
+/** `[base], #step` (post-indexed: the access at base, then `base += step`). */
+function postIndex(base: Opnd, step: number): Mem {
+  return { text: `[${base.text}], #${step}`, uses: [base.reg], defs: [base.reg] };
+}
+
+/** `[base, #off]!` (pre-indexed: `base += off`, then the access). */
+function preIndex(base: Opnd, off: number): Mem {
+  return { text: `[${base.text}, #${off}]!`, uses: [base.reg], defs: [base.reg] };
+}
+
+/** A load `rt = [mem]` (`ldr`, `ldrb`, `ldrsh`, `ldxr`, ...). */
+function load(mn: string, rt: Opnd, mem: Mem): Item {
+  return insn(mn, [rt.text, mem.text], { defs: [rt.reg, ...mem.defs], uses: mem.uses });
+}
+
+/** A store `[mem] = rt` (`str`, `strb`, ...). */
+function store(mn: string, rt: Opnd, mem: Mem): Item {
+  return insn(mn, [rt.text, mem.text], { defs: mem.defs, uses: [rt.reg, ...mem.uses] });
+}
+
+/** `stp r1, r2, [mem]`. */
+function stp(r1: Opnd, r2: Opnd, mem: Mem): Item {
+  return insn("stp", [r1.text, r2.text, mem.text], { defs: mem.defs, uses: [r1.reg, r2.reg, ...mem.uses] });
+}
+
+/** `ldp r1, r2, [mem]`. */
+function ldp(r1: Opnd, r2: Opnd, mem: Mem): Item {
+  return insn("ldp", [r1.text, r2.text, mem.text], { defs: [r1.reg, r2.reg, ...mem.defs], uses: mem.uses });
+}
+
+/** `stxr{b,h} status, rt, [base]`: stores `rt` if the exclusive monitor holds; `status` is 0 on success. */
+function stxr(ex: string, status: Opnd, rt: Opnd, base: Opnd): Item {
+  return insn(`stxr${ex}`, [status.text, rt.text, `[${base.text}]`], { defs: [status.reg], uses: [rt.reg, base.reg] });
+}
+
+/** `movz rd, #imm{, lsl #shift}`. */
+function movz(rd: Opnd, imm: number, shift: number): Item {
+  return insn("movz", [rd.text, `#${imm}`, ...(shift ? [`lsl #${shift}`] : [])], { defs: [rd.reg] });
+}
+
+/** `movk rd, #imm, lsl #shift` (keeps the other bits of rd). */
+function movk(rd: Opnd, imm: number, shift: number): Item {
+  return insn("movk", [rd.text, `#${imm}`, ...(shift ? [`lsl #${shift}`] : [])], { defs: [rd.reg], uses: [rd.reg] });
+}
+
+/** `mov rd, #imm` (a small constant, `-1`, ...). */
+function movConst(rd: Opnd, imm: number): Item {
+  return insn("mov", [rd.text, `#${imm}`], { defs: [rd.reg] });
+}
+
+/** `mov rd, rs`. */
+function mov(rd: Opnd, rs: Opnd): Item {
+  return insn("mov", [rd.text, rs.text], { defs: [rd.reg], uses: [rs.reg] });
+}
+
+/** `add rd, rn, #imm{, lsl #12}`; `imm` may be a relocation (`:lo12:sym`). */
+function addImm(rd: Opnd, rn: Opnd, imm: number | string, lsl12 = false): Item {
+  return insn("add", [rd.text, rn.text, `#${imm}`, ...(lsl12 ? ["lsl #12"] : [])], { defs: [rd.reg], uses: [rn.reg] });
+}
+
+/** `op rd, rn, rm{, lsl #shift}` (`add`, `sub`, `and`, `orr`, `eor`). */
+function rrr(op: string, rd: Opnd, rn: Opnd, rm: Opnd, shift = 0): Item {
+  return insn(op, [rd.text, rn.text, rm.text, ...(shift ? [`lsl #${shift}`] : [])], { defs: [rd.reg], uses: [rn.reg, rm.reg] });
+}
+
+/** `madd rd, rn, rm, ra`: `rd = ra + rn * rm`. */
+function madd(rd: Opnd, rn: Opnd, rm: Opnd, ra: Opnd): Item {
+  return insn("madd", [rd.text, rn.text, rm.text, ra.text], { defs: [rd.reg], uses: [rn.reg, rm.reg, ra.reg] });
+}
+
+/** `sub rd, rn, #imm`. */
+function subImm(rd: Opnd, rn: Opnd, imm: number): Item {
+  return insn("sub", [rd.text, rn.text, `#${imm}`], { defs: [rd.reg], uses: [rn.reg] });
+}
+
+/** `subs rd, rn, #imm` (sets the flags). */
+function subsImm(rd: Opnd, rn: Opnd, imm: number): Item {
+  return insn("subs", [rd.text, rn.text, `#${imm}`], { defs: [rd.reg, "nzcv"], uses: [rn.reg] });
+}
+
+/** `tst rn, #imm` (sets the flags). */
+function tst(rn: Opnd, imm: number): Item {
+  return insn("tst", [rn.text, `#${imm}`], { defs: ["nzcv"], uses: [rn.reg] });
+}
+
+/** `cmp rn, rm{, ext}` (sets the flags; `ext` such as `uxtb` extends rm). */
+function cmp(rn: Opnd, rm: Opnd, ext: string | null = null): Item {
+  return insn("cmp", [rn.text, rm.text, ...(ext ? [ext] : [])], { defs: ["nzcv"], uses: [rn.reg, rm.reg] });
+}
+
+/** A sign extension `rd = ext(rn)` (`sxtb`, `sxth`, `sxtw`). */
+function extend(mn: string, rd: Opnd, rn: Opnd): Item {
+  return insn(mn, [rd.text, rn.text], { defs: [rd.reg], uses: [rn.reg] });
+}
+
+/** `mrs rd, sysreg`. */
+function mrs(rd: Opnd, sysreg: string): Item {
+  return insn("mrs", [rd.text, sysreg], { defs: [rd.reg] });
+}
+
+/** `msr sysreg, rs`. */
+function msr(sysreg: string, rs: Opnd): Item {
+  return insn("msr", [sysreg, rs.text], { uses: [rs.reg] });
+}
+
+/** `adrp rd, sym` (the 4 KiB page of a symbol). */
+function adrp(rd: Opnd, sym: string): Item {
+  return insn("adrp", [rd.text, sym], { defs: [rd.reg] });
+}
+
+/** `cbz`/`cbnz rt, target`. */
+function cbranch(op: "cbz" | "cbnz", rt: Opnd, target: string): Item {
+  return insn(op, [rt.text, target], { uses: [rt.reg] });
+}
+
+/** `b.ne target` (reads the flags). */
+function bne(target: string): Item {
+  return insn("b.ne", [target], { uses: ["nzcv"] });
+}
+
+/** `b target`; a tail call passes the argument registers `uses`. */
+function b(target: string, uses: readonly A64Reg[] = []): Item {
+  return insn("b", [target], { uses });
+}
+
+/** `bl f`: reads the argument registers, may write every caller-saved register. */
+function bl(f: string): Item {
+  return insn("bl", [f], { defs: CALL_CLOBBERED, uses: ARG_REGS });
+}
+
+/** `ret` (through lr). */
+function ret(): Item {
+  return insn("ret", [], { uses: ["x30"] });
+}
+
+// ---------------------------------------------------------------- lowering
 
 /** Address register of the generated accessors. */
 const BASE = hw(9);
@@ -101,42 +309,38 @@ function scalarIsa(name: ScalarName): ScalarIsa {
 }
 
 /** `mov` of any non-negative constant below 2^48 into `reg` with `movz`/`movk` (never truncated). */
-function movImm(reg: Reg, value: number): string[] {
+function movImm(reg: Reg, value: number): Item[] {
   if (!Number.isSafeInteger(value) || value < 0 || value >= 2 ** 48) throw new RangeError(`Cannot materialise ${value}: expected 0 <= value < 2^48`);
-  const out: string[] = [];
+  const out: Item[] = [];
   for (let shift = 0; shift < 48; shift += 16) {
     const chunk = Math.floor(value / 2 ** shift) % 0x10000;
     if (chunk === 0) continue;
-    const sh = shift === 0 ? "" : `, lsl #${shift}`;
-    out.push(out.length === 0 ? `movz ${reg.x}, #${chunk}${sh}` : `movk ${reg.x}, #${chunk}${sh}`);
+    out.push(out.length === 0 ? movz(reg.x, chunk, shift) : movk(reg.x, chunk, shift));
   }
-  return out.length === 0 ? [`movz ${reg.x}, #0`] : out;
+  return out.length === 0 ? [movz(reg.x, 0, 0)] : out;
 }
 
 /** `dst += idx * stride`: a shifted add for powers of two, else `madd` through `tmp`. */
-function scaledAdd(dst: Reg, idx: Reg, stride: number, tmp: Reg): string[] {
-  if (stride > 0 && (stride & (stride - 1)) === 0 && stride < 2 ** 31) {
-    const k = Math.log2(stride);
-    return [k === 0 ? `add ${dst.x}, ${dst.x}, ${idx.x}` : `add ${dst.x}, ${dst.x}, ${idx.x}, lsl #${k}`];
-  }
-  return [...movImm(tmp, stride), `madd ${dst.x}, ${idx.x}, ${tmp.x}, ${dst.x}`];
+function scaledAdd(dst: Reg, idx: Reg, stride: number, tmp: Reg): Item[] {
+  if (stride > 0 && (stride & (stride - 1)) === 0 && stride < 2 ** 31) return [rrr("add", dst.x, dst.x, idx.x, Math.log2(stride))];
+  return [...movImm(tmp, stride), madd(dst.x, idx.x, tmp.x, dst.x)];
 }
 
 /** `reg += off` in the fewest instructions (0 to 3). */
-function addImm(reg: Reg, off: number, tmp: Reg): string[] {
+function addOffset(reg: Reg, off: number, tmp: Reg): Item[] {
   if (off === 0) return [];
-  if (off < 4096) return [`add ${reg.x}, ${reg.x}, #${off}`];
+  if (off < 4096) return [addImm(reg.x, reg.x, off)];
   if (off < 2 ** 24) {
     const lo = off % 4096;
-    return [`add ${reg.x}, ${reg.x}, #${Math.floor(off / 4096)}, lsl #12`, ...(lo ? [`add ${reg.x}, ${reg.x}, #${lo}`] : [])];
+    return [addImm(reg.x, reg.x, Math.floor(off / 4096), true), ...(lo ? [addImm(reg.x, reg.x, lo)] : [])];
   }
-  return [...movImm(tmp, off), `add ${reg.x}, ${reg.x}, ${tmp.x}`];
+  return [...movImm(tmp, off), rrr("add", reg.x, reg.x, tmp.x)];
 }
 
 /** Instructions and memory operand reaching `base + off` for an access of `size` bytes. */
 interface Place {
-  readonly lines: readonly string[];
-  readonly mem: string;
+  readonly items: readonly Item[];
+  readonly mem: Mem;
 }
 
 /**
@@ -145,12 +349,10 @@ interface Place {
  * (1), else `movz`/`movk` into `tmp` and a register offset (2). May modify `base`.
  */
 function memOperand(base: Reg, off: number, size: number, tmp: Reg): Place {
-  if (off % size === 0 && off / size < 4096) return { lines: [], mem: off === 0 ? `[${base.x}]` : `[${base.x}, #${off}]` };
+  if (off % size === 0 && off / size < 4096) return { items: [], mem: at(base.x, off) };
   const lo = off % 4096;
-  if (off < 2 ** 24 && lo % size === 0) {
-    return { lines: [`add ${base.x}, ${base.x}, #${Math.floor(off / 4096)}, lsl #12`], mem: lo === 0 ? `[${base.x}]` : `[${base.x}, #${lo}]` };
-  }
-  return { lines: movImm(tmp, off), mem: `[${base.x}, ${tmp.x}]` };
+  if (off < 2 ** 24 && lo % size === 0) return { items: [addImm(base.x, base.x, Math.floor(off / 4096), true)], mem: at(base.x, lo) };
+  return { items: movImm(tmp, off), mem: atIndex(base.x, tmp.x) };
 }
 
 /** The system register holding the per-CPU base. */
@@ -158,9 +360,9 @@ function perCpuRegister(features: Features): string {
   return features.el2 ? "tpidr_el2" : "tpidr_el1";
 }
 
-/** Lines loading the address of a symbol (plus addend) PC-relatively. */
-function adr(reg: Reg, sym: string): string[] {
-  return [`adrp ${reg.x}, ${sym}`, `add ${reg.x}, ${reg.x}, #:lo12:${sym}`];
+/** Loads the address of a symbol (plus addend) PC-relatively. */
+function adr(reg: Reg, sym: string): Item[] {
+  return [adrp(reg.x, sym), addImm(reg.x, reg.x, `:lo12:${sym}`)];
 }
 
 /** `sym+off` (or `sym` for 0) as an assembler expression. */
@@ -189,30 +391,30 @@ function leafPlace(input: GenInput, leaf: PlacedLeaf, where: Where, args: Map<st
   const idx = leaf.indices.flatMap((dim, k) => scaledAdd(BASE, args.get(`i${k}`)!, dim.stride, TMP));
   if (where === "current" && features.naive) {
     const sym = symPlus(AREAS_SYMBOL, leaf.areaOffset);
-    if (leaf.indices.length === 0) return { lines: [`adrp ${BASE.x}, ${sym}`], mem: `[${BASE.x}, #:lo12:${sym}]` };
-    return { lines: [...adr(BASE, sym), ...idx], mem: `[${BASE.x}]` };
+    if (leaf.indices.length === 0) return { items: [adrp(BASE.x, sym)], mem: atLo12(BASE.x, sym) };
+    return { items: [...adr(BASE, sym), ...idx], mem: at(BASE.x) };
   }
-  const head = where === "current" ? [`mrs ${BASE.x}, ${perCpuRegister(features)}`] : remoteBase(input, BASE, args.get("cpu")!, TMP);
+  const head = where === "current" ? [mrs(BASE.x, perCpuRegister(features))] : remoteBase(input, BASE, args.get("cpu")!, TMP);
   const place = memOperand(BASE, leaf.areaOffset, leaf.size, TMP);
-  return { lines: [...head, ...idx, ...place.lines], mem: place.mem };
+  return { items: [...head, ...idx, ...place.items], mem: place.mem };
 }
 
 /** Instructions leaving the full address of a current-area leaf (indices added) in x9; clobbers x10. */
-function leafAddress(input: GenInput, leaf: PlacedLeaf, args: Map<string, Reg>): string[] {
+function leafAddress(input: GenInput, leaf: PlacedLeaf, args: Map<string, Reg>): Item[] {
   const idx = leaf.indices.flatMap((dim, k) => scaledAdd(BASE, args.get(`i${k}`)!, dim.stride, TMP));
   return [...currentAddress(input, BASE, leaf.areaOffset, TMP), ...idx];
 }
 
 /** `reg = BASE + cpu * stride` (the area of `cpu`). */
-function remoteBase(input: GenInput, reg: Reg, cpu: Reg, tmp: Reg): string[] {
-  return [`adrp ${reg.x}, ${BASE_SYMBOL}`, `ldr ${reg.x}, [${reg.x}, #:lo12:${BASE_SYMBOL}]`, ...scaledAdd(reg, cpu, input.layout.stride, tmp)];
+function remoteBase(input: GenInput, reg: Reg, cpu: Reg, tmp: Reg): Item[] {
+  return [adrp(reg.x, BASE_SYMBOL), load("ldr", reg.x, atLo12(reg.x, BASE_SYMBOL)), ...scaledAdd(reg, cpu, input.layout.stride, tmp)];
 }
 
 /** `reg = current area base + off` (the register, or the naive globals). */
-function currentAddress(input: GenInput, reg: Reg, off: number, tmp: Reg): string[] {
+function currentAddress(input: GenInput, reg: Reg, off: number, tmp: Reg): Item[] {
   const { features } = input.config;
   if (features.naive) return adr(reg, symPlus(AREAS_SYMBOL, off));
-  return [`mrs ${reg.x}, ${perCpuRegister(features)}`, ...addImm(reg, off, tmp)];
+  return [mrs(reg.x, perCpuRegister(features)), ...addOffset(reg, off, tmp)];
 }
 
 /**
@@ -220,30 +422,31 @@ function currentAddress(input: GenInput, reg: Reg, off: number, tmp: Reg): strin
  * sp) saves lr and the arguments across the hook calls, and the result across
  * the restore calls. Without hooks the body is returned as is.
  */
-function guarded(features: Features, body: readonly string[], args: readonly Reg[], floatArg: keyof Reg | null, result: keyof Reg | null): string[] {
+function guarded(features: Features, body: readonly Item[], args: readonly Reg[], floatArg: keyof Reg | null, result: keyof Reg | null): Item[] {
   if (!features.preempt && !features.irq) return [...body];
   const slots = args.length + (floatArg ? 1 : 0) + (features.irq ? 1 : 0) + (result ? 1 : 0);
   const frame = Math.ceil((16 + 8 * slots) / 16) * 16;
-  let at = 16;
-  const argSlots = args.map((r) => ({ r, at: (at += 8) - 8 }));
-  const floatSlot = floatArg ? (at += 8) - 8 : 0;
-  const flagsSlot = features.irq ? (at += 8) - 8 : 0;
-  const resultSlot = result ? (at += 8) - 8 : 0;
+  let next = 16;
+  const argSlots = args.map((r) => ({ r, at: (next += 8) - 8 }));
+  const floatSlot = floatArg ? (next += 8) - 8 : 0;
+  const flagsSlot = features.irq ? (next += 8) - 8 : 0;
+  const resultSlot = result ? (next += 8) - 8 : 0;
+  const r0 = hw(0);
   // A float result/argument is kept as the whole d register; an integer one as x.
-  const resultReg = result === null ? "" : result === "s" || result === "d" ? "d0" : "x0";
-  const out = [`stp x29, x30, [sp, #-${frame}]!`, "mov x29, sp"];
-  for (const s of argSlots) out.push(`str ${s.r.x}, [sp, #${s.at}]`);
-  if (floatArg) out.push(`str d0, [sp, #${floatSlot}]`);
-  if (features.preempt) out.push(`bl ${GUARD_HOOKS[0]}`);
-  if (features.irq) out.push(`bl ${GUARD_HOOKS[2]}`, `str x0, [sp, #${flagsSlot}]`);
-  for (const s of argSlots) out.push(`ldr ${s.r.x}, [sp, #${s.at}]`);
-  if (floatArg) out.push(`ldr d0, [sp, #${floatSlot}]`);
+  const resultReg = result === "s" || result === "d" ? r0.d : r0.x;
+  const out: Item[] = [stp(hw(29).x, hw(30).x, preIndex(SP, -frame)), mov(hw(29).x, SP)];
+  for (const s of argSlots) out.push(store("str", s.r.x, at(SP, s.at)));
+  if (floatArg) out.push(store("str", r0.d, at(SP, floatSlot)));
+  if (features.preempt) out.push(bl(GUARD_HOOKS[0]));
+  if (features.irq) out.push(bl(GUARD_HOOKS[2]), store("str", r0.x, at(SP, flagsSlot)));
+  for (const s of argSlots) out.push(load("ldr", s.r.x, at(SP, s.at)));
+  if (floatArg) out.push(load("ldr", r0.d, at(SP, floatSlot)));
   out.push(...body);
-  if (result) out.push(`str ${resultReg}, [sp, #${resultSlot}]`);
-  if (features.irq) out.push(`ldr x0, [sp, #${flagsSlot}]`, `bl ${GUARD_HOOKS[3]}`);
-  if (features.preempt) out.push(`bl ${GUARD_HOOKS[1]}`);
-  if (result) out.push(`ldr ${resultReg}, [sp, #${resultSlot}]`);
-  out.push(`ldp x29, x30, [sp], #${frame}`);
+  if (result) out.push(store("str", resultReg, at(SP, resultSlot)));
+  if (features.irq) out.push(load("ldr", r0.x, at(SP, flagsSlot)), bl(GUARD_HOOKS[3]));
+  if (features.preempt) out.push(bl(GUARD_HOOKS[1]));
+  if (result) out.push(load("ldr", resultReg, at(SP, resultSlot)));
+  out.push(ldp(hw(29).x, hw(30).x, postIndex(SP, frame)));
   return out;
 }
 
@@ -255,11 +458,6 @@ const RMW_MNEMONIC = {
   or_current: "orr",
   xor_current: "eor",
 } as const satisfies Record<ArithmeticOp, string>;
-
-function rmwMnemonic(op: LeafOp): string {
-  if (!isArithmeticOp(op)) throw new Error(`${op} is not an arithmetic RMW op`);
-  return RMW_MNEMONIC[op];
-}
 
 /** Registers of an LL/SC loop. */
 interface LlscRegs {
@@ -278,48 +476,51 @@ interface LlscRegs {
 }
 
 /** The LL/SC loop of an integer RMW op (without address setup or return-value move). */
-function llscLoop(isa: ScalarIsa, op: LeafOp, r: LlscRegs): string[] {
+function llscLoop(isa: ScalarIsa, op: IntegerOp, r: LlscRegs): Item[] {
   const f = isa.valueForm;
-  const ld = `ldxr${isa.ex} ${r.old[f]}, [${r.addr.x}]`;
-  const st = (v: Reg): string => `stxr${isa.ex} ${r.status.w}, ${v[f]}, [${r.addr.x}]`;
+  const ld = load(`ldxr${isa.ex}`, r.old[f], at(r.addr.x));
+  const st = (v: Reg): Item => stxr(isa.ex, r.status.w, v[f], r.addr.x);
+  const retry = cbranch("cbnz", r.status.w, "1b");
+  const arith = (mn: string): Item[] => [label("1"), ld, rrr(mn, r.next[f], r.old[f], r.value[f]), st(r.next), retry];
   return match(op)
-    .returnType<string[]>()
-    .with("xchg_current", () => ["1:", ld, st(r.value), `cbnz ${r.status.w}, 1b`])
+    .returnType<Item[]>()
+    .with("xchg_current", () => [label("1"), ld, st(r.value), retry])
     .with("cmpxchg_current", () => [
-      "1:",
+      label("1"),
       ld,
-      isa.cmpExt ? `cmp ${r.old.w}, ${r.expected.w}, ${isa.cmpExt}` : `cmp ${r.old[f]}, ${r.expected[f]}`,
-      "b.ne 2f",
+      isa.cmpExt ? cmp(r.old.w, r.expected.w, isa.cmpExt) : cmp(r.old[f], r.expected[f]),
+      bne("2f"),
       st(r.value),
-      `cbnz ${r.status.w}, 1b`,
-      "2:",
+      retry,
+      label("2"),
     ])
-    .otherwise(() => ["1:", ld, `${rmwMnemonic(op)} ${r.next[f]}, ${r.old[f]}, ${r.value[f]}`, st(r.next), `cbnz ${r.status.w}, 1b`]);
+    .with("add_current", "sub_current", "and_current", "or_current", "xor_current", (o) => arith(RMW_MNEMONIC[o]))
+    .exhaustive();
 }
 
 /** Moves an old value (from an exclusive load, zero-extended) into the return register with the C type's extension. */
-function returnOld(isa: ScalarIsa, from: Reg, to: Reg): string {
-  if (isa.signExt) return `${isa.signExt} ${to.x}, ${from.w}`;
-  return `mov ${to[isa.valueForm]}, ${from[isa.valueForm]}`;
+function returnOld(isa: ScalarIsa, from: Reg, to: Reg): Item {
+  if (isa.signExt) return extend(isa.signExt, to.x, from.w);
+  return mov(to[isa.valueForm], from[isa.valueForm]);
 }
 
 /** Body (without `ret`) of one leaf operation in `percpu.S`. */
-function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
+function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): Item[] {
   const isa = scalarIsa(leaf.scalar);
   const args = argRegs(leaf, op);
   const features = input.config.features;
-  const ret = hw(0);
+  const r0 = hw(0);
   const gpArgs = [...args.entries()].filter(([n]) => !(isa.float && n === "v")).map(([, r]) => r);
   const floatArg = isa.float && args.has("v") ? isa.valueForm : null;
-  const read = (where: Where): string[] => {
+  const read = (where: Where): Item[] => {
     const p = leafPlace(input, leaf, where, args);
-    return [...p.lines, `${isa.load} ${ret[isa.form]}, ${p.mem}`];
+    return [...p.items, load(isa.load, r0[isa.form], p.mem)];
   };
-  const write = (where: Where): string[] => {
+  const write = (where: Where): Item[] => {
     const p = leafPlace(input, leaf, where, args);
-    return [...p.lines, `${isa.store} ${args.get("v")![isa.valueForm]}, ${p.mem}`];
+    return [...p.items, store(isa.store, args.get("v")![isa.valueForm], p.mem)];
   };
-  const rmw = (): string[] => {
+  const rmw = (o: IntegerOp): Item[] => {
     // Full address in x9 (exclusives take no offset), then the loop.
     const addr = leafAddress(input, leaf, args);
     const regs: LlscRegs = {
@@ -327,57 +528,71 @@ function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
       old: hw(11),
       next: hw(13),
       status: hw(12),
-      value: args.get(op === "cmpxchg_current" ? "desired" : "v")!,
-      expected: args.get("expected") ?? hw(0),
+      value: args.get(o === "cmpxchg_current" ? "desired" : "v")!,
+      expected: args.get("expected") ?? r0,
     };
-    const loop = llscLoop(isa, op, regs);
-    const tail = op === "xchg_current" || op === "cmpxchg_current" ? [returnOld(isa, regs.old, ret)] : [];
+    const loop = llscLoop(isa, o, regs);
+    const tail = o === "xchg_current" || o === "cmpxchg_current" ? [returnOld(isa, regs.old, r0)] : [];
     return [...addr, ...loop, ...tail];
   };
   return match(op)
-    .returnType<string[]>()
+    .returnType<Item[]>()
     .with("read_current_raw", () => read("current"))
     .with("write_current_raw", () => write("current"))
     .with("read_current", () => guarded(features, read("current"), gpArgs, null, isa.form))
     .with("write_current", () => guarded(features, write("current"), gpArgs, floatArg, null))
     .with("remote_read", () => read("remote"))
     .with("remote_write", () => write("remote"))
-    .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "cmpxchg_current", () => rmw())
+    .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "cmpxchg_current", (o) => rmw(o))
     .exhaustive();
 }
 
 /**
- * The assembly lines (body plus `ret`) of one leaf operation: exported so
- * tests can assemble accessors for offsets no real layout can be linked at.
+ * The assembly text (one `renderFunction`: body plus `ret`) of one leaf
+ * operation: exported so tests can assemble accessors for offsets no real
+ * layout can be linked at.
+ *
+ * @example
+ * ```ts
+ * import { createPercpu, u64 } from "../mod.ts";
+ * import { generatorInput } from "../sdk/plan.ts";
+ * import { aarch64LeafAssembly } from "./aarch64.ts";
+ * const sdk = createPercpu();
+ * sdk.define("HITS", u64, 0n);
+ * const gen = sdk.generate({ arch: "aarch64", functions: true });
+ * const input = generatorInput(gen.layout, gen.config);
+ * aarch64LeafAssembly(input, input.vars[0]!.leaves[0]!, "read_current_raw"); // "...\tmrs x9, tpidr_el1\n\tldr x0, [x9]\n\tret\n..."
+ * ```
  */
 export function aarch64LeafAssembly(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
-  return asmFunction(leafFunction(leaf, op), [...leafBody(input, leaf, op), "ret"]);
+  return renderFunction(leafFunction(leaf, op), [...leafBody(input, leaf, op), ret()]);
 }
 
+/** A copy unit in bytes. */
+type Unit = 1 | 2 | 4 | 8;
+
 /** Copy loop of `size` bytes from x10 to x9 in `unit`-byte steps (post-indexed); clobbers x9-x12. */
-function copyLoop(size: number, unit: number, label: number): string[] {
+function copyLoop(size: number, unit: Unit, loop: number): Item[] {
   if (size === 0) return [];
   const [ld, st, r] = match(unit)
-    .returnType<[string, string, string]>()
-    .with(8, () => ["ldr", "str", "x12"])
-    .with(4, () => ["ldr", "str", "w12"])
-    .with(2, () => ["ldrh", "strh", "w12"])
-    .otherwise(() => ["ldrb", "strb", "w12"]);
+    .returnType<[string, string, Opnd]>()
+    .with(8, () => ["ldr", "str", hw(12).x])
+    .with(4, () => ["ldr", "str", hw(12).w])
+    .with(2, () => ["ldrh", "strh", hw(12).w])
+    .with(1, () => ["ldrb", "strb", hw(12).w])
+    .exhaustive();
+  const src = hw(10).x;
+  const dst = hw(9).x;
+  const step = (): Item[] => [load(ld, r, postIndex(src, unit)), store(st, r, postIndex(dst, unit))];
   const count = size / unit;
-  if (count <= 4) return Array.from({ length: count }, () => [`${ld} ${r}, [x10], #${unit}`, `${st} ${r}, [x9], #${unit}`]).flat();
-  return [
-    ...movImm(hw(11), count),
-    `${label}:`,
-    `${ld} ${r}, [x10], #${unit}`,
-    `${st} ${r}, [x9], #${unit}`,
-    "subs x11, x11, #1",
-    `b.ne ${label}b`,
-  ];
+  if (count <= 4) return Array.from({ length: count }, step).flat();
+  const counter = hw(11);
+  return [...movImm(counter, count), label(`${loop}`), ...step(), subsImm(counter.x, counter.x, 1), bne(`${loop}b`)];
 }
 
 /** Largest access unit (8, 4, 2, 1) dividing both `off` and `size`. */
-function copyUnit(off: number, size: number): number {
-  for (const u of [8, 4, 2]) if (off % u === 0 && size % u === 0) return u;
+function copyUnit(off: number, size: number): Unit {
+  for (const u of [8, 4, 2] as const) if (off % u === 0 && size % u === 0) return u;
   return 1;
 }
 
@@ -389,51 +604,52 @@ function runtime(input: GenInput): string[] {
   const sysreg = perCpuRegister(features);
   const words = Math.floor(layout.areaSize / 8);
   const tail = layout.areaSize % 8;
-  const init = [
-    "cbz x0, 8f",
-    `tst x0, #${layout.areaAlign - 1}`,
-    "b.ne 9f",
-    "mov x13, x0", // area being filled
-    "mov x14, x1", // areas left
+  const [x0, x1, x9, x13, x14, x15] = [hw(0).x, hw(1).x, hw(9).x, hw(13).x, hw(14).x, hw(15).x];
+  const init: Item[] = [
+    cbranch("cbz", x0, "8f"),
+    tst(x0, layout.areaAlign - 1),
+    bne("9f"),
+    mov(x13, x0), // area being filled
+    mov(x14, x1), // areas left
     ...movImm(hw(15), layout.stride),
-    "1:",
-    "cbz x14, 5f",
+    label("1"),
+    cbranch("cbz", x14, "5f"),
     ...adr(hw(10), TEMPLATE_SYMBOL),
-    "mov x9, x13",
+    mov(x9, x13),
     // Bases are areaAlign (>= 64) aligned and the template is 64-aligned: 8-byte words, then the tail bytes.
     ...copyLoop(words * 8, 8, 2),
     ...copyLoop(tail, 1, 3),
-    "add x13, x13, x15",
-    "sub x14, x14, #1",
-    "b 1b",
-    "5:",
-    `adrp x9, ${BASE_SYMBOL}`,
-    `str x0, [x9, #:lo12:${BASE_SYMBOL}]`,
-    `adrp x9, ${NUM_SYMBOL}`,
-    `str x1, [x9, #:lo12:${NUM_SYMBOL}]`,
-    "mov x0, x1",
-    "ret",
-    "8:",
-    "mov x0, #-1",
-    "ret",
-    "9:",
-    "mov x0, #-2",
-    "ret",
+    rrr("add", x13, x13, x15),
+    subImm(x14, x14, 1),
+    b("1b"),
+    label("5"),
+    adrp(x9, BASE_SYMBOL),
+    store("str", x0, atLo12(x9, BASE_SYMBOL)),
+    adrp(x9, NUM_SYMBOL),
+    store("str", x1, atLo12(x9, NUM_SYMBOL)),
+    mov(x0, x1),
+    ret(),
+    label("8"),
+    movConst(x0, -1),
+    ret(),
+    label("9"),
+    movConst(x0, -2),
+    ret(),
   ];
   const inPlace = naive
-    ? [...adr(hw(0), AREAS_SYMBOL), "mov x1, #1", "b percpu_init"]
-    : [...adr(hw(0), "_percpu_start"), ...movImm(hw(1), config.cpus), "b percpu_init"];
-  const areaBase = [...remoteBase(input, hw(9), hw(0), TMP), "mov x0, x9", "ret"];
+    ? [...adr(hw(0), AREAS_SYMBOL), movConst(x1, 1), b("percpu_init", ["x0", "x1"])]
+    : [...adr(hw(0), "_percpu_start"), ...movImm(hw(1), config.cpus), b("percpu_init", ["x0", "x1"])];
+  const areaBase = [...remoteBase(input, hw(9), hw(0), TMP), mov(x0, x9), ret()];
   return [
-    asmFunction("percpu_init", init),
-    asmFunction("percpu_init_in_place", inPlace),
+    renderFunction("percpu_init", init),
+    renderFunction("percpu_init_in_place", inPlace),
     // naive: one CPU and no register, so there is nothing to set.
-    asmFunction("percpu_init_reg", naive ? ["ret"] : [...remoteBase(input, hw(9), hw(0), TMP), `msr ${sysreg}, x9`, "ret"]),
-    asmFunction("percpu_read_reg", naive ? [...adr(hw(0), AREAS_SYMBOL), "ret"] : [`mrs x0, ${sysreg}`, "ret"]),
-    asmFunction("percpu_write_reg", naive ? ["ret"] : [`msr ${sysreg}, x0`, "ret"]),
-    asmFunction("percpu_area_base", areaBase),
-    asmFunction("percpu_area_num", [`adrp x0, ${NUM_SYMBOL}`, `ldr x0, [x0, #:lo12:${NUM_SYMBOL}]`, "ret"]),
-    asmFunction("percpu_area_size", [...movImm(hw(0), layout.areaSize), "ret"]),
+    renderFunction("percpu_init_reg", naive ? [ret()] : [...remoteBase(input, hw(9), hw(0), TMP), msr(sysreg, x9), ret()]),
+    renderFunction("percpu_read_reg", naive ? [...adr(hw(0), AREAS_SYMBOL), ret()] : [mrs(x0, sysreg), ret()]),
+    renderFunction("percpu_write_reg", naive ? [ret()] : [msr(sysreg, x0), ret()]),
+    renderFunction("percpu_area_base", areaBase),
+    renderFunction("percpu_area_num", [adrp(x0, NUM_SYMBOL), load("ldr", x0, atLo12(x0, NUM_SYMBOL)), ret()]),
+    renderFunction("percpu_area_size", [...movImm(hw(0), layout.areaSize), ret()]),
   ];
 }
 
@@ -442,17 +658,16 @@ function varFunctions(input: GenInput): string[] {
   const out: string[] = [];
   for (const v of input.vars) {
     const { name, offset, size } = v.layout;
-    out.push(asmFunction(varFunction(name, "current_ptr"), [...currentAddress(input, hw(0), offset, TMP), "ret"]));
-    out.push(asmFunction(varFunction(name, "remote_ptr"), [...remoteBase(input, hw(9), hw(0), TMP), ...addImm(hw(9), offset, TMP), "mov x0, x9", "ret"]));
+    out.push(renderFunction(varFunction(name, "current_ptr"), [...currentAddress(input, hw(0), offset, TMP), ret()]));
+    out.push(renderFunction(varFunction(name, "remote_ptr"), [...remoteBase(input, hw(9), hw(0), TMP), ...addOffset(hw(9), offset, TMP), mov(hw(0).x, hw(9).x), ret()]));
     const copy = [...currentAddress(input, hw(9), offset, hw(11)), ...adr(hw(10), symPlus(TEMPLATE_SYMBOL, offset)), ...copyLoop(size, copyUnit(offset, size), 1)];
-    out.push(asmFunction(varFunction(name, "reset_to_init"), [...guarded(input.config.features, copy, [], null, null), "ret"]));
+    out.push(renderFunction(varFunction(name, "reset_to_init"), [...guarded(input.config.features, copy, [], null, null), ret()]));
   }
   return out;
 }
 
 /** The complete `percpu.S`. */
 function assembly(input: GenInput): string {
-  const { config } = input;
   const parts = [
     commonData(input, "//"),
     ".text",
@@ -510,9 +725,40 @@ function inlineBase(input: GenInput, leaf: PlacedLeaf, where: Where): string {
   return [head, ...leaf.indices.map((d, k) => `i${k} * ${d.stride}u`)].join(" + ");
 }
 
-/** `"..."` C string of asm lines. */
-function asmText(lines: readonly string[]): string {
-  return JSON.stringify(lines.map((l) => (l.endsWith(":") ? l : `\t${l}`)).join("\n"));
+/**
+ * The `"..."` C string of an inline-asm template for an item list: the
+ * `percpu.S` lines of the items (instructions tab-indented, labels alone on
+ * their line) joined by newlines. A local renderer rather than
+ * `inlineTemplate` of `asm.ts`, whose layout (no leading tab, `1:\t` after a
+ * label) differs from the header text this backend has always emitted.
+ */
+function asmText(items: readonly Item[]): string {
+  return JSON.stringify(renderLines(items).join("\n"));
+}
+
+/** Whether a register the IR records is a machine general-purpose register (x0..x30), which an inline statement must clobber if it writes it. */
+function isXReg(r: A64Reg): r is XReg {
+  return (XREGS as readonly string[]).includes(r);
+}
+
+/**
+ * The clobber list of an inline statement: the machine x-registers its
+ * items write (placeholders are the compiler's operands, not clobbers),
+ * `"cc"` when they write the flags — or, with `llsc`, always: an LL/SC
+ * statement has always declared the flags clobbered (as the header's
+ * `PERCPU__ADD_AT` does), even where only cmpxchg's `cmp` writes them — and
+ * `"memory"`.
+ */
+function inlineClobbers(items: readonly Item[], llsc: boolean): string {
+  const defs = definedRegs(items);
+  const cc = llsc || defs.includes("nzcv");
+  return [...defs.filter(isXReg).map((r) => `"${r}"`), ...(cc ? [`"cc"`] : []), `"memory"`].join(", ");
+}
+
+/** The early-clobber outputs among `names` (in that order) that an item list writes as placeholders `%[name]`. */
+function scratchOutputs(items: readonly Item[], names: readonly string[]): string[] {
+  const defs = new Set(definedRegs(items));
+  return names.filter((n) => defs.has(`%[${n}]`));
 }
 
 /** Body statements of one inline leaf op. */
@@ -523,9 +769,10 @@ function inlineBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
   const b = operand("b");
   const t = operand("t");
   const place = (where: Where): Place => memOperand(b, where === "current" && f.naive ? 0 : leaf.areaOffset, leaf.size, t);
-  const usesTmp = (p: Place): boolean => p.mem.includes("[t]");
-  const tmpDecl = (p: Place): string[] => (usesTmp(p) ? ["uintptr_t t;"] : []);
-  const baseOut = (p: Place): string[] => [`[b] "+r"(b)`, ...(usesTmp(p) ? [`[t] "=&r"(t)`] : [])];
+  // The far register-offset form materialises the offset in the scratch operand `t`: declared when the items write it.
+  const usesTmp = (items: readonly Item[]): boolean => scratchOutputs(items, ["t"]).length > 0;
+  const tmpDecl = (items: readonly Item[]): string[] => (usesTmp(items) ? ["uintptr_t t;"] : []);
+  const baseOut = (items: readonly Item[]): string[] => [`[b] "+r"(b)`, ...(usesTmp(items) ? [`[t] "=&r"(t)`] : [])];
   const sig = leafSignature(leaf, op);
   const callRaw = (rawOp: LeafOp): string => `${leafFunction(leaf, rawOp)}(${sig.params.map((p) => p.name).join(", ")})`;
   const guard = (call: string, returns: boolean): string[] => {
@@ -543,11 +790,12 @@ function inlineBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
     const p = place(where);
     const hold = cHold(isa, isa.form, s);
     const v = operand("v");
+    const items = [...p.items, load(isa.load, v[isa.form], p.mem)];
     return [
       `uintptr_t b = ${inlineBase(input, leaf, where)};`,
-      ...tmpDecl(p),
+      ...tmpDecl(items),
       `${hold} v;`,
-      `__asm__ volatile(${asmText([...p.lines, `${isa.load} ${v[isa.form]}, ${p.mem}`])} : [v] "=${isa.float ? "w" : "r"}"(v), ${baseOut(p).join(", ")} : : "memory");`,
+      `__asm__ volatile(${asmText(items)} : [v] "=${isa.float ? "w" : "r"}"(v), ${baseOut(items).join(", ")} : : ${inlineClobbers(items, false)});`,
       isa.float ? "return v;" : `return (${s})v;`,
     ];
   };
@@ -555,33 +803,27 @@ function inlineBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
     const p = place(where);
     const v = operand("v");
     const value = isa.float ? "v" : `(${cHold(isa, isa.valueForm, s)})v`;
+    const items = [...p.items, store(isa.store, v[isa.valueForm], p.mem)];
     return [
       `uintptr_t b = ${inlineBase(input, leaf, where)};`,
-      ...tmpDecl(p),
-      `__asm__ volatile(${asmText([...p.lines, `${isa.store} ${v[isa.valueForm]}, ${p.mem}`])} : ${baseOut(p).join(", ")} : [v] "${isa.float ? "w" : "r"}"(${value}) : "memory");`,
+      ...tmpDecl(items),
+      `__asm__ volatile(${asmText(items)} : ${baseOut(items).join(", ")} : [v] "${isa.float ? "w" : "r"}"(${value}) : ${inlineClobbers(items, false)});`,
     ];
   };
-  const rmw = (): string[] => {
+  const rmw = (o: IntegerOp): string[] => {
     const hold = cHold(isa, isa.valueForm, s);
     const regs: LlscRegs = { addr: operand("a"), old: operand("old"), next: operand("next"), status: operand("st"), value: operand("v"), expected: operand("e") };
-    const loop = llscLoop(isa, op, regs);
-    const outs = [`[old] "=&r"(old)`, `[st] "=&r"(st)`];
-    const ins = [`[a] "r"(a)`];
+    const loop = llscLoop(isa, o, regs);
+    // The loop's scratch values (old, status, and the new value of arithmetic ops) are the placeholders it writes.
+    const scratch = scratchOutputs(loop, ["old", "st", "next"]);
+    const outs = scratch.map((n) => `[${n}] "=&r"(${n})`);
+    const ins = [`[a] "r"(a)`, ...(o === "cmpxchg_current" ? [`[e] "r"((${hold})expected)`, `[v] "r"((${hold})desired)`] : [`[v] "r"((${hold})v)`])];
     const off = f.naive ? "" : ` + ${leaf.areaOffset}u`;
-    const decls = [`uintptr_t a = ${inlineBase(input, leaf, "current")}${off};`, `${hold} old;`, "uint32_t st;"];
-    if (op === "cmpxchg_current") {
-      ins.push(`[e] "r"((${hold})expected)`, `[v] "r"((${hold})desired)`);
-    } else {
-      ins.push(`[v] "r"((${hold})v)`);
-      if (op !== "xchg_current") {
-        decls.push(`${hold} next;`);
-        outs.push(`[next] "=&r"(next)`);
-      }
-    }
-    const returns = op === "xchg_current" || op === "cmpxchg_current";
+    const decls = [`uintptr_t a = ${inlineBase(input, leaf, "current")}${off};`, ...scratch.map((n) => `${n === "st" ? "uint32_t" : hold} ${n};`)];
+    const returns = o === "xchg_current" || o === "cmpxchg_current";
     return [
       ...decls,
-      `__asm__ volatile(${asmText(loop)} : ${outs.join(", ")} : ${ins.join(", ")} : "cc", "memory");`,
+      `__asm__ volatile(${asmText(loop)} : ${outs.join(", ")} : ${ins.join(", ")} : ${inlineClobbers(loop, true)});`,
       returns ? `return (${s})old;` : "(void)old;",
     ];
   };
@@ -593,7 +835,7 @@ function inlineBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
     .with("write_current", () => guard(callRaw("write_current_raw"), false))
     .with("remote_read", () => read("remote"))
     .with("remote_write", () => write("remote"))
-    .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "cmpxchg_current", () => rmw())
+    .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "cmpxchg_current", (o) => rmw(o))
     .exhaustive();
 }
 
@@ -611,10 +853,11 @@ function inlineC(input: GenInput): string {
   // Size and alignment let the compiler fold offsets into `adrp`/`:lo12:` of the symbol.
   if (features.naive) out.push(`extern unsigned char ${AREAS_SYMBOL}[${input.layout.stride * input.config.cpus}] __attribute__((aligned(${input.layout.areaAlign})));`);
   else {
+    const r: Opnd = { text: "%0", reg: "%[0]" };
     out.push(
       `static inline uintptr_t ${INLINE_REG}(void) {`,
       "  uintptr_t r;",
-      `  __asm__ volatile("mrs %0, ${perCpuRegister(features)}" : "=r"(r));`,
+      `  __asm__ volatile("${inlineTemplate([mrs(r, perCpuRegister(features))])}" : "=r"(r));`,
       "  return r;",
       "}",
     );
