@@ -9,9 +9,19 @@
  * takes 64-bit integers only as BigInt, Bun converts a number faster. Nothing here computes a value: every
  * leaf goes through its generated native accessor.
  *
+ * The methods are derived from the op catalog (`LEAF_OP_SPECS` of
+ * sdk/ops.ts): one method per leaf op, named by its `js`, taking the CPU
+ * (remote ops) and then its `values`, checking each value and the binding
+ * (current ops) or the CPU (remote ops), and calling the op's native function
+ * (expanded over the leaves for a struct or array). Integer ops exist only on
+ * integer variables. {@link DERIVED_METHODS} lists the few methods computed in
+ * JS from catalog ops (`sum`). A new catalog row is a new method and a new key
+ * of {@link CompiledAccessors} with nothing to write here.
+ *
  * @module
  */
 import { structFields } from "../sdk/layout.ts";
+import { LEAF_OP_SPECS, LEAF_OPS, type LeafOpSpec } from "../sdk/ops.ts";
 import { ARRAY_EXPAND_LIMIT, type LeafOp } from "../sdk/symbols.ts";
 import type { PercpuType, ScalarName } from "../sdk/types.ts";
 import { integerRange, isInteger, isWide } from "../sdk/values.ts";
@@ -48,22 +58,90 @@ export interface AccessorEnv {
   install(op: AccessorName, fn: (...args: never[]) => unknown): void;
 }
 
-/** The compiled accessors of one variable (integer ops only for integer variables). */
-export interface CompiledAccessors {
-  readCurrent(): unknown;
-  readCurrentRaw(): unknown;
-  writeCurrent(value: unknown): void;
-  writeCurrentRaw(value: unknown): void;
-  remoteRead(cpu: number): unknown;
-  remoteWrite(cpu: number, value: unknown): void;
-  addCurrent?(value: unknown): void;
-  subCurrent?(value: unknown): void;
-  andCurrent?(value: unknown): void;
-  orCurrent?(value: unknown): void;
-  xorCurrent?(value: unknown): void;
-  xchgCurrent?(value: unknown): unknown;
-  cmpxchgCurrent?(expected: unknown, desired: unknown): unknown;
-  sum?(): unknown;
+/** The catalog's leaf ops, with their literal types. */
+type Specs = typeof LEAF_OP_SPECS;
+
+/** One `unknown` per element of a tuple of C parameter names (a value of the leaf's type, or of the whole variable). */
+type Unknowns<V extends readonly unknown[]> = { -readonly [I in keyof V]: unknown };
+
+/**
+ * The JS method of a leaf op, from its spec: the CPU first for remote ops,
+ * then one argument per value parameter; it returns a value when the op does.
+ */
+export type LeafMethod<S extends LeafOpSpec> = (
+  ...args: [...(S["target"] extends "remote" ? [cpu: number] : []), ...Unknowns<S["values"]>]
+) => S["returns"] extends "value" ? unknown : void;
+
+/** The leaf ops whose `integer` flag is `I`. */
+type OpsWhere<I extends boolean> = { [K in LeafOp]: Specs[K]["integer"] extends I ? K : never }[LeafOp];
+
+/** What a method derived in JS from catalog ops is: integer variables only or not, and the leaf op it calls. */
+export interface DerivedMethodSpec {
+  /** Whether only integer variables have it (like the integer ops). */
+  readonly integer: boolean;
+  /** The leaf op whose native function it calls. */
+  readonly uses: LeafOp;
+}
+
+/**
+ * Methods that are not catalog rows but are computed in JS from one: `sum`
+ * adds up every initialised CPU's value read with `remote_read` (a JS number
+ * or bigint, not wrapped to the type).
+ */
+export const DERIVED_METHODS = {
+  sum: { integer: true, uses: "remote_read" },
+} as const satisfies Record<string, DerivedMethodSpec>;
+
+/** The name of a {@link DERIVED_METHODS} entry. */
+export type DerivedMethod = keyof typeof DERIVED_METHODS;
+
+/** Flattens an intersection of object types into one (keeping optional keys optional). */
+type Flat<T> = { [K in keyof T]: T[K] };
+
+/**
+ * The compiled accessors of one variable, derived from the catalog: a method
+ * per leaf op named by its `js` (the integer ops optional: only integer
+ * variables have them), plus the {@link DERIVED_METHODS}.
+ */
+export type CompiledAccessors = Flat<
+  & { [K in OpsWhere<false> as Specs[K]["js"]]: LeafMethod<Specs[K]> }
+  & { [K in OpsWhere<true> as Specs[K]["js"]]?: LeafMethod<Specs[K]> }
+  & { [K in DerivedMethod as typeof DERIVED_METHODS[K]["integer"] extends true ? never : K]: () => unknown }
+  & { [K in DerivedMethod as typeof DERIVED_METHODS[K]["integer"] extends true ? K : never]?: () => unknown }
+>;
+
+/** The accessors of a loaded variable's handle (`NativeVar.accessors`, which `PercpuVar` reaches): the catalog-derived {@link CompiledAccessors}. */
+export type HandleAccessors = CompiledAccessors;
+
+/** Names of the compiled methods. */
+export type AccessorName = keyof HandleAccessors;
+
+/** The methods only integer variables have (the integer ops and the integer derived methods). */
+export type IntegerAccessorName = {
+  [K in AccessorName]-?: undefined extends HandleAccessors[K] ? K : never;
+}[AccessorName];
+
+/**
+ * The verb of an op's error messages (`Cannot update "X": …`): `update` for
+ * the integer read-modify-write ops, `read` for an op that returns a value
+ * and takes none, `write` for the others.
+ */
+function opVerb(spec: LeafOpSpec): "read" | "write" | "update" {
+  if (spec.integer) return "update";
+  return spec.values.length === 0 && spec.returns === "value" ? "read" : "write";
+}
+
+/** Names the generated method text uses itself, which a value parameter must not shadow. */
+const LOCALS = /^(?:state|env|F|cpu|n|s|c|[fvio][0-9]+)$/;
+
+/** The value parameters of an op as JS parameter names (its C names), checked usable as such. */
+function valueParams(op: LeafOp, spec: LeafOpSpec): readonly string[] {
+  for (const v of spec.values) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v) || LOCALS.test(v)) {
+      throw new Error(`op ${op}: value parameter ${JSON.stringify(v)} cannot name a JS parameter of its accessor`);
+    }
+  }
+  return spec.values;
 }
 
 /** Inline JS condition that is true when `v` is NOT a valid value of the scalar (then the slow check runs). */
@@ -79,9 +157,6 @@ function invalidCondition(name: ScalarName, v: string): string {
   return `typeof ${v} !== "number" || !(${v} >= ${min} && ${v} <= ${max}) || !Number.isInteger(${v})`;
 }
 
-/** Names of the compiled methods. */
-export type AccessorName = keyof CompiledAccessors;
-
 /**
  * Builds the accessors of a variable. `type` is its type tree and `name` its
  * symbol stem; the leaves are found by the same naming rule as
@@ -96,6 +171,7 @@ export function compileAccessors(name: string, type: PercpuType, env: AccessorEn
     if (t.kind === "scalar") scalar = t.name;
     if (t.kind !== "aligned") break;
   }
+  const integer = scalar !== null && isInteger(scalar);
   const q = `"${name}"`;
   const word = (x: string): string => (env.wideArgs === "bigint" ? `BigInt(${x})` : x);
   const msg = (verb: string): string => JSON.stringify(`${verb} ${q}`);
@@ -107,46 +183,92 @@ export function compileAccessors(name: string, type: PercpuType, env: AccessorEn
   const cpuCheck = (what: string): string =>
     `if (typeof cpu !== "number" || (cpu >>> 0) !== cpu || cpu >= state.num) cpu = env.cpu(cpu, ${JSON.stringify(what)});`;
 
-  /** Source (parameters, body) of one method; `ref` names the native function of a leaf op. */
-  const source = (op: AccessorName, ref: (symbol: string, leafOp: LeafOp) => string): [string, string] => {
+  /** `ref` names the native function of a leaf op on a leaf symbol. */
+  type Ref = (symbol: string, leafOp: LeafOp) => string;
+
+  /** Source (parameters, body) of the method of a leaf op. */
+  const leafSource = (op: LeafOp, ref: Ref): [string, string] => {
+    const spec: LeafOpSpec = LEAF_OP_SPECS[op];
+    const values = valueParams(op, spec);
+    const verb = opVerb(spec);
+    const stmts = values.map(check);
+    let args: readonly string[];
+    let params: readonly string[];
+    switch (spec.target) {
+      case "current":
+        stmts.push(`${bound}(${msg(verb)});`);
+        args = [];
+        params = values;
+        break;
+      case "remote":
+        stmts.push(cpuCheck(`${verb} ${q}`));
+        args = [word("cpu")];
+        params = ["cpu", ...values];
+        break;
+    }
+    stmts.push(callSource(op, spec, args, values, ref));
+    return [params.join(", "), stmts.join(" ")];
+  };
+
+  /**
+   * The statement calling a leaf op's native function with `args` (the CPU)
+   * and the checked `values`: one call on a scalar variable (returning its
+   * result when the op returns one); on a struct or array, a value-returning
+   * op without values is read leaf by leaf into one value and a void op of
+   * one value is written leaf by leaf from it.
+   */
+  const callSource = (
+    op: LeafOp,
+    spec: LeafOpSpec,
+    args: readonly string[],
+    values: readonly string[],
+    ref: Ref,
+  ): string => {
+    if (scalar !== null) {
+      return `${spec.returns === "value" ? "return " : ""}${ref(name, op)}(${[...args, ...values].join(", ")});`;
+    }
+    if (spec.values.length === 0 && spec.returns === "value") return `return ${expand(ref).read(type, name, args, op)};`;
+    if (spec.values.length === 1 && spec.returns === "void") return expand(ref).write(type, name, args, values[0]!, op);
+    throw new Error(`op ${op} has no JS expansion over the leaves of a struct or array ${q}`);
+  };
+
+  /** The leaf-by-leaf read expression and write statements of a whole value (fresh temporaries per method). */
+  const expand = (ref: Ref) => {
     let k = 0;
-    const readExpr = (t: PercpuType, sym: string, args: readonly string[], lop: LeafOp): string => {
+    const read = (t: PercpuType, sym: string, args: readonly string[], lop: LeafOp): string => {
       switch (t.kind) {
         case "scalar":
           return `${ref(sym, lop)}(${args.join(", ")})`;
         case "aligned":
-          return readExpr(t.inner, sym, args, lop);
+          return read(t.inner, sym, args, lop);
         case "struct":
           return `{ ${
-            structFields(t, "x86_64").map((f) =>
-              `${JSON.stringify(f.name)}: ${readExpr(f.type, `${sym}__${f.name}`, args, lop)}`
-            ).join(", ")
+            structFields(t, "x86_64").map((f) => `${JSON.stringify(f.name)}: ${read(f.type, `${sym}__${f.name}`, args, lop)}`)
+              .join(", ")
           } }`;
         case "array": {
           if (t.length <= ARRAY_EXPAND_LIMIT) {
-            return `[${
-              Array.from({ length: t.length }, (_, i) => readExpr(t.element, `${sym}__${i}`, args, lop)).join(", ")
-            }]`;
+            return `[${Array.from({ length: t.length }, (_, i) => read(t.element, `${sym}__${i}`, args, lop)).join(", ")}]`;
           }
           const i = `i${k++}`;
           const o = `o${k++}`;
           return `(() => { const ${o} = new Array(${t.length}); for (let ${i} = 0; ${i} < ${t.length}; ${i}++) ${o}[${i}] = ${
-            readExpr(t.element, sym, [...args, word(i)], lop)
+            read(t.element, sym, [...args, word(i)], lop)
           }; return ${o}; })()`;
         }
       }
     };
-    const writeStmts = (t: PercpuType, sym: string, args: readonly string[], value: string, lop: LeafOp): string => {
+    const write = (t: PercpuType, sym: string, args: readonly string[], value: string, lop: LeafOp): string => {
       switch (t.kind) {
         case "scalar":
           return `${ref(sym, lop)}(${[...args, value].join(", ")});`;
         case "aligned":
-          return writeStmts(t.inner, sym, args, value, lop);
+          return write(t.inner, sym, args, value, lop);
         case "struct": {
           const v = `v${k++}`;
           return `{ const ${v} = ${value}; ${
             structFields(t, "x86_64").map((f) =>
-              writeStmts(f.type, `${sym}__${f.name}`, args, `${v}[${JSON.stringify(f.name)}]`, lop)
+              write(f.type, `${sym}__${f.name}`, args, `${v}[${JSON.stringify(f.name)}]`, lop)
             ).join(" ")
           } }`;
         }
@@ -154,63 +276,34 @@ export function compileAccessors(name: string, type: PercpuType, env: AccessorEn
           const v = `v${k++}`;
           if (t.length <= ARRAY_EXPAND_LIMIT) {
             return `{ const ${v} = ${value}; ${
-              Array.from({ length: t.length }, (_, i) => writeStmts(t.element, `${sym}__${i}`, args, `${v}[${i}]`, lop))
+              Array.from({ length: t.length }, (_, i) => write(t.element, `${sym}__${i}`, args, `${v}[${i}]`, lop))
                 .join(" ")
             } }`;
           }
           const i = `i${k++}`;
           return `{ const ${v} = ${value}; for (let ${i} = 0; ${i} < ${t.length}; ${i}++) { ${
-            writeStmts(t.element, sym, [...args, word(i)], `${v}[${i}]`, lop)
+            write(t.element, sym, [...args, word(i)], `${v}[${i}]`, lop)
           } } }`;
         }
       }
     };
-    switch (op) {
-      case "readCurrent":
-        return ["", `${bound}(${msg("read")}); return ${readExpr(type, name, [], "read_current")};`];
-      case "readCurrentRaw":
-        return ["", `${bound}(${msg("read")}); return ${readExpr(type, name, [], "read_current_raw")};`];
-      case "writeCurrent":
-        return ["v", `${check("v")} ${bound}(${msg("write")}); ${writeStmts(type, name, [], "v", "write_current")}`];
-      case "writeCurrentRaw":
-        return [
-          "v",
-          `${check("v")} ${bound}(${msg("write")}); ${writeStmts(type, name, [], "v", "write_current_raw")}`,
-        ];
-      case "remoteRead":
-        return ["cpu", `${cpuCheck(`read ${q}`)} return ${readExpr(type, name, [word("cpu")], "remote_read")};`];
-      case "remoteWrite":
-        return [
-          "cpu, v",
-          `${check("v")} ${cpuCheck(`write ${q}`)} ${writeStmts(type, name, [word("cpu")], "v", "remote_write")}`,
-        ];
-      case "addCurrent":
-      case "subCurrent":
-      case "andCurrent":
-      case "orCurrent":
-      case "xorCurrent":
-        return [
-          "v",
-          `${check("v")} ${bound}(${msg("update")}); ${ref(name, `${op.slice(0, -7) as "add"}_current`)}(v);`,
-        ];
-      case "xchgCurrent":
-        return ["v", `${check("v")} ${bound}(${msg("update")}); return ${ref(name, "xchg_current")}(v);`];
-      case "cmpxchgCurrent":
-        return [
-          "e, d",
-          `${check("e")} ${check("d")} ${bound}(${msg("update")}); return ${ref(name, "cmpxchg_current")}(e, d);`,
-        ];
+    return { read, write };
+  };
+
+  /** Source (parameters, body) of a derived method. */
+  const derivedSource = (m: DerivedMethod, ref: Ref): [string, string] => {
+    switch (m) {
       case "sum":
         return [
           "",
           `const n = env.count(${msg("sum")}); let s = ${
             scalar !== null && isWide(scalar) ? "0n" : "0"
-          }; for (let c = 0; c < n; c++) s += ${ref(name, "remote_read")}(${word("c")}); return s;`,
+          }; for (let c = 0; c < n; c++) s += ${ref(name, DERIVED_METHODS.sum.uses)}(${word("c")}); return s;`,
         ];
     }
   };
 
-  const compile = (op: AccessorName): (...args: never[]) => unknown => {
+  const compile = (method: string, source: (ref: Ref) => [string, string]): (...args: never[]) => unknown => {
     const names: string[] = [];
     const ref = (symbol: string, leafOp: LeafOp): string => {
       const fname = `percpu_${symbol}_${leafOp}`;
@@ -218,43 +311,31 @@ export function compileAccessors(name: string, type: PercpuType, env: AccessorEn
       if (i < 0) i = names.push(fname) - 1;
       return `f${i}`;
     };
-    const [params, body] = source(op, ref);
+    const [params, body] = source(ref);
     const fns = env.bind(names);
     const consts = names.length > 0 ? `const ${names.map((_, i) => `f${i} = F[${i}]`).join(", ")};\n` : "";
     const text =
-      `"use strict";\nconst state = env.state;\n${consts}return function ${name}_${op}(${params}) { ${body} };`;
+      `"use strict";\nconst state = env.state;\n${consts}return function ${name}_${method}(${params}) { ${body} };`;
     // deno-lint-ignore no-new-func
     return new Function("env", "F", text)(env, fns) as (...args: never[]) => unknown;
   };
 
-  const ops: AccessorName[] = [
-    "readCurrent",
-    "readCurrentRaw",
-    "writeCurrent",
-    "writeCurrentRaw",
-    "remoteRead",
-    "remoteWrite",
-  ];
-  if (scalar !== null && isInteger(scalar)) {
-    ops.push(
-      "addCurrent",
-      "subCurrent",
-      "andCurrent",
-      "orCurrent",
-      "xorCurrent",
-      "xchgCurrent",
-      "cmpxchgCurrent",
-      "sum",
-    );
-  }
   const accessors: Record<string, (...args: never[]) => unknown> = {};
-  for (const op of ops) {
-    accessors[op] = (...args: never[]): unknown => {
-      const real = compile(op);
-      accessors[op] = real;
-      env.install(op, real);
+  const stub = (method: AccessorName, source: (ref: Ref) => [string, string]): void => {
+    accessors[method] = (...args: never[]): unknown => {
+      const real = compile(method, source);
+      accessors[method] = real;
+      env.install(method, real);
       return real(...args);
     };
+  };
+  for (const op of LEAF_OPS) {
+    if (LEAF_OP_SPECS[op].integer && !integer) continue;
+    stub(LEAF_OP_SPECS[op].js, (ref) => leafSource(op, ref));
+  }
+  for (const m of Object.keys(DERIVED_METHODS) as DerivedMethod[]) {
+    if (DERIVED_METHODS[m].integer && !integer) continue;
+    stub(m, (ref) => derivedSource(m, ref));
   }
   return accessors as unknown as CompiledAccessors;
 }

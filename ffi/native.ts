@@ -21,14 +21,30 @@ import { type GenInput, generatorInput, type PlacedLeaf } from "../sdk/plan.ts";
 import { fail, type PathSegment, PercpuError, quotePath } from "../sdk/errors.ts";
 import { scalarLayout } from "../sdk/layout.ts";
 import { parseOptions } from "../sdk/options.ts";
-import { RUNTIME, type RuntimeCType, type RuntimeFunction, type RuntimeName, RUNTIME_NAMES } from "../sdk/ops.ts";
+import {
+  RUNTIME,
+  type RuntimeCType,
+  type RuntimeFunction,
+  type RuntimeName,
+  RUNTIME_NAMES,
+  VAR_OP_SPECS,
+  type VarOp,
+  VAR_OPS,
+  type VarOpSpec,
+} from "../sdk/ops.ts";
 import { leafOps, varFunction } from "../sdk/symbols.ts";
 import { type PercpuType, SCALAR_NAMES } from "../sdk/types.ts";
 import { checkScalar, checkValue, isInteger } from "../sdk/values.ts";
 import { openLibrary } from "./adapters.ts";
 import { buildSharedLibrary } from "./build.ts";
 import type { FfiSignature, FfiSignatures, FfiType, NativeLibrary } from "./contract.ts";
-import { type AccessorName, compileAccessors, type CompiledAccessors, type ThreadBinding } from "./_accessors.ts";
+import {
+  type AccessorName,
+  compileAccessors,
+  type HandleAccessors,
+  type IntegerAccessorName,
+  type ThreadBinding,
+} from "./_accessors.ts";
 import { generateShim, HOOK_COUNTERS, SHIM_SIGNATURES } from "./shim.ts";
 
 /** Options of `sdk.load()`. */
@@ -119,13 +135,23 @@ for (const name of RUNTIME_NAMES) {
   RUNTIME_SIGNATURES[name] = { params: f.params.map((p) => RUNTIME_FFI[p.type]), result: RUNTIME_FFI[f.ret] };
 }
 
+/** The FFI signature of a whole-variable op, from the op catalog: the CPU (remote ops), and the pointer or nothing. */
+function varOpSignature(spec: VarOpSpec): FfiSignature {
+  return {
+    params: spec.target === "remote" ? ["usize"] : [],
+    result: spec.returns === "pointer" ? "usize" : "void",
+  };
+}
+
+/** The FFI signatures of the whole-variable ops, from the op catalog. */
+const VAR_OP_SIGNATURES = {} as Record<VarOp, FfiSignature>;
+for (const op of VAR_OPS) VAR_OP_SIGNATURES[op] = varOpSignature(VAR_OP_SPECS[op]);
+
 /** Every FFI signature the library is opened with: runtime, shim, and each variable's functions. */
 export function librarySignatures(input: GenInput): Record<string, FfiSignature> {
   const out: Record<string, FfiSignature> = { ...RUNTIME_SIGNATURES, ...SHIM_SIGNATURES };
   for (const v of input.vars) {
-    out[varFunction(v.layout.name, "current_ptr")] = { params: [], result: "usize" };
-    out[varFunction(v.layout.name, "remote_ptr")] = { params: ["usize"], result: "usize" };
-    out[varFunction(v.layout.name, "reset_to_init")] = { params: [], result: "void" };
+    for (const op of VAR_OPS) out[varFunction(v.layout.name, op)] = VAR_OP_SIGNATURES[op];
     for (const leaf of v.leaves) {
       for (const op of leafOps(leaf.scalar)) {
         const sig = leafSignature(leaf, op);
@@ -284,6 +310,13 @@ class NativeState {
   }
 }
 
+/** The verb of each whole-variable op's error messages (`Cannot reset "X": …`). */
+const VAR_OP_VERBS = {
+  current_ptr: "get the current pointer of",
+  remote_ptr: "get the remote pointer of",
+  reset_to_init: "reset",
+} as const satisfies Record<VarOp, string>;
+
 /**
  * The native accessors of one variable. Methods mirror the seed's API,
  * camelCased; `PercpuVar` installs {@link NativeVar.accessors} on the handle.
@@ -294,7 +327,7 @@ export class NativeVar {
   /** Whether the variable is a single integer (the RMW ops and `sum` exist). */
   readonly integer: boolean;
   /** The per-variable accessors (see ffi/_accessors.ts): stubs until their first call compiles them. */
-  readonly accessors: CompiledAccessors;
+  readonly accessors: HandleAccessors;
   readonly #state: NativeState;
   readonly #name: string;
 
@@ -352,41 +385,46 @@ export class NativeVar {
     this.#installer = installer;
   }
 
-  /** An integer op of the compiled accessors, or a TypeError for non-integer variables. */
-  integerOp<
-    K extends
-      | "addCurrent"
-      | "subCurrent"
-      | "andCurrent"
-      | "orCurrent"
-      | "xorCurrent"
-      | "xchgCurrent"
-      | "cmpxchgCurrent"
-      | "sum",
-  >(op: K): NonNullable<CompiledAccessors[K]> {
+  /** An integer op (or integer derived method) of the compiled accessors, or a TypeError for non-integer variables. */
+  integerOp<K extends IntegerAccessorName>(op: K): NonNullable<HandleAccessors[K]> {
     const f = this.accessors[op];
     if (f === undefined) {
       throw new TypeError(`Cannot call ${op}() on ${quotePath([this.#name])}: it is not an integer variable`);
     }
-    return f as NonNullable<CompiledAccessors[K]>;
+    return f as NonNullable<HandleAccessors[K]>;
+  }
+
+  /**
+   * Calls a whole-variable op as its catalog row says: a current op checks
+   * this thread's binding, a remote one takes and checks `cpu` (passed first).
+   */
+  #varOp(op: VarOp, cpu?: number): unknown {
+    const spec: VarOpSpec = VAR_OP_SPECS[op];
+    const what = `${VAR_OP_VERBS[op]} ${quotePath([this.#name])}`;
+    switch (spec.target) {
+      case "current":
+        if (thread.owner !== this.#state) this.#state.unbound(what, [this.#name]);
+        return this.#fn(varFunction(this.#name, op))();
+      case "remote": {
+        const c = this.#state.cpu(cpu, what, [this.#name]);
+        return this.#fn(varFunction(this.#name, op))(c);
+      }
+    }
   }
 
   /** Address of the variable in the current CPU's area (`<v>_current_ptr`). */
   currentPtr(): bigint {
-    this.#bound("get the current pointer of");
-    return this.#fn(varFunction(this.#name, "current_ptr"))() as bigint;
+    return this.#varOp("current_ptr") as bigint;
   }
 
   /** Address of the variable in `cpu`'s area (`<v>_remote_ptr`). */
   remotePtr(cpu: number): bigint {
-    const c = this.#state.cpu(cpu, `get the remote pointer of ${quotePath([this.#name])}`, [this.#name]);
-    return this.#fn(varFunction(this.#name, "remote_ptr"))(c) as bigint;
+    return this.#varOp("remote_ptr", cpu) as bigint;
   }
 
   /** Copies the initial value into the current CPU's area (`<v>_reset_to_init`). */
   resetToInit(): void {
-    this.#bound("reset");
-    this.#fn(varFunction(this.#name, "reset_to_init"))();
+    this.#varOp("reset_to_init");
   }
 
   /** Runs `fn` with the shim's guard held (released when `fn` throws). `fn` must be synchronous. */

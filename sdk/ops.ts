@@ -117,10 +117,13 @@ export interface RmwOutcome {
   readonly result: bigint | null;
 }
 
-const arith = (f: (old: bigint, v: bigint) => bigint) => (old: bigint, [v = 0n]: readonly bigint[], mask: bigint): RmwOutcome => ({
-  value: f(old, v) & mask,
-  result: null,
-});
+/** The model of a read-modify-write op (see {@link LeafOpSpec.model}); explicitly typed so the catalog's type is explicit for JSR. */
+type RmwModel = (old: bigint, operands: readonly bigint[], mask: bigint) => RmwOutcome;
+
+/** The model of an op that combines the value with one operand and returns nothing. */
+function arith(f: (old: bigint, v: bigint) => bigint): RmwModel {
+  return (old, [v = 0n], mask) => ({ value: f(old, v) & mask, result: null });
+}
 
 /** Every per-leaf operation. The order is the order of the generated functions and prototypes. */
 export const LEAF_OP_SPECS = {
@@ -130,12 +133,12 @@ export const LEAF_OP_SPECS = {
   write_current: { js: "writeCurrent", target: "current", values: ["v"], returns: "void", integer: false, guard: "lowering", primitive: "PERCPU__WR_G", identity: null, model: null, c: null },
   remote_read: { js: "remoteRead", target: "remote", values: [], returns: "value", integer: false, guard: "never", primitive: "PERCPU__REMOTE_RD", identity: null, model: null, c: null },
   remote_write: { js: "remoteWrite", target: "remote", values: ["v"], returns: "void", integer: false, guard: "never", primitive: "PERCPU__REMOTE_WR", identity: null, model: null, c: null },
-  add_current: { js: "addCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__ADD", identity: "zero", model: arith((o, v) => o + v), c: { value: "{old} + {0}", result: null } },
-  sub_current: { js: "subCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__SUB", identity: "zero", model: arith((o, v) => o - v), c: { value: "{old} - {0}", result: null } },
-  and_current: { js: "andCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__AND", identity: "ones", model: arith((o, v) => o & v), c: { value: "{old} & {0}", result: null } },
-  or_current: { js: "orCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__OR", identity: "zero", model: arith((o, v) => o | v), c: { value: "{old} | {0}", result: null } },
-  xor_current: { js: "xorCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__XOR", identity: "zero", model: arith((o, v) => o ^ v), c: { value: "{old} ^ {0}", result: null } },
-  xchg_current: { js: "xchgCurrent", target: "current", values: ["v"], returns: "value", integer: true, guard: "lowering", primitive: "PERCPU__XCHG", identity: null, model: (old, [v = 0n]) => ({ value: v, result: old }), c: { value: "{0}", result: "{old}" } },
+  add_current: { js: "addCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__ADD", identity: "zero", model: arith((o, v) => o + v) as RmwModel, c: { value: "{old} + {0}", result: null } },
+  sub_current: { js: "subCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__SUB", identity: "zero", model: arith((o, v) => o - v) as RmwModel, c: { value: "{old} - {0}", result: null } },
+  and_current: { js: "andCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__AND", identity: "ones", model: arith((o, v) => o & v) as RmwModel, c: { value: "{old} & {0}", result: null } },
+  or_current: { js: "orCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__OR", identity: "zero", model: arith((o, v) => o | v) as RmwModel, c: { value: "{old} | {0}", result: null } },
+  xor_current: { js: "xorCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__XOR", identity: "zero", model: arith((o, v) => o ^ v) as RmwModel, c: { value: "{old} ^ {0}", result: null } },
+  xchg_current: { js: "xchgCurrent", target: "current", values: ["v"], returns: "value", integer: true, guard: "lowering", primitive: "PERCPU__XCHG", identity: null, model: ((old, [v = 0n]) => ({ value: v, result: old })) as RmwModel, c: { value: "{0}", result: "{old}" } },
   cmpxchg_current: {
     js: "cmpxchgCurrent",
     target: "current",
@@ -145,7 +148,7 @@ export const LEAF_OP_SPECS = {
     guard: "lowering",
     primitive: "PERCPU__CMPXCHG",
     identity: null,
-    model: (old, [expected = 0n, desired = 0n]) => ({ value: old === expected ? desired : old, result: old }),
+    model: ((old, [expected = 0n, desired = 0n]) => ({ value: old === expected ? desired : old, result: old })) as RmwModel,
     c: { value: "{old} == {0} ? {1} : {old}", result: "{old}" },
   },
 } as const satisfies Record<string, LeafOpSpec>;
