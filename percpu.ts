@@ -18,7 +18,7 @@ import { parseOptions } from "./sdk/options.ts";
 import { SymbolClashes } from "./sdk/symbols.ts";
 import { checkTarget, type Target } from "./sdk/targets.ts";
 import { type AlignedType, checkType, type Infer, type InferInit, type IntegerScalarName, type PercpuType, type ScalarType, typeName } from "./sdk/types.ts";
-import { checkValue, encodeChecked } from "./sdk/values.ts";
+import { ByteSlab, checkValue, encodeChecked } from "./sdk/values.ts";
 
 /** Types whose handles have the integer read-modify-write ops and `sum()`. */
 export type IntegerVarType = ScalarType<IntegerScalarName> | AlignedType<ScalarType<IntegerScalarName>>;
@@ -286,7 +286,8 @@ export class PercpuSdk {
     this.seal();
     let layout = this.#layouts.get(t);
     if (!layout) {
-      const defs = this.#vars.map((v) => ({ name: v.name, type: v.type, init: encodeChecked(v.type, v.init, t, [v.name]) }));
+      const slab = new ByteSlab();
+      const defs = this.#vars.map((v) => ({ name: v.name, type: v.type, init: encodeChecked(v.type, v.init, t, [v.name], slab) }));
       layout = computeLayout(defs, t, this.#order);
       this.#layouts.set(t, layout);
     }

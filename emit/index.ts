@@ -10,14 +10,15 @@
 import type { ArchBackend } from "../arch/backend.ts";
 import { configSummary } from "../arch/_asm.ts";
 import { backendFor } from "../arch/index.ts";
-import { generateLinkerScript } from "../linker/script.ts";
+import { linkerScriptChunks } from "../linker/script.ts";
 import { type GenConfig, type GenerateOptions, resolveConfig } from "../sdk/config.ts";
 import { fail } from "../sdk/errors.ts";
 import { writeGeneratedFiles } from "../sdk/fs.ts";
 import type { Layout } from "../sdk/layout.ts";
-import { buildManifest, type Manifest, manifestJson } from "../sdk/manifest.ts";
+import { buildManifest, type Manifest, manifestJsonChunks } from "../sdk/manifest.ts";
 import { type GenInput, generatorInput } from "../sdk/plan.ts";
-import { emitHeader } from "./percpu_h.ts";
+import type { ChunkedText } from "../sdk/text.ts";
+import { emitHeaderChunks } from "./percpu_h.ts";
 
 /** Manifests by generation input: `percpu.json` and `Generated.manifest` of one generation share one build. */
 const manifests = new WeakMap<GenInput, Manifest>();
@@ -28,8 +29,11 @@ function manifestOf(input: GenInput): Manifest {
   return manifest;
 }
 
-/** One output file's emitter: pure, from the plan and the arch backend to the file's text. */
-export type Emitter = (input: GenInput, backend: ArchBackend) => string;
+/**
+ * One output file's emitter: pure, from the plan and the arch backend to the
+ * file's text, whole or as chunks (large files: written chunk by chunk).
+ */
+export type Emitter = (input: GenInput, backend: ArchBackend) => string | ChunkedText;
 
 /** Name of a generated file: a key of {@link OUTPUTS}. */
 export type OutputName = "percpu.S" | "percpu.h" | "percpu.ld" | "percpu.json";
@@ -41,9 +45,9 @@ export type OutputName = "percpu.S" | "percpu.h" | "percpu.ld" | "percpu.json";
  */
 export const OUTPUTS: { readonly [N in OutputName]: Emitter } = {
   "percpu.S": (input, backend) => backend.assembly(input.config.functions ? input : { ...input, vars: [] }),
-  "percpu.h": (input, backend) => emitHeader(backend, input, { functions: input.config.functions }),
-  "percpu.ld": (input) => generateLinkerScript(input.layout, { cpus: input.config.cpus, summary: configSummary(input) }),
-  "percpu.json": (input) => manifestJson(manifestOf(input)),
+  "percpu.h": (input, backend) => emitHeaderChunks(backend, input, { functions: input.config.functions }),
+  "percpu.ld": (input) => linkerScriptChunks(input.layout, { cpus: input.config.cpus, summary: configSummary(input) }),
+  "percpu.json": (input) => manifestJsonChunks(manifestOf(input)),
 };
 
 /** The generated files, by name. */
@@ -90,8 +94,13 @@ export function generateFiles(layout: Layout, options: GenerateOptions): Generat
   }
   const input = generatorInput(layout, config);
   backend.check(input);
-  const files = Object.fromEntries(
+  const texts = Object.fromEntries(
     Object.entries(OUTPUTS).map(([name, emit]: [string, Emitter]) => [name, emit(input, backend)]),
-  ) as Record<OutputName, string>;
-  return { config, layout, manifest: manifestOf(input), files, write: (dir) => writeGeneratedFiles(dir, files) };
+  ) as Record<OutputName, string | ChunkedText>;
+  // Every emitter ran above (its errors are generate()'s); a chunked text becomes one string only when read.
+  const files = {} as Record<OutputName, string>;
+  for (const [name, text] of Object.entries(texts)) {
+    Object.defineProperty(files, name, { enumerable: true, get: () => (typeof text === "string" ? text : text.text()) });
+  }
+  return { config, layout, manifest: manifestOf(input), files: Object.freeze(files), write: (dir) => writeGeneratedFiles(dir, texts) };
 }

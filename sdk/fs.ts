@@ -5,9 +5,10 @@
  *
  * @module
  */
-import { lstat, mkdir, mkdtemp, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, open, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fail, PercpuError } from "./errors.ts";
+import { ChunkedText } from "./text.ts";
 
 /** Default bound of every filesystem call of {@link writeGeneratedFiles}, in milliseconds. */
 export const WRITE_TIMEOUT_MS = 10_000;
@@ -56,7 +57,7 @@ export interface WriteOptions {
  */
 export async function writeGeneratedFiles(
   dir: string,
-  files: Readonly<Record<string, string | Uint8Array>>,
+  files: Readonly<Record<string, string | Uint8Array | ChunkedText>>,
   options: WriteOptions = {},
 ): Promise<void> {
   const shown = JSON.stringify(dir);
@@ -90,7 +91,10 @@ export async function writeGeneratedFiles(
     }
     for (const [name, contents] of Object.entries(files)) {
       const path = join(tmp, name);
-      await fs("writeFile", path, () => writeFile(path, contents));
+      // Text goes through one reused buffer (`writeFile` of a string makes an encoded copy of it first).
+      if (typeof contents === "string") await writeChunks(path, [contents], fs);
+      else if (contents instanceof ChunkedText) await writeChunks(path, contents.chunks(), fs);
+      else await fs("writeFile", path, () => writeFile(path, contents));
     }
     for (const name of Object.keys(files)) {
       const from = join(tmp, name);
@@ -115,6 +119,44 @@ export async function writeGeneratedFiles(
   if (leftovers.length > 0) {
     fail("write_failed", [], `Cannot write generated files into ${shown}: could not remove ${leftovers.map((p) => JSON.stringify(p)).join(", ")}`);
   }
+}
+
+/** Characters encoded per encode of {@link writeChunks}: its buffer holds them at 3 UTF-8 bytes each. */
+const WRITE_CHARS = 1 << 18;
+
+/**
+ * Writes text chunks as UTF-8 through one reused buffer: no string of the
+ * whole file and no encoded copy of it (slices of a flat chunk copy nothing).
+ */
+async function writeChunks(path: string, chunks: Iterable<string>, fs: BoundedFs): Promise<void> {
+  const buffer = new Uint8Array(WRITE_CHARS * 3);
+  const encoder = new TextEncoder();
+  const file = await fs("open", path, () => open(path, "wx"));
+  let failure: unknown;
+  try {
+    let used = 0;
+    const drain = async (): Promise<void> => {
+      let at = 0;
+      while (at < used) at += (await fs("write", path, () => file.write(buffer, at, used - at))).bytesWritten;
+      used = 0;
+    };
+    for (const chunk of chunks) {
+      let from = 0;
+      while (from < chunk.length) {
+        // Never split a surrogate pair between two encodes.
+        let to = Math.min(from + WRITE_CHARS, chunk.length);
+        if (to < chunk.length && (chunk.charCodeAt(to - 1) & 0xfc00) === 0xd800) to--;
+        if (used + (to - from) * 3 > buffer.length) await drain();
+        used += encoder.encodeInto(from === 0 && to === chunk.length ? chunk : chunk.slice(from, to), buffer.subarray(used)).written;
+        from = to;
+      }
+    }
+    await drain();
+  } catch (e) {
+    failure = e;
+  }
+  await fs("close", path, () => file.close()).catch((e) => (failure ??= e));
+  if (failure !== undefined) throw failure;
 }
 
 /** A name that stays inside its directory: not empty, `.`, `..`, and without a separator or NUL. */

@@ -32,11 +32,21 @@ const SCALAR_SIZES = {
   u64: 8, i64: 8, f64: 8, usize: null, isize: null,
 } as const satisfies Record<ScalarName, number | null>;
 
-/** Size and alignment of a scalar on a target. */
+/** Scalar layouts per target, built once: a lookup allocates nothing (it runs once per scalar of every value). */
+const SCALAR_LAYOUTS = new Map<Target, Readonly<Record<ScalarName, TypeLayout>>>();
+
+/** Size and alignment of a scalar on a target (a shared, frozen object). */
 export function scalarLayout(name: ScalarName, target: Target): TypeLayout {
-  const info = TARGET_INFO[target];
-  const size = SCALAR_SIZES[name] ?? info.pointerBytes;
-  return { size, align: size === 8 ? info.align64 : size };
+  let table = SCALAR_LAYOUTS.get(target);
+  if (!table) {
+    const info = TARGET_INFO[target];
+    const entries = (Object.keys(SCALAR_SIZES) as ScalarName[]).map((n) => {
+      const size = SCALAR_SIZES[n] ?? info.pointerBytes;
+      return [n, Object.freeze({ size, align: size === 8 ? info.align64 : size })] as const;
+    });
+    SCALAR_LAYOUTS.set(target, table = Object.freeze(Object.fromEntries(entries) as Record<ScalarName, TypeLayout>));
+  }
+  return table[name];
 }
 
 const layoutCache = new Map<Target, WeakMap<PercpuType, TypeLayout>>();
@@ -79,8 +89,18 @@ export interface FieldLayout extends TypeLayout {
   readonly paddingBefore: number;
 }
 
-/** Fields of a struct with their offsets, in declaration order. */
-export function structFields(type: StructType, target: Target): FieldLayout[] {
+const fieldCache = new Map<Target, WeakMap<StructType, readonly FieldLayout[]>>();
+
+/** Fields of a struct with their offsets, in declaration order (computed once per struct type and target; frozen). */
+export function structFields(type: StructType, target: Target): readonly FieldLayout[] {
+  let cache = fieldCache.get(target);
+  if (!cache) fieldCache.set(target, cache = new WeakMap());
+  let fields = cache.get(type);
+  if (!fields) cache.set(type, fields = Object.freeze(placeFields(type, target)));
+  return fields;
+}
+
+function placeFields(type: StructType, target: Target): FieldLayout[] {
   const out: FieldLayout[] = [];
   let end = 0;
   for (const [name, fieldType] of Object.entries(type.fields)) {
@@ -169,18 +189,23 @@ export const SELF_POINTER_NAME = "__self";
  */
 export function computeLayout(defs: readonly VarDef[], target: Target, order: LayoutOrder = "definition"): Layout {
   const info = TARGET_INFO[target];
-  const placed = defs.map((d, index) => ({ d, index, ...typeLayout(d.type, target) }));
-  if (order === "min-padding") placed.sort((a, b) => b.align - a.align || a.index - b.index);
+  let placed = defs;
+  if (order === "min-padding") {
+    // Stable: equal alignments keep their definition order.
+    const align = (d: VarDef): number => typeLayout(d.type, target).align;
+    placed = defs.map((d, index) => ({ d, index })).sort((a, b) => align(b.d) - align(a.d) || a.index - b.index).map((p) => p.d);
+  }
   let end = info.selfPointer ? info.pointerBytes : 0;
   let maxAlign = 1;
   const vars: VarLayout[] = [];
-  for (const p of placed) {
-    const offset = alignUp(end, p.align);
-    vars.push({ name: p.d.name, type: p.d.type, offset, size: p.size, align: p.align, paddingBefore: offset - end, init: p.d.init });
-    end = offset + p.size;
-    maxAlign = Math.max(maxAlign, p.align);
+  for (const d of placed) {
+    const { size, align } = typeLayout(d.type, target);
+    const offset = alignUp(end, align);
+    vars.push({ name: d.name, type: d.type, offset, size, align, paddingBefore: offset - end, init: d.init });
+    end = offset + size;
+    if (align > maxAlign) maxAlign = align;
     if (end > MAX_AREA_SIZE) {
-      fail("area_too_large", [p.d.name], `Per-CPU area too large at "${p.d.name}": it would end at byte ${end}, the limit is ${MAX_AREA_SIZE} (2 GiB)`);
+      fail("area_too_large", [d.name], `Per-CPU area too large at "${d.name}": it would end at byte ${end}, the limit is ${MAX_AREA_SIZE} (2 GiB)`);
     }
   }
   const areaAlign = Math.max(STRIDE_UNIT, maxAlign);

@@ -7,6 +7,7 @@
 import { match } from "ts-pattern";
 import { scalarLayout, structFields, type Layout, typeLayout } from "./layout.ts";
 import { TARGET_INFO, type Target } from "./targets.ts";
+import { ChunkedText, LineBuffer } from "./text.ts";
 import type { PercpuType, ScalarName } from "./types.ts";
 
 /** Manifest format version; bumped on any incompatible change. */
@@ -50,11 +51,23 @@ export interface Manifest {
   readonly vars: readonly ManifestVar[];
 }
 
-/** Hex string of bytes. */
+/**
+ * Hex string of bytes (lowercase, two digits per byte).
+ *
+ * @example
+ * ```ts
+ * import { toHex } from "./manifest.ts";
+ * toHex(new Uint8Array([1, 0xab])); // "01ab"
+ * ```
+ */
 export function toHex(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!]!;
-  return s;
+  // One flat string per call (a `+=` per byte would leave a rope of one node per byte in the manifest).
+  let zero = true;
+  for (let i = 0; i < bytes.length && zero; i++) zero = bytes[i] === 0;
+  if (zero) return "00".repeat(bytes.length);
+  const digits = new Array<string>(bytes.length);
+  for (let i = 0; i < bytes.length; i++) digits[i] = HEX[bytes[i]!]!;
+  return digits.join("");
 }
 
 /** Two lowercase hex digits of every byte value. */
@@ -115,7 +128,52 @@ export function buildManifest(layout: Layout): Manifest {
   };
 }
 
-/** The manifest as the canonical JSON text written to `percpu.json`. */
+/**
+ * The manifest as the canonical JSON text written to `percpu.json`: the text
+ * of `JSON.stringify(manifest, null, 2)` for a manifest of
+ * {@link buildManifest} (keys in its order), plus a newline. Built per
+ * variable from the text of its type tree, made once per type (variables
+ * share type trees), so the cost per variable is a few concatenations.
+ *
+ * @example
+ * ```ts
+ * import { buildManifest, manifestJson } from "./manifest.ts";
+ * import { computeLayout } from "./layout.ts";
+ * import { u64 } from "./types.ts";
+ * const m = buildManifest(computeLayout([{ name: "CPU_ID", type: u64, init: new Uint8Array(8) }], "x86_64"));
+ * manifestJson(m) === JSON.stringify(m, null, 2) + "\n"; // true
+ * ```
+ */
 export function manifestJson(manifest: Manifest): string {
-  return JSON.stringify(manifest, null, 2) + "\n";
+  return manifestJsonChunks(manifest).text();
+}
+
+/** {@link manifestJson} as chunks, for writing without the whole string. */
+export function manifestJsonChunks(manifest: Manifest): ChunkedText {
+  return new ChunkedText(() => manifestLines(manifest));
+}
+
+function* manifestLines(manifest: Manifest): Generator<string, void, undefined> {
+  const { vars, ...head } = manifest;
+  const typeText = new Map<ManifestType, string>();
+  const top = JSON.stringify({ ...head, vars: [] }, null, 2);
+  if (vars.length === 0) {
+    yield `${top}\n`;
+    return;
+  }
+  const lines = new LineBuffer();
+  lines.push(`${top.slice(0, -"]\n}".length)}`);
+  for (let i = 0; i < vars.length; i++) {
+    const v = vars[i]!;
+    let type = typeText.get(v.type);
+    if (type === undefined) typeText.set(v.type, type = JSON.stringify(v.type, null, 2).replaceAll("\n", "\n      "));
+    lines.push(
+      `    {\n      "name": ${JSON.stringify(v.name)},\n      "offset": ${v.offset},\n      "size": ${v.size},\n      "align": ${v.align},\n      "paddingBefore": ${v.paddingBefore},\n      "type": ${type},\n      "init": "${v.init}"\n    }${
+        i + 1 < vars.length ? "," : ""
+      }`,
+    );
+    yield* lines.take();
+  }
+  lines.push("  ]", "}", "");
+  yield* lines.end();
 }

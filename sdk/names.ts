@@ -38,25 +38,29 @@ const ASM_RESERVED: ReadonlySet<string> = new Set([
   "t6", "t7", "t8", "u0", "fp", "s9",
 ]);
 
+/** Length of the longest name in {@link ASM_RESERVED}: longer names need no lookup. */
+const ASM_RESERVED_LONGEST = Math.max(...[...ASM_RESERVED].map((r) => r.length));
+
 /** Longest accepted variable or field name. */
 export const MAX_NAME_LENGTH = 64;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function checkIdentifier(name: unknown, path: readonly PathSegment[], what: string): asserts name is string {
-  const where = quotePath(path);
+  // Built only on failure: this runs for every variable and field defined.
+  const where = (): string => quotePath(path);
   if (typeof name !== "string" || !IDENTIFIER.test(name)) {
-    fail("name_not_identifier", path, `Invalid ${what} name ${where}: expected a C identifier ([A-Za-z_][A-Za-z0-9_]*)`);
+    fail("name_not_identifier", path, `Invalid ${what} name ${where()}: expected a C identifier ([A-Za-z_][A-Za-z0-9_]*)`);
   }
   if (name.length > MAX_NAME_LENGTH) {
-    fail("name_too_long", path, `Invalid ${what} name ${where}: ${name.length} characters, at most ${MAX_NAME_LENGTH} allowed`);
+    fail("name_too_long", path, `Invalid ${what} name ${where()}: ${name.length} characters, at most ${MAX_NAME_LENGTH} allowed`);
   }
-  if (C_KEYWORDS.has(name)) fail("name_reserved_word", path, `Invalid ${what} name ${where}: it is a C keyword`);
+  if (C_KEYWORDS.has(name)) fail("name_reserved_word", path, `Invalid ${what} name ${where()}: it is a C keyword`);
   if (name.startsWith("_")) {
-    fail("name_reserved_prefix", path, `Invalid ${what} name ${where}: a leading underscore is reserved for the implementation`);
+    fail("name_reserved_prefix", path, `Invalid ${what} name ${where()}: a leading underscore is reserved for the implementation`);
   }
   if (name.includes("__")) {
-    fail("name_reserved_prefix", path, `Invalid ${what} name ${where}: "__" joins field paths in generated symbols`);
+    fail("name_reserved_prefix", path, `Invalid ${what} name ${where()}: "__" joins field paths in generated symbols`);
   }
 }
 
@@ -64,7 +68,7 @@ function checkIdentifier(name: unknown, path: readonly PathSegment[], what: stri
 export function checkVarName(name: unknown): asserts name is string {
   const path = [typeof name === "string" ? name : String(name)];
   checkIdentifier(name, path, "variable");
-  if (ASM_RESERVED.has(name.toLowerCase())) {
+  if (name.length <= ASM_RESERVED_LONGEST && ASM_RESERVED.has(name.toLowerCase())) {
     fail("name_reserved_word", path, `Invalid variable name ${quotePath(path)}: it is an assembler register or operator name`);
   }
 }

@@ -8,7 +8,7 @@
 import { cScalarType } from "./c_names.ts";
 import type { GenConfig } from "./config.ts";
 import type { Layout, VarLayout } from "./layout.ts";
-import { type AccessorLeaf, accessorLeaves } from "./symbols.ts";
+import { type AccessorLeaf, typeLeaves } from "./symbols.ts";
 
 /** An accessor leaf placed in the area: `areaOffset` is relative to the per-CPU register. */
 export interface PlacedLeaf extends AccessorLeaf {
@@ -49,13 +49,19 @@ export interface GenInput {
  * ```
  */
 export function generatorInput(layout: Layout, config: GenConfig): GenInput {
+  // One literal shape per leaf (no spreads): this runs for every leaf of every variable.
   const vars: PlacedVar[] = layout.vars.map((v) => ({
     layout: v,
-    leaves: accessorLeaves(v.name, v.type, layout.target).map((leaf) => ({
-      ...leaf,
+    leaves: typeLeaves(v.type, layout.target).map((l): PlacedLeaf => ({
+      symbol: v.name + l.suffix,
+      path: l.path,
+      scalar: l.scalar,
+      size: l.size,
+      offset: l.offset,
+      indices: l.indices,
       varName: v.name,
-      areaOffset: v.offset + leaf.offset,
-      cType: cScalarType(leaf.scalar),
+      areaOffset: v.offset + l.offset,
+      cType: cScalarType(l.scalar),
     })),
   }));
   return { layout, config, vars };

@@ -54,12 +54,16 @@ export interface AccessorLeaf {
 }
 
 /** The leaves of a type, relative to the variable: `suffix` is what follows the variable name in the symbol. */
-type RelativeLeaf = Omit<AccessorLeaf, "symbol"> & { readonly suffix: string };
+export type RelativeLeaf = Omit<AccessorLeaf, "symbol"> & { readonly suffix: string };
 
 /** Leaves of each type object per target: variables of one shared type walk it once. */
 const leafCache = new Map<Target, WeakMap<PercpuType, readonly RelativeLeaf[]>>();
 
-function typeLeaves(type: PercpuType, target: Target): readonly RelativeLeaf[] {
+/**
+ * The accessor leaves of a type relative to a variable of it, computed once
+ * per type object and target (shared by every variable of the type; frozen).
+ */
+export function typeLeaves(type: PercpuType, target: Target): readonly RelativeLeaf[] {
   let cache = leafCache.get(target);
   if (!cache) leafCache.set(target, cache = new WeakMap());
   const hit = cache.get(type);
@@ -84,13 +88,20 @@ function typeLeaves(type: PercpuType, target: Target): readonly RelativeLeaf[] {
       .with({ kind: "aligned" }, (a) => walk(a.inner, suffix, path, offset, indices))
       .exhaustive();
   walk(type, "", [], 0, []);
-  cache.set(type, out);
+  cache.set(type, Object.freeze(out));
   return out;
 }
 
 /** Every accessor leaf of a variable on a target, in memory order. */
 export function accessorLeaves(name: string, type: PercpuType, target: Target): AccessorLeaf[] {
-  return typeLeaves(type, target).map(({ suffix, ...leaf }) => ({ ...leaf, symbol: name + suffix }));
+  return typeLeaves(type, target).map((l) => ({
+    symbol: name + l.suffix,
+    path: l.path,
+    scalar: l.scalar,
+    size: l.size,
+    offset: l.offset,
+    indices: l.indices,
+  }));
 }
 
 /** The operations a leaf of this scalar type has. */
@@ -217,8 +228,10 @@ export class SymbolClashes {
       const storage = storageSymbol(name);
       if (RESERVED_SYMBOLS.has(storage)) return storage;
     }
-    const offset = offsetMacro(name);
-    if ((reservedVar && RESERVED_SYMBOLS.has(offset)) || (startsLikeLeafMacro(offset) && this.#leafMacros.has(offset))) return offset;
+    if (reservedVar || mayStartLikeLeafMacro(name)) {
+      const offset = offsetMacro(name);
+      if ((reservedVar && RESERVED_SYMBOLS.has(offset)) || (startsLikeLeafMacro(offset) && this.#leafMacros.has(offset))) return offset;
+    }
     if (reservedVar) {
       for (const [p, q] of VAR_TEMPLATES.slice(2)) {
         const symbol = p + name + q;
@@ -242,8 +255,10 @@ export class SymbolClashes {
 
   /** Records the names of a variable that {@link find} accepted. */
   add(name: string, type: PercpuType): void {
-    const offset = offsetMacro(name);
-    if (startsLikeLeafMacro(offset)) this.#offsets.add(offset);
+    if (mayStartLikeLeafMacro(name)) {
+      const offset = offsetMacro(name);
+      if (startsLikeLeafMacro(offset)) this.#offsets.add(offset);
+    }
     for (const leaf of typeLeaves(type, "x86_64")) {
       const last = leaf.suffix.length > 0 ? leaf.suffix : name;
       if (last.charCodeAt(last.length - 1) !== 84 /* T */) continue;
@@ -260,6 +275,12 @@ export class SymbolClashes {
   #leafMacroUsed(macro: string): boolean {
     return (RESERVED_LEAF_MACROS && RESERVED_SYMBOLS.has(macro)) || (macro.endsWith("_OFFSET") && this.#offsets.has(macro));
   }
+}
+
+/** Whether `PERCPU_<name>_OFFSET` can start like a leaf macro: only when the name starts with `L` or `I` (no string is built for the others). */
+function mayStartLikeLeafMacro(name: string): boolean {
+  const first = name.charCodeAt(0);
+  return first === 76 /* L */ || first === 73 /* I */;
 }
 
 function startsLikeLeafMacro(symbol: string): boolean {

@@ -134,9 +134,7 @@ export const MAX_ARRAY_LENGTH = 2 ** 31;
  * ```
  */
 export function array<E extends PercpuType>(element: E, length: number): ArrayType<E> {
-  const type: ArrayType<E> = Object.freeze({ kind: "array", element, length });
-  checkType(type, []);
-  return type;
+  return interned(`a${typeId(element)}:${String(length)}`, () => Object.freeze({ kind: "array", element, length }));
 }
 
 /**
@@ -149,9 +147,10 @@ export function array<E extends PercpuType>(element: E, length: number): ArrayTy
  * ```
  */
 export function struct<F extends StructFields>(fields: F): StructType<F> {
-  const type: StructType<F> = Object.freeze({ kind: "struct", fields: Object.freeze({ ...fields }) });
-  checkType(type, []);
-  return type;
+  const copy = Object.freeze({ ...fields });
+  let key = "s";
+  for (const name of Object.keys(copy)) key += `${JSON.stringify(name)}:${typeId(copy[name])},`;
+  return interned(key, () => Object.freeze({ kind: "struct", fields: copy }));
 }
 
 /**
@@ -165,8 +164,41 @@ export function struct<F extends StructFields>(fields: F): StructType<F> {
  * ```
  */
 export function aligned<T extends PercpuType>(inner: T, align: number): AlignedType<T> {
-  const type: AlignedType<T> = Object.freeze({ kind: "aligned", inner, align });
+  return interned(`l${typeId(inner)}:${String(align)}`, () => Object.freeze({ kind: "aligned", inner, align }));
+}
+
+/**
+ * Structurally equal types made by the constructors are one object: every
+ * cache keyed by a type object (layouts, leaves, manifest and C type text)
+ * then serves all variables of a type, however often `array(u32, 3)` is
+ * written out in `define()` calls. Types are frozen values, so sharing them
+ * is invisible otherwise. The table is bounded: past its size it starts
+ * afresh (a lost entry costs one more object, never a wrong answer).
+ */
+const internedTypes = new Map<string, PercpuType>();
+
+/** Entries of {@link internedTypes} before it starts afresh. */
+const INTERNED_TYPES_LIMIT = 1 << 16;
+
+/** A number naming a type object (any value: a bad one is reported by `checkType` with the rest). */
+const typeIds = new WeakMap<object, number>();
+let nextTypeId = 0;
+
+function typeId(type: unknown): string {
+  if (typeof type !== "object" || type === null) return `?${typeof type}:${String(type)}`;
+  let id = typeIds.get(type);
+  if (id === undefined) typeIds.set(type, id = nextTypeId++);
+  return String(id);
+}
+
+/** The type of structure `key`: the one made before, or `make()` once it passes `checkType`. */
+function interned<T extends PercpuType>(key: string, make: () => T): T {
+  const hit = internedTypes.get(key);
+  if (hit !== undefined) return hit as T;
+  const type = make();
   checkType(type, []);
+  if (internedTypes.size >= INTERNED_TYPES_LIMIT) internedTypes.clear();
+  internedTypes.set(key, type);
   return type;
 }
 

@@ -36,40 +36,61 @@ const F32_MAX = 3.4028234663852886e38;
  * checked (8 for usize when no target is known yet).
  */
 export function checkScalar(name: ScalarName, value: unknown, path: readonly PathSegment[], bytes: number): unknown {
-  // Messages are built only on failure: this runs once per scalar of large arrays.
-  const where = (): string => quotePath(path);
-  const got = (): string => describeValue(value);
+  // Messages (and the path, which callers may reuse) are only built on failure: this runs once per scalar of large arrays.
   if (name === "bool") {
-    if (typeof value !== "boolean") fail("init_wrong_kind", path, `Invalid value for ${where()}: expected a boolean for bool, got ${got()}`);
+    if (typeof value !== "boolean") fail("init_wrong_kind", [...path], `Invalid value for ${quotePath(path)}: expected a boolean for bool, got ${describeValue(value)}`);
     return value;
   }
   if (name === "f32" || name === "f64") {
-    if (typeof value !== "number") fail("init_wrong_kind", path, `Invalid value for ${where()}: expected a number for ${name}, got ${got()}`);
+    if (typeof value !== "number") fail("init_wrong_kind", [...path], `Invalid value for ${quotePath(path)}: expected a number for ${name}, got ${describeValue(value)}`);
     if (name === "f32" && Number.isFinite(value) && Math.abs(value) > F32_MAX) {
-      fail("init_float_out_of_range", path, `Invalid value for ${where()}: ${value} overflows f32 (largest finite ${F32_MAX})`);
+      fail("init_float_out_of_range", [...path], `Invalid value for ${quotePath(path)}: ${value} overflows f32 (largest finite ${F32_MAX})`);
     }
     return value;
   }
   const wide = isWide(name);
+  const { min, max, low, high } = integerRangeOf(name, bytes);
+  // The common case, a number in range for a narrow int, without BigInt (`-0` normalises to 0 as through BigInt).
+  if (typeof value === "number" && !wide && value >= low && value <= high && Number.isInteger(value)) return value === 0 ? 0 : value;
   let big: bigint;
   if (typeof value === "bigint") {
-    if (!wide) fail("init_wrong_kind", path, `Invalid value for ${where()}: expected a number for ${name}, got bigint ${got()}`);
+    if (!wide) fail("init_wrong_kind", [...path], `Invalid value for ${quotePath(path)}: expected a number for ${name}, got bigint ${describeValue(value)}`);
     big = value;
   } else if (typeof value === "number") {
-    if (Number.isNaN(value)) fail("init_nan", path, `Invalid value for ${where()}: NaN is not a valid ${name}`);
-    if (!Number.isInteger(value)) fail("init_not_integer", path, `Invalid value for ${where()}: ${got()} is not an integer, ${name} needs one`);
+    if (Number.isNaN(value)) fail("init_nan", [...path], `Invalid value for ${quotePath(path)}: NaN is not a valid ${name}`);
+    if (!Number.isInteger(value)) fail("init_not_integer", [...path], `Invalid value for ${quotePath(path)}: ${describeValue(value)} is not an integer, ${name} needs one`);
     if (wide && !Number.isSafeInteger(value)) {
-      fail("init_unsafe_number", path, `Invalid value for ${where()}: ${got()} is beyond Number.MAX_SAFE_INTEGER and may have lost precision, pass a bigint for ${name}`);
+      fail("init_unsafe_number", [...path], `Invalid value for ${quotePath(path)}: ${describeValue(value)} is beyond Number.MAX_SAFE_INTEGER and may have lost precision, pass a bigint for ${name}`);
     }
     big = BigInt(value);
   } else {
-    fail("init_wrong_kind", path, `Invalid value for ${where()}: expected ${wide ? "a bigint or safe integer" : "an integer number"} for ${name}, got ${got()}`);
+    fail("init_wrong_kind", [...path], `Invalid value for ${quotePath(path)}: expected ${wide ? "a bigint or safe integer" : "an integer number"} for ${name}, got ${describeValue(value)}`);
   }
-  const { min, max } = integerRange(name, bytes);
   if (big < min || big > max) {
-    fail("init_out_of_range", path, `Invalid value for ${where()}: ${big} is out of range for ${name}${bytes !== 8 && wide ? ` (${bytes} bytes on this target)` : ""} (${min}..${max})`);
+    fail("init_out_of_range", [...path], `Invalid value for ${quotePath(path)}: ${big} is out of range for ${name}${bytes !== 8 && wide ? ` (${bytes} bytes on this target)` : ""} (${min}..${max})`);
   }
   return wide ? big : Number(big);
+}
+
+/** {@link integerRange} of every integer scalar and size, made once (the check of every integer value looks it up). */
+const RANGES = new Map<string, IntegerBounds>();
+
+/** An integer range as bigints and, for the fast path of narrow ints, as numbers. */
+interface IntegerBounds {
+  readonly min: bigint;
+  readonly max: bigint;
+  readonly low: number;
+  readonly high: number;
+}
+
+function integerRangeOf(name: IntegerScalarName, bytes: number): IntegerBounds {
+  const key = `${name}${bytes}`;
+  let range = RANGES.get(key);
+  if (range === undefined) {
+    const { min, max } = integerRange(name, bytes);
+    RANGES.set(key, range = Object.freeze({ min, max, low: Number(min), high: Number(max) }));
+  }
+  return range;
 }
 
 /**
@@ -77,37 +98,50 @@ export function checkScalar(name: ScalarName, value: unknown, path: readonly Pat
  * (pointer-sized ints are checked as 64-bit), and returns it normalised and frozen.
  */
 export function checkValue(type: PercpuType, value: unknown, path: readonly PathSegment[]): unknown {
+  return checkAt(type, value, [...path]);
+}
+
+/** {@link checkValue} with `trail` the path of `value`, extended and restored in place (copied only into errors). */
+function checkAt(type: PercpuType, value: unknown, trail: PathSegment[]): unknown {
   // A plain switch (exhaustive through assertNever): this runs once per element of large arrays.
   switch (type.kind) {
     case "scalar":
-      return checkScalar(type.name, value, path, type.name === "usize" || type.name === "isize" ? 8 : scalarLayout(type.name, "x86_64").size);
+      return checkScalar(type.name, value, trail, type.name === "usize" || type.name === "isize" ? 8 : scalarLayout(type.name, "x86_64").size);
     case "array": {
-      if (!Array.isArray(value)) fail("init_wrong_kind", path, `Invalid value for ${quotePath(path)}: expected an array of ${type.length}, got ${describeValue(value)}`);
+      if (!Array.isArray(value)) fail("init_wrong_kind", [...trail], `Invalid value for ${quotePath(trail)}: expected an array of ${type.length}, got ${describeValue(value)}`);
       if (value.length !== type.length) {
-        fail("init_array_length", path, `Invalid value for ${quotePath(path)}: expected ${type.length} elements, got ${value.length}`);
+        fail("init_array_length", [...trail], `Invalid value for ${quotePath(trail)}: expected ${type.length} elements, got ${value.length}`);
       }
-      // Array.from visits holes of sparse arrays (map would skip them and accept `[1, , 3]`).
-      return Object.freeze(Array.from(value, (v, i) => checkValue(type.element, v, [...path, i])));
+      // Indexing visits holes of sparse arrays as undefined (map would skip them and accept `[1, , 3]`).
+      const out = new Array<unknown>(type.length);
+      for (let i = 0; i < type.length; i++) {
+        trail.push(i);
+        out[i] = checkAt(type.element, value[i], trail);
+        trail.pop();
+      }
+      return Object.freeze(out);
     }
     case "struct": {
       if (typeof value !== "object" || value === null || Array.isArray(value)) {
-        fail("init_wrong_kind", path, `Invalid value for ${quotePath(path)}: expected an object with fields ${Object.keys(type.fields).join(", ")}, got ${describeValue(value)}`);
+        fail("init_wrong_kind", [...trail], `Invalid value for ${quotePath(trail)}: expected an object with fields ${Object.keys(type.fields).join(", ")}, got ${describeValue(value)}`);
       }
       const obj = value as Record<string, unknown>;
       for (const key of Object.keys(obj)) {
         if (!Object.hasOwn(type.fields, key)) {
-          fail("init_extra_field", [...path, key], `Invalid value for ${quotePath(path)}: unknown field "${key}", the struct has ${Object.keys(type.fields).join(", ")}`);
+          fail("init_extra_field", [...trail, key], `Invalid value for ${quotePath(trail)}: unknown field "${key}", the struct has ${Object.keys(type.fields).join(", ")}`);
         }
       }
       const out: Record<string, unknown> = {};
-      for (const [name, fieldType] of Object.entries(type.fields)) {
-        if (!Object.hasOwn(obj, name)) fail("init_missing_field", [...path, name], `Invalid value for ${quotePath(path)}: missing field "${name}"`);
-        out[name] = checkValue(fieldType, obj[name], [...path, name]);
+      for (const name of Object.keys(type.fields)) {
+        if (!Object.hasOwn(obj, name)) fail("init_missing_field", [...trail, name], `Invalid value for ${quotePath(trail)}: missing field "${name}"`);
+        trail.push(name);
+        out[name] = checkAt(type.fields[name]!, obj[name], trail);
+        trail.pop();
       }
       return Object.freeze(out);
     }
     case "aligned":
-      return checkValue(type.inner, value, path);
+      return checkAt(type.inner, value, trail);
     default:
       return assertNever(type);
   }
@@ -115,17 +149,27 @@ export function checkValue(type: PercpuType, value: unknown, path: readonly Path
 
 /** Writes one scalar little-endian into `view` at `offset`. */
 export function writeScalar(view: DataView, offset: number, name: ScalarName, size: number, value: unknown): void {
-  match(name)
-    .with("bool", () => view.setUint8(offset, value ? 1 : 0))
-    .with("f32", () => view.setFloat32(offset, value as number, true))
-    .with("f64", () => view.setFloat64(offset, value as number, true))
-    .with("u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize", () => {
+  // A plain switch (exhaustive through assertNever): this runs once per scalar of every value.
+  switch (name) {
+    case "bool":
+      view.setUint8(offset, value ? 1 : 0);
+      return;
+    case "f32":
+      view.setFloat32(offset, value as number, true);
+      return;
+    case "f64":
+      view.setFloat64(offset, value as number, true);
+      return;
+    case "u8": case "u16": case "u32": case "u64": case "usize":
+    case "i8": case "i16": case "i32": case "i64": case "isize":
       if (size === 8) view.setBigUint64(offset, BigInt.asUintN(64, BigInt(value as number | bigint)), true);
       else if (size === 4) view.setUint32(offset, Number(value) >>> 0, true);
       else if (size === 2) view.setUint16(offset, Number(value) & 0xffff, true);
       else view.setUint8(offset, Number(value) & 0xff);
-    })
-    .exhaustive();
+      return;
+    default:
+      return assertNever(name);
+  }
 }
 
 /** Reads one scalar little-endian from `view` at `offset`. */
@@ -152,38 +196,122 @@ export function encodeValue(type: PercpuType, value: unknown, target: Target, pa
   return encodeChecked(type, checkValue(type, value, path), target, path);
 }
 
-/** {@link encodeValue} for a value `checkValue` already accepted (only pointer-sized ints are re-checked). */
-export function encodeChecked(type: PercpuType, value: unknown, target: Target, path: readonly PathSegment[]): Uint8Array {
-  const bytes = new Uint8Array(typeLayout(type, target).size);
-  const view = new DataView(bytes.buffer);
-  // One walk over value and type together; paths are only materialised for pointer-sized
+/**
+ * Hands out zero-filled byte ranges of large shared buffers: the initial
+ * bytes of thousands of variables without an `ArrayBuffer` each. Every range
+ * is its own; none is ever handed out twice.
+ *
+ * @example
+ * ```ts
+ * import { ByteSlab } from "./values.ts";
+ * const slab = new ByteSlab();
+ * const a = slab.take(8), b = slab.take(8);
+ * a.buffer === b.buffer; // true: one buffer, two disjoint views
+ * ```
+ */
+export class ByteSlab {
+  #buffer = new ArrayBuffer(0);
+  #view = new DataView(this.#buffer);
+  #used = 0;
+
+  /** A fresh zero-filled range of `size` bytes. */
+  take(size: number): Uint8Array {
+    return new Uint8Array(this.#reserve(size), this.#used - size, size);
+  }
+
+  /** Reserves `size` bytes; returns their buffer (they end at `#used`). */
+  #reserve(size: number): ArrayBuffer {
+    if (this.#used + size > this.#buffer.byteLength) {
+      this.#buffer = new ArrayBuffer(Math.max(SLAB_BYTES, size));
+      this.#view = new DataView(this.#buffer);
+      this.#used = 0;
+    }
+    this.#used += size;
+    return this.#buffer;
+  }
+
+  /** @internal A fresh range with a view over its buffer and its start in that view. */
+  takeWithView(size: number): { readonly bytes: Uint8Array; readonly view: DataView; readonly start: number } {
+    const bytes = this.take(size);
+    return { bytes, view: this.#view, start: bytes.byteOffset };
+  }
+}
+
+/** Size of each buffer of a {@link ByteSlab}. */
+const SLAB_BYTES = 1 << 20;
+
+/**
+ * {@link encodeValue} for a value `checkValue` already accepted (only
+ * pointer-sized ints are re-checked); with `slab`, the bytes are a range of
+ * its shared buffers rather than an `ArrayBuffer` of their own.
+ */
+export function encodeChecked(type: PercpuType, value: unknown, target: Target, path: readonly PathSegment[], slab?: ByteSlab): Uint8Array {
+  const size = typeLayout(type, target).size;
+  // Zero is what a fresh buffer holds: the common all-zero initial value needs no walk at all.
+  if (isZeroValue(type, value)) return slab ? slab.take(size) : new Uint8Array(size);
+  const { bytes, view, start } = slab ? slab.takeWithView(size) : ownBytes(size);
+  // One walk over value and type together; the path is only materialised for pointer-sized
   // ints, whose range depends on the target and so is checked here rather than in define().
-  const write = (t: PercpuType, v: unknown, offset: number, at: () => PathSegment[]): void => {
+  const trail: PathSegment[] = [];
+  const write = (t: PercpuType, v: unknown, offset: number): void => {
     switch (t.kind) {
       case "scalar": {
         const { size } = scalarLayout(t.name, target);
-        if (t.name === "usize" || t.name === "isize") checkScalar(t.name, v, at(), size);
-        writeScalar(view, offset, t.name, size, v);
+        if (t.name === "usize" || t.name === "isize") checkScalar(t.name, v, [...path, ...trail], size);
+        writeScalar(view, start + offset, t.name, size, v);
         return;
       }
       case "array": {
         const stride = typeLayout(t.element, target).size;
         const items = v as readonly unknown[];
-        for (let i = 0; i < t.length; i++) write(t.element, items[i], offset + i * stride, () => [...at(), i]);
+        for (let i = 0; i < t.length; i++) {
+          trail.push(i);
+          write(t.element, items[i], offset + i * stride);
+          trail.pop();
+        }
         return;
       }
       case "struct":
-        for (const f of structFields(t, target)) write(f.type, (v as Record<string, unknown>)[f.name], offset + f.offset, () => [...at(), f.name]);
+        for (const f of structFields(t, target)) {
+          trail.push(f.name);
+          write(f.type, (v as Record<string, unknown>)[f.name], offset + f.offset);
+          trail.pop();
+        }
         return;
       case "aligned":
-        write(t.inner, v, offset, at);
+        write(t.inner, v, offset);
         return;
       default:
         return assertNever(t);
     }
   };
-  write(type, value, 0, () => [...path]);
+  write(type, value, 0);
   return bytes;
+}
+
+function ownBytes(size: number): { readonly bytes: Uint8Array; readonly view: DataView; readonly start: number } {
+  const bytes = new Uint8Array(size);
+  return { bytes, view: new DataView(bytes.buffer), start: 0 };
+}
+
+/** Whether a checked value is all zero bits on every target: a zero scalar (not -0.0), or a struct/array of them. */
+function isZeroValue(type: PercpuType, value: unknown): boolean {
+  switch (type.kind) {
+    case "scalar":
+      return value === 0n || value === false || (value === 0 && !Object.is(value, -0));
+    case "array": {
+      const items = value as readonly unknown[];
+      for (let i = 0; i < type.length; i++) if (!isZeroValue(type.element, items[i])) return false;
+      return true;
+    }
+    case "struct":
+      for (const name in type.fields) if (!isZeroValue(type.fields[name]!, (value as Record<string, unknown>)[name])) return false;
+      return true;
+    case "aligned":
+      return isZeroValue(type.inner, value);
+    default:
+      return assertNever(type);
+  }
 }
 
 function assertNever(x: never): never {
