@@ -39,7 +39,7 @@ import { match } from "ts-pattern";
 import { fail, type PathSegment } from "../sdk/errors.ts";
 import { cTypeName, GUARD_HOOKS, leafFunction, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
 import type { ScalarName } from "../sdk/types.ts";
-import { AREAS_SYMBOL, BASE_SYMBOL, commonData, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
+import { AREAS_SYMBOL, BASE_SYMBOL, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
 import { type AsmItem, definedRegs, inlineTemplate, insn, label, renderFunction, renderLines } from "./asm.ts";
 import type { ArithmeticOp, IntegerOp } from "../sdk/ops.ts";
 import { aarch64HeaderPrimitives } from "./aarch64_header.ts";
@@ -667,9 +667,8 @@ function varFunctions(input: GenInput): string[] {
 }
 
 /** The complete `percpu.S`. */
-function assembly(input: GenInput): string {
+function code(input: GenInput): string {
   const parts = [
-    commonData(input, "//"),
     ".text",
     "",
     ...runtime(input),
@@ -887,7 +886,8 @@ export const aarch64Backend: ArchBackend = {
   clangFlags: ["--target=aarch64-unknown-none-elf", "-march=armv8-a", "-mstrict-align"],
   supportsUserMode: false,
   check,
-  assembly,
+  commentChar: "//",
+  code,
   headerPrimitives: aarch64HeaderPrimitives,
   inlineC,
 };

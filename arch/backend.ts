@@ -23,8 +23,14 @@ export interface ArchBackend {
    * unsupported feature) with a `PercpuError`; called before generating.
    */
   check(input: GenInput): void;
-  /** The complete `percpu.S` (the per-variable functions of `input.vars`; none when it is empty). */
-  assembly(input: GenInput): string;
+  /** The line-comment marker of the arch's assembler (`#`, `//`). */
+  readonly commentChar: string;
+  /**
+   * `percpu.S` after the data every arch shares (`commonData` of
+   * arch/_asm.ts): the runtime and the per-variable functions of
+   * `input.vars` (none when it is empty). `percpuAssembly` puts the two together.
+   */
+  code(input: GenInput): string;
   /**
    * The arch's fixed block of `percpu.h` primitives (see emit/percpu_h.ts):
    * `PERCPU__BASE()` and any of `PERCPU__RD`, `PERCPU__WR`, `PERCPU__RD_G`,

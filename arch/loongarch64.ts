@@ -41,7 +41,7 @@ import { match } from "ts-pattern";
 import { fail, type PathSegment, quotePath } from "../sdk/errors.ts";
 import { cTypeName, GUARD_HOOKS, type IndexDim, INTEGER_OPS, leafFunction, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
 import type { VarLayout } from "../sdk/layout.ts";
-import { AREAS_SYMBOL, BASE_SYMBOL, commonData, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
+import { AREAS_SYMBOL, BASE_SYMBOL, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
 import { type AsmItem, definedRegs, inlineTemplate, insn, label, renderFunction } from "./asm.ts";
 import type { ArithmeticOp, IntegerOp } from "../sdk/ops.ts";
 import { loongarch64HeaderPrimitives } from "./loongarch64_header.ts";
@@ -603,8 +603,8 @@ function leafAsm(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
   return renderFunction(leafFunction(leaf, op), [...setup, ...leafBody(input, leaf, op, site, R), ret()]);
 }
 
-function assembly(input: GenInput): string {
-  const out = [commonData(input, "#"), ".text", ""];
+function code(input: GenInput): string {
+  const out = [".text", ""];
   out.push(...runtimeAsm(input));
   for (const v of input.vars) {
     out.push(...varAsm(input, v.layout));
@@ -770,7 +770,8 @@ export const loongarch64Backend: ArchBackend = {
   clangFlags: LOONGARCH64_CLANG_FLAGS,
   supportsUserMode: false,
   check,
-  assembly,
+  commentChar: "#",
+  code,
   headerPrimitives: loongarch64HeaderPrimitives,
   inlineC,
 };

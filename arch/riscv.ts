@@ -52,7 +52,7 @@ import { fail } from "../sdk/errors.ts";
 import { MAX_AREA_SIZE } from "../sdk/layout.ts";
 import { cTypeName, GUARD_HOOKS, leafFunction, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
 import type { ScalarName } from "../sdk/types.ts";
-import { AREAS_SYMBOL, BASE_SYMBOL, commonData, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
+import { AREAS_SYMBOL, BASE_SYMBOL, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
 import { type AsmItem, definedRegs, insn, label, renderFunction, renderLines } from "./asm.ts";
 import { riscvHeaderPrimitives } from "./riscv_header.ts";
 import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
@@ -642,10 +642,9 @@ function context(rv: Rv, input: GenInput): Ctx {
 }
 
 /** `percpu.S` for a RISC-V width. */
-function assembly(rv: Rv, input: GenInput): string {
+function code(rv: Rv, input: GenInput): string {
   const ctx = context(rv, input);
   const out: string[] = [
-    commonData(input, "#"),
     "# Nothing may relax against gp (the per-CPU register).",
     ".option norelax",
     // Global so that the PERCPU_INLINE accessors in other translation units can reach them.
@@ -835,7 +834,8 @@ function backend(rv: Rv, clangFlags: readonly string[]): ArchBackend {
     clangFlags,
     supportsUserMode: false,
     check: (input) => check(rv, input),
-    assembly: (input) => assembly(rv, input),
+    commentChar: "#",
+    code: (input) => code(rv, input),
     inlineC: (input) => inlineC(rv, input),
     headerPrimitives: riscvHeaderPrimitives,
   };

@@ -31,7 +31,7 @@ import { match } from "ts-pattern";
 import { fail } from "../sdk/errors.ts";
 import type { ScalarName } from "../sdk/types.ts";
 import { cTypeName, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
-import { AREAS_SYMBOL, BASE_SYMBOL, commonData, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
+import { AREAS_SYMBOL, BASE_SYMBOL, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
 import { type AsmItem, definedRegs, inlineTemplate, insn, label, renderFunction } from "./asm.ts";
 import { x86_64HeaderPrimitives } from "./x86_64_header.ts";
 import type { GenInput, PlacedLeaf, PlacedVar } from "../sdk/plan.ts";
@@ -487,10 +487,9 @@ function varFunctions(input: GenInput, v: PlacedVar): string[] {
 }
 
 /** `percpu.S` for x86_64. */
-function assembly(input: GenInput): string {
+function code(input: GenInput): string {
   const naive = accessOf(input) === "naive";
   return [
-    commonData(input, "#"),
     ".text",
     "",
     ...runtime(input),
@@ -657,7 +656,8 @@ export const x86_64Backend: ArchBackend = {
   clangFlags: ["--target=x86_64-unknown-none-elf", "-mno-red-zone", "-fno-pic"],
   supportsUserMode: true,
   check,
-  assembly,
+  commentChar: "#",
+  code,
   headerPrimitives: x86_64HeaderPrimitives,
   inlineC,
 };

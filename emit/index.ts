@@ -8,19 +8,19 @@
  * @module
  */
 import type { ArchBackend } from "../arch/backend.ts";
-import { configSummary } from "../arch/_asm.ts";
+import { configSummary, percpuAssembly } from "../arch/_asm.ts";
 import { backendFor } from "../arch/index.ts";
 import { linkerScriptChunks } from "../linker/script.ts";
 import { type GenConfig, type GenerateOptions, resolveConfig } from "../sdk/config.ts";
 import { fail } from "../sdk/errors.ts";
 import { writeGeneratedFiles } from "../sdk/fs.ts";
 import type { Layout } from "../sdk/layout.ts";
-import { buildManifest, type Manifest, manifestJsonChunks } from "../sdk/manifest.ts";
+import { buildManifest, layoutManifestJson, type Manifest } from "../sdk/manifest.ts";
 import { type GenInput, generatorInput } from "../sdk/plan.ts";
 import type { ChunkedText } from "../sdk/text.ts";
 import { emitHeaderChunks } from "./percpu_h.ts";
 
-/** Manifests by generation input: `percpu.json` and `Generated.manifest` of one generation share one build. */
+/** Manifests by generation input: `Generated.manifest` is built on first use, once (`percpu.json` is made from the layout directly). */
 const manifests = new WeakMap<GenInput, Manifest>();
 
 function manifestOf(input: GenInput): Manifest {
@@ -44,10 +44,10 @@ export type OutputName = "percpu.S" | "percpu.h" | "percpu.ld" | "percpu.json";
  * prototypes then too.
  */
 export const OUTPUTS: { readonly [N in OutputName]: Emitter } = {
-  "percpu.S": (input, backend) => backend.assembly(input.config.functions ? input : { ...input, vars: [] }),
+  "percpu.S": (input, backend) => percpuAssembly(backend, input.config.functions ? input : { ...input, vars: [] }),
   "percpu.h": (input, backend) => emitHeaderChunks(backend, input, { functions: input.config.functions }),
   "percpu.ld": (input) => linkerScriptChunks(input.layout, { cpus: input.config.cpus, summary: configSummary(input) }),
-  "percpu.json": (input) => manifestJsonChunks(manifestOf(input)),
+  "percpu.json": (input) => layoutManifestJson(input.layout),
 };
 
 /** The generated files, by name. */
@@ -102,5 +102,13 @@ export function generateFiles(layout: Layout, options: GenerateOptions): Generat
   for (const [name, text] of Object.entries(texts)) {
     Object.defineProperty(files, name, { enumerable: true, get: () => (typeof text === "string" ? text : text.text()) });
   }
-  return { config, layout, manifest: manifestOf(input), files: Object.freeze(files), write: (dir) => writeGeneratedFiles(dir, texts) };
+  return {
+    config,
+    layout,
+    get manifest() {
+      return manifestOf(input);
+    },
+    files: Object.freeze(files),
+    write: (dir) => writeGeneratedFiles(dir, texts),
+  };
 }

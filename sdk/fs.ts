@@ -125,19 +125,36 @@ export async function writeGeneratedFiles(
 const WRITE_CHARS = 1 << 18;
 
 /**
- * Writes text chunks as UTF-8 through one reused buffer: no string of the
+ * Writes text chunks as UTF-8 through two reused buffers: no string of the
  * whole file and no encoded copy of it (slices of a flat chunk copy nothing).
+ * While one buffer is being written, the next chunks are produced and
+ * encoded into the other, so the producer's work and the kernel's overlap.
  */
 async function writeChunks(path: string, chunks: Iterable<string>, fs: BoundedFs): Promise<void> {
-  const buffer = new Uint8Array(WRITE_CHARS * 3);
+  const buffers = [new Uint8Array(WRITE_CHARS * 3), new Uint8Array(WRITE_CHARS * 3)];
   const encoder = new TextEncoder();
   const file = await fs("open", path, () => open(path, "wx"));
   let failure: unknown;
+  let inFlight: Promise<void> | undefined;
   try {
+    let buffer = buffers[0]!;
     let used = 0;
-    const drain = async (): Promise<void> => {
+    /** Where the next buffer goes in the file: two writes are in flight at once, so each names its position. */
+    let position = 0;
+    const writeAll = async (bytes: Uint8Array, length: number, start: number): Promise<void> => {
       let at = 0;
-      while (at < used) at += (await fs("write", path, () => file.write(buffer, at, used - at))).bytesWritten;
+      while (at < length) at += (await fs("write", path, () => file.write(bytes, at, length - at, start + at))).bytesWritten;
+    };
+    /** Starts writing the filled buffer and switches to the other one once its own write is done. */
+    const flip = async (): Promise<void> => {
+      const started = writeAll(buffer, used, position);
+      position += used;
+      // Handled here so a failure while the next chunk is produced is no unhandled rejection; awaited below.
+      started.catch(() => {});
+      const previous = inFlight;
+      inFlight = started;
+      await previous;
+      buffer = buffer === buffers[0] ? buffers[1]! : buffers[0]!;
       used = 0;
     };
     for (const chunk of chunks) {
@@ -146,14 +163,17 @@ async function writeChunks(path: string, chunks: Iterable<string>, fs: BoundedFs
         // Never split a surrogate pair between two encodes.
         let to = Math.min(from + WRITE_CHARS, chunk.length);
         if (to < chunk.length && (chunk.charCodeAt(to - 1) & 0xfc00) === 0xd800) to--;
-        if (used + (to - from) * 3 > buffer.length) await drain();
+        if (used + (to - from) * 3 > buffer.length) await flip();
         used += encoder.encodeInto(from === 0 && to === chunk.length ? chunk : chunk.slice(from, to), buffer.subarray(used)).written;
         from = to;
       }
     }
-    await drain();
+    await flip();
+    await inFlight;
   } catch (e) {
     failure = e;
+    // A write still running must end before the file is closed.
+    await inFlight?.catch(() => {});
   }
   await fs("close", path, () => file.close()).catch((e) => (failure ??= e));
   if (failure !== undefined) throw failure;

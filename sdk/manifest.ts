@@ -5,7 +5,7 @@
  * @module
  */
 import { match } from "ts-pattern";
-import { scalarLayout, structFields, type Layout, typeLayout } from "./layout.ts";
+import { scalarLayout, structFields, type Layout, typeLayout, type VarLayout } from "./layout.ts";
 import { TARGET_INFO, type Target } from "./targets.ts";
 import { ChunkedText, LineBuffer } from "./text.ts";
 import type { PercpuType, ScalarName } from "./types.ts";
@@ -106,6 +106,13 @@ function describeType(type: PercpuType, target: Target): ManifestType {
 
 /** Builds the manifest of a layout. */
 export function buildManifest(layout: Layout): Manifest {
+  return { ...manifestHead(layout), vars: layout.vars.map((v) => manifestVar(v, layout.target)) };
+}
+
+/** Everything of a manifest but its variables. */
+type ManifestHead = Omit<Manifest, "vars">;
+
+function manifestHead(layout: Layout): ManifestHead {
   return {
     format: "percpu-manifest",
     version: MANIFEST_VERSION,
@@ -116,16 +123,39 @@ export function buildManifest(layout: Layout): Manifest {
     stride: layout.stride,
     areaAlign: layout.areaAlign,
     selfPointerOffset: layout.selfPointerOffset,
-    vars: layout.vars.map((v) => ({
-      name: v.name,
-      offset: v.offset,
-      size: v.size,
-      align: v.align,
-      paddingBefore: v.paddingBefore,
-      type: manifestType(v.type, layout.target),
-      init: toHex(v.init),
-    })),
   };
+}
+
+function manifestVar(v: VarLayout, target: Target): ManifestVar {
+  return {
+    name: v.name,
+    offset: v.offset,
+    size: v.size,
+    align: v.align,
+    paddingBefore: v.paddingBefore,
+    type: manifestType(v.type, target),
+    init: toHex(v.init),
+  };
+}
+
+/**
+ * `percpu.json` of a layout: exactly {@link manifestJson} of
+ * {@link buildManifest}, made one variable at a time (no manifest object of
+ * the whole layout is kept).
+ *
+ * @example
+ * ```ts
+ * import { buildManifest, layoutManifestJson, manifestJson } from "./manifest.ts";
+ * import { computeLayout } from "./layout.ts";
+ * import { u64 } from "./types.ts";
+ * const layout = computeLayout([{ name: "CPU_ID", type: u64, init: new Uint8Array(8) }], "x86_64");
+ * layoutManifestJson(layout).text() === manifestJson(buildManifest(layout)); // true
+ * ```
+ */
+export function layoutManifestJson(layout: Layout): ChunkedText {
+  return new ChunkedText(() => manifestLines(manifestHead(layout), layout.vars.length, function* () {
+    for (const v of layout.vars) yield manifestVar(v, layout.target);
+  }()));
 }
 
 /**
@@ -150,26 +180,27 @@ export function manifestJson(manifest: Manifest): string {
 
 /** {@link manifestJson} as chunks, for writing without the whole string. */
 export function manifestJsonChunks(manifest: Manifest): ChunkedText {
-  return new ChunkedText(() => manifestLines(manifest));
+  const { vars, ...head } = manifest;
+  return new ChunkedText(() => manifestLines(head, vars.length, vars));
 }
 
-function* manifestLines(manifest: Manifest): Generator<string, void, undefined> {
-  const { vars, ...head } = manifest;
+/** The text of a manifest with `head` and the `count` variables `vars`. */
+function* manifestLines(head: ManifestHead, count: number, vars: Iterable<ManifestVar>): Generator<string, void, undefined> {
   const typeText = new Map<ManifestType, string>();
   const top = JSON.stringify({ ...head, vars: [] }, null, 2);
-  if (vars.length === 0) {
+  if (count === 0) {
     yield `${top}\n`;
     return;
   }
   const lines = new LineBuffer();
   lines.push(`${top.slice(0, -"]\n}".length)}`);
-  for (let i = 0; i < vars.length; i++) {
-    const v = vars[i]!;
+  let i = 0;
+  for (const v of vars) {
     let type = typeText.get(v.type);
     if (type === undefined) typeText.set(v.type, type = JSON.stringify(v.type, null, 2).replaceAll("\n", "\n      "));
     lines.push(
       `    {\n      "name": ${JSON.stringify(v.name)},\n      "offset": ${v.offset},\n      "size": ${v.size},\n      "align": ${v.align},\n      "paddingBefore": ${v.paddingBefore},\n      "type": ${type},\n      "init": "${v.init}"\n    }${
-        i + 1 < vars.length ? "," : ""
+        ++i < count ? "," : ""
       }`,
     );
     yield* lines.take();

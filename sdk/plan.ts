@@ -8,6 +8,7 @@
 import { cScalarType } from "./c_names.ts";
 import type { GenConfig } from "./config.ts";
 import type { Layout, VarLayout } from "./layout.ts";
+import type { Target } from "./targets.ts";
 import { type AccessorLeaf, typeLeaves } from "./symbols.ts";
 
 /** An accessor leaf placed in the area: `areaOffset` is relative to the per-CPU register. */
@@ -49,10 +50,28 @@ export interface GenInput {
  * ```
  */
 export function generatorInput(layout: Layout, config: GenConfig): GenInput {
-  // One literal shape per leaf (no spreads): this runs for every leaf of every variable.
-  const vars: PlacedVar[] = layout.vars.map((v) => ({
-    layout: v,
-    leaves: typeLeaves(v.type, layout.target).map((l): PlacedLeaf => ({
+  const vars: PlacedVar[] = layout.vars.map((v) => new PlannedVar(v, layout.target));
+  return { layout, config, vars };
+}
+
+/**
+ * A planned variable whose leaves are placed when read, each time: nothing
+ * per leaf is kept for the whole generation (a kernel's header reads each of
+ * hundreds of thousands of leaves once, and they die young).
+ */
+class PlannedVar implements PlacedVar {
+  readonly layout: VarLayout;
+  readonly #target: Target;
+
+  constructor(layout: VarLayout, target: Target) {
+    this.layout = layout;
+    this.#target = target;
+  }
+
+  get leaves(): readonly PlacedLeaf[] {
+    const v = this.layout;
+    // One literal shape per leaf (no spreads): this runs for every leaf of every variable.
+    return typeLeaves(v.type, this.#target).map((l): PlacedLeaf => ({
       symbol: v.name + l.suffix,
       path: l.path,
       scalar: l.scalar,
@@ -62,7 +81,6 @@ export function generatorInput(layout: Layout, config: GenConfig): GenInput {
       varName: v.name,
       areaOffset: v.offset + l.offset,
       cType: cScalarType(l.scalar),
-    })),
-  }));
-  return { layout, config, vars };
+    }));
+  }
 }

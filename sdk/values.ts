@@ -8,7 +8,7 @@ import { match } from "ts-pattern";
 import { fail, type PathSegment, quotePath } from "./errors.ts";
 import { forEachScalar, scalarLayout, structFields, typeLayout } from "./layout.ts";
 import type { Target } from "./targets.ts";
-import { describeValue, type IntegerScalarName, type PercpuType, type ScalarName } from "./types.ts";
+import { describeValue, type IntegerScalarName, type PercpuType, type ScalarName, type StructType } from "./types.ts";
 
 /** Inclusive range of an integer scalar of `bytes` bytes. */
 export function integerRange(name: IntegerScalarName, bytes: number): { min: bigint; max: bigint } {
@@ -101,6 +101,15 @@ export function checkValue(type: PercpuType, value: unknown, path: readonly Path
   return checkAt(type, value, [...path]);
 }
 
+/** Field names of each struct type, in order (read for every value of the type). */
+const fieldNameCache = new WeakMap<StructType, readonly string[]>();
+
+function fieldNames(type: StructType): readonly string[] {
+  let names = fieldNameCache.get(type);
+  if (names === undefined) fieldNameCache.set(type, names = Object.freeze(Object.keys(type.fields)));
+  return names;
+}
+
 /** {@link checkValue} with `trail` the path of `value`, extended and restored in place (copied only into errors). */
 function checkAt(type: PercpuType, value: unknown, trail: PathSegment[]): unknown {
   // A plain switch (exhaustive through assertNever): this runs once per element of large arrays.
@@ -126,14 +135,16 @@ function checkAt(type: PercpuType, value: unknown, trail: PathSegment[]): unknow
         fail("init_wrong_kind", [...trail], `Invalid value for ${quotePath(trail)}: expected an object with fields ${Object.keys(type.fields).join(", ")}, got ${describeValue(value)}`);
       }
       const obj = value as Record<string, unknown>;
-      for (const key of Object.keys(obj)) {
-        if (!Object.hasOwn(type.fields, key)) {
-          fail("init_extra_field", [...trail, key], `Invalid value for ${quotePath(trail)}: unknown field "${key}", the struct has ${Object.keys(type.fields).join(", ")}`);
-        }
+      const names = fieldNames(type);
+      // Exactly the fields (as many own keys, each field one of them), else the first unknown key, then the first missing field.
+      if (Object.keys(obj).length !== names.length || !names.every((name) => Object.hasOwn(obj, name))) {
+        const extra = Object.keys(obj).find((key) => !Object.hasOwn(type.fields, key));
+        if (extra !== undefined) fail("init_extra_field", [...trail, extra], `Invalid value for ${quotePath(trail)}: unknown field "${extra}", the struct has ${names.join(", ")}`);
+        const missing = names.find((name) => !Object.hasOwn(obj, name))!;
+        fail("init_missing_field", [...trail, missing], `Invalid value for ${quotePath(trail)}: missing field "${missing}"`);
       }
       const out: Record<string, unknown> = {};
-      for (const name of Object.keys(type.fields)) {
-        if (!Object.hasOwn(obj, name)) fail("init_missing_field", [...trail, name], `Invalid value for ${quotePath(trail)}: missing field "${name}"`);
+      for (const name of names) {
         trail.push(name);
         out[name] = checkAt(type.fields[name]!, obj[name], trail);
         trail.pop();

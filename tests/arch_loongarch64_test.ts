@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { loadImmediate, loongarch64Backend } from "../arch/loongarch64.ts";
+import { percpuAssembly } from "../arch/_asm.ts";
 import type { Generated } from "../emit/index.ts";
 import { type GenInput, generatorInput, type PlacedLeaf, type PlacedVar } from "../sdk/plan.ts";
 import {
@@ -321,7 +322,7 @@ test("loongarch64 check() accepts offsets up to 2 GiB and rejects beyond with of
 
   // The 2 GiB - 8 accessor assembles to lu12i.w/ori/ldx (the sign-extending lu12i.w stays positive).
   await withTempDir("la64-reach", async (dir) => {
-    await writeFile(join(dir, "percpu.S"), loongarch64Backend.assembly(edge));
+    await writeFile(join(dir, "percpu.S"), percpuAssembly(loongarch64Backend, edge).text());
     await runOk(CLANG, [...FLAGS, "-c", "percpu.S", "-o", "percpu.o"], { cwd: dir });
     const dis = await disassemble(join(dir, "percpu.o"));
     const leaf = moved(edge).leaves[0]!;

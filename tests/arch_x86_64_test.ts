@@ -14,6 +14,7 @@ import { type GenInput, generatorInput, type PlacedLeaf } from "../sdk/plan.ts";
 import { cMemberPath } from "../arch/c_types.ts";
 import { emitHeader } from "../emit/percpu_h.ts";
 import { x86_64Backend } from "../arch/x86_64.ts";
+import { percpuAssembly } from "../arch/_asm.ts";
 import { ARRAY_EXPAND_LIMIT, cTypeName, GUARD_HOOKS, leafFunction, leafOps, offsetMacro, storageSymbol, varFunction } from "../sdk/symbols.ts";
 import type { PercpuType } from "../sdk/types.ts";
 import { isInteger } from "../sdk/values.ts";
@@ -448,7 +449,7 @@ test("x86_64 accessors with more integer arguments than registers read indices a
   const dims = [32, 16, 8, 4, 2, 1].map((stride) => ({ length: 2, stride }));
   const input: GenInput = { ...real, vars: [{ ...v, leaves: [{ ...v.leaves[0]!, indices: dims }] }] };
   await withTempDir("x86-stack", async (dir) => {
-    await writeFile(join(dir, "percpu.S"), x86_64Backend.assembly(input));
+    await writeFile(join(dir, "percpu.S"), percpuAssembly(x86_64Backend, input).text());
     await writeFile(join(dir, "percpu.h"), emitHeader(x86_64Backend, input, { functions: true }));
     const main = (inline: boolean): string => [
       ...(inline ? ["#define PERCPU_INLINE"] : []),
@@ -479,7 +480,7 @@ test("x86_64 accessors with more integer arguments than registers read indices a
       const r = await run(join(dir, "main"), [], { cwd: dir });
       assert.equal(r.stdout.trim(), "OK", `${inline ? "inline" : "extern"}: ${r.stdout}${r.stderr}`);
     }
-    const asm = x86_64Backend.assembly(input);
+    const asm = percpuAssembly(x86_64Backend, input).text();
     const remoteWrite = asm.slice(asm.indexOf("percpu_CUBE_remote_write:"), asm.indexOf(".size percpu_CUBE_remote_write"));
     assert.ok(remoteWrite.includes("8(%rsp)") && remoteWrite.includes("16(%rsp)"), remoteWrite);
   });
