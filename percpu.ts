@@ -127,7 +127,13 @@ export class PercpuVar<T extends PercpuType = PercpuType> {
    *
    * @example
    * ```ts
-   * COUNTER.withCurrent((c) => c.set(c.get() + 1));
+   * import { createPercpu, u64 } from "./mod.ts";
+   * const sdk = createPercpu();
+   * const COUNTER = sdk.define("COUNTER", u64, 0);
+   * await sdk.load();
+   * sdk.init(1);
+   * sdk.initPercpuReg(0);
+   * COUNTER.withCurrent((c) => c.set(c.get() + 1n));
    * ```
    */
   withCurrent<R>(fn: (cell: CurrentCell<Infer<T>>) => R): R {

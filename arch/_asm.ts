@@ -145,7 +145,7 @@ function* commonData(input: GenInput, commentChar: string): Generator<string, vo
       out.push(`.globl ${sym}`, `.type ${sym}, %object`, `.size ${sym}, ${v.size}`, `${sym}:`);
       pushByteDirectives(out, v.init);
       at = v.offset + v.size;
-      yield* out.take();
+      if (out.ready) yield* out.take();
     }
     out.push("");
   }

@@ -5,8 +5,10 @@
  * is its own; and what including `percpu.h` costs a C translation unit
  * (clang-19 -O2, 1 000 variables against 10, per arch).
  *
- * Run: `deno run -A bench/generate_bench.ts [--sizes 1000,10000] [--no-header]`.
- * Prints markdown tables; ratios are taken within the same run.
+ * Run: `deno run -A bench/generate_bench.ts [--sizes 1000,10000] [--runs 5] [--no-header]`.
+ * Each size runs `--runs` times (default 5, each in a fresh process); the
+ * table shows the run of median total time, with the fastest and slowest
+ * totals beside it. Prints markdown tables; ratios are taken within the same run.
  *
  * @module
  */
@@ -85,20 +87,39 @@ export async function measure(n: number, target: Target = "x86_64"): Promise<Sca
 
 const MB = (b: number): string => (b / 1e6).toFixed(1);
 
-/** A markdown table of scaling results with µs per variable. */
-export function scalingTable(results: readonly ScalingResult[]): string {
-  const rows = results.map((r) => {
-    const total = r.defineMs + r.layoutMs + r.generateMs + r.writeMs;
+/** Total milliseconds of a result: define + layout + generate + write. */
+function totalMs(r: ScalingResult): number {
+  return r.defineMs + r.layoutMs + r.generateMs + r.writeMs;
+}
+
+/** The runs of one size, in the order they ran. */
+export interface SizeRuns {
+  readonly vars: number;
+  readonly runs: readonly ScalingResult[];
+}
+
+/** The run of median total time (the lower middle one for an even count). */
+export function medianRun(runs: readonly ScalingResult[]): ScalingResult {
+  const sorted = [...runs].sort((a, b) => totalMs(a) - totalMs(b));
+  return sorted[(sorted.length - 1) >> 1]!;
+}
+
+/** A markdown table of scaling results (the median run of each size) with µs per variable and the spread of totals. */
+export function scalingTable(sizes: readonly SizeRuns[]): string {
+  const rows = sizes.map(({ runs }) => {
+    const r = medianRun(runs);
+    const total = totalMs(r);
+    const totals = runs.map(totalMs);
     const all = Object.values(r.bytes).reduce((a, b) => a + b, 0);
     return `| ${r.vars.toLocaleString("en")} | ${r.defineMs.toFixed(0)} | ${r.layoutMs.toFixed(0)} | ${r.generateMs.toFixed(0)} | ${
       r.writeMs.toFixed(0)
-    } | ${(total * 1000 / r.vars).toFixed(1)} | ${MB(all)} (${MB(r.bytes["percpu.S"] ?? 0)} .S, ${MB(r.bytes["percpu.h"] ?? 0)} .h) | ${
-      r.peakRssMiB.toFixed(0)
-    } |`;
+    } | ${total.toFixed(0)} (${Math.min(...totals).toFixed(0)}–${Math.max(...totals).toFixed(0)}) | ${(total * 1000 / r.vars).toFixed(1)} | ${MB(all)} (${
+      MB(r.bytes["percpu.S"] ?? 0)
+    } .S, ${MB(r.bytes["percpu.h"] ?? 0)} .h) | ${r.peakRssMiB.toFixed(0)} |`;
   });
   return [
-    "| variables | define ms | layout ms | generate ms | write ms | µs / variable | output MB | peak RSS MiB |",
-    "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| variables | define ms | layout ms | generate ms | write ms | total ms (min–max) | µs / variable | output MB | peak RSS MiB |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...rows,
   ].join("\n");
 }
@@ -148,20 +169,25 @@ if (isMain && argv[0] === "--child") {
 } else if (isMain) {
   const sizesArg = argv.indexOf("--sizes");
   const sizes = sizesArg >= 0 ? argv[sizesArg + 1]!.split(",").map(Number) : [1_000, 10_000, 100_000];
+  const runsArg = argv.indexOf("--runs");
+  const runs = runsArg >= 0 ? Number(argv[runsArg + 1]) : 5;
   const self = fileURLToPath(import.meta.url);
-  const results = sizes.map((n) => {
+  const child = (n: number): ScalingResult => {
     const out = execFileSync(process.execPath, [...(globalThis as { Deno?: unknown }).Deno ? ["run", "-A"] : [], self, "--child", String(n)], {
       encoding: "utf8",
       maxBuffer: 1 << 20,
       timeout: 900_000,
     });
     return JSON.parse(out.trim().split("\n").at(-1)!) as ScalingResult;
-  });
-  console.log(`Measured ${new Date().toISOString().slice(0, 10)}, x86_64 kernel mode, 4 CPUs\n`);
+  };
+  const results: SizeRuns[] = sizes.map((n) => ({ vars: n, runs: Array.from({ length: runs }, () => child(n)) }));
+  console.log(`Measured ${new Date().toISOString().slice(0, 10)}, x86_64 kernel mode, 4 CPUs; median of ${runs} runs per size\n`);
   console.log(scalingTable(results));
-  const per = (r: ScalingResult): number => (r.defineMs + r.layoutMs + r.generateMs + r.writeMs) / r.vars;
+  const per = (r: ScalingResult): number => totalMs(r) / r.vars;
   const at10k = results.find((r) => r.vars === 10_000);
   const last = results.at(-1)!;
-  if (at10k && last !== at10k) console.log(`\ntime per variable at ${last.vars} / at 10 000: ${(per(last) / per(at10k)).toFixed(2)}×`);
+  if (at10k && last !== at10k) {
+    console.log(`\ntime per variable at ${last.vars} / at 10 000: ${(per(medianRun(last.runs)) / per(medianRun(at10k.runs))).toFixed(2)}×`);
+  }
   if (!argv.includes("--no-header")) console.log(`\n${headerTable()}`);
 }

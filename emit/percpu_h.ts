@@ -282,7 +282,7 @@ function* headerChunks(backend: ArchBackend, input: GenInput, options: HeaderOpt
   for (const v of input.vars) {
     lines.push(`#define ${offsetMacro(v.layout.name)} ${v.layout.offset}u`, typedef(v.layout.type, cTypeName(v.layout.name)));
     for (const leaf of v.leaves) pushLeafData(lines, leaf, kinds[leaf.scalar]);
-    yield* lines.take();
+    if (lines.ready) yield* lines.take();
   }
   lines.push(
     "",
@@ -324,7 +324,7 @@ function* functionDeclarations(lines: LineBuffer, backend: ArchBackend, input: G
     const t = cTypeName(v.layout.name);
     lines.push(`${t} *${varFunction(v.layout.name, "remote_ptr")}(uintptr_t cpu);`);
     lines.push(`void ${varFunction(v.layout.name, "reset_to_init")}(void);`);
-    yield* lines.take();
+    if (lines.ready) yield* lines.take();
   }
   lines.push("", "#ifndef PERCPU_INLINE", "");
   for (const v of input.vars) {
@@ -332,7 +332,7 @@ function* functionDeclarations(lines: LineBuffer, backend: ArchBackend, input: G
     for (const leaf of v.leaves) {
       for (const op of leafOps(leaf.scalar)) lines.push(`${cPrototype(leafSignature(leaf, op))};`);
     }
-    yield* lines.take();
+    if (lines.ready) yield* lines.take();
   }
   lines.push("", "#else /* PERCPU_INLINE */", "", backend.inlineC(input).trimEnd(), "", "#endif /* PERCPU_INLINE */");
 }

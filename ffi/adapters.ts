@@ -31,7 +31,7 @@ async function adapterFor(runtime: FfiRuntime): Promise<FfiAdapter> {
  *
  * @example
  * ```ts
- * import { detectRuntime } from "./ffi/adapters.ts";
+ * import { detectRuntime } from "./adapters.ts";
  * console.log(detectRuntime()); // "deno", "bun", "node" or null
  * ```
  */
@@ -49,7 +49,7 @@ export function detectRuntime(): FfiRuntime | null {
  *
  * @example
  * ```ts
- * import { openLibrary } from "./ffi/adapters.ts";
+ * import { openLibrary } from "./adapters.ts";
  * const lib = await openLibrary("/tmp/libm.so", { answer: { params: [], result: "u32" } } as const);
  * console.log(lib.symbols.answer()); // a number
  * lib.close();

@@ -79,7 +79,7 @@ function insideNodeModules(dir: string): boolean {
  *
  * @example
  * ```ts
- * import { defaultCacheDir } from "./ffi/build.ts";
+ * import { defaultCacheDir } from "./build.ts";
  * console.log(defaultCacheDir()); // e.g. "/home/me/app/node_modules/.cache/percpu"
  * ```
  */
@@ -147,7 +147,7 @@ function runCompiler(
  *
  * @example
  * ```ts
- * import { buildSharedLibrary } from "./ffi/build.ts";
+ * import { buildSharedLibrary } from "./build.ts";
  * const lib = await buildSharedLibrary({ sources: { "x.c": "int x(void) { return 1; }" }, compile: ["x.c"] });
  * console.log(lib.path, lib.cached);
  * ```

@@ -29,7 +29,7 @@ const BUN_TYPES: { readonly [K in FfiType]: FFIType } = {
  *
  * @example
  * ```ts
- * import { open } from "./ffi/bun.ts";
+ * import { open } from "./bun.ts";
  * const lib = open("/tmp/libx.so", { answer: { params: [], result: "u32" } });
  * ```
  */

@@ -28,7 +28,7 @@ interface DenoFfi {
  *
  * @example
  * ```ts
- * import { open } from "./ffi/deno.ts";
+ * import { open } from "./deno.ts";
  * const lib = open("/tmp/libx.so", { answer: { params: [], result: "u32" } });
  * ```
  */

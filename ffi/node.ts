@@ -29,7 +29,7 @@ const KOFFI_TYPES: { readonly [K in FfiType]: string } = {
  *
  * @example
  * ```ts
- * import { open } from "./ffi/node.ts";
+ * import { open } from "./node.ts";
  * const lib = open("/tmp/libx.so", { answer: { params: [], result: "u32" } });
  * ```
  */

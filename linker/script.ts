@@ -48,7 +48,7 @@ function* linkerScriptLines(layout: Layout, options: LinkerScriptOptions): Gener
   for (const v of layout.vars) {
     const sym = storageSymbol(v.name);
     lines.push(`ASSERT(${sym} == ${v.offset}, "percpu: ${sym} is not at offset ${v.offset} as the SDK computed")`);
-    yield* lines.take();
+    if (lines.ready) yield* lines.take();
   }
   lines.push("");
   yield* lines.end();

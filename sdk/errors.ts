@@ -85,11 +85,12 @@ export function formatPath(path: readonly PathSegment[]): string {
  *
  * @example
  * ```ts
- * import { createPercpu, PercpuError, u8 } from "./mod.ts";
+ * import { createPercpu, PercpuError, u8 } from "../mod.ts";
  * try {
  *   createPercpu().define("COUNT", u8, 256);
  * } catch (e) {
  *   if (e instanceof PercpuError) console.log(e.code, e.path); // init_out_of_range ["COUNT"]
+ *   else throw e;
  * }
  * ```
  */

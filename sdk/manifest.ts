@@ -203,7 +203,7 @@ function* manifestLines(head: ManifestHead, count: number, vars: Iterable<Manife
         ++i < count ? "," : ""
       }`,
     );
-    yield* lines.take();
+    if (lines.ready) yield* lines.take();
   }
   lines.push("  ]", "}", "");
   yield* lines.end();

@@ -68,9 +68,10 @@ export class ChunkedText {
 
 /**
  * Lines joined by `"\n"` as flat chunks: the concatenation of every chunk
- * {@link LineBuffer.take} and {@link LineBuffer.end} yield is exactly
+ * {@link LineBuffer.take} and {@link LineBuffer.end} hand over is exactly
  * `lines.join("\n")` of every line pushed, in order. A producer of a
- * {@link ChunkedText} pushes lines and `yield* take()`s now and then.
+ * {@link ChunkedText} pushes lines and, whenever {@link LineBuffer.ready},
+ * `yield* take()`s.
  *
  * @example
  * ```ts
@@ -78,7 +79,7 @@ export class ChunkedText {
  * const out = new LineBuffer();
  * out.push("#define A 1", "#define B 2");
  * out.push("");
- * [...out.end()].join(""); // "#define A 1\n#define B 2\n"
+ * out.end().join(""); // "#define A 1\n#define B 2\n"
  * ```
  */
 export class LineBuffer {
@@ -102,23 +103,27 @@ export class LineBuffer {
     for (const line of lines) this.push(line);
   }
 
+  /** Whether a chunk has been closed and not taken yet (checked after every variable: no allocation). */
+  get ready(): boolean {
+    return this.#chunks.length > 0;
+  }
+
   /** Hands over the chunks closed so far. */
-  *take(): Generator<string, void, undefined> {
-    if (this.#chunks.length === 0) return;
+  take(): readonly string[] {
     const chunks = this.#chunks;
     this.#chunks = [];
-    yield* chunks;
+    return chunks;
   }
 
   /** Closes the last chunk and hands over every chunk not taken yet. */
-  *end(): Generator<string, void, undefined> {
+  end(): readonly string[] {
     this.#close();
-    yield* this.take();
+    return this.take();
   }
 
   /** The text of every line not taken yet (ends the buffer like {@link LineBuffer.end}). */
   text(): string {
-    return [...this.end()].join("");
+    return this.end().join("");
   }
 
   #close(): void {

@@ -129,7 +129,7 @@ export const MAX_ARRAY_LENGTH = 2 ** 31;
  *
  * @example
  * ```ts
- * import { array, u32 } from "./mod.ts";
+ * import { array, u32 } from "../mod.ts";
  * const hist = array(u32, 8); // u32[8]
  * ```
  */
@@ -142,7 +142,7 @@ export function array<E extends PercpuType>(element: E, length: number): ArrayTy
  *
  * @example
  * ```ts
- * import { struct, u32, u64 } from "./mod.ts";
+ * import { struct, u32, u64 } from "../mod.ts";
  * const Stats = struct({ irqs: u64, ticks: u32 }); // size 16, align 8
  * ```
  */
@@ -159,7 +159,7 @@ export function struct<F extends StructFields>(fields: F): StructType<F> {
  *
  * @example
  * ```ts
- * import { aligned, struct, u64 } from "./mod.ts";
+ * import { aligned, struct, u64 } from "../mod.ts";
  * const Hot = aligned(struct({ hits: u64 }), 64); // size 64, align 64
  * ```
  */

@@ -7,12 +7,13 @@
  * (labels alone on their line, instructions tab-indented, ending in `ret`).
  */
 import assert from "node:assert/strict";
-import { aligned, array, bool, createPercpu, f32, f64, i16, i64, i8, struct, u16, u32, u64, u8 } from "../mod.ts";
+import { aligned, array, bool, createPercpu, f32, i16, i8, struct, u16, u32, u64, u8 } from "../mod.ts";
 import type { PercpuSdk } from "../mod.ts";
 import { type GenInput, generatorInput, type PlacedLeaf } from "../sdk/plan.ts";
 import { resolveConfig } from "../sdk/config.ts";
 import { leafOps } from "../sdk/symbols.ts";
 import { aarch64Backend, aarch64LeafAssembly } from "../arch/aarch64.ts";
+import { defineScalarsOfEveryWidth } from "./_fixtures.ts";
 import { test } from "./_harness.ts";
 
 type FeatureName = "preempt" | "irq" | "naive" | "el2";
@@ -25,14 +26,9 @@ const SETS: readonly (readonly FeatureName[])[] = [[], ["preempt"], ["irq"], ["p
 /** Scalars of every kind, nested arrays and structs, and leaves past the scaled-immediate, 16-bit and `lsl #12` reaches. */
 function layout(): PercpuSdk {
   const sdk = createPercpu();
-  sdk.define("B8", u8, 1);
-  sdk.define("H16", i16, -2);
-  sdk.define("W32", u32, 3);
-  sdk.define("D64", u64, 4n);
-  sdk.define("S64", i64, -4n);
+  defineScalarsOfEveryWidth(sdk);
   sdk.define("READY", bool, true);
   sdk.define("F32V", f32, 1.5);
-  sdk.define("F64V", f64, 0.5);
   sdk.define("PAD", array(u8, 40000), new Array<number>(40000).fill(0));
   sdk.define("ST", struct({ a: u64, b: u32, c: array(i16, 3), d: struct({ e: i8, f: array(u16, 2) }) }), { a: 1n, b: 2, c: [1, 2, 3], d: { e: -1, f: [4, 5] } });
   sdk.define("MAT", array(array(u32, 3), 17), Array.from({ length: 17 }, () => [0, 0, 0]));

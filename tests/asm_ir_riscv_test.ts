@@ -5,23 +5,19 @@
  * here independently, on the rendered text, for every op and feature set).
  */
 import assert from "node:assert/strict";
-import { array, createPercpu, f64, i16, i64, struct, u32, u64, u8 } from "../mod.ts";
+import { array, createPercpu, struct, u32, u64, u8 } from "../mod.ts";
 import type { PercpuSdk } from "../mod.ts";
 import { generatorInput } from "../sdk/plan.ts";
 import { leafOps } from "../sdk/symbols.ts";
 import { riscv32Backend, riscv64Backend, riscvLeafAssembly } from "../arch/riscv.ts";
+import { defineScalarsOfEveryWidth } from "./_fixtures.ts";
 import { test } from "./_harness.ts";
 
 const SETS = [[], ["preempt"], ["irq"], ["preempt", "irq"], ["naive"]] as const;
 
 function layout(): PercpuSdk {
   const sdk = createPercpu();
-  sdk.define("B8", u8, 1);
-  sdk.define("H16", i16, -2);
-  sdk.define("W32", u32, 3);
-  sdk.define("D64", u64, 4n);
-  sdk.define("S64", i64, -4n);
-  sdk.define("F64V", f64, 0.5);
+  defineScalarsOfEveryWidth(sdk);
   sdk.define("PAD", array(u8, 5000), new Array<number>(5000).fill(0));
   sdk.define("ST", struct({ a: u64, b: u32 }), { a: 1n, b: 2 });
   sdk.define("MAT", array(array(u32, 3), 17), Array.from({ length: 17 }, () => [0, 0, 0]));

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { array, bool, createPercpu, f64, i16, PercpuError, type PercpuVar, struct, u32, u64 } from "../mod.ts";
 import { type AccessorName, DERIVED_METHODS, type DerivedMethod } from "../ffi/_accessors.ts";
 import { LEAF_OP_SPECS, LEAF_OPS, type LeafOp, type LeafOpSpec } from "../sdk/ops.ts";
+import { OPERAND_SAMPLES } from "./_fixtures.ts";
 import { test } from "./_harness.ts";
 
 // Compile-time: every catalog op is a compiled method, and every compiled method is a handle method.
@@ -50,24 +51,6 @@ function kindOf(op: LeafOp): "read" | "write" | "rmw" {
 /** The CPU every op is run on (the current CPU, and the one remote ops are given); CPU 0 must stay untouched. */
 const CPU = 1;
 
-/** Operand bit patterns covering wrap-around, sign bits and all-ones (masked to the width). */
-const SAMPLES = [
-  0n,
-  1n,
-  2n,
-  0x7fn,
-  0x80n,
-  0xffn,
-  0x7fffn,
-  0x8000n,
-  0xffffn,
-  0x7fffffffn,
-  0x80000000n,
-  0xffffffffn,
-  0x123456789abcdefn,
-  0x8000000000000000n,
-  0xffffffffffffffffn,
-];
 
 /** An integer variable under test: how its n-bit patterns map to JS values. */
 interface IntegerCase {
@@ -139,7 +122,7 @@ test("every catalog op is the JS handle method named by its js, doing what its r
     for (const c of integers) {
       const v = c.v;
       const mask = (1n << c.bits) - 1n;
-      const samples = [...new Set(SAMPLES.map((s) => s & mask))];
+      const samples = [...new Set(OPERAND_SAMPLES.map((s) => s & mask))];
       const sentinel = toJs(c, 0x5a5a5a5a5a5a5a5an);
       if (remoteWriter !== undefined) method(v, LEAF_OP_SPECS[remoteWriter].js)(0, sentinel);
 

@@ -20,6 +20,7 @@ import {
   VAR_OPS,
   type VarOp,
 } from "../sdk/ops.ts";
+import { OPERAND_SAMPLES } from "./_fixtures.ts";
 import { test } from "./_harness.ts";
 import { withTempDir } from "./_tmp.ts";
 import { run, runOk } from "./_toolchain.ts";
@@ -66,24 +67,6 @@ test("every op of the catalog has its generic accessor in percpu.h, plain and _a
   }
 });
 
-/** Operand patterns covering wrap-around, sign bits and equal operands. */
-const SAMPLES = [
-  0n,
-  1n,
-  2n,
-  0x7fn,
-  0x80n,
-  0xffn,
-  0x7fffn,
-  0x8000n,
-  0xffffn,
-  0x7fffffffn,
-  0x80000000n,
-  0xffffffffn,
-  0x123456789abcdefn,
-  0x8000000000000000n,
-  0xffffffffffffffffn,
-];
 
 for (
   const [what, features] of [["the x86_64 primitives", []], ["the generic fallback (naive: no arch primitive)", [
@@ -103,8 +86,8 @@ for (
         const c = `uint${bits}_t`;
         for (const op of INTEGER_OPS) {
           const spec = LEAF_OP_SPECS[op];
-          for (const old of SAMPLES) {
-            const args = spec.values.map((_, i) => SAMPLES[(Number(old % 13n) + 5 * i + 3) % SAMPLES.length]! & mask);
+          for (const old of OPERAND_SAMPLES) {
+            const args = spec.values.map((_, i) => OPERAND_SAMPLES[(Number(old % 13n) + 5 * i + 3) % OPERAND_SAMPLES.length]! & mask);
             const o = old & mask;
             const model = spec.model!(o, args, mask);
             const call = `percpu_${op}(${[name, ...args.map((a) => `(${c})${a}ull`)].join(", ")})`;
