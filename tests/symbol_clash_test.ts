@@ -82,13 +82,20 @@ test("symbol clash: long arrays' PERCPU_LI_ and PERCPU_I_ macros against offset 
   assert.deepEqual(run([["LI", u8], ["I_OFFSET", u8]]), reference([["LI", u8], ["I_OFFSET", u8]]));
 });
 
+test("symbol clash: register names and names equal ignoring case clash only through the generated symbols", () => {
+  const defs = [["SP", u8], ["sp", u8], ["Sp", u8], ["OFFSET", struct({ OFFSET: u8, sp: u8 })], ["L_OFFSET_", u8], ["l_OFFSET_", u8]] as const;
+  assert.deepEqual(run(defs), ["ok", "ok", "ok", "ok", "name_symbol_clash PERCPU_L_OFFSET__OFFSET", "ok"]);
+  assert.deepEqual(run(defs), reference(defs));
+});
+
 test("symbol clash: no whole-variable op name is a suffix of another after _ (the typedef _t included)", () => {
   const tails = ["t", ...VAR_OPS].map((op) => `_${op}`);
   for (const a of tails) for (const b of tails) if (a !== b) assert.ok(!b.endsWith(a), `${a} is a suffix of ${b}`);
 });
 
 test("symbol clash: the cheap check agrees with the plain rule on random adversarial programs", () => {
-  const parts = ["L", "LI", "I", "X", "Y", "OFFSET", "SELF", "t", "current", "ptr", "remote", "reset", "to", "init", "0", "3"];
+  // Case variants (l, offset, Self) and register names (SP, sp, PTR) too: neither is special any more.
+  const parts = ["L", "LI", "I", "X", "Y", "OFFSET", "SELF", "t", "current", "ptr", "remote", "reset", "to", "init", "0", "3", "l", "offset", "Self", "SP", "sp", "PTR"];
   let seed = 12345;
   const rnd = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
   const ident = (): string => {
