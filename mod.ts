@@ -48,10 +48,10 @@ export { TARGETS, type Target } from "./sdk/targets.ts";
 export { type FieldLayout, type Layout, type LayoutOrder, type TypeLayout, type VarLayout, typeLayout } from "./sdk/layout.ts";
 export { type Manifest, type ManifestType, type ManifestVar, MANIFEST_VERSION } from "./sdk/manifest.ts";
 export { decodeValue, encodeValue } from "./sdk/values.ts";
-export { createPercpu, type IntegerVarType, percpu, PercpuSdk, type PercpuOptions, PercpuVar } from "./percpu.ts";
+export { createPercpu, type IntegerArgument, type IntegerVarType, percpu, PercpuSdk, type PercpuOptions, PercpuVar } from "./percpu.ts";
 export type { Features, GenConfig, GenerateOptions, Mode } from "./sdk/config.ts";
 export type { Generated, GeneratedFiles } from "./emit/index.ts";
-export type { CurrentCell, HookCounts, LoadInfo, LoadOptions } from "./ffi/native.ts";
+export type { AreaBase, BindOptions, CurrentCell, HookCounts, InitOptions, LoadInfo, LoadOptions } from "./ffi/native.ts";
 export type {
   BootFirmwareOptions,
   BootResult,

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { type Generated, generateFiles } from "./emit/index.ts";
-import type { CurrentCell, HookCounts, LoadInfo, LoadOptions, NativeSdk, NativeVar } from "./ffi/native.ts";
+import type { BindOptions, CurrentCell, HookCounts, InitOptions, LoadInfo, LoadOptions, NativeSdk, NativeVar } from "./ffi/native.ts";
 import type { BootFirmwareOptions, BootResult, BuildFirmwareOptions, FirmwareImage } from "./firmware/build.ts";
 import type { GenerateOptions } from "./sdk/config.ts";
 import { fail, PercpuError, quotePath } from "./sdk/errors.ts";
@@ -19,6 +19,14 @@ import { SymbolClashes } from "./sdk/symbols.ts";
 import { checkTarget, type Target } from "./sdk/targets.ts";
 import { type AlignedType, checkType, type Infer, type InferInit, type IntegerScalarName, type PercpuType, type ScalarType, typeName } from "./sdk/types.ts";
 import { ByteSlab, checkValue, encodeChecked } from "./sdk/values.ts";
+
+/**
+ * The operand of a read-modify-write op on an n-bit integer, as C takes it:
+ * a number or a bigint from -(2^n − 1) to 2^n − 1, wrapped modulo 2^n
+ * (`addCurrent(-1)` on an unsigned variable decrements, as Linux's
+ * `this_cpu_add(x, -1)`). A number for a 64-bit type must be a safe integer.
+ */
+export type IntegerArgument = number | bigint;
 
 /** Types whose handles have the integer read-modify-write ops and `sum()`. */
 export type IntegerVarType = ScalarType<IntegerScalarName> | AlignedType<ScalarType<IntegerScalarName>>;
@@ -95,6 +103,25 @@ export class PercpuVar<T extends PercpuType = PercpuType> {
     return this.#native?.offsetValue ?? this.sdk.layout("x86_64").vars.find((v) => v.name === this.name)!.offset;
   }
 
+  /**
+   * The seed's `symbol_vma()`: the variable's address in the host's `.percpu`
+   * load image (the template the areas are copied from), the same on every
+   * CPU; in naive mode the plain global's address (`currentPtr()`), as in the
+   * seed's sp-naive.
+   *
+   * @example
+   * ```ts
+   * import { createPercpu, u64 } from "./mod.ts";
+   * const sdk = createPercpu();
+   * const HITS = sdk.define("HITS", u64, 0);
+   * await sdk.load({ features: ["naive"] });
+   * console.log(HITS.symbolVma() === HITS.currentPtr()); // true
+   * ```
+   */
+  symbolVma(): bigint {
+    return this.#n().symbolVma();
+  }
+
   /** Address of the current CPU's copy (`<v>_current_ptr`). */
   currentPtr(): bigint {
     return this.#n().currentPtr();
@@ -150,48 +177,56 @@ export class PercpuVar<T extends PercpuType = PercpuType> {
     return this.#n().remotePtr(cpu);
   }
 
-  /** Reads `cpu`'s value. */
+  /**
+   * Reads `cpu`'s value with plain loads, as Linux's `per_cpu(x, cpu)`: a
+   * value wider than one machine word (a struct, a 64-bit value on riscv32)
+   * is several loads and may be torn while its owner writes it.
+   */
   remoteRead(cpu: number): Infer<T> {
     return this.#n().accessors.remoteRead(cpu) as Infer<T>;
   }
 
-  /** Writes `cpu`'s value. */
+  /**
+   * Writes `cpu`'s value with plain stores. It races the owner's
+   * read-modify-write ops (on x86_64 an unlocked `add %gs:`, as Linux's
+   * `this_cpu_add`): an update either side makes meanwhile can be lost.
+   */
   remoteWrite(cpu: number, value: InferInit<T>): void {
     this.#n().accessors.remoteWrite(cpu, value);
   }
 
   /** Adds to the current CPU's value (wrapping; one `add %gs:` instruction on x86_64). */
-  addCurrent<V extends IntegerVarType>(this: PercpuVar<V>, value: Infer<V>): void {
+  addCurrent<V extends IntegerVarType>(this: PercpuVar<V>, value: IntegerArgument): void {
     this.#n().integerOp("addCurrent")(value);
   }
 
   /** Subtracts from the current CPU's value (wrapping). */
-  subCurrent<V extends IntegerVarType>(this: PercpuVar<V>, value: Infer<V>): void {
+  subCurrent<V extends IntegerVarType>(this: PercpuVar<V>, value: IntegerArgument): void {
     this.#n().integerOp("subCurrent")(value);
   }
 
   /** Bitwise-ands the current CPU's value. */
-  andCurrent<V extends IntegerVarType>(this: PercpuVar<V>, value: Infer<V>): void {
+  andCurrent<V extends IntegerVarType>(this: PercpuVar<V>, value: IntegerArgument): void {
     this.#n().integerOp("andCurrent")(value);
   }
 
   /** Bitwise-ors the current CPU's value. */
-  orCurrent<V extends IntegerVarType>(this: PercpuVar<V>, value: Infer<V>): void {
+  orCurrent<V extends IntegerVarType>(this: PercpuVar<V>, value: IntegerArgument): void {
     this.#n().integerOp("orCurrent")(value);
   }
 
   /** Bitwise-xors the current CPU's value. */
-  xorCurrent<V extends IntegerVarType>(this: PercpuVar<V>, value: Infer<V>): void {
+  xorCurrent<V extends IntegerVarType>(this: PercpuVar<V>, value: IntegerArgument): void {
     this.#n().integerOp("xorCurrent")(value);
   }
 
   /** Swaps the current CPU's value; returns the old one. */
-  xchgCurrent<V extends IntegerVarType>(this: PercpuVar<V>, value: Infer<V>): Infer<V> {
+  xchgCurrent<V extends IntegerVarType>(this: PercpuVar<V>, value: IntegerArgument): Infer<V> {
     return this.#n().integerOp("xchgCurrent")(value) as Infer<V>;
   }
 
   /** Stores `desired` if the current CPU's value equals `expected`; returns the old value. */
-  cmpxchgCurrent<V extends IntegerVarType>(this: PercpuVar<V>, expected: Infer<V>, desired: Infer<V>): Infer<V> {
+  cmpxchgCurrent<V extends IntegerVarType>(this: PercpuVar<V>, expected: IntegerArgument, desired: IntegerArgument): Infer<V> {
     return this.#n().integerOp("cmpxchgCurrent")(expected, desired) as Infer<V>;
   }
 
@@ -399,14 +434,106 @@ export class PercpuSdk {
     return this.#native;
   }
 
-  /** Initialises `cpus` 64-byte-aligned areas in native memory; returns the count. */
-  init(cpus: number): number {
-    return this.#n("init").init(cpus);
+  /**
+   * Initialises `cpus` 64-byte-aligned areas and returns the count (the
+   * seed's `init(base, cpu_count)`): in the library's own storage, or in
+   * `options.base` (a buffer the library keeps alive until `close()`, or a
+   * raw address); `init_invalid_base` / `init_unaligned_base` like the
+   * seed's `InitError`. Naive mode ignores base and count and returns 1. See
+   * `NativeSdk.init` for the details and the "base 0" semantics.
+   *
+   * @example
+   * ```ts
+   * import { createPercpu, u32 } from "./mod.ts";
+   * const sdk = createPercpu();
+   * const TICKS = sdk.define("TICKS", u32, 3);
+   * await sdk.load({ cpus: 4 });
+   * sdk.init(4, { base: sdk.allocAreas(4) }); // 4
+   * sdk.initPercpuReg(0);
+   * console.log(TICKS.readCurrent()); // 3
+   * ```
+   */
+  init(cpus: number, options?: InitOptions): number {
+    return this.#n("init").init(cpus, options);
   }
 
-  /** Binds the calling thread's per-CPU register to `cpu` (each Worker is its own CPU). */
-  initPercpuReg(cpu: number): void {
-    this.#n("initPercpuReg").initPercpuReg(cpu);
+  /**
+   * Initialises every area of the library's in-place storage (the seed's
+   * `init_in_place()`); returns the count (the `cpus` of `load()`, 1 in naive mode).
+   *
+   * @example
+   * ```ts
+   * import { createPercpu, u32 } from "./mod.ts";
+   * const sdk = createPercpu();
+   * sdk.define("TICKS", u32, 0);
+   * await sdk.load({ cpus: 2 });
+   * console.log(sdk.initInPlace()); // 2
+   * ```
+   */
+  initInPlace(): number {
+    return this.#n("initInPlace").initInPlace();
+  }
+
+  /**
+   * The memory `init(cpus, { base })` needs (the seed's
+   * `percpu_area_layout_expected`): `{ size: cpus × stride, align }`; naive: `{ size: 0, align }`.
+   *
+   * @example
+   * ```ts
+   * import { createPercpu, u64 } from "./mod.ts";
+   * const sdk = createPercpu();
+   * sdk.define("HITS", u64, 0);
+   * await sdk.load();
+   * const { size, align } = sdk.layoutExpected(4); // 256, 64
+   * ```
+   */
+  layoutExpected(cpus: number): { readonly size: number; readonly align: number } {
+    return this.#n("layoutExpected").layoutExpected(cpus);
+  }
+
+  /**
+   * A `Uint8Array` of `layoutExpected(cpus).size` bytes at an aligned
+   * address, for `init(cpus, { base })`.
+   *
+   * @example
+   * ```ts
+   * import { createPercpu, u64 } from "./mod.ts";
+   * const sdk = createPercpu();
+   * sdk.define("HITS", u64, 0);
+   * await sdk.load({ cpus: 2 });
+   * sdk.init(2, { base: sdk.allocAreas(2) });
+   * ```
+   */
+  allocAreas(cpus: number): Uint8Array {
+    return this.#n("allocAreas").allocAreas(cpus);
+  }
+
+  /**
+   * The native address of a buffer's first byte (compare with `areaBase` / `readPercpuReg`).
+   *
+   * @example
+   * ```ts
+   * import { createPercpu, u64 } from "./mod.ts";
+   * const sdk = createPercpu();
+   * sdk.define("HITS", u64, 0);
+   * await sdk.load();
+   * const areas = sdk.allocAreas(1);
+   * sdk.init(1, { base: areas });
+   * console.log(sdk.areaBase(0) === sdk.addressOf(areas)); // true
+   * ```
+   */
+  addressOf(buffer: ArrayBuffer | SharedArrayBuffer | ArrayBufferView): bigint {
+    return this.#n("addressOf").addressOf(buffer);
+  }
+
+  /**
+   * Binds the calling thread's per-CPU register to `cpu` (each Worker is its
+   * own CPU). A CPU id another live thread holds is refused with
+   * `cpu_already_bound` unless every holder passes `{ shared: true }`;
+   * binding another CPU releases the previous one.
+   */
+  initPercpuReg(cpu: number, options?: BindOptions): void {
+    this.#n("initPercpuReg").initPercpuReg(cpu, options);
   }
 
   /** The calling thread's per-CPU register. */
@@ -414,9 +541,9 @@ export class PercpuSdk {
     return this.#n("readPercpuReg").readPercpuReg();
   }
 
-  /** Sets the calling thread's per-CPU register to an area base. */
-  writePercpuReg(addr: bigint): void {
-    this.#n("writePercpuReg").writePercpuReg(addr);
+  /** Sets the calling thread's per-CPU register to an area base (binding that CPU as {@link PercpuSdk.initPercpuReg} does). */
+  writePercpuReg(addr: bigint, options?: BindOptions): void {
+    this.#n("writePercpuReg").writePercpuReg(addr, options);
   }
 
   /** Base address of `cpu`'s area. */

@@ -640,8 +640,11 @@ function runtime(input: GenInput): string[] {
     ? [...adr(hw(0), AREAS_SYMBOL), movConst(x1, 1), b("percpu_init", ["x0", "x1"])]
     : [...adr(hw(0), "_percpu_start"), ...movImm(hw(1), config.cpus), b("percpu_init", ["x0", "x1"])];
   const areaBase = [...remoteBase(input, hw(9), hw(0), TMP), mov(x0, x9), ret()];
+  // naive (the seed's sp-naive): init ignores its base and count and (re)initialises the one area in place, returning 1,
+  // so the accessors and percpu_area_base(0) always agree on where the area is.
+  const naiveArgs = naive ? [...adr(hw(0), AREAS_SYMBOL), movConst(x1, 1)] : [];
   return [
-    renderFunction("percpu_init", init),
+    renderFunction("percpu_init", [...naiveArgs, ...init]),
     renderFunction("percpu_init_in_place", inPlace),
     // naive: one CPU and no register, so there is nothing to set.
     renderFunction("percpu_init_reg", naive ? [ret()] : [...remoteBase(input, hw(9), hw(0), TMP), msr(sysreg, x9), ret()]),

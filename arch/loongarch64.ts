@@ -560,8 +560,11 @@ function runtimeAsm(input: GenInput): string[] {
   ];
   const inPlace = [...pcrel("$a0", naive ? AREAS_SYMBOL : "_percpu_start"), ...li("$a1", config.cpus), b("percpu_init")];
   const reg = LOONGARCH64_PERCPU_REG;
+  // naive (the seed's sp-naive): init ignores its base and count and (re)initialises the one area in place, returning 1,
+  // so the accessors and percpu_area_base(0) always agree on where the area is.
+  const naiveArgs = naive ? [...pcrel("$a0", AREAS_SYMBOL), ...li("$a1", 1)] : [];
   return [
-    renderFunction("percpu_init", init),
+    renderFunction("percpu_init", [...naiveArgs, ...init]),
     renderFunction("percpu_init_in_place", inPlace),
     // naive: there is no per-CPU register; the accessors use __percpu_areas, which read_reg reports.
     renderFunction("percpu_init_reg", naive ? [ret()] : [...areaBase(input, reg, "$a0", "$t1", "$t0"), ret()]),

@@ -608,8 +608,11 @@ function runtimeAsm(ctx: Ctx): string[] {
     ret(),
   ];
   const areaBase = (dst: XReg): Item[] => [load(ld, "t0", sym(BASE_SYMBOL)), ...scaled("t1", "a0", layout.stride), rrr("add", dst, "t0", "t1")];
+  // naive (the seed's sp-naive): init ignores its base and count and (re)initialises the one area in place, returning 1,
+  // so the accessors and percpu_area_base(0) always agree on where the area is.
+  const naiveArgs = ctx.naive ? [ri("lla", "a0", AREAS_SYMBOL), ri("li", "a1", 1)] : [];
   return [
-    renderFunction("percpu_init", init),
+    renderFunction("percpu_init", [...naiveArgs, ...init]),
     renderFunction("percpu_init_in_place", [
       ri("lla", "a0", ctx.naive ? AREAS_SYMBOL : "_percpu_start"),
       ri("li", "a1", config.cpus),

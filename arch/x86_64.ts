@@ -420,6 +420,9 @@ function runtime(input: GenInput): string[] {
   const areaBase = (): Item[] => [...mulConst(reg("rdi"), stride, "rax"), alu("addq", base, reg("rax"))];
   return [
     renderFunction("percpu_init", [
+      // naive (the seed's sp-naive): init ignores its base and count and (re)initialises the one area in place,
+      // returning 1, so the accessors and percpu_area_base(0) always agree on where the area is.
+      ...(naive ? [mov("leaq", memRef(`${AREAS_SYMBOL}(%rip)`), reg("rdi")), mov("movl", imm(1), reg("rsi", 4))] : []),
       label(".Lpercpu_init"),
       test(reg("rdi"), reg("rdi")),
       jcc("jz", ".Lpercpu_init_null"),

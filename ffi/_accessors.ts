@@ -14,7 +14,19 @@
  * (remote ops) and then its `values`, checking each value and the binding
  * (current ops) or the CPU (remote ops), and calling the op's native function
  * (expanded over the leaves for a struct or array). Integer ops exist only on
- * integer variables. {@link DERIVED_METHODS} lists the few methods computed in
+ * integer variables.
+ *
+ * Arguments are taken as C takes them: every integer argument may be a
+ * `number` (a safe integer) or a `bigint` whatever the width; the value of a
+ * write must lie in the type's range, while the operands of the
+ * read-modify-write ops (add, sub, and, or, xor, xchg, cmpxchg) may be any
+ * integer of `[-(2^n − 1), 2^n − 1]` and are wrapped modulo 2^n into the
+ * type first (so `addCurrent(-1)` on an unsigned variable decrements, as
+ * Linux's `this_cpu_add(var, -1)`). The inline check of each method accepts
+ * only what its native function takes as it is (the type's range, in the
+ * runtime's form) and costs what it did; everything else goes to the slow
+ * path (`env.checkScalar`), which converts and wraps it or throws
+ * `value_wrong_kind` / `value_out_of_range`. {@link DERIVED_METHODS} lists the few methods computed in
  * JS from catalog ops (`sum`). A new catalog row is a new method and a new key
  * of {@link CompiledAccessors} with nothing to write here.
  *
@@ -24,7 +36,7 @@ import { structFields } from "../sdk/layout.ts";
 import { LEAF_OP_SPECS, LEAF_OPS, type LeafOpSpec } from "../sdk/ops.ts";
 import { ARRAY_EXPAND_LIMIT, type LeafOp } from "../sdk/symbols.ts";
 import type { PercpuType, ScalarName } from "../sdk/types.ts";
-import { integerRange, isInteger, isWide } from "../sdk/values.ts";
+import { integerRange, type IntegerArgMode, isInteger, isWide } from "../sdk/values.ts";
 
 /** The per-thread binding every accessor checks: which library owns this thread's per-CPU register. */
 export interface ThreadBinding {
@@ -48,10 +60,15 @@ export interface AccessorEnv {
   cpu(cpu: unknown, what: string): number;
   /** The area count for `sum()` (refreshed natively when the cache says 0); throws when not initialised. */
   count(what: string): number;
-  /** Slow-path check of a scalar argument: returns it normalised or throws the exact error. */
-  checkScalar(value: unknown): unknown;
-  /** Check of a whole value (struct/array): returns it normalised or throws. */
-  checkValue(value: unknown): unknown;
+  /**
+   * Slow-path check of a scalar argument of `method` (its value parameter
+   * `param`): returns it in the form the native function takes (wrapped
+   * modulo 2^n for `wrap`, the read-modify-write operands) or throws the exact
+   * `value_wrong_kind` / `value_out_of_range` error (see `checkArgument` of sdk/values.ts).
+   */
+  checkScalar(value: unknown, method: string, param: string, mode: IntegerArgMode): unknown;
+  /** Check of a whole value (struct/array) written by `method`: returns it normalised or throws. */
+  checkValue(value: unknown, method: string): unknown;
   /** Binds the native functions of these symbol names (one batch) and returns them in order. */
   bind(names: readonly string[]): ((...args: unknown[]) => unknown)[];
   /** Called when a method has been compiled in place of its stub. */
@@ -176,10 +193,16 @@ export function compileAccessors(name: string, type: PercpuType, env: AccessorEn
   const word = (x: string): string => (env.wideArgs === "bigint" ? `BigInt(${x})` : x);
   const msg = (verb: string): string => JSON.stringify(`${verb} ${q}`);
   const bound = `if (state.bound !== true) env.unbound`;
-  const check = (v: string): string =>
+  // The inline condition accepts exactly the values the native function takes as they are (the type's
+  // own range, in the runtime's JS form); anything else (a bigint for a narrow int, a number for a wide
+  // one, a negative operand of an unsigned RMW op, ...) goes to the slow path, which normalises and
+  // wraps it or throws.
+  const check = (v: string, method: string, mode: IntegerArgMode): string =>
     scalar !== null
-      ? `if (${invalidCondition(scalar, v)}) ${v} = env.checkScalar(${v});`
-      : `${v} = env.checkValue(${v});`;
+      ? `if (${invalidCondition(scalar, v)}) ${v} = env.checkScalar(${v}, ${JSON.stringify(method)}, ${
+        JSON.stringify(v)
+      }, ${JSON.stringify(mode)});`
+      : `${v} = env.checkValue(${v}, ${JSON.stringify(method)});`;
   const cpuCheck = (what: string): string =>
     `if (typeof cpu !== "number" || (cpu >>> 0) !== cpu || cpu >= state.num) cpu = env.cpu(cpu, ${JSON.stringify(what)});`;
 
@@ -191,7 +214,7 @@ export function compileAccessors(name: string, type: PercpuType, env: AccessorEn
     const spec: LeafOpSpec = LEAF_OP_SPECS[op];
     const values = valueParams(op, spec);
     const verb = opVerb(spec);
-    const stmts = values.map(check);
+    const stmts = values.map((v) => check(v, spec.js, spec.integer ? "wrap" : "exact"));
     let args: readonly string[];
     let params: readonly string[];
     switch (spec.target) {

@@ -6,9 +6,13 @@
  * validates arguments and assembles struct/array values from their leaves.
  *
  * Misuse never reaches native code: a current-CPU access on a thread that has
- * not bound its per-CPU register (`initPercpuReg`) to this library, a CPU id
- * outside the initialised areas, a value outside its type, or any use after
- * `close()` throws a `PercpuError` first.
+ * not bound its per-CPU register (`initPercpuReg`) to this library
+ * (`native_not_initialised`, or `thread_bound_elsewhere` when another SDK
+ * instance holds the thread), a CPU id outside the initialised areas, a
+ * wrong argument (`value_wrong_kind`, `value_out_of_range`: see
+ * ffi/_accessors.ts for the C-like integer rule), a CPU id another live
+ * thread holds (`cpu_already_bound`), or any use after `close()` throws a
+ * `PercpuError` first.
  *
  * @module
  */
@@ -33,11 +37,11 @@ import {
   type VarOpSpec,
 } from "../sdk/ops.ts";
 import { leafOps, varFunction } from "../sdk/symbols.ts";
-import { type PercpuType, SCALAR_NAMES } from "../sdk/types.ts";
-import { checkScalar, checkValue, isInteger } from "../sdk/values.ts";
+import { describeValue, type PercpuType, SCALAR_NAMES } from "../sdk/types.ts";
+import { checkArgument, checkValue, type IntegerArgMode, isInteger, type ScalarCheck } from "../sdk/values.ts";
 import { openLibrary } from "./adapters.ts";
 import { buildSharedLibrary } from "./build.ts";
-import type { FfiSignature, FfiSignatures, FfiType, NativeLibrary } from "./contract.ts";
+import type { FfiRuntime, FfiSignature, FfiSignatures, FfiType, NativeLibrary } from "./contract.ts";
 import {
   type AccessorName,
   compileAccessors,
@@ -51,8 +55,12 @@ import { generateShim, HOOK_COUNTERS, SHIM_SIGNATURES } from "./shim.ts";
 export interface LoadOptions {
   /** Areas the library holds; `init(n)` accepts `n` up to this (default 4). */
   readonly cpus?: number;
-  /** Guard features compiled in: `["preempt", "irq"]` or `{ preempt: true }`. */
-  readonly features?: readonly ("preempt" | "irq")[] | Partial<Pick<Features, "preempt" | "irq">>;
+  /**
+   * Features compiled in: `["preempt", "irq"]` or `{ preempt: true }`. `"naive"` is the seed's `sp-naive`
+   * (one area of plain globals, no per-CPU register; see {@link NativeSdk.init} for its base semantics),
+   * alone or with `"preempt"` (the seed's `sp-naive,preempt`); it implies `cpus: 1`.
+   */
+  readonly features?: readonly ("preempt" | "irq" | "naive")[] | Partial<Pick<Features, "preempt" | "irq" | "naive">>;
   /** Cache root for built libraries (default `node_modules/.cache/percpu`). */
   readonly cacheDir?: string;
   /** C compiler (default `$CC` or `cc`). */
@@ -98,8 +106,8 @@ export interface CurrentCell<V> {
 const loadSchema = z.strictObject({
   cpus: z.number().int().min(1).max(4096).optional(),
   features: z.union([
-    z.array(z.enum(["preempt", "irq"])),
-    z.strictObject({ preempt: z.boolean().optional(), irq: z.boolean().optional() }),
+    z.array(z.enum(["preempt", "irq", "naive"])),
+    z.strictObject({ preempt: z.boolean().optional(), irq: z.boolean().optional(), naive: z.boolean().optional() }),
   ]).optional(),
   cacheDir: z.string().min(1).optional(),
   cc: z.string().min(1).optional(),
@@ -169,28 +177,94 @@ export function librarySignatures(input: GenInput): Record<string, FfiSignature>
  */
 const thread: ThreadBinding = { owner: null, cpu: -1 };
 
-/** Records that this thread's register now belongs to `state` (unbinding the previous library). */
+/** Options of `initPercpuReg` and `writePercpuReg`. */
+export interface BindOptions {
+  /**
+   * Share the CPU id with other threads (default `false`). A CPU id is held
+   * by one thread at a time; it may be held by several only when every one
+   * of them binds it with `shared: true` (their read-modify-write ops then
+   * race as they would on one real CPU with preemption on).
+   */
+  readonly shared?: boolean;
+}
+
+/** The `shared` flag of {@link BindOptions}, checked. */
+function sharedOption(options: unknown, what: string): boolean {
+  if (options === undefined) return false;
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    fail("value_wrong_kind", [], `Cannot ${what}: the options must be an object such as { shared: true }, got ${describeValue(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== "shared") fail("value_wrong_kind", [], `Cannot ${what}: unknown option "${key}", the options are { shared }`);
+  }
+  const shared = (options as { shared?: unknown }).shared;
+  if (shared !== undefined && typeof shared !== "boolean") {
+    fail("value_wrong_kind", [], `Cannot ${what}: the option shared must be a boolean, got ${describeValue(shared)}`);
+  }
+  return shared === true;
+}
+
+/**
+ * Claims `cpu` for the calling thread in `state`'s native owner table (see
+ * `percpu_shim_claim`), releasing this thread's claim on another CPU of the
+ * same library; throws `cpu_already_bound` when another live thread holds it.
+ */
+function claimCpu(state: NativeState, cpu: number, shared: boolean, what: string): void {
+  // naive (the seed's sp-naive): one area of plain globals that every thread uses, with nothing to own.
+  if (state.naive) return;
+  const r = Number(state.fns.percpu_shim_claim!(BigInt(cpu), shared ? 1 : 0) as bigint);
+  if (r === 0) return;
+  const holders = Number(state.fns.percpu_shim_cpu_holders!(BigInt(cpu)) as bigint);
+  const by = r === 1 || holders < 0
+    ? "another thread, which holds it exclusively"
+    : `${holders} other thread${holders === 1 ? "" : "s"} sharing it`;
+  if (r === 1 || r === 2) {
+    fail(
+      "cpu_already_bound",
+      [],
+      `Cannot ${what}: CPU ${cpu} is already bound by ${by} (one thread per CPU); bind another CPU, or pass { shared: true } on every thread that shares it`,
+    );
+  }
+  throw new Error(`percpu_shim_claim(${cpu}) returned ${r}`);
+}
+
+/**
+ * Records that this thread's register now belongs to `state` at `cpu`
+ * (claimed already): the previous library of this thread loses it, and its
+ * claim is released when it is another file (the same file shares the owner
+ * table, where the new claim replaced the old one).
+ */
 function bindThread(state: NativeState, cpu: number): void {
   const previous = thread.owner as NativeState | null;
-  if (previous !== null && previous !== state) previous.bound = false;
+  if (previous !== null && previous !== state) {
+    previous.bound = false;
+    if (!previous.closed && previous.lib.path !== state.lib.path) previous.fns.percpu_shim_release!();
+  }
   thread.owner = state;
   thread.cpu = cpu;
   state.bound = true;
 }
 
-const RANGE_CODES: ReadonlySet<string> = new Set([
-  "init_out_of_range",
-  "init_float_out_of_range",
-  "init_unsafe_number",
-  "init_not_integer",
-  "init_nan",
-]);
-
-function asNativeValueError(e: unknown): never {
-  if (e instanceof PercpuError && RANGE_CODES.has(e.code)) {
-    throw new PercpuError("native_value_out_of_range", e.path, e.message);
+/** Initial-value codes of `checkValue`'s shape checks (missing/extra field, array length), reported as `value_wrong_kind` for a runtime call. */
+function asValueError(e: unknown, what: string): never {
+  if (e instanceof PercpuError && e.code.startsWith("init_")) {
+    const message = e.message.replace(/^Invalid value for /, "");
+    throw new PercpuError(
+      e.code === "init_out_of_range" || e.code === "init_float_out_of_range" ? "value_out_of_range" : "value_wrong_kind",
+      e.path,
+      `${what}: ${message}`,
+    );
   }
   throw e;
+}
+
+/** How many SDK instances this JS context has loaded (numbers their labels). */
+let loads = 0;
+
+/** The label of a loaded instance: its load number in this thread, its library (cache hash) and first variables. */
+function instanceLabel(n: number, hash: string, vars: readonly string[]): string {
+  const shown = vars.slice(0, 3).join(", ") + (vars.length > 3 ? `, … (${vars.length} variables)` : "");
+  return `load #${n} in this thread, library ${hash.slice(0, 12)}${vars.length > 0 ? `, variables ${shown}` : ""}`;
 }
 
 /** Shared state of one opened library. */
@@ -205,6 +279,14 @@ class NativeState {
   /** Whether this thread's per-CPU register is bound to this library (`thread.owner === this`). */
   bound = false;
   closed = false;
+  /** Names this SDK instance in errors of another one (`load #2 of libpercpu.so, variables A, B`); set by `loadNative`. */
+  label = "another SDK instance";
+  /** Loaded with the `naive` feature (the seed's sp-naive): one area of plain globals, always "bound". */
+  naive = false;
+  /** Alignment the areas need (`layout.areaAlign`, at least 64); set by `loadNative`. */
+  areaAlign = 64;
+  /** Caller-owned buffers `init(cpus, { base })` placed areas in: kept alive until `close()`. */
+  readonly keepAlive: (ArrayBuffer | SharedArrayBuffer)[] = [];
 
   /** Every function the library has, with its signature (computed on the first bind); bound on first use. */
   readonly #signatures: () => Readonly<Record<string, FfiSignature>>;
@@ -254,6 +336,14 @@ class NativeState {
         `Cannot ${what}: the per-CPU areas are not initialised, call init(cpus) first`,
       );
     }
+    const other = thread.owner as NativeState | null;
+    if (other !== null && other !== this) {
+      fail(
+        "thread_bound_elsewhere",
+        path,
+        `Cannot ${what}: this thread's per-CPU register is bound to another SDK instance (${other.label}) at CPU ${thread.cpu}, call initPercpuReg(cpu) on this one to rebind it`,
+      );
+    }
     fail(
       "native_not_initialised",
       path,
@@ -275,7 +365,7 @@ class NativeState {
       fail(
         "native_cpu_out_of_range",
         path,
-        `Cannot ${what}: the CPU id must be an integer, got ${typeof cpu === "bigint" ? `${cpu}n` : String(cpu)}`,
+        `Cannot ${what}: the CPU id must be an integer number, got ${describeValue(cpu)}`,
       );
     }
     if (n === 0) {
@@ -348,18 +438,23 @@ export class NativeVar {
       unbound: (what) => state.unbound(what, path),
       cpu: (cpu, what) => state.cpu(cpu, what, path),
       count: (what) => state.count(what, path),
-      checkScalar: (v) => {
+      checkScalar: (v, method, param, mode: IntegerArgMode) =>
+        checkArgument(
+          only!.scalar,
+          v,
+          size,
+          mode,
+          path,
+          `Cannot call ${method}() on ${quotePath(path)}: ${param === "v" ? "the value" : param}`,
+        ),
+      checkValue: (v, method) => {
+        const what = `Cannot call ${method}() on ${quotePath(path)}`;
+        const leaf: ScalarCheck = (scalar, x, at, bytes) =>
+          checkArgument(scalar, x, bytes, "exact", at, `${what}: ${quotePath(at)}`);
         try {
-          return checkScalar(only!.scalar, v, path, size);
+          return checkValue(type, v, path, leaf);
         } catch (e) {
-          return asNativeValueError(e);
-        }
-      },
-      checkValue: (v) => {
-        try {
-          return checkValue(type, v, path);
-        } catch (e) {
-          return asNativeValueError(e);
+          return asValueError(e, what);
         }
       },
       bind: (names) => state.bind(names),
@@ -368,7 +463,7 @@ export class NativeVar {
   }
 
   #bound(what: string): void {
-    if (thread.owner !== this.#state) this.#state.unbound(`${what} ${quotePath([this.#name])}`, [this.#name]);
+    if (this.#state.bound !== true) this.#state.unbound(`${what} ${quotePath([this.#name])}`, [this.#name]);
   }
 
   #fn(name: string): AnyFn {
@@ -403,7 +498,7 @@ export class NativeVar {
     const what = `${VAR_OP_VERBS[op]} ${quotePath([this.#name])}`;
     switch (spec.target) {
       case "current":
-        if (thread.owner !== this.#state) this.#state.unbound(what, [this.#name]);
+        if (this.#state.bound !== true) this.#state.unbound(what, [this.#name]);
         return this.#fn(varFunction(this.#name, op))();
       case "remote": {
         const c = this.#state.cpu(cpu, what, [this.#name]);
@@ -420,6 +515,29 @@ export class NativeVar {
   /** Address of the variable in `cpu`'s area (`<v>_remote_ptr`). */
   remotePtr(cpu: number): bigint {
     return this.#varOp("remote_ptr", cpu) as bigint;
+  }
+
+  /**
+   * The seed's `symbol_vma()`: the variable's address in the host's
+   * `.percpu` load image, the same for every CPU. Here that image is the
+   * read-only template the areas are copied from (`percpu_shim_template()` +
+   * offset); in naive mode it is the plain global itself (`areaBase(0)` +
+   * offset), exactly as the seed's sp-naive `symbol_vma()` is `&GLOBAL`.
+   *
+   * @example
+   * ```ts
+   * import { createPercpu, u64 } from "../mod.ts";
+   * const sdk = createPercpu();
+   * sdk.define("HITS", u64, 0);
+   * await sdk.load();
+   * const vma = sdk.native!.variable("HITS").symbolVma(); // same for every CPU, whatever init did
+   * ```
+   */
+  symbolVma(): bigint {
+    const st = this.#state;
+    st.open(`get the symbol VMA of ${quotePath([this.#name])}`);
+    const base = st.naive ? st.fns.percpu_area_base!(0n) as bigint : st.fns.percpu_shim_template!() as bigint;
+    return base + BigInt(this.offsetValue);
   }
 
   /** Copies the initial value into the current CPU's area (`<v>_reset_to_init`). */
@@ -452,6 +570,100 @@ export class NativeVar {
   }
 }
 
+/**
+ * Memory `init(cpus, { base })` can place the areas in: a buffer (kept alive by the library) or a raw address.
+ *
+ * @example
+ * ```ts
+ * import type { AreaBase } from "./native.ts";
+ * const bases: AreaBase[] = [new ArrayBuffer(256), new Uint8Array(128).subarray(64), 0x1000n, null];
+ * ```
+ */
+export type AreaBase = ArrayBuffer | SharedArrayBuffer | ArrayBufferView | bigint | number | null;
+
+/**
+ * Options of `sdk.init(cpus, options)`.
+ *
+ * @example
+ * ```ts
+ * import type { InitOptions } from "./native.ts";
+ * const options: InitOptions = { base: new SharedArrayBuffer(4096) };
+ * ```
+ */
+export interface InitOptions {
+  /**
+   * Where the areas go (the seed's `init(base, cpu_count)`); absent: the
+   * library's own storage. `null` / `0` / `0n` is the seed's null pointer.
+   */
+  readonly base?: AreaBase;
+}
+
+/** A buffer's backing store, the byte offset of its view and its length; `value_wrong_kind` for anything else. */
+function bufferOf(value: unknown, what: string): { buffer: ArrayBuffer | SharedArrayBuffer; offset: number; bytes: number } {
+  const tag = Object.prototype.toString.call(value);
+  if (tag === "[object ArrayBuffer]" || tag === "[object SharedArrayBuffer]") {
+    const buffer = value as ArrayBuffer | SharedArrayBuffer;
+    return { buffer, offset: 0, bytes: buffer.byteLength };
+  }
+  if (ArrayBuffer.isView(value)) return { buffer: value.buffer, offset: value.byteOffset, bytes: value.byteLength };
+  fail(
+    "value_wrong_kind",
+    [],
+    `${what}: expected an ArrayBuffer, a SharedArrayBuffer, a typed array or a DataView, got ${describeValue(value)}`,
+  );
+}
+
+/**
+ * The native address of a buffer's first byte through the running runtime's
+ * FFI (`Deno.UnsafePointer`, `bun:ffi` `ptr`, koffi `address`); 0n when empty.
+ * ArrayBuffer memory never moves, so the address stays valid while the buffer lives.
+ */
+function bufferAddress(runtime: FfiRuntime, buffer: ArrayBuffer | SharedArrayBuffer): bigint {
+  if (buffer.byteLength === 0) return 0n;
+  switch (runtime) {
+    case "deno": {
+      const p = (globalThis as unknown as {
+        Deno: { UnsafePointer: { of(b: unknown): unknown; value(p: unknown): bigint | number } };
+      }).Deno.UnsafePointer;
+      return BigInt(p.value(p.of(buffer)));
+    }
+    case "bun": {
+      const req = (import.meta as unknown as { require: (id: string) => unknown }).require;
+      return BigInt((req("bun:ffi") as { ptr(b: unknown): number }).ptr(buffer));
+    }
+    case "node": {
+      const proc = (globalThis as unknown as { process: { getBuiltinModule(id: string): unknown } }).process;
+      const { createRequire } = proc.getBuiltinModule("node:module") as {
+        createRequire(url: string): (id: string) => unknown;
+      };
+      return BigInt((createRequire(import.meta.url)("koffi") as { address(b: unknown): bigint | number }).address(buffer));
+    }
+  }
+}
+
+/** The address `init` passes for a base, with the buffer it lives in (null: a raw address) and its usable bytes. */
+function baseOf(
+  st: NativeState,
+  base: unknown,
+  what: string,
+): { address: bigint; buffer: ArrayBuffer | SharedArrayBuffer | null; bytes: number } {
+  if (base === null || base === undefined) return { address: 0n, buffer: null, bytes: 0 };
+  if (typeof base === "bigint" || typeof base === "number") {
+    const ok = typeof base === "bigint" ? base >= 0n && base < 1n << 64n : Number.isSafeInteger(base) && base >= 0;
+    if (!ok) {
+      fail(
+        "value_out_of_range",
+        [],
+        `${what}: the base address must be an integer in 0..2^64 - 1 (a number only up to 2^53 - 1), got ${describeValue(base)}`,
+      );
+    }
+    return { address: BigInt(base), buffer: null, bytes: 0 };
+  }
+  const b = bufferOf(base, what);
+  const address = b.bytes === 0 ? 0n : bufferAddress(st.lib.runtime, b.buffer) + BigInt(b.offset);
+  return { address, buffer: b.buffer, bytes: b.bytes };
+}
+
 /** The runtime half of a loaded library: `init`, the per-CPU register and the areas. */
 export class NativeSdk {
   /** What the load did (path, cache hit, timing). */
@@ -481,11 +693,53 @@ export class NativeSdk {
   }
 
   /**
-   * Initialises `cpus` areas in the library's 64-byte-aligned native storage
-   * (copies of the template; on x86_64 each with its self pointer) and
-   * returns the count. Re-initialising resets every area.
+   * Initialises `cpus` areas (copies of the template; on x86_64 each with its
+   * self pointer) and returns the count, like the seed's `init(base, cpu_count)`.
+   * Re-initialising resets every area.
+   *
+   * Without `options.base` the areas are the library's own 64-byte-aligned
+   * storage and `cpus` is at most the `cpus` of `load()`. With `base` they
+   * are placed where the caller says, as in the seed:
+   * - an `ArrayBuffer`, `SharedArrayBuffer` or typed array / `DataView`
+   *   (see {@link NativeSdk.allocAreas}): its memory must start at a multiple
+   *   of {@link NativeSdk.layoutExpected}`(cpus).align` and hold at least
+   *   `layoutExpected(cpus).size` bytes (checked up front). The library keeps
+   *   a reference to every buffer it placed areas in until `close()`, so the
+   *   areas never outlive their memory; keep using them through the SDK (a
+   *   buffer that is transferred or detached while in use is the caller's bug).
+   * - a raw address (`bigint`, or a safe-integer `number`): the caller owns
+   *   the memory and its lifetime, exactly as with the seed's pointer.
+   * - `null`, `0` or `0n`: the seed's null pointer.
+   *
+   * The base is checked by the generated `percpu_init`: a null base is a
+   * `PercpuError` `init_invalid_base` (the seed's `InvalidBase`), a misaligned
+   * one `init_unaligned_base` (`UnalignedBase`); a buffer that is too small is
+   * `init_invalid_base` too. Threads bound before a re-init that moved the
+   * areas still point at the old ones: call `initPercpuReg` again.
+   *
+   * Naive mode (`load({ features: ["naive"] })`, the seed's `sp-naive`): the
+   * base and the count are ignored (a null base included) and the result is
+   * always 1, like the seed's `Ok(1)`; the one area of plain globals never
+   * moves. "Base 0 semantics": the seed's sp-naive reports
+   * `percpu_area_base(0) == 0` and makes `offset()` the global's absolute
+   * address, so that `base + offset` is the variable; here offsets stay
+   * relative in every mode and `areaBase(0)` is the address of the one area,
+   * so `areaBase(0) + offset` is still `currentPtr()`, and `symbolVma()` is
+   * the absolute address as in the seed.
+   *
+   * @example
+   * ```ts
+   * import { createPercpu, u64 } from "../mod.ts";
+   * const sdk = createPercpu();
+   * const HITS = sdk.define("HITS", u64, 7);
+   * await sdk.load({ cpus: 2 });
+   * const areas = sdk.allocAreas(2); // 64-aligned, layoutExpected(2).size bytes
+   * sdk.init(2, { base: areas });    // 2
+   * sdk.initPercpuReg(0);
+   * console.log(sdk.readPercpuReg() === sdk.addressOf(areas), HITS.readCurrent()); // true 7n
+   * ```
    */
-  init(cpus: number): number {
+  init(cpus: number, options?: InitOptions): number {
     const st = this.#state;
     st.open("init");
     if (typeof cpus !== "number" || !Number.isInteger(cpus) || cpus < 1 || cpus > st.capacity) {
@@ -497,16 +751,156 @@ export class NativeSdk {
         } CPUs: the library was loaded for ${st.capacity} (load({ cpus }) sets it), pass 1..${st.capacity}`,
       );
     }
-    const r = Number(st.fns.percpu_shim_init!(cpus) as bigint);
-    if (r !== cpus) fail("native_not_initialised", [], `Cannot init ${cpus} CPUs: percpu_init returned ${r}`);
+    if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
+      fail("value_wrong_kind", [], `Cannot init ${cpus} CPUs: the options must be an object such as { base }, got ${describeValue(options)}`);
+    }
+    for (const key of Object.keys(options ?? {})) {
+      if (key !== "base") fail("value_wrong_kind", [], `Cannot init ${cpus} CPUs: unknown option "${key}", the options are { base }`);
+    }
+    if (options === undefined || !("base" in options)) {
+      const r = Number(st.fns.percpu_shim_init!(cpus) as bigint);
+      if (r !== (st.naive ? 1 : cpus)) fail("native_not_initialised", [], `Cannot init ${cpus} CPUs: percpu_init returned ${r}`);
+      st.num = r;
+      return r;
+    }
+    const what = `Cannot init ${cpus} CPUs`;
+    const { address, buffer, bytes } = baseOf(st, options.base, what);
+    const align = BigInt(st.areaAlign);
+    if (!st.naive && buffer !== null && address !== 0n && address % align === 0n) {
+      const need = this.layoutExpected(cpus).size;
+      if (bytes < need) {
+        fail(
+          "init_invalid_base",
+          [],
+          `${what}: the buffer holds ${bytes} bytes, ${cpus} area${cpus === 1 ? "" : "s"} need ${need} (layoutExpected(${cpus}).size)`,
+        );
+      }
+    }
+    const r = Number(st.fns.percpu_init!(address, BigInt(cpus)) as bigint);
+    if (r === -1) fail("init_invalid_base", [], `${what}: the base is null (the seed's InitError::InvalidBase)`);
+    if (r === -2) {
+      fail(
+        "init_unaligned_base",
+        [],
+        `${what}: the base 0x${address.toString(16)} is not ${st.areaAlign}-byte aligned (the seed's InitError::UnalignedBase); allocAreas(${cpus}) gives an aligned buffer`,
+      );
+    }
+    if (r !== (st.naive ? 1 : cpus)) fail("native_not_initialised", [], `${what}: percpu_init returned ${r}`);
+    if (buffer !== null && !st.naive && !st.keepAlive.includes(buffer)) st.keepAlive.push(buffer);
     st.num = r;
     return r;
   }
 
-  /** Points the calling thread's per-CPU register at `cpu`'s area (one thread = one CPU). */
-  initPercpuReg(cpu: number): void {
+  /**
+   * Initialises every area of the library's in-place storage (the seed's
+   * `init_in_place()`, through `percpu_init_in_place`): the `cpus` of
+   * `load()` areas (1 in naive mode); returns the count.
+   *
+   * @example
+   * ```ts
+   * import { createPercpu, u32 } from "../mod.ts";
+   * const sdk = createPercpu();
+   * sdk.define("TICKS", u32, 0);
+   * await sdk.load({ cpus: 4 });
+   * console.log(sdk.initInPlace()); // 4
+   * ```
+   */
+  initInPlace(): number {
     const st = this.#state;
+    st.open("initInPlace");
+    const r = Number(st.fns.percpu_init_in_place!() as bigint);
+    if (r !== (st.naive ? 1 : st.capacity)) fail("native_not_initialised", [], `Cannot initInPlace: percpu_init_in_place returned ${r}`);
+    st.num = r;
+    return r;
+  }
+
+  /**
+   * The memory `init(cpus, { base })` needs (the seed's
+   * `percpu_area_layout_expected(cpu_count)`): `size` = `cpus` × the area
+   * stride (`percpu_area_size()` rounded up to `align`), `align` = the area
+   * alignment (64, or more when a variable asks for it). Naive mode needs no
+   * memory: `{ size: 0, align }`, as in the seed.
+   *
+   * @example
+   * ```ts
+   * import { createPercpu, u64 } from "../mod.ts";
+   * const sdk = createPercpu();
+   * sdk.define("HITS", u64, 0);
+   * await sdk.load();
+   * console.log(sdk.layoutExpected(4)); // { size: 256, align: 64 }
+   * ```
+   */
+  layoutExpected(cpus: number): { readonly size: number; readonly align: number } {
+    const st = this.#state;
+    st.open("layoutExpected");
+    if (typeof cpus !== "number" || !Number.isSafeInteger(cpus) || cpus < 0) {
+      fail("value_out_of_range", [], `Cannot compute layoutExpected(${describeValue(cpus)}): the CPU count must be an integer >= 0`);
+    }
+    const align = st.areaAlign;
+    if (st.naive) return { size: 0, align };
+    const size = Number(st.fns.percpu_area_size!() as bigint);
+    const stride = Math.max(Math.ceil(size / align) * align, align);
+    return { size: cpus * stride, align };
+  }
+
+  /**
+   * Allocates memory for `cpus` areas (the seed's `alloc(percpu_area_layout_expected(cpus))`):
+   * a `Uint8Array` of exactly `layoutExpected(cpus).size` bytes whose first
+   * byte is `align`-aligned, inside a slightly larger `ArrayBuffer`. Pass it
+   * to `init(cpus, { base })`.
+   *
+   * @example
+   * ```ts
+   * import { createPercpu, u64 } from "../mod.ts";
+   * const sdk = createPercpu();
+   * sdk.define("HITS", u64, 0);
+   * await sdk.load({ cpus: 2 });
+   * const areas = sdk.allocAreas(2);
+   * console.log(sdk.addressOf(areas) % 64n, areas.byteLength); // 0n 128
+   * ```
+   */
+  allocAreas(cpus: number): Uint8Array {
+    const { size, align } = this.layoutExpected(cpus);
+    const buffer = new ArrayBuffer(size + align);
+    const address = bufferAddress(this.#state.lib.runtime, buffer);
+    const skip = Number((BigInt(align) - (address % BigInt(align))) % BigInt(align));
+    return new Uint8Array(buffer, skip, size);
+  }
+
+  /**
+   * The native address of a buffer's first byte (an `ArrayBuffer`,
+   * `SharedArrayBuffer`, typed array or `DataView`; 0n when it is empty).
+   *
+   * @example
+   * ```ts
+   * import { createPercpu, u64 } from "../mod.ts";
+   * const sdk = createPercpu();
+   * sdk.define("HITS", u64, 0);
+   * await sdk.load();
+   * const bytes = new Uint8Array(64);
+   * console.log(sdk.addressOf(bytes.subarray(1)) - sdk.addressOf(bytes)); // 1n
+   * ```
+   */
+  addressOf(buffer: ArrayBuffer | SharedArrayBuffer | ArrayBufferView): bigint {
+    this.#state.open("addressOf");
+    const b = bufferOf(buffer, "Cannot take addressOf");
+    return b.bytes === 0 ? 0n : bufferAddress(this.#state.lib.runtime, b.buffer) + BigInt(b.offset);
+  }
+
+  /**
+   * Points the calling thread's per-CPU register at `cpu`'s area. One thread
+   * per CPU, one CPU per thread: a CPU id another live thread of this library
+   * holds is a `cpu_already_bound` error unless every thread holding it binds
+   * it with `{ shared: true }`; binding another CPU releases the thread's
+   * previous one, and a thread's CPU is released when it calls `close()` or
+   * exits. The table is the library file's, so it spans every thread and
+   * every SDK instance that loaded the same configuration.
+   */
+  initPercpuReg(cpu: number, options?: BindOptions): void {
+    const st = this.#state;
+    const shared = sharedOption(options, "initPercpuReg");
     const c = st.cpu(cpu, "initPercpuReg", []);
+    claimCpu(st, c, shared, `initPercpuReg(${c})`);
     st.fns.percpu_init_reg!(BigInt(c));
     bindThread(st, c);
   }
@@ -517,13 +911,21 @@ export class NativeSdk {
     return this.#state.fns.percpu_read_reg!() as bigint;
   }
 
-  /** Sets the calling thread's per-CPU register; `addr` must be the base of an initialised area. */
-  writePercpuReg(addr: bigint): void {
+  /**
+   * Sets the calling thread's per-CPU register; `addr` (a bigint) must be the
+   * base of an initialised area, and binds the thread to that area's CPU by
+   * the rules of {@link NativeSdk.initPercpuReg} (`options.shared` included).
+   */
+  writePercpuReg(addr: bigint, options?: BindOptions): void {
     const st = this.#state;
     st.open("writePercpuReg");
     if (typeof addr !== "bigint") {
-      throw new TypeError(`Cannot writePercpuReg: the address must be a bigint, got ${typeof addr}`);
+      fail("value_wrong_kind", [], `Cannot writePercpuReg: the address must be a bigint, got ${describeValue(addr)}`);
     }
+    if (addr < 0n || addr >= 1n << 64n) {
+      fail("value_out_of_range", [], `Cannot writePercpuReg: the address must be in 0..2^64 - 1, got ${describeValue(addr)}`);
+    }
+    const shared = sharedOption(options, "writePercpuReg");
     const n = st.areaNum();
     if (n === 0) {
       fail(
@@ -537,15 +939,17 @@ export class NativeSdk {
     const stride = BigInt(st.stride);
     if (rel < 0n || rel % stride !== 0n || rel / stride >= BigInt(n)) {
       fail(
-        "native_value_out_of_range",
+        "value_out_of_range",
         [],
         `Cannot writePercpuReg: 0x${addr.toString(16)} is not the base of one of the ${n} initialised areas (0x${
           base.toString(16)
         } + k * ${st.stride})`,
       );
     }
+    const c = Number(rel / stride);
+    claimCpu(st, c, shared, `writePercpuReg(0x${addr.toString(16)})`);
     st.fns.percpu_write_reg!(addr);
-    bindThread(st, Number(rel / stride));
+    bindThread(st, c);
   }
 
   /** Base address of `cpu`'s area. */
@@ -568,7 +972,8 @@ export class NativeSdk {
 
   /** The CPU the calling thread is bound to in this library, or -1. */
   currentCpu(): number {
-    return thread.owner === this.#state ? thread.cpu : -1;
+    // naive: every thread's current CPU is the one area.
+    return this.#state.naive ? 0 : thread.owner === this.#state ? thread.cpu : -1;
   }
 
   /** The calling thread's guard-hook counters. */
@@ -609,8 +1014,11 @@ export class NativeSdk {
     if (thread.owner === st) {
       thread.owner = null;
       thread.cpu = -1;
+      st.fns.percpu_shim_release!();
     }
     st.lib.close();
+    // The areas are gone with the library: the caller-owned buffers they were placed in may be collected now.
+    st.keepAlive.length = 0;
   }
 }
 
@@ -618,7 +1026,7 @@ export class NativeSdk {
 export interface LoadRequest {
   /** Generates the files for a configuration (`sdk.generate`). */
   readonly generate: (
-    options: { arch: "x86_64"; mode: "user"; cpus: number; features: readonly ("preempt" | "irq")[] },
+    options: { arch: "x86_64"; mode: "user"; cpus: number; features: readonly ("preempt" | "irq" | "naive")[] },
   ) => Generated;
 }
 
@@ -629,12 +1037,14 @@ export interface LoadRequest {
 export async function loadNative(request: LoadRequest, options: LoadOptions = {}): Promise<NativeSdk> {
   const started = performance.now();
   const o = parseLoadOptions(options);
-  const on = (f: "preempt" | "irq"): boolean =>
+  const on = (f: "preempt" | "irq" | "naive"): boolean =>
     Array.isArray(o.features)
       ? o.features.includes(f)
       : (o.features as Partial<Record<string, boolean>> | undefined)?.[f] === true;
-  const features = (["preempt", "irq"] as const).filter(on);
-  const cpus = o.cpus ?? 4;
+  const features = (["preempt", "irq", "naive"] as const).filter(on);
+  const naive = features.includes("naive");
+  // naive has exactly one area (generate() rejects another explicit count).
+  const cpus = o.cpus ?? (naive ? 1 : 4);
   const generated = request.generate({ arch: "x86_64", mode: "user", cpus, features });
   const input = generatorInput(generated.layout, generated.config);
   const built = await buildSharedLibrary({
@@ -653,5 +1063,13 @@ export async function loadNative(request: LoadRequest, options: LoadOptions = {}
     { ...RUNTIME_SIGNATURES, ...SHIM_SIGNATURES } as FfiSignatures,
   );
   const state = new NativeState(lib, () => librarySignatures(input), cpus, generated.layout.stride);
+  state.label = instanceLabel(++loads, built.hash, input.vars.map((v) => v.layout.name));
+  state.areaAlign = generated.layout.areaAlign;
+  if (naive) {
+    // naive: every thread's "current CPU" is the one area of plain globals (no register to bind), so current-CPU
+    // access needs no initPercpuReg, before any init too, like the seed's sp-naive globals.
+    state.naive = true;
+    Object.defineProperty(state, "bound", { get: () => true, set: () => {}, configurable: true, enumerable: true });
+  }
   return new NativeSdk(state, input, { path: built.path, hash: built.hash, cached: built.cached, generated }, started);
 }

@@ -39,6 +39,23 @@ export const SHIM_SIGNATURES = {
   /** Empty functions (return the constant 90): the FFI call floor for 32- and 64-bit results. */
   percpu_shim_empty_u32: { params: [], result: "u32" },
   percpu_shim_empty_u64: { params: [], result: "u64" },
+  /** Address of the read-only template (`__percpu_template`), the host's `.percpu` load image: `symbolVma()` is it plus the offset. */
+  percpu_shim_template: { params: [], result: "usize" },
+  /**
+   * Claims a CPU id for the calling thread in the library's owner table (one
+   * atomic compare-and-swap; shared by every thread and every SDK instance
+   * that opened this file): `shared` 0 = exclusively, 1 = shared with other
+   * threads that claim it shared too. On success (0) the thread's previous
+   * claim, if another, is released; 1 = another thread holds it exclusively,
+   * 2 = other threads share it (an exclusive claim fails), -1 = no such CPU.
+   */
+  percpu_shim_claim: { params: ["usize", "u32"], result: "isize" },
+  /** Releases the calling thread's claim (nothing when it holds none); a thread's claim is also released when it exits. */
+  percpu_shim_release: { params: [], result: "void" },
+  /** Who holds a CPU id: 0 nobody, -1 one thread exclusively, k > 0 k threads sharing it (-2: no such CPU). */
+  percpu_shim_cpu_holders: { params: ["usize"], result: "isize" },
+  /** The CPU id the calling thread has claimed, or -1. */
+  percpu_shim_claimed_cpu: { params: [], result: "isize" },
 } as const satisfies Record<string, FfiSignature>;
 
 /** The hook-related part of a configuration. */
@@ -116,6 +133,68 @@ export function generateShim(input: GenInput): string {
     "uint32_t percpu_shim_empty_u32(void) { return 90; }",
     "uint64_t percpu_shim_empty_u64(void) { return 90; }",
     "",
+    "/* The template (the initial area, read-only): the host's .percpu load image, which symbol_vma addresses. */",
+    'extern const unsigned char __percpu_template[] __attribute__((visibility("hidden")));',
+    "uintptr_t percpu_shim_template(void) { return (uintptr_t)__percpu_template; }",
+    "",
+    ...CLAIM_LINES,
   ];
   return lines.join("\n");
 }
+
+/**
+ * The CPU owner table (`percpu_shim_claim` and friends): one word per CPU id
+ * (0 free, 1 held by one thread, 2k shared by k threads) changed only by
+ * atomic compare-and-swap, the calling thread's claim in thread-local
+ * storage, and a pthread key whose destructor releases the claim of a thread
+ * that exits still holding one (deleted when the library is unloaded, so no
+ * destructor ever points into an unmapped library).
+ */
+const CLAIM_LINES: readonly string[] = [
+  "/* CPU owner table: one thread per CPU unless every holder shares it. */",
+  "#include <pthread.h>",
+  "#include <stdatomic.h>",
+  "static _Atomic uintptr_t shim_owner[SHIM_CPUS];",
+  "static __thread intptr_t shim_held = -1;",
+  "static __thread uintptr_t shim_held_weight;",
+  "static pthread_key_t shim_exit_key;",
+  "static pthread_once_t shim_key_once = PTHREAD_ONCE_INIT;",
+  "static int shim_key_ok;",
+  "static void shim_drop(void) {",
+  "  if (shim_held < 0) return;",
+  "  atomic_fetch_sub(&shim_owner[shim_held], shim_held_weight);",
+  "  shim_held = -1;",
+  "  shim_held_weight = 0;",
+  "  if (shim_key_ok) pthread_setspecific(shim_exit_key, NULL);",
+  "}",
+  "static void shim_thread_exit(void *unused) { (void)unused; shim_drop(); }",
+  "static void shim_key_create(void) { shim_key_ok = pthread_key_create(&shim_exit_key, shim_thread_exit) == 0; }",
+  "__attribute__((destructor)) static void shim_unload(void) { if (shim_key_ok) { shim_key_ok = 0; pthread_key_delete(shim_exit_key); } }",
+  "intptr_t percpu_shim_claim(uintptr_t cpu, uint32_t shared) {",
+  "  if (cpu >= SHIM_CPUS) return -1;",
+  "  uintptr_t weight = shared ? 2 : 1;",
+  "  uintptr_t mine = shim_held == (intptr_t)cpu ? shim_held_weight : 0;",
+  "  if (mine == weight) return 0;",
+  "  pthread_once(&shim_key_once, shim_key_create);",
+  "  uintptr_t cur = atomic_load(&shim_owner[cpu]);",
+  "  for (;;) {",
+  "    uintptr_t others = cur - mine;",
+  "    if (others == 1) return 1;",
+  "    if (!shared && others != 0) return 2;",
+  "    if (atomic_compare_exchange_weak(&shim_owner[cpu], &cur, others + weight)) break;",
+  "  }",
+  "  if (mine == 0 && shim_held >= 0) atomic_fetch_sub(&shim_owner[shim_held], shim_held_weight);",
+  "  shim_held = (intptr_t)cpu;",
+  "  shim_held_weight = weight;",
+  "  if (shim_key_ok) pthread_setspecific(shim_exit_key, (void *)1);",
+  "  return 0;",
+  "}",
+  "void percpu_shim_release(void) { shim_drop(); }",
+  "intptr_t percpu_shim_cpu_holders(uintptr_t cpu) {",
+  "  if (cpu >= SHIM_CPUS) return -2;",
+  "  uintptr_t w = atomic_load(&shim_owner[cpu]);",
+  "  return w == 1 ? -1 : (intptr_t)(w / 2);",
+  "}",
+  "intptr_t percpu_shim_claimed_cpu(void) { return shim_held; }",
+  "",
+];

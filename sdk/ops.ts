@@ -24,7 +24,7 @@ export interface RuntimeFunction {
 /** The runtime of every generated `percpu.S`, in declaration order. */
 export const RUNTIME = {
   percpu_init: { ret: "intptr_t", params: [{ name: "base", type: "uintptr_t" }, { name: "n", type: "uintptr_t" }], js: "init" },
-  percpu_init_in_place: { ret: "uintptr_t", params: [], js: null },
+  percpu_init_in_place: { ret: "uintptr_t", params: [], js: "initInPlace" },
   percpu_init_reg: { ret: "void", params: [{ name: "cpu", type: "uintptr_t" }], js: "initPercpuReg" },
   percpu_read_reg: { ret: "uintptr_t", params: [], js: "readPercpuReg" },
   percpu_write_reg: { ret: "void", params: [{ name: "value", type: "uintptr_t" }], js: "writePercpuReg" },

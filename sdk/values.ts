@@ -94,11 +94,105 @@ function integerRangeOf(name: IntegerScalarName, bytes: number): IntegerBounds {
 }
 
 /**
- * Checks a whole value against a type tree, independent of the target
- * (pointer-sized ints are checked as 64-bit), and returns it normalised and frozen.
+ * How a runtime call takes an integer argument (see {@link checkArgument}):
+ * `exact` within the type's own range (the value of a write), `wrap` any
+ * integer of `[-(2^n − 1), 2^n − 1]` reduced modulo 2^n as C converts it (the
+ * operands of the read-modify-write ops).
  */
-export function checkValue(type: PercpuType, value: unknown, path: readonly PathSegment[]): unknown {
-  return checkAt(type, value, [...path]);
+export type IntegerArgMode = "exact" | "wrap";
+
+/**
+ * Checks one scalar argument of a runtime call and returns it in the form the
+ * FFI takes: a `number` for ints of up to 32 bits and for floats, a `bigint`
+ * for 64-bit and pointer-sized ints, a boolean for `bool`. An integer may be
+ * given as a `number` (a safe integer) or a `bigint` whatever its width. With
+ * `mode` `exact` it must lie in the type's range; with `wrap` it may be any
+ * integer of `[-(2^n − 1), 2^n − 1]` and is reduced modulo 2^n into the
+ * type's range exactly as C converts it (so -1 is 255 for a u8, 2^31 is
+ * -2^31 for an i32). `bytes` is the scalar's size on the host. A wrong
+ * argument throws a `PercpuError`: `value_wrong_kind` (not a number/bigint/
+ * boolean as the type needs, a non-integer or NaN for an integer type, a
+ * number beyond `Number.MAX_SAFE_INTEGER` where only a bigint is exact) or
+ * `value_out_of_range`, with the message `${what} must …, got ${value}`
+ * (strings quoted: `got "1"`).
+ *
+ * @example
+ * ```ts
+ * import { checkArgument } from "./values.ts";
+ * checkArgument("u8", -1, 1, "wrap", ["X"], "the value"); // 255
+ * checkArgument("u32", 5n, 4, "exact", ["X"], "the value"); // 5
+ * checkArgument("u64", 7, 8, "exact", ["X"], "the value"); // 7n
+ * ```
+ */
+export function checkArgument(
+  name: ScalarName,
+  value: unknown,
+  bytes: number,
+  mode: IntegerArgMode,
+  path: readonly PathSegment[],
+  what: string,
+): unknown {
+  const got = (): string => `got ${describeValue(value)}`;
+  if (name === "bool") {
+    if (typeof value !== "boolean") fail("value_wrong_kind", [...path], `${what} must be a boolean for bool, ${got()}`);
+    return value;
+  }
+  if (name === "f32" || name === "f64") {
+    if (typeof value !== "number") fail("value_wrong_kind", [...path], `${what} must be a number for ${name}, ${got()}`);
+    if (name === "f32" && Number.isFinite(value) && Math.abs(value) > F32_MAX) {
+      fail("value_out_of_range", [...path], `${what} overflows f32 (largest finite ${F32_MAX}), ${got()}`);
+    }
+    return value;
+  }
+  let big: bigint;
+  if (typeof value === "bigint") big = value;
+  else if (typeof value === "number" && Number.isInteger(value)) big = BigInt(value);
+  else fail("value_wrong_kind", [...path], `${what} must be an integer (a number or a bigint) for ${name}, ${got()}`);
+  const bits = bytes * 8;
+  const { min, max } = mode === "wrap" ? wrapRangeOf(bits) : integerRangeOf(name, bytes);
+  if (big < min || big > max) {
+    const how = mode === "wrap" ? ` (an operand wraps modulo 2^${bits} as in C)` : "";
+    fail("value_out_of_range", [...path], `${what} must be in ${min}..${max} for ${name}${how}, ${got()}`);
+  }
+  if (typeof value === "number" && !Number.isSafeInteger(value)) {
+    fail(
+      "value_wrong_kind",
+      [...path],
+      `${what} is beyond Number.MAX_SAFE_INTEGER and may have lost precision, pass a bigint for ${name}, ${got()}`,
+    );
+  }
+  const c = name.startsWith("i") ? BigInt.asIntN(bits, big) : BigInt.asUintN(bits, big);
+  return isWide(name) ? c : Number(c);
+}
+
+/** `[-(2^bits − 1), 2^bits − 1]`, made once per width. */
+const WRAP_RANGES = new Map<number, { readonly min: bigint; readonly max: bigint }>();
+
+function wrapRangeOf(bits: number): { readonly min: bigint; readonly max: bigint } {
+  let r = WRAP_RANGES.get(bits);
+  if (r === undefined) {
+    const max = (1n << BigInt(bits)) - 1n;
+    WRAP_RANGES.set(bits, r = Object.freeze({ min: -max, max }));
+  }
+  return r;
+}
+
+/** The check of one scalar inside {@link checkValue}: `checkScalar`'s parameters, returning the normalised value or throwing. */
+export type ScalarCheck = (name: ScalarName, value: unknown, path: readonly PathSegment[], bytes: number) => unknown;
+
+/**
+ * Checks a whole value against a type tree, independent of the target
+ * (pointer-sized ints are checked as 64-bit), and returns it normalised and
+ * frozen. `scalar` checks each leaf (default {@link checkScalar}, the rule of
+ * initial values; runtime calls pass one built on {@link checkArgument}).
+ */
+export function checkValue(
+  type: PercpuType,
+  value: unknown,
+  path: readonly PathSegment[],
+  scalar: ScalarCheck = checkScalar,
+): unknown {
+  return checkAt(type, value, [...path], scalar);
 }
 
 /** Field names of each struct type, in order (read for every value of the type). */
@@ -111,11 +205,11 @@ function fieldNames(type: StructType): readonly string[] {
 }
 
 /** {@link checkValue} with `trail` the path of `value`, extended and restored in place (copied only into errors). */
-function checkAt(type: PercpuType, value: unknown, trail: PathSegment[]): unknown {
+function checkAt(type: PercpuType, value: unknown, trail: PathSegment[], scalar: ScalarCheck): unknown {
   // A plain switch (exhaustive through assertNever): this runs once per element of large arrays.
   switch (type.kind) {
     case "scalar":
-      return checkScalar(type.name, value, trail, type.name === "usize" || type.name === "isize" ? 8 : scalarLayout(type.name, "x86_64").size);
+      return scalar(type.name, value, trail, type.name === "usize" || type.name === "isize" ? 8 : scalarLayout(type.name, "x86_64").size);
     case "array": {
       if (!Array.isArray(value)) fail("init_wrong_kind", [...trail], `Invalid value for ${quotePath(trail)}: expected an array of ${type.length}, got ${describeValue(value)}`);
       if (value.length !== type.length) {
@@ -125,7 +219,7 @@ function checkAt(type: PercpuType, value: unknown, trail: PathSegment[]): unknow
       const out = new Array<unknown>(type.length);
       for (let i = 0; i < type.length; i++) {
         trail.push(i);
-        out[i] = checkAt(type.element, value[i], trail);
+        out[i] = checkAt(type.element, value[i], trail, scalar);
         trail.pop();
       }
       return Object.freeze(out);
@@ -146,13 +240,13 @@ function checkAt(type: PercpuType, value: unknown, trail: PathSegment[]): unknow
       const out: Record<string, unknown> = {};
       for (const name of names) {
         trail.push(name);
-        out[name] = checkAt(type.fields[name]!, obj[name], trail);
+        out[name] = checkAt(type.fields[name]!, obj[name], trail, scalar);
         trail.pop();
       }
       return Object.freeze(out);
     }
     case "aligned":
-      return checkAt(type.inner, value, trail);
+      return checkAt(type.inner, value, trail, scalar);
     default:
       return assertNever(type);
   }

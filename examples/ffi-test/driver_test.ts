@@ -53,7 +53,7 @@ try {
 
   // Misuse is an error, not a crash.
   assert.throws(() => QUEUE.remoteRead(CPUS), (e) => e instanceof PercpuError && e.code === "native_cpu_out_of_range");
-  assert.throws(() => QUEUE.writeCurrent(70000), (e) => e instanceof PercpuError && e.code === "native_value_out_of_range");
+  assert.throws(() => QUEUE.writeCurrent(70000), (e) => e instanceof PercpuError && e.code === "value_out_of_range");
   console.log("driver_test: ok");
 } finally {
   driver.close();

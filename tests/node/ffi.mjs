@@ -108,8 +108,8 @@ if (!isMainThread) {
     assert.throws(() => A.remoteRead(2), code("native_cpu_out_of_range"));
     assert.throws(() => A.remoteRead(-1), code("native_cpu_out_of_range"));
     sdk.initPercpuReg(1);
-    assert.throws(() => A.writeCurrent(2 ** 32), code("native_value_out_of_range"));
-    assert.throws(() => sdk.writePercpuReg(sdk.areaBase(0) + 4n), code("native_value_out_of_range"));
+    assert.throws(() => A.writeCurrent(2 ** 32), code("value_out_of_range"));
+    assert.throws(() => sdk.writePercpuReg(sdk.areaBase(0) + 4n), code("value_out_of_range"));
     sdk.close();
     assert.throws(() => A.readCurrent(), code("native_closed"));
     assert.throws(() => sdk.areaNum(), code("native_closed"));
@@ -201,6 +201,91 @@ if (!isMainThread) {
       sdk.close();
     }
   });
+
+  // The core of tests/seed_port_test.ts (the seed's percpu/tests/test_percpu.rs), through the Node adapter.
+  const seedVars = (sdk) => ({
+    BOOL: sdk.define("BOOL", m.bool, true),
+    U8: sdk.define("U8", m.u8, 1),
+    U16: sdk.define("U16", m.u16, 2),
+    U32: sdk.define("U32", m.u32, 3),
+    U64: sdk.define("U64", m.u64, 4),
+    USIZE: sdk.define("USIZE", m.usize, 5),
+    STRUCT: sdk.define("STRUCT", m.struct({ foo: m.usize, bar: m.u8 }), { foo: 6, bar: 7 }),
+  });
+  const seedIsInit = (v) => {
+    assert.deepEqual(
+      [v.BOOL, v.U8, v.U16, v.U32, v.U64, v.USIZE, v.STRUCT].map((x) => x.readCurrent()),
+      [true, 1, 2, 3, 4n, 5n, { foo: 6n, bar: 7 }],
+    );
+  };
+  const seedLocal = (v, base) => {
+    for (const x of Object.values(v)) assert.equal(base + BigInt(x.offset()), x.currentPtr(), x.name);
+    seedIsInit(v);
+    v.U8.writeCurrent(123);
+    v.U64.writeCurrent(0xa2ce_a2ce_a2ce_a2cen);
+    v.STRUCT.withCurrent((s) => s.set({ foo: 0x2333n, bar: 100 }));
+    assert.deepEqual([v.U8.readCurrent(), v.U64.readCurrent(), v.STRUCT.readCurrent()], [123, 0xa2ce_a2ce_a2ce_a2cen, { foo: 0x2333n, bar: 100 }]);
+    for (const x of Object.values(v)) x.resetToInit();
+    seedIsInit(v);
+  };
+  const seedRemote = (v, id) => {
+    assert.deepEqual(v.STRUCT.remoteRead(id), { foo: 6n, bar: 7 });
+    v.U16.remoteWrite(id, 0x1234);
+    v.USIZE.remoteWrite(id, 0xffffn);
+    assert.deepEqual([v.U16.remoteRead(id), v.USIZE.remoteRead(id)], [0x1234, 0xffffn]);
+  };
+
+  for (const features of [["naive"], ["naive", "preempt"]]) {
+    await check(`node seed ${features.join(",")}: test_percpu_sp_naive`, async () => {
+      const sdk = m.createPercpu();
+      const v = seedVars(sdk);
+      await sdk.load({ features });
+      try {
+        seedIsInit(v);
+        assert.equal(sdk.initInPlace(), 1);
+        sdk.initPercpuReg(0);
+        for (const x of Object.values(v)) assert.equal(x.symbolVma(), x.currentPtr());
+        seedLocal(v, sdk.areaBase(0));
+        assert.equal(sdk.init(1, { base: null }), 1);
+      } finally {
+        sdk.close();
+      }
+    });
+  }
+
+  for (const features of [[], ["preempt"]]) {
+    await check(`node seed ${features.join(",") || "default"}: in place, dynamic (ArrayBuffer base) and invalid bases`, async () => {
+      const sdk = m.createPercpu();
+      const v = seedVars(sdk);
+      await sdk.load({ features });
+      try {
+        assert.equal(sdk.initInPlace(), 4);
+        sdk.initPercpuReg(0);
+        assert.equal(sdk.readPercpuReg(), sdk.areaBase(0));
+        seedLocal(v, sdk.readPercpuReg());
+        for (const id of [1, 2, 3]) seedRemote(v, id);
+
+        const buffer = sdk.allocAreas(4);
+        assert.equal(buffer.byteLength, sdk.layoutExpected(4).size);
+        const base = sdk.addressOf(buffer);
+        assert.equal(base % 64n, 0n);
+        assert.equal(sdk.init(4, { base: buffer }), 4);
+        sdk.initPercpuReg(0);
+        assert.equal(sdk.readPercpuReg(), base);
+        assert.equal(sdk.areaBase(0), base);
+        seedLocal(v, base);
+        for (const id of [1, 2, 3]) seedRemote(v, id);
+        assert.equal(buffer[3 * (buffer.byteLength / 4) + v.U16.offset()], 0x34, "CPU 3's area is the caller's buffer");
+
+        assert.throws(() => sdk.init(1, { base: null }), code("init_invalid_base"));
+        const one = sdk.allocAreas(1);
+        assert.throws(() => sdk.init(1, { base: one.subarray(1) }), code("init_unaligned_base"));
+        assert.throws(() => sdk.init(2, { base: one }), code("init_invalid_base"));
+      } finally {
+        sdk.close();
+      }
+    });
+  }
 
   console.log(`node-ffi: ${passed} passed, ${failed} failed`);
   process.exitCode = failed > 0 ? 1 : 0;
