@@ -43,6 +43,7 @@ export async function gen(argv: string[], io: Io): Promise<number> {
     mode: { type: "string" },
     json: { type: "boolean" },
     functions: { type: "boolean" },
+    rust: { type: "boolean" },
     ...FEATURE_OPTIONS,
   });
   if (values.help) return (io.out(HELP.gen), 0);
@@ -65,6 +66,7 @@ export async function gen(argv: string[], io: Io): Promise<number> {
       ...(n === undefined ? {} : { cpus: n }),
       mode: mode as Mode,
       ...(values.functions ? { functions: true } : {}),
+      ...(values.rust ? { rust: true } : {}),
       features: wanted.filter((f) => f !== "el2" || a === "aarch64"),
     }),
   }));

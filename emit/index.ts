@@ -19,6 +19,7 @@ import { buildManifest, layoutManifestJson, type Manifest } from "../sdk/manifes
 import { type GenInput, generatorInput } from "../sdk/plan.ts";
 import type { ChunkedText } from "../sdk/text.ts";
 import { emitHeaderChunks } from "./percpu_h.ts";
+import { emitRust } from "./percpu_rs.ts";
 
 /** Manifests by generation input: `Generated.manifest` is built on first use, once (`percpu.json` is made from the layout directly). */
 const manifests = new WeakMap<GenInput, Manifest>();
@@ -31,12 +32,16 @@ function manifestOf(input: GenInput): Manifest {
 
 /**
  * One output file's emitter: pure, from the plan and the arch backend to the
- * file's text, whole or as chunks (large files: written chunk by chunk).
+ * file's text, whole or as chunks (large files: written chunk by chunk), or
+ * `null` for an optional output the configuration does not ask for.
  */
-export type Emitter = (input: GenInput, backend: ArchBackend) => string | ChunkedText;
+export type Emitter = (input: GenInput, backend: ArchBackend) => string | ChunkedText | null;
 
 /** Name of a generated file: a key of {@link OUTPUTS}. */
-export type OutputName = "percpu.S" | "percpu.h" | "percpu.ld" | "percpu.json";
+export type OutputName = "percpu.S" | "percpu.h" | "percpu.ld" | "percpu.json" | "percpu.rs";
+
+/** The outputs made only when their option asks for them (`rust: true`). */
+export type OptionalOutputName = "percpu.rs";
 
 /**
  * Every generated file by name, in output order. `percpu.S` carries the
@@ -48,10 +53,13 @@ export const OUTPUTS: { readonly [N in OutputName]: Emitter } = {
   "percpu.h": (input, backend) => emitHeaderChunks(backend, input, { functions: input.config.functions }),
   "percpu.ld": (input) => linkerScriptChunks(input.layout, { cpus: input.config.cpus, summary: configSummary(input) }),
   "percpu.json": (input) => layoutManifestJson(input.layout),
+  "percpu.rs": (input) => (input.config.rust ? emitRust(input) : null),
 };
 
-/** The generated files, by name. */
-export type GeneratedFiles = { readonly [N in OutputName]: string };
+/** The generated files, by name (the optional ones only when asked for). */
+export type GeneratedFiles =
+  & { readonly [N in Exclude<OutputName, OptionalOutputName>]: string }
+  & { readonly [N in OptionalOutputName]?: string };
 
 /** The result of `sdk.generate()`. */
 export interface Generated {
@@ -94,9 +102,11 @@ export function generateFiles(layout: Layout, options: GenerateOptions): Generat
   }
   const input = generatorInput(layout, config);
   backend.check(input);
-  const texts = Object.fromEntries(
-    Object.entries(OUTPUTS).map(([name, emit]: [string, Emitter]) => [name, emit(input, backend)]),
-  ) as Record<OutputName, string | ChunkedText>;
+  const texts: Partial<Record<OutputName, string | ChunkedText>> = {};
+  for (const [name, emit] of Object.entries(OUTPUTS) as [OutputName, Emitter][]) {
+    const text = emit(input, backend);
+    if (text !== null) texts[name] = text;
+  }
   // Every emitter ran above (its errors are generate()'s); a chunked text becomes one string only when read.
   const files = {} as Record<OutputName, string>;
   for (const [name, text] of Object.entries(texts)) {

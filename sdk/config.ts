@@ -37,6 +37,8 @@ export interface GenConfig {
    * `percpu.h` their prototypes): default off in kernel mode, on in user mode.
    */
   readonly functions: boolean;
+  /** Whether `percpu.rs` (the Rust module, emit/percpu_rs.ts) is generated too. */
+  readonly rust: boolean;
 }
 
 /** Names of the optional features. */
@@ -60,6 +62,12 @@ export interface GenerateOptions {
    * firmware checks. Default: false in kernel mode, true in user mode.
    */
   readonly functions?: boolean;
+  /**
+   * Also emit `percpu.rs`: a `#![no_std]` Rust module with the seed's API
+   * (per-variable wrappers with the seed's methods, `init`, `init_percpu_reg`,
+   * ...) over `percpu.S` (x86_64 today). Default false.
+   */
+  readonly rust?: boolean;
 }
 
 const featureFlags = z.strictObject({
@@ -84,6 +92,7 @@ const generateSchema = z.strictObject({
   cpus: z.number().int().min(1).max(MAX_CPUS).optional(),
   mode: z.enum(["kernel", "user"]).optional(),
   functions: z.boolean().optional(),
+  rust: z.boolean().optional(),
   features: z.union([z.array(namedEnum("feature", FEATURE_NAMES)), featureFlags]).optional(),
 });
 
@@ -95,7 +104,7 @@ const generateSchema = z.strictObject({
  * ```ts
  * import { resolveConfig } from "./config.ts";
  * resolveConfig({ arch: "riscv64", features: ["preempt"] });
- * // { arch: "riscv64", cpus: 4, mode: "kernel", features: { preempt: true, irq: false, naive: false, el2: false }, functions: false }
+ * // { arch: "riscv64", cpus: 4, mode: "kernel", features: { preempt: true, irq: false, naive: false, el2: false }, functions: false, rust: false }
  * ```
  */
 export function resolveConfig(options: GenerateOptions): GenConfig {
@@ -114,5 +123,5 @@ export function resolveConfig(options: GenerateOptions): GenConfig {
     fail("options_invalid", ["cpus"], `Invalid generate options: naive mode has exactly 1 CPU, got cpus ${o.cpus}`);
   }
   const cpus = features.naive ? 1 : (o.cpus ?? 4);
-  return { arch: o.arch, cpus, mode, features, functions: o.functions ?? mode === "user" };
+  return { arch: o.arch, cpus, mode, features, functions: o.functions ?? mode === "user", rust: o.rust ?? false };
 }
