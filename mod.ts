@@ -45,10 +45,19 @@ export {
   type StructType,
 } from "./sdk/types.ts";
 export { TARGETS, type Target } from "./sdk/targets.ts";
-export { type FieldLayout, type Layout, type LayoutOrder, type TypeLayout, type VarLayout, typeLayout } from "./sdk/layout.ts";
+export { type DefineOptions, type FieldLayout, type Layout, type LayoutOrder, type TypeLayout, type VarLayout, typeLayout } from "./sdk/layout.ts";
 export { type Manifest, type ManifestType, type ManifestVar, MANIFEST_VERSION } from "./sdk/manifest.ts";
 export { decodeValue, encodeValue } from "./sdk/values.ts";
 export { createPercpu, type IntegerArgument, type IntegerVarType, percpu, PercpuSdk, type PercpuOptions, PercpuVar } from "./percpu.ts";
+export {
+  type ElementType,
+  type FieldName,
+  type FieldType,
+  type LeafHandle,
+  type LeafOpMethods,
+  PercpuLeaf,
+  type Unaligned,
+} from "./percpu.ts";
 export type { Features, GenConfig, GenerateOptions, Mode } from "./sdk/config.ts";
 export type { Generated, GeneratedFiles } from "./emit/index.ts";
 export type { AreaBase, BindOptions, CurrentCell, HookCounts, InitOptions, LoadInfo, LoadOptions } from "./ffi/native.ts";

@@ -11,11 +11,17 @@ import type { BindOptions, CurrentCell, HookCounts, InitOptions, LoadInfo, LoadO
 import type { BootFirmwareOptions, BootResult, BuildFirmwareOptions, FirmwareImage } from "./firmware/build.ts";
 import type { GenerateOptions } from "./sdk/config.ts";
 import { fail, PercpuError, quotePath } from "./sdk/errors.ts";
-import { computeLayout, type Layout, type LayoutOrder } from "./sdk/layout.ts";
+import { checkDefineOptions, computeLayout, type DefineOptions, type Layout, type LayoutOrder } from "./sdk/layout.ts";
 import { buildManifest, type Manifest } from "./sdk/manifest.ts";
 import { checkVarName } from "./sdk/names.ts";
 import { parseOptions } from "./sdk/options.ts";
 import { SymbolClashes } from "./sdk/symbols.ts";
+// Leaf handles (field/at):
+import type { NativeLeaf } from "./ffi/native.ts";
+import type { PathSegment } from "./sdk/errors.ts";
+import { structFields, typeLayout } from "./sdk/layout.ts";
+import { type LEAF_OP_SPECS as LEAF_OP_SPECS_TYPE, LEAF_OP_SPECS, LEAF_OPS, type LeafOp } from "./sdk/ops.ts";
+import { type ArrayType, describeValue, type StructType } from "./sdk/types.ts";
 import { checkTarget, type Target } from "./sdk/targets.ts";
 import { type AlignedType, checkType, type Infer, type InferInit, type IntegerScalarName, type PercpuType, type ScalarType, typeName } from "./sdk/types.ts";
 import { ByteSlab, checkValue, encodeChecked } from "./sdk/values.ts";
@@ -75,6 +81,63 @@ export class PercpuVar<T extends PercpuType = PercpuType> {
     return `${this.name}: ${typeName(this.type)}`;
   }
 
+  /**
+   * The handle of a field of a struct variable (`aligned()` looked
+   * through): every op of the field's type, at the cost of a variable of
+   * that type (see {@link PercpuLeaf}). Cached: the same handle each time.
+   * An unknown field name is a compile error and, at run time,
+   * `value_wrong_kind`.
+   *
+   * @example
+   * ```ts
+   * import { array, createPercpu, struct, u16, u64 } from "./mod.ts";
+   * const sdk = createPercpu();
+   * const STATS = sdk.define("STATS", struct({ irqs: u64, hist: array(u16, 4) }), { irqs: 0, hist: [0, 0, 0, 0] });
+   * await sdk.load();
+   * sdk.init(1);
+   * sdk.initPercpuReg(0);
+   * STATS.field("irqs").addCurrent(1);
+   * STATS.field("hist").at(2).writeCurrent(7);
+   * const irqs: bigint = STATS.field("irqs").readCurrent(); // 1n
+   * ```
+   */
+  field<K extends FieldName<T>>(name: K): LeafHandle<FieldType<T, K>> {
+    const h = this.#leaves?.fields.get(name);
+    if (h !== undefined) return h as unknown as LeafHandle<FieldType<T, K>>;
+    const self = this as unknown as PercpuVar;
+    return childLeaf(self, self, this.#leaves ??= newLeafNode(self), "field", name) as unknown as LeafHandle<FieldType<T, K>>;
+  }
+
+  /** The cached leaf handles below this variable (`field()`, `at()`). */
+  #leaves: LeafNode | undefined;
+
+  /**
+   * The handle of an element of an array variable, short (one native
+   * function per element) or long (indexed: the index is baked into the
+   * handle's methods); `aligned()` looked through. Cached per index. An
+   * index outside the array is `value_out_of_range`.
+   *
+   * @example
+   * ```ts
+   * import { array, createPercpu, u32 } from "./mod.ts";
+   * const sdk = createPercpu();
+   * const IRQ_COUNT = sdk.define("IRQ_COUNT", array(u32, 64), new Array(64).fill(0));
+   * await sdk.load();
+   * sdk.init(1);
+   * sdk.initPercpuReg(0);
+   * IRQ_COUNT.at(20).addCurrent(1);
+   * console.log(IRQ_COUNT.at(20).readCurrent(), IRQ_COUNT.readCurrent()[20]); // 1 1
+   * ```
+   */
+  at(index: [ElementType<T>] extends [never] ? never : number): LeafHandle<ElementType<T>> {
+    if (typeof index === "number") {
+      const h = this.#leaves?.elements[index];
+      if (h !== undefined) return h as unknown as LeafHandle<ElementType<T>>;
+    }
+    const self = this as unknown as PercpuVar;
+    return childLeaf(self, self, this.#leaves ??= newLeafNode(self), "at", index) as unknown as LeafHandle<ElementType<T>>;
+  }
+
   // ---- Native access (after `await sdk.load()`): thin delegates to ffi/native.ts ----
 
   #native: NativeVar | undefined;
@@ -92,6 +155,7 @@ export class PercpuVar<T extends PercpuType = PercpuType> {
     };
     for (const [op, fn] of Object.entries(native.accessors)) install(op, fn);
     native.onInstall(install);
+    attachLeaves(this as unknown as PercpuVar, native);
   }
 
   #n(): NativeVar {
@@ -230,9 +294,369 @@ export class PercpuVar<T extends PercpuType = PercpuType> {
     return this.#n().integerOp("cmpxchgCurrent")(expected, desired) as Infer<V>;
   }
 
+  /**
+   * Adds to `cpu`'s value with one atomic on its address (x86_64 `lock add`,
+   * aarch64 LL/SC, riscv `amoadd`, loongarch `amadd`). Exact against other
+   * remote RMWs, and against the owner's RMW ops when the variable is
+   * defined `{ atomic: true }`; otherwise, on x86_64, the owner's unlocked
+   * `add %gs:` can still lose either update (README "Remote access").
+   */
+  remoteAdd<V extends IntegerVarType>(this: PercpuVar<V>, cpu: number, value: IntegerArgument): void {
+    this.#n().integerOp("remoteAdd")(cpu, value);
+  }
+
+  /**
+   * Stores `desired` in `cpu`'s value if it equals `expected`, atomically on
+   * its address (x86_64 `lock cmpxchg`, LL/SC elsewhere); returns the old
+   * value. Same exactness rules as {@link PercpuVar.remoteAdd}.
+   */
+  remoteCmpxchg<V extends IntegerVarType>(this: PercpuVar<V>, cpu: number, expected: IntegerArgument, desired: IntegerArgument): Infer<V> {
+    return this.#n().integerOp("remoteCmpxchg")(cpu, expected, desired) as Infer<V>;
+  }
+
   /** Sum of every initialised CPU's value (read with `remote_read`). */
   sum<V extends IntegerVarType>(this: PercpuVar<V>): Infer<V> {
     return this.#n().integerOp("sum")() as Infer<V>;
+  }
+}
+
+// ---- Leaf handles: every field and element of a variable as a handle ----
+
+/**
+ * A type with its `aligned()` wrappers removed.
+ *
+ * @example
+ * ```ts
+ * import { type AlignedType, u64 } from "./mod.ts";
+ * import type { Unaligned } from "./percpu.ts";
+ * const t: Unaligned<AlignedType<typeof u64>> = u64;
+ * ```
+ */
+export type Unaligned<T> = [PercpuType] extends [T] ? PercpuType : T extends AlignedType<infer I> ? Unaligned<I> : T;
+
+/**
+ * The field names of a struct type (`aligned()` looked through); `never` for other types.
+ *
+ * @example
+ * ```ts
+ * import { struct, u32, u64 } from "./mod.ts";
+ * import type { FieldName } from "./percpu.ts";
+ * const STATS = struct({ irqs: u64, ticks: u32 });
+ * const name: FieldName<typeof STATS> = "irqs";
+ * ```
+ */
+export type FieldName<T> = [PercpuType] extends [T] ? string
+  : Unaligned<T> extends StructType<infer F> ? keyof F & string
+  : never;
+
+/**
+ * The type of field `K` of a struct type (`aligned()` looked through).
+ *
+ * @example
+ * ```ts
+ * import { struct, u32, u64 } from "./mod.ts";
+ * import type { FieldType } from "./percpu.ts";
+ * const STATS = struct({ irqs: u64, ticks: u32 });
+ * const t: FieldType<typeof STATS, "ticks"> = u32;
+ * ```
+ */
+export type FieldType<T, K> = [PercpuType] extends [T] ? PercpuType
+  : Unaligned<T> extends StructType<infer F> ? (K extends keyof F ? F[K] : never)
+  : never;
+
+/**
+ * The element type of an array type (`aligned()` looked through); `never` for other types.
+ *
+ * @example
+ * ```ts
+ * import { array, u16 } from "./mod.ts";
+ * import type { ElementType } from "./percpu.ts";
+ * const HIST = array(u16, 4);
+ * const t: ElementType<typeof HIST> = u16;
+ * ```
+ */
+export type ElementType<T> = [PercpuType] extends [T] ? PercpuType : Unaligned<T> extends ArrayType<infer E> ? E : never;
+
+/** Whether a type is an integer scalar (`aligned()` looked through); true for the unknown `PercpuType` (every method typed). */
+type IsIntegerType<T> = [PercpuType] extends [T] ? true : Unaligned<T> extends ScalarType<infer N> ? ([N] extends [IntegerScalarName] ? true : false) : false;
+
+type LeafSpecs = typeof LEAF_OP_SPECS_TYPE;
+
+/** One argument type per element of a tuple of C parameter names. */
+type LeafArgs<V extends readonly unknown[], A> = { -readonly [I in keyof V]: A };
+
+/** The JS method of catalog op `K` on a leaf of type `T`: the CPU first for remote ops, then its values. */
+type LeafOpMethod<T, K extends LeafOp> = (
+  ...args: [
+    ...(LeafSpecs[K]["target"] extends "remote" ? [cpu: number] : []),
+    ...LeafArgs<LeafSpecs[K]["values"], LeafSpecs[K]["integer"] extends true ? IntegerArgument : InferInit<T>>,
+  ]
+) => LeafSpecs[K]["returns"] extends "value" ? Infer<T> : void;
+
+/**
+ * The op methods of a leaf handle of type `T`, derived from the op catalog
+ * (sdk/ops.ts): one per leaf op named by its `js` (`readCurrent`,
+ * `remoteWrite`, `addCurrent`, ...), the integer ops and `sum()` only for
+ * integer leaves (all of them for the unknown `PercpuType`, whose handles
+ * have them only at run time when the leaf is an integer). A new catalog row is a new method here with nothing to write.
+ *
+ * @example
+ * ```ts
+ * import { u8 } from "./mod.ts";
+ * import type { LeafOpMethods } from "./percpu.ts";
+ * type U8Ops = LeafOpMethods<typeof u8>;
+ * const call = (ops: U8Ops): number => ops.xchgCurrent(-1); // 255 wraps in as C does
+ * ```
+ */
+export type LeafOpMethods<T> =
+  & {
+    [K in LeafOp as LeafSpecs[K]["integer"] extends true ? (IsIntegerType<T> extends true ? LeafSpecs[K]["js"] : never)
+      : LeafSpecs[K]["js"]]: LeafOpMethod<T, K>;
+  }
+  & (IsIntegerType<T> extends true ? { sum(): Infer<T> } : unknown);
+
+/**
+ * What `field()` and `at()` return: a {@link PercpuLeaf} of the field's or
+ * element's type with the catalog's op methods ({@link LeafOpMethods}).
+ *
+ * @example
+ * ```ts
+ * import { array, createPercpu, u32 } from "./mod.ts";
+ * import type { LeafHandle } from "./percpu.ts";
+ * const sdk = createPercpu();
+ * const IRQ_COUNT = sdk.define("IRQ_COUNT", array(u32, 64), new Array(64).fill(0));
+ * const timer: LeafHandle<typeof u32> = IRQ_COUNT.at(20);
+ * ```
+ */
+export type LeafHandle<T extends PercpuType> = PercpuLeaf<T> & LeafOpMethods<T>;
+
+/** The cached children of a variable or leaf handle. */
+interface LeafNode {
+  readonly fields: Map<string, PercpuLeaf>;
+  readonly elements: (PercpuLeaf | undefined)[];
+}
+
+/** Per variable: every leaf handle made of it (to attach on `load()`) and its native side once loaded. */
+interface LeafRoot {
+  readonly leaves: PercpuLeaf[];
+  native: NativeVar | null;
+}
+
+const leafRoots = new WeakMap<PercpuVar, LeafRoot>();
+
+/** A new (empty) cache of a handle's children below variable `root`. */
+function newLeafNode(root: PercpuVar): LeafNode {
+  if (!leafRoots.has(root)) leafRoots.set(root, { leaves: [], native: null });
+  return { fields: new Map(), elements: [] };
+}
+
+/** Attaches every leaf handle of `variable` to its (new) native side: `PercpuVar.attachNative` calls it. */
+function attachLeaves(variable: PercpuVar, native: NativeVar): void {
+  const root = leafRoots.get(variable);
+  if (root === undefined) {
+    leafRoots.set(variable, { leaves: [], native });
+    return;
+  }
+  root.native = native;
+  for (const leaf of root.leaves) leaf.attachNative(native);
+}
+
+/**
+ * Checks one step of a leaf path (a field name of a struct, an index of an
+ * array) below `path` of type `type` and makes (and caches) its handle.
+ */
+function childLeaf(
+  owner: PercpuVar | PercpuLeaf,
+  root: PercpuVar,
+  node: LeafNode,
+  how: "field" | "at",
+  seg: unknown,
+): PercpuLeaf {
+  const path: readonly PathSegment[] = owner instanceof PercpuLeaf ? owner.path : [];
+  const full = [root.name, ...path];
+  let t: PercpuType = owner.type;
+  while (t.kind === "aligned") t = t.inner;
+  const call = `Cannot take ${how}(${describeValue(seg)}) of ${quotePath(full)}`;
+  let child: PercpuLeaf;
+  if (how === "field") {
+    if (t.kind !== "struct") fail("value_wrong_kind", full, `${call}: it is a ${typeName(t)}, not a struct`);
+    if (typeof seg !== "string" || !Object.hasOwn(t.fields, seg)) {
+      fail("value_wrong_kind", full, `${call}: no such field, the fields are ${Object.keys(t.fields).join(", ")}`);
+    }
+    child = new PercpuLeaf<PercpuType>(root, [...path, seg], t.fields[seg]! as PercpuType);
+    node.fields.set(seg, child);
+  } else {
+    if (t.kind !== "array") fail("value_wrong_kind", full, `${call}: it is a ${typeName(t)}, not an array`);
+    if (typeof seg !== "number" || !Number.isInteger(seg)) {
+      fail("value_wrong_kind", full, `${call}: the index must be an integer number, got ${describeValue(seg)}`);
+    }
+    if (seg < 0 || seg >= t.length) {
+      fail("value_out_of_range", full, `${call}: index ${seg} is out of range, the array has ${t.length} elements (0..${t.length - 1})`);
+    }
+    const i = seg === 0 ? 0 : seg; // -0 → 0
+    child = new PercpuLeaf<PercpuType>(root, [...path, i], t.element as PercpuType);
+    node.elements[i] = child;
+  }
+  const r = leafRoots.get(root)!;
+  r.leaves.push(child);
+  if (r.native !== null) child.attachNative(r.native);
+  return child;
+}
+
+/**
+ * A field or element of a per-CPU variable, at any depth
+ * (`STATS.field("hist").at(2)`), as a handle of its own: the catalog's op
+ * methods of its type ({@link LeafOpMethods}: raw and guarded read/write,
+ * remote read/write, the read-modify-write ops and `sum()` on an integer;
+ * the whole-value ops of a sub-struct or sub-array), {@link PercpuLeaf.currentPtr}
+ * and {@link PercpuLeaf.remotePtr}, and `field()` / `at()` below it.
+ *
+ * Each method calls the leaf's own generated native function
+ * (`percpu_STATS__irqs_add_current`, `percpu_BIG_read_current(20)` for an
+ * element of an indexed array) through accessors compiled for the leaf with
+ * its indices baked in as constants, so it costs what the same op on a
+ * variable of the leaf's type costs. Handles exist before `load()` (their
+ * ops then throw `native_not_loaded`) and follow every `load()` after.
+ *
+ * @example
+ * ```ts
+ * import { array, createPercpu, struct, u16, u64 } from "./mod.ts";
+ * const sdk = createPercpu();
+ * const STATS = sdk.define("STATS", struct({ irqs: u64, hist: array(u16, 4) }), { irqs: 0, hist: [0, 0, 0, 0] });
+ * const irqs = STATS.field("irqs"); // before load: a handle whose ops throw native_not_loaded
+ * await sdk.load({ cpus: 2 });
+ * sdk.init(2);
+ * sdk.initPercpuReg(0);
+ * irqs.addCurrent(-1);                  // wraps as C: 2^64 - 1
+ * console.log(irqs.remoteRead(0), irqs.currentPtr() === STATS.currentPtr()); // 18446744073709551615n true
+ * ```
+ */
+export class PercpuLeaf<T extends PercpuType = PercpuType> {
+  /** The variable the leaf belongs to. */
+  readonly variable: PercpuVar;
+  /** Field names and indices from the variable down to the leaf. */
+  readonly path: readonly PathSegment[];
+  /** The leaf's type tree. */
+  readonly type: T;
+  #native: NativeLeaf | null = null;
+  /** The cached leaf handles below this one. */
+  #leaves: LeafNode | undefined;
+
+  /** @internal Use {@link PercpuVar.field} / {@link PercpuVar.at}. */
+  constructor(variable: PercpuVar, path: readonly PathSegment[], type: T) {
+    this.variable = variable;
+    this.path = Object.freeze([...path]);
+    this.type = type;
+    let t: PercpuType = type;
+    while (t.kind === "aligned") t = t.inner;
+    const integer = t.kind === "scalar" && t.name !== "bool" && t.name !== "f32" && t.name !== "f64";
+    const what = `access ${quotePath([variable.name, ...path])}`;
+    const unloaded = (): never => notLoaded(what);
+    for (const op of LEAF_OPS) if (!LEAF_OP_SPECS[op].integer || integer) this.#install(LEAF_OP_SPECS[op].js, unloaded);
+    if (integer) this.#install("sum", unloaded);
+  }
+
+  #install(op: string, fn: unknown): void {
+    Object.defineProperty(this, op, { value: fn, configurable: true, writable: true, enumerable: false });
+  }
+
+  /** @internal Installs the leaf's compiled accessors (the variable's `attachNative` does this). */
+  attachNative(native: NativeVar): void {
+    const install = (op: string, fn: unknown): void => this.#install(op, fn);
+    const leaf = native.leaf(this.path, install);
+    this.#native = leaf;
+    for (const [op, fn] of Object.entries(leaf.accessors)) install(op, fn);
+  }
+
+  #n(): NativeLeaf {
+    return this.#native ?? notLoaded(`access ${quotePath([this.variable.name, ...this.path])}`);
+  }
+
+  /** The quoted path and type, e.g. `STATS.hist[2]: u16`. */
+  toString(): string {
+    return `${quotePath([this.variable.name, ...this.path]).slice(1, -1)}: ${typeName(this.type)}`;
+  }
+
+  /**
+   * Offset of the leaf from its variable on the host (x86_64) layout: its
+   * address is the variable's plus this.
+   *
+   * @example
+   * ```ts
+   * import { createPercpu, struct, u32, u64 } from "./mod.ts";
+   * const sdk = createPercpu();
+   * const STATS = sdk.define("STATS", struct({ ticks: u32, irqs: u64 }), { ticks: 0, irqs: 0 });
+   * console.log(STATS.field("irqs").offset()); // 8
+   * ```
+   */
+  offset(): number {
+    if (this.#native !== null) return this.#native.offset;
+    let off = 0;
+    let t: PercpuType = this.variable.type;
+    for (const seg of this.path) {
+      while (t.kind === "aligned") t = t.inner;
+      if (t.kind === "struct") {
+        const f = structFields(t, "x86_64").find((x) => x.name === seg)!;
+        off += f.offset;
+        t = f.type;
+      } else if (t.kind === "array") {
+        off += (seg as number) * typeLayout(t.element, "x86_64").size;
+        t = t.element;
+      }
+    }
+    return off;
+  }
+
+  /** Address of the leaf in the current CPU's area (the variable's `currentPtr()` + {@link PercpuLeaf.offset}). */
+  currentPtr(): bigint {
+    return this.#n().currentPtr();
+  }
+
+  /** Address of the leaf in `cpu`'s area (the variable's `remotePtr(cpu)` + {@link PercpuLeaf.offset}). */
+  remotePtr(cpu: number): bigint {
+    return this.#n().remotePtr(cpu);
+  }
+
+  /**
+   * The handle of a field of this leaf when it is a struct (see {@link PercpuVar.field}).
+   *
+   * @example
+   * ```ts
+   * import { createPercpu, struct, u8 } from "./mod.ts";
+   * const sdk = createPercpu();
+   * const CFG = sdk.define("CFG", struct({ irq: struct({ line: u8, prio: u8 }) }), { irq: { line: 3, prio: 1 } });
+   * const line = CFG.field("irq").field("line");
+   * ```
+   */
+  field<K extends FieldName<T>>(name: K): LeafHandle<FieldType<T, K>> {
+    const h = this.#leaves?.fields.get(name);
+    if (h !== undefined) return h as unknown as LeafHandle<FieldType<T, K>>;
+    const self = this as unknown as PercpuLeaf;
+    return childLeaf(self, this.variable, this.#leaves ??= newLeafNode(this.variable), "field", name) as unknown as LeafHandle<
+      FieldType<T, K>
+    >;
+  }
+
+  /**
+   * The handle of an element of this leaf when it is an array (see {@link PercpuVar.at}).
+   *
+   * @example
+   * ```ts
+   * import { array, createPercpu, struct, u16 } from "./mod.ts";
+   * const sdk = createPercpu();
+   * const STATS = sdk.define("STATS", struct({ hist: array(u16, 32) }), { hist: new Array(32).fill(0) });
+   * const bucket = STATS.field("hist").at(20);
+   * ```
+   */
+  at(index: [ElementType<T>] extends [never] ? never : number): LeafHandle<ElementType<T>> {
+    if (typeof index === "number") {
+      const h = this.#leaves?.elements[index];
+      if (h !== undefined) return h as unknown as LeafHandle<ElementType<T>>;
+    }
+    const self = this as unknown as PercpuLeaf;
+    return childLeaf(self, this.variable, this.#leaves ??= newLeafNode(this.variable), "at", index) as unknown as LeafHandle<
+      ElementType<T>
+    >;
   }
 }
 
@@ -243,6 +667,8 @@ export class PercpuVar<T extends PercpuType = PercpuType> {
 export class PercpuSdk {
   readonly #vars: PercpuVar[] = [];
   readonly #names = new Set<string>();
+  /** Variables defined `{ atomic: true }`. */
+  readonly #atomic = new Set<string>();
   readonly #symbols = new SymbolClashes();
   readonly #layouts = new Map<Target, Layout>();
   readonly #order: LayoutOrder;
@@ -255,7 +681,11 @@ export class PercpuSdk {
 
   /**
    * Defines a per-CPU variable and returns its typed handle. Throws a
-   * `PercpuError` (and defines nothing) on a bad name, type or initial value.
+   * `PercpuError` (and defines nothing) on a bad name, type, initial value
+   * or options. `{ atomic: true }` (integer scalars only, else
+   * `options_invalid`) makes the variable's RMW ops on the current CPU
+   * atomic against other CPUs (x86_64: `lock`-prefixed), so that
+   * `remoteAdd`/`remoteCmpxchg` from other CPUs lose no update.
    *
    * @example
    * ```ts
@@ -263,12 +693,13 @@ export class PercpuSdk {
    * const sdk = createPercpu();
    * const CPU_ID = sdk.define("CPU_ID", u64, 0);        // reads back as bigint
    * const STATS = sdk.define("STATS", struct({ irqs: u64, ticks: u32 }), { irqs: 0n, ticks: 0 });
+   * const HITS = sdk.define("HITS", u64, 0, { atomic: true }); // remoteAdd from other CPUs is exact
    * ```
    */
-  define<const T extends PercpuType>(name: string, type: T, init: InferInit<T>): PercpuVar<T> {
-    if (collected === undefined) return this.#define(name, type, init);
+  define<const T extends PercpuType>(name: string, type: T, init: InferInit<T>, options?: DefineOptions): PercpuVar<T> {
+    if (collected === undefined) return this.#define(name, type, init, options);
     try {
-      return this.#define(name, type, init);
+      return this.#define(name, type, init, options);
     } catch (e) {
       if (!(e instanceof PercpuError)) throw e;
       collected.push(e);
@@ -276,7 +707,7 @@ export class PercpuSdk {
     }
   }
 
-  #define<const T extends PercpuType>(name: string, type: T, init: InferInit<T>): PercpuVar<T> {
+  #define<const T extends PercpuType>(name: string, type: T, init: InferInit<T>, options: DefineOptions | undefined): PercpuVar<T> {
     checkVarName(name);
     if (this.#sealed) {
       fail("sealed", [name], `Cannot define ${quotePath([name])}: the layout was sealed by layout(), manifest() or code generation; define every variable first`);
@@ -288,6 +719,7 @@ export class PercpuSdk {
       fail("name_symbol_clash", [name], `Cannot define ${quotePath([name])}: its generated symbol "${clash}" is already used by another variable or the runtime`);
     }
     const value = checkValue(type, init, [name]) as Infer<T>;
+    if (checkDefineOptions(name, type, options)) this.#atomic.add(name);
     const handle = new PercpuVar(this, name, type, value);
     this.#vars.push(handle as unknown as PercpuVar);
     this.#names.add(name);
@@ -328,7 +760,7 @@ export class PercpuSdk {
     let layout = this.#layouts.get(t);
     if (!layout) {
       const slab = new ByteSlab();
-      const defs = this.#vars.map((v) => ({ name: v.name, type: v.type, init: encodeChecked(v.type, v.init, t, [v.name], slab) }));
+      const defs = this.#vars.map((v) => ({ name: v.name, type: v.type, init: encodeChecked(v.type, v.init, t, [v.name], slab), atomic: this.#atomic.has(v.name) }));
       layout = computeLayout(defs, t, this.#order);
       this.#layouts.set(t, layout);
     }

@@ -41,7 +41,8 @@ import { cTypeName, GUARD_HOOKS, leafFunction, leafOps, type LeafOp, varFunction
 import type { ScalarName } from "../sdk/types.ts";
 import { AREAS_SYMBOL, BASE_SYMBOL, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
 import { type AsmItem, definedRegs, inlineTemplate, insn, label, renderFunction, renderLines } from "./asm.ts";
-import type { ArithmeticOp, IntegerOp } from "../sdk/ops.ts";
+import { type ArithmeticOp, type LocalRmwOp, REMOTE_RMW_LIKE, type RemoteRmwOp } from "../sdk/ops.ts";
+import { remoteRmwC } from "./_remote_c.ts";
 import { aarch64HeaderPrimitives } from "./aarch64_header.ts";
 import type { Features } from "../sdk/config.ts";
 import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
@@ -476,7 +477,7 @@ interface LlscRegs {
 }
 
 /** The LL/SC loop of an integer RMW op (without address setup or return-value move). */
-function llscLoop(isa: ScalarIsa, op: IntegerOp, r: LlscRegs): Item[] {
+function llscLoop(isa: ScalarIsa, op: LocalRmwOp, r: LlscRegs): Item[] {
   const f = isa.valueForm;
   const ld = load(`ldxr${isa.ex}`, r.old[f], at(r.addr.x));
   const st = (v: Reg): Item => stxr(isa.ex, r.status.w, v[f], r.addr.x);
@@ -520,9 +521,16 @@ function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): Item[] {
     const p = leafPlace(input, leaf, where, args);
     return [...p.items, store(isa.store, args.get("v")![isa.valueForm], p.mem)];
   };
-  const rmw = (o: IntegerOp): Item[] => {
-    // Full address in x9 (exclusives take no offset), then the loop.
-    const addr = leafAddress(input, leaf, args);
+  const rmw = (o: LocalRmwOp, where: Where = "current"): Item[] => {
+    // Full address in x9 (exclusives take no offset), then the loop: the current CPU's copy, or
+    // `cpu`'s copy for the remote RMW ops (the same LL/SC loop: atomic on the address either way).
+    const addr = where === "current"
+      ? leafAddress(input, leaf, args)
+      : [
+        ...remoteBase(input, BASE, args.get("cpu")!, TMP),
+        ...addOffset(BASE, leaf.areaOffset, TMP),
+        ...leaf.indices.flatMap((dim, k) => scaledAdd(BASE, args.get(`i${k}`)!, dim.stride, TMP)),
+      ];
     const regs: LlscRegs = {
       addr: BASE,
       old: hw(11),
@@ -544,6 +552,7 @@ function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): Item[] {
     .with("remote_read", () => read("remote"))
     .with("remote_write", () => write("remote"))
     .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "cmpxchg_current", (o) => rmw(o))
+    .with("remote_add", "remote_cmpxchg", (o) => rmw(REMOTE_RMW_LIKE[o], "remote"))
     .exhaustive();
 }
 
@@ -812,7 +821,7 @@ function inlineBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
       `__asm__ volatile(${asmText(items)} : ${baseOut(items).join(", ")} : [v] "${isa.float ? "w" : "r"}"(${value}) : ${inlineClobbers(items, false)});`,
     ];
   };
-  const rmw = (o: IntegerOp): string[] => {
+  const rmw = (o: LocalRmwOp): string[] => {
     const hold = cHold(isa, isa.valueForm, s);
     const regs: LlscRegs = { addr: operand("a"), old: operand("old"), next: operand("next"), status: operand("st"), value: operand("v"), expected: operand("e") };
     const loop = llscLoop(isa, o, regs);
@@ -838,6 +847,7 @@ function inlineBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
     .with("remote_read", () => read("remote"))
     .with("remote_write", () => write("remote"))
     .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "cmpxchg_current", (o) => rmw(o))
+    .with("remote_add", "remote_cmpxchg", (o: RemoteRmwOp) => remoteRmwC(leaf, o, `(volatile ${leaf.cType} *)(${inlineBase(input, leaf, "remote")} + ${leaf.areaOffset}u)`))
     .exhaustive();
 }
 

@@ -41,6 +41,13 @@ export interface ArchBackend {
    */
   headerPrimitives(input: GenInput): string;
   /**
+   * Whether the leaves of `atomic: true` variables get their own kind tokens
+   * in `percpu.h` (`pka_u64` instead of `pk_u64`, see `atomicKindToken`) so
+   * that the arch's primitives can lock them (x86_64); absent: the arch's
+   * integer RMW primitives already are atomics on the address.
+   */
+  readonly atomicKinds?: boolean;
+  /**
    * C definitions used when `PERCPU_INLINE` is defined in a header generated
    * with `functions`: every per-variable function as a `static inline` function
    * with inline asm (runtime functions stay extern).

@@ -43,7 +43,7 @@ import { cTypeName, GUARD_HOOKS, type IndexDim, INTEGER_OPS, leafFunction, leafO
 import type { VarLayout } from "../sdk/layout.ts";
 import { AREAS_SYMBOL, BASE_SYMBOL, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
 import { type AsmItem, definedRegs, inlineTemplate, insn, label, renderFunction } from "./asm.ts";
-import type { ArithmeticOp, IntegerOp } from "../sdk/ops.ts";
+import { type ArithmeticOp, isRemoteOp, type LocalRmwOp, REMOTE_RMW_LIKE } from "../sdk/ops.ts";
 import { loongarch64HeaderPrimitives } from "./loongarch64_header.ts";
 import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
 import type { ArchBackend } from "./backend.ts";
@@ -294,8 +294,8 @@ interface Regs {
 
 /** The arithmetic read-modify-write ops of the catalog. */
 type RmwOp = ArithmeticOp;
-/** Every integer op of the catalog: the ones the atomic lowerings handle. */
-type AtomicOp = IntegerOp;
+/** The local read-modify-write ops of the catalog: the sequences the atomic lowerings emit (remote RMW ops reuse them on `cpu`'s copy). */
+type AtomicOp = LocalRmwOp;
 
 const AMO: Record<Exclude<RmwOp, "sub_current">, string> = {
   add_current: "amadd",
@@ -417,8 +417,14 @@ function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp, site: Site, R: 
     .returnType<Item[]>()
     .with("read_current_raw", "read_current", "remote_read", () => access("ld", w, R.r, site, t0))
     .with("write_current_raw", "write_current", "remote_write", () => access("st", w, R.v, site, t0))
+    // 32/64-bit RMW (every `atomic: true` variable) is one AM* or an ll/sc loop: atomic against other CPUs.
     .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "cmpxchg_current", (o) =>
       w.size >= 4 ? atomicWord(o, w, site, R) : guarded ? atomicSubword(o, w, site, R) : plainSubword(o, w, site, R))
+    // Remote RMW: always atomic on `cpu`'s copy (amadd.w/d or ll/sc; the masked ll.w/sc.w loop for 8/16 bits).
+    .with("remote_add", "remote_cmpxchg", (o) => {
+      const like = REMOTE_RMW_LIKE[o];
+      return w.size >= 4 ? atomicWord(like, w, site, R) : atomicSubword(like, w, site, R);
+    })
     .exhaustive();
 }
 
@@ -595,7 +601,7 @@ function varAsm(input: GenInput, v: VarLayout): string[] {
 }
 
 function leafAsm(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
-  const remote = op === "remote_read" || op === "remote_write";
+  const remote = isRemoteOp(op);
   const first = remote ? 1 : 0;
   const idx = leaf.indices.map((_, k) => A[first + k]!);
   const vi = first + leaf.indices.length;
@@ -638,7 +644,8 @@ function returnFrom(leaf: PlacedLeaf): string[] {
     .with("f32", () => ["uint32_t __rb = (uint32_t)__r;", "float __f;", "__builtin_memcpy(&__f, &__rb, sizeof __f);", "return __f;"])
     .with("f64", () => ["double __f;", "__builtin_memcpy(&__f, &__r, sizeof __f);", "return __f;"])
     .with("bool", () => ["return __r != 0;"])
-    .otherwise(() => [`return (${leaf.cType})__r;`]);
+    .with("u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64", "usize", "isize", () => [`return (${leaf.cType})__r;`])
+    .exhaustive();
 }
 
 /**
@@ -658,7 +665,7 @@ function offsetExpr(off: number, dims: readonly IndexDim[]): string {
 function inlineLeaf(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
   const sig = leafSignature(leaf, op);
   const w = widthOf(leaf);
-  const remote = op === "remote_read" || op === "remote_write";
+  const remote = isRemoteOp(op);
   const naive = input.config.features.naive;
   const decls: string[] = [];
   const inputs: string[] = [];

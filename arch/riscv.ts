@@ -58,6 +58,8 @@ import { riscvHeaderPrimitives } from "./riscv_header.ts";
 import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
 import type { ArchBackend } from "./backend.ts";
 import { leafSignature } from "./c_types.ts";
+import { type RemoteRmwOp } from "../sdk/ops.ts";
+import { remoteRmwC } from "./_remote_c.ts";
 
 /** The two RISC-V widths. */
 type RiscvTarget = "riscv64" | "riscv32";
@@ -384,7 +386,7 @@ function singleInstruction(ctx: Ctx, leaf: PlacedLeaf): boolean {
 function takesGuard(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): boolean {
   if (!ctx.guarded) return false;
   return match(op)
-    .with("read_current_raw", "write_current_raw", "remote_read", "remote_write", () => false)
+    .with("read_current_raw", "write_current_raw", "remote_read", "remote_write", "remote_add", "remote_cmpxchg", () => false)
     .with("read_current", "write_current", () => !singleInstruction(ctx, leaf))
     .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "cmpxchg_current", () => !amoCapable(ctx, leaf))
     .exhaustive();
@@ -412,7 +414,8 @@ function opBody(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp, regs: Regs): Item[] {
       .returnType<Item[]>()
       .with("add", () => [rrr("add", "t4", "t2", v0), rrr("sltu", "t2", "t4", "t2"), rrr("add", "t3", "t3", v1), rrr("add", "t3", "t3", "t2"), rr("mv", "t2", "t4")])
       .with("sub", () => [rrr("sltu", "t4", "t2", v0), rrr("sub", "t2", "t2", v0), rrr("sub", "t3", "t3", v1), rrr("sub", "t3", "t3", "t4")])
-      .otherwise((k) => [rrr(k, "t2", "t2", v0), rrr(k, "t3", "t3", v1)]);
+      .with("and", "or", "xor", (k) => [rrr(k, "t2", "t2", v0), rrr(k, "t3", "t3", v1)])
+      .exhaustive();
     return [...m.setup, m.load("lw", "t2"), m.load("lw", "t3", 4), ...pair, m.store("sw", "t2"), m.store("sw", "t3", 4)];
   };
   const xchg = (): Item[] => {
@@ -458,7 +461,85 @@ function opBody(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp, regs: Regs): Item[] {
     .with("xor_current", () => rmw("xor"))
     .with("xchg_current", () => xchg())
     .with("cmpxchg_current", () => cmpxchg())
+    .with("remote_add", "remote_cmpxchg", (o) => remoteRmw(ctx, leaf, o, regs, extraMax))
     .exhaustive();
+}
+
+/** `t0` = the address of `cpu`'s copy of a leaf (indices added; scratch t1, t2, t3). */
+function remoteAddress(ctx: Ctx, leaf: PlacedLeaf, regs: Regs): Item[] {
+  if (regs.cpu === null) throw new Error("riscv: a remote access needs a cpu register");
+  const out = [...indexSum(leaf, regs.idx), ...remoteBase(ctx, regs.cpu)];
+  if (leaf.indices.length > 0) out.push(rrr("add", "t0", "t0", "t1"));
+  // addConst needs a destination other than its source for far offsets: t1 (free once the index is added).
+  if (leaf.areaOffset === 0) return out;
+  if (leaf.areaOffset <= IMM12_MAX) return [...out, ...addConst("t0", "t0", leaf.areaOffset)];
+  return [...out, ...addConst("t1", "t0", leaf.areaOffset), rr("mv", "t0", "t1")];
+}
+
+/** `rd` = the low `bits` of `rs` extended as the psABI returns a narrow scalar (u8/u16 zero-, i8/i16 sign-extended). */
+function extendNarrow(ctx: Ctx, leaf: PlacedLeaf, rd: Operand, rs: Operand): Item[] {
+  const shift = ctx.rv.xlen * 8 - leaf.size * 8;
+  const signed = leaf.scalar === "i8" || leaf.scalar === "i16";
+  return [rri("slli", rd, rs, shift), rri(signed ? "srai" : "srli", rd, rd, shift)];
+}
+
+/**
+ * The remote read-modify-write ops: one atomic on `cpu`'s copy. 32-bit values (and 64-bit ones on
+ * riscv64) take `amoadd` / an `lr`/`sc` loop; 8/16-bit values a masked `lr.w`/`sc.w` loop on the
+ * aligned word holding them. 64-bit values on riscv32 (no 64-bit atomics in RV32A) are a plain
+ * load-op-store: not atomic (documented; `atomic: true` refuses them on riscv32).
+ */
+function remoteRmw(ctx: Ctx, leaf: PlacedLeaf, op: RemoteRmwOp, regs: Regs, extraMax: number): Item[] {
+  const addr = remoteAddress(ctx, leaf, regs);
+  if (amoCapable(ctx, leaf)) {
+    const s = amoSuffix(leaf);
+    if (op === "remote_add") return [...addr, amo(`amoadd.${s}`, "zero", regs.v[0]!, "t0")];
+    const ext = s === "w" && ctx.rv.xlen === 8 ? [rr("sext.w", "t3", regs.e[0]!)] : [];
+    const expected: Operand = ext.length > 0 ? "t3" : regs.e[0]!;
+    return [
+      ...addr, ...ext,
+      label("1"), lr(s, "t2", "t0"), branch2("bne", "t2", expected, "2f"), sc(s, "t4", regs.d[0]!, "t0"), branch1("bnez", "t4", "1b"),
+      label("2"), rr("mv", regs.r[0]!, "t2"),
+    ];
+  }
+  if (leaf.size < 4) {
+    // t1 = bit shift of the lane, t0 = aligned word, t2 = lane mask.
+    const prologue = [
+      ...addr,
+      rri("andi", "t1", "t0", 3), rri("slli", "t1", "t1", 3), rri("andi", "t0", "t0", -4),
+      ri("li", "t2", leaf.size === 1 ? 0xff : 0xffff), rrr("sll", "t2", "t2", "t1"),
+    ];
+    if (op === "remote_add") {
+      return [
+        ...prologue, rrr("sll", "t3", regs.v[0]!, "t1"),
+        label("1"), lr("w", "t4", "t0"),
+        rrr("add", "t5", "t4", "t3"), rrr("xor", "t5", "t5", "t4"), rrr("and", "t5", "t5", "t2"), rrr("xor", "t5", "t5", "t4"),
+        sc("w", "t6", "t5", "t0"), branch1("bnez", "t6", "1b"),
+      ];
+    }
+    const [e, d] = [regs.e[0]!, regs.d[0]!];
+    return [
+      ...prologue,
+      rrr("sll", "t3", e, "t1"), rrr("and", "t3", "t3", "t2"), rrr("sll", d, d, "t1"), rrr("and", d, d, "t2"),
+      label("1"), lr("w", "t4", "t0"), rrr("and", "t5", "t4", "t2"), branch2("bne", "t5", "t3", "2f"),
+      rrr("xor", "t5", "t4", "t5"), rrr("or", "t5", "t5", d), sc("w", "t6", "t5", "t0"), branch1("bnez", "t6", "1b"),
+      label("2"), rrr("srl", "t4", "t4", "t1"), ...extendNarrow(ctx, leaf, regs.r[0]!, "t4"),
+    ];
+  }
+  // 64-bit on riscv32: two words, not atomic.
+  const m = remoteMem(ctx, leaf, regs, extraMax);
+  if (op === "remote_add") {
+    const [v0, v1] = [regs.v[0]!, regs.v[1]!];
+    return [
+      ...m.setup, m.load("lw", "t2"), m.load("lw", "t3", 4),
+      rrr("add", "t4", "t2", v0), rrr("sltu", "t2", "t4", "t2"), rrr("add", "t3", "t3", v1), rrr("add", "t3", "t3", "t2"),
+      m.store("sw", "t4"), m.store("sw", "t3", 4),
+    ];
+  }
+  return [
+    ...m.setup, m.load("lw", "t2"), m.load("lw", "t3", 4), branch2("bne", "t2", regs.e[0]!, "1f"), branch2("bne", "t3", regs.e[1]!, "1f"),
+    m.store("sw", regs.d[0]!), m.store("sw", regs.d[1]!, 4), label("1"), rr("mv", regs.r[0]!, "t2"), rr("mv", regs.r[1]!, "t3"),
+  ];
 }
 
 /** Copies `size` bytes from `(t1)` to `(t0)` in units of `unit` bytes (scratch t2, t3; advances t0/t1 when looping). */
@@ -695,7 +776,8 @@ function resultC(ctx: Ctx, leaf: PlacedLeaf, r: readonly string[]): string {
     .with("f32", () => `__percpu_f32_from((uint32_t)${r[0]})`)
     .with("f64", () => `__percpu_f64_from((uint64_t)${r[0]})`)
     .with("bool", () => `(${r[0]} != 0)`)
-    .otherwise(() => `(${leaf.cType})${r[0]}`);
+    .with("u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64", "usize", "isize", () => `(${leaf.cType})${r[0]}`)
+    .exhaustive();
 }
 
 /**
@@ -740,10 +822,17 @@ function leafInline(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): string {
     if (guard && irq) lines.push(`  ${GUARD_HOOKS[3]}(__flags);`);
     if (guard && preempt) lines.push(`  ${GUARD_HOOKS[1]}();`);
   };
+  if (op === "remote_add" || op === "remote_cmpxchg") {
+    // Remote RMW in C: the compiler's __atomic builtins on cpu's copy (no lock-free 64-bit atomic on riscv32: plain).
+    const addr = `(volatile ${leaf.cType} *)(${addressC(ctx, leaf, true)})`;
+    lines.push(...remoteRmwC(leaf, op, addr, ctx.rv.xlen).map((l) => `  ${l}`), "}");
+    return lines.join("\n");
+  }
   const plain = match(op)
     .with("read_current_raw", "read_current", "remote_read", () => "read" as const)
     .with("write_current_raw", "write_current", "remote_write", () => "write" as const)
-    .otherwise(() => null);
+    .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "cmpxchg_current", () => null)
+    .exhaustive();
   if (plain !== null) {
     // Plain loads/stores are C volatile accesses relative to gp (bound by an empty asm), so the compiler
     // folds the offset into one `l*`/`s* r, off(gp)` and extends the value exactly as the psABI wants.
@@ -818,6 +907,12 @@ function inlineC(rv: Rv, input: GenInput): string {
 function check(rv: Rv, input: GenInput): void {
   const { layout, config } = input;
   if (config.mode !== "kernel") fail("options_invalid", ["mode"], `Invalid generate options: ${rv.arch} supports kernel mode only, not ${config.mode}`);
+  for (const v of input.vars) {
+    const leaf = v.layout.atomic ? v.leaves[0] : undefined;
+    if (leaf !== undefined && leaf.size > rv.xlen) {
+      fail("options_invalid", [v.layout.name, "atomic"], `Invalid define options of ${JSON.stringify(v.layout.name)}: atomic ${leaf.size * 8}-bit values need 64-bit atomics, which ${rv.arch} (RV32A) lacks`);
+    }
+  }
   for (const v of layout.vars) {
     // lui/add/l* reaches gp + [-2^31, 2^31 - 2049] and the 0x80000 case up to 2^31 - 1: every offset below 2 GiB.
     if (v.offset + v.size > MAX_AREA_SIZE) {

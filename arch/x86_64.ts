@@ -31,6 +31,8 @@ import { match } from "ts-pattern";
 import { fail } from "../sdk/errors.ts";
 import type { ScalarName } from "../sdk/types.ts";
 import { cTypeName, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
+import { isRemoteOp } from "../sdk/ops.ts";
+import { remoteRmwC } from "./_remote_c.ts";
 import { AREAS_SYMBOL, BASE_SYMBOL, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
 import { type AsmItem, definedRegs, inlineTemplate, insn, label, renderFunction } from "./asm.ts";
 import { x86_64HeaderPrimitives } from "./x86_64_header.ts";
@@ -249,7 +251,7 @@ interface Address {
 /** The memory operand of a leaf for an op (current area, or the remote area of the `cpu` argument). */
 function leafAddress(input: GenInput, leaf: PlacedLeaf, op: LeafOp, locs: Map<string, ParamLoc>): Address {
   const setup: Item[] = [];
-  const remote = op === "remote_read" || op === "remote_write";
+  const remote = isRemoteOp(op);
   const off = leaf.areaOffset;
   // Index part: a scaled register (one dim, stride 1/2/4/8, register argument) or a byte offset in %r10.
   let index: { readonly text: string; readonly reg: Gpr } | null = null;
@@ -303,7 +305,9 @@ function extendResult(s: ScalarName): Item[] {
     .with("u16", () => [mov("movzwl", reg("rax", 2), reg("rax", 4))])
     .with("i16", () => [mov("movswq", reg("rax", 2), reg("rax"))])
     .with("i32", () => [mov("movslq", reg("rax", 4), reg("rax"))])
-    .otherwise(() => []);
+    // Already the full register (or the 32-bit zero-extended one).
+    .with("u32", "u64", "i64", "usize", "isize", "bool", "f32", "f64", () => [])
+    .exhaustive();
 }
 
 /** Body (without `ret`) of a leaf operation. */
@@ -325,6 +329,9 @@ function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): Item[] {
     return loc.kind === "reg" ? reg(loc.reg, size) : locOperand(loc);
   };
   const acc = reg("rax", size);
+  // `atomic: true` variables: every RMW on the current CPU is `lock`-prefixed (atomic against other CPUs,
+  // so remote RMWs lose no update); remote RMWs always are.
+  const lock = leaf.atomic ? "lock " : "";
   const body = match(op)
     .returnType<Item[]>()
     .with("read_current_raw", "read_current", "remote_read", () => [loadInstr(leaf.scalar, size, mem)])
@@ -336,7 +343,13 @@ function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): Item[] {
     })
     .with("add_current", "sub_current", "and_current", "or_current", "xor_current", () => {
       const mnemonic = op.slice(0, op.indexOf("_"));
-      return [alu(`${mnemonic}${sfx}`, value("v"), mem)];
+      return [alu(`${lock}${mnemonic}${sfx}`, value("v"), mem)];
+    })
+    .with("remote_add", () => [alu(`lock add${sfx}`, value("v"), mem)])
+    .with("remote_cmpxchg", () => {
+      const e = value("expected");
+      const d = value("desired");
+      return [mov(`mov${sfx}`, e, acc), cmpxchg(`lock cmpxchg${sfx}`, d, mem), ...extendResult(leaf.scalar)];
     })
     // `xchg` with memory is implicitly locked (a full barrier, ~20 cycles, no cache-line prefetch);
     // like Linux's this_cpu_xchg we use a load and an unlocked `cmpxchg` retry loop instead. Each
@@ -344,12 +357,12 @@ function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): Item[] {
     // the load and the `cmpxchg` only makes the compare fail and retry: no update is lost and no guard is needed.
     .with("xchg_current", () => {
       const v = value("v");
-      return [mov(`mov${sfx}`, mem, acc), label("1"), cmpxchg(`cmpxchg${sfx}`, v, mem), jcc("jne", "1b"), ...extendResult(leaf.scalar)];
+      return [mov(`mov${sfx}`, mem, acc), label("1"), cmpxchg(`${lock}cmpxchg${sfx}`, v, mem), jcc("jne", "1b"), ...extendResult(leaf.scalar)];
     })
     .with("cmpxchg_current", () => {
       const e = value("expected");
       const d = value("desired");
-      return [mov(`mov${sfx}`, e, acc), cmpxchg(`cmpxchg${sfx}`, d, mem), ...extendResult(leaf.scalar)];
+      return [mov(`mov${sfx}`, e, acc), cmpxchg(`${lock}cmpxchg${sfx}`, d, mem), ...extendResult(leaf.scalar)];
     })
     .exhaustive();
   return [...setup, ...body];
@@ -543,8 +556,9 @@ function inlineLeafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[]
   const dims = leaf.indices;
   const idxExpr = dims.map((d, k) => (d.stride === 1 ? `i${k}` : `i${k} * ${d.stride}u`)).join(" + ");
   const lines: string[] = [];
-  if (op === "remote_read" || op === "remote_write") {
+  if (isRemoteOp(op)) {
     const addr = `(volatile ${t} *)(${BASE_SYMBOL} + cpu * ${input.layout.stride}u + ${off}u${dims.length ? ` + ${idxExpr}` : ""})`;
+    if (op === "remote_add" || op === "remote_cmpxchg") return remoteRmwC(leaf, op, addr);
     return op === "remote_read" ? [`return *${addr};`] : [`*${addr} = v;`];
   }
   // The memory reference inside the asm template plus the operands it needs.
@@ -572,6 +586,7 @@ function inlineLeafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[]
   const asm = (items: readonly Item[], outs: readonly string[], ins: readonly string[]): string =>
     `__asm__ __volatile__("${inlineTemplate(items)}" : ${outs.join(", ")} : ${ins.join(", ")} : ${inlineClobbers(items)});`;
   const outs = (...o: string[]): string[] => (memOut ? [...o, memOut] : o);
+  const lock = leaf.atomic ? "lock " : "";
   const vc = valueConstraint(s, size);
   match(op)
     .with("read_current_raw", "read_current", () => {
@@ -585,7 +600,8 @@ function inlineLeafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[]
         .with("bool", () => ["bool", "movb", "=q"])
         .with("f32", () => ["float", "movss", "=x"])
         .with("f64", () => ["double", "movsd", "=x"])
-        .otherwise(() => [t, `mov${sfx}`, "=r"]);
+        .with("u32", "i32", "u64", "i64", "usize", "isize", () => [t, `mov${sfx}`, "=r"])
+        .exhaustive();
       lines.push(`${tmp} v_;`, asm([mov(load, mem, "%[v]")], [`[v] "${constraint}"(v_)`], memIn), `return (${t})v_;`);
     })
     .with("write_current_raw", "write_current", () => {
@@ -594,14 +610,14 @@ function inlineLeafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[]
     })
     .with("add_current", "sub_current", "and_current", "or_current", "xor_current", () => {
       const mnemonic = op.slice(0, op.indexOf("_"));
-      lines.push(asm([alu(`${mnemonic}${sfx}`, "%[v]", mem)], outs(), [`[v] "${vc}"(v)`, ...memIn]));
+      lines.push(asm([alu(`${lock}${mnemonic}${sfx}`, "%[v]", mem)], outs(), [`[v] "${vc}"(v)`, ...memIn]));
     })
     .with("xchg_current", () => {
       // Unlocked cmpxchg loop (see leafBody): cheaper than the implicitly locked xchg.
       lines.push(
         `${t} o_;`,
         asm(
-          [mov(`mov${sfx}`, mem, "%[o]"), label("1"), cmpxchg(`cmpxchg${sfx}`, "%[v]", mem), jcc("jne", "1b")],
+          [mov(`mov${sfx}`, mem, "%[o]"), label("1"), cmpxchg(`${lock}cmpxchg${sfx}`, "%[v]", mem), jcc("jne", "1b")],
           outs(`[o] "=&a"(o_)`),
           [`[v] "r"(v)`, ...memIn],
         ),
@@ -611,7 +627,7 @@ function inlineLeafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[]
     .with("cmpxchg_current", () => {
       lines.push(
         `${t} o_;`,
-        asm([cmpxchg(`cmpxchg${sfx}`, "%[d]", mem)], outs(`[o] "=a"(o_)`), [`"0"(expected)`, `[d] "r"(desired)`, ...memIn]),
+        asm([cmpxchg(`${lock}cmpxchg${sfx}`, "%[d]", mem)], outs(`[o] "=a"(o_)`), [`"0"(expected)`, `[d] "r"(desired)`, ...memIn]),
         "return o_;",
       );
     })
@@ -662,5 +678,6 @@ export const x86_64Backend: ArchBackend = {
   commentChar: "#",
   code,
   headerPrimitives: x86_64HeaderPrimitives,
+  atomicKinds: true,
   inlineC,
 };

@@ -6,12 +6,15 @@
  * (`movq %gs:(%rdx), %rax`). Read-modify-write ops use a `%gs:` memory
  * destination (`addq %rdi, %gs:0x8`); `xchg` is an unlocked `cmpxchg` loop
  * (the `xchg` instruction is implicitly locked), `cmpxchg` has no `lock`:
- * both are atomic against interrupts and preemption on the local CPU.
+ * both are atomic against interrupts and preemption on the local CPU. The
+ * leaves of `atomic: true` variables carry `pka_` kind tokens whose
+ * `PERCPU__X86_LOCK_` is `"lock "`: their RMW ops are `lock add %gs:`,
+ * `lock cmpxchg %gs:` (atomic against other CPUs too).
  *
  * @module
  */
 import type { GenInput } from "../sdk/plan.ts";
-import { kindToken, type LeafKind } from "../sdk/c_names.ts";
+import { atomicKindToken, kindToken, type LeafKind } from "../sdk/c_names.ts";
 
 /** Load mnemonic, temporary type and output constraint per kind (narrow ints load extended into 32 bits). */
 const LOAD: Record<LeafKind, readonly [string, string, string]> = {
@@ -27,6 +30,9 @@ const LOAD: Record<LeafKind, readonly [string, string, string]> = {
   f32: ["movss", "float", "=x"],
   f64: ["movsd", "double", "=x"],
 };
+
+/** The kinds an `atomic: true` variable can have (32/64-bit integers). */
+const ATOMIC_KINDS: readonly LeafKind[] = ["u32", "i32", "u64", "i64"];
 
 /** Store mnemonic, operand-size suffix (integers) and value constraint per kind. */
 const STORE: Record<LeafKind, readonly [string, string, string]> = {
@@ -61,11 +67,13 @@ const STORE: Record<LeafKind, readonly [string, string, string]> = {
 export function x86_64HeaderPrimitives(input: GenInput): string {
   const self = input.layout.selfPointerOffset ?? 0;
   const kinds = Object.keys(LOAD) as LeafKind[];
-  const table = kinds.flatMap((k) => {
+  // Atomic variables' leaves (`define(..., { atomic: true })`) carry the pka_ kind tokens: the same table plus a `lock` prefix.
+  const atomicKinds = ATOMIC_KINDS.map((k) => [k, atomicKindToken(k), "lock "] as const);
+  const table = [...kinds.map((k) => [k, kindToken(k), ""] as const), ...atomicKinds].flatMap(([k, t, lock]) => {
     const [ld, tmp, out] = LOAD[k];
     const [st, sfx, vc] = STORE[k];
-    const t = kindToken(k);
     return [
+      `#define PERCPU__X86_LOCK_${t} "${lock}"`,
       `#define PERCPU__X86_LD_${t} "${ld}"`,
       `#define PERCPU__X86_TMP_${t} ${tmp}`,
       `#define PERCPU__X86_OUT_${t} "${out}"`,
@@ -82,7 +90,7 @@ export function x86_64HeaderPrimitives(input: GenInput): string {
   const prims = forms.flatMap(({ suffix, mem, off }) => {
     const at = (o: string) => `${off}((uintptr_t)(${o}))`;
     const rmw = (name: string, mnemonic: string) =>
-      `#define PERCPU__${name}${suffix}(T, K, o, v) __asm__ __volatile__("${mnemonic}" PERCPU__X86_SFX_##K " %0, ${mem(1)}" : : PERCPU__X86_VAL_##K((T)(v)), ${at("o")} : "memory", "cc")`;
+      `#define PERCPU__${name}${suffix}(T, K, o, v) __asm__ __volatile__(PERCPU__X86_LOCK_##K "${mnemonic}" PERCPU__X86_SFX_##K " %0, ${mem(1)}" : : PERCPU__X86_VAL_##K((T)(v)), ${at("o")} : "memory", "cc")`;
     return [
       `#define PERCPU__RD${suffix}(T, K, o) __extension__({ PERCPU__X86_TMP_##K percpu__v_; __asm__ __volatile__(PERCPU__X86_LD_##K " ${mem(1)}, %0" : PERCPU__X86_OUT_##K(percpu__v_) : ${at("o")} : "memory"); (T)percpu__v_; })`,
       `#define PERCPU__WR${suffix}(T, K, o, v) __asm__ __volatile__(PERCPU__X86_ST_##K " %0, ${mem(1)}" : : PERCPU__X86_VAL_##K((T)(v)), ${at("o")} : "memory")`,
@@ -93,8 +101,8 @@ export function x86_64HeaderPrimitives(input: GenInput): string {
       rmw("AND", "and"),
       rmw("OR", "or"),
       rmw("XOR", "xor"),
-      `#define PERCPU__XCHG${suffix}(T, K, o, v) __extension__({ T percpu__o_; __asm__ __volatile__("mov" PERCPU__X86_SFX_##K " ${mem(2)}, %0\\n1:\\tcmpxchg" PERCPU__X86_SFX_##K " %1, ${mem(2)}\\n\\tjne 1b" : "=&a"(percpu__o_) : "r"((T)(v)), ${at("o")} : "memory", "cc"); percpu__o_; })`,
-      `#define PERCPU__CMPXCHG${suffix}(T, K, o, e, d) __extension__({ T percpu__o_; __asm__ __volatile__("cmpxchg" PERCPU__X86_SFX_##K " %2, ${mem(3)}" : "=a"(percpu__o_) : "0"((T)(e)), "r"((T)(d)), ${at("o")} : "memory", "cc"); percpu__o_; })`,
+      `#define PERCPU__XCHG${suffix}(T, K, o, v) __extension__({ T percpu__o_; __asm__ __volatile__("mov" PERCPU__X86_SFX_##K " ${mem(2)}, %0\\n1:\\t" PERCPU__X86_LOCK_##K "cmpxchg" PERCPU__X86_SFX_##K " %1, ${mem(2)}\\n\\tjne 1b" : "=&a"(percpu__o_) : "r"((T)(v)), ${at("o")} : "memory", "cc"); percpu__o_; })`,
+      `#define PERCPU__CMPXCHG${suffix}(T, K, o, e, d) __extension__({ T percpu__o_; __asm__ __volatile__(PERCPU__X86_LOCK_##K "cmpxchg" PERCPU__X86_SFX_##K " %2, ${mem(3)}" : "=a"(percpu__o_) : "0"((T)(e)), "r"((T)(d)), ${at("o")} : "memory", "cc"); percpu__o_; })`,
     ];
   });
   return [

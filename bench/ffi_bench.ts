@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { createPercpu, u32, u64 } from "../mod.ts";
+import { array, createPercpu, struct, u32, u64 } from "../mod.ts";
 
 /** Figures of one runtime. */
 export interface FfiBenchResult {
@@ -36,6 +36,11 @@ export const FFI_CASES: readonly { readonly key: string; readonly label: string;
   { key: "read_u64", label: "`readCurrent()` u64 (handle API)", floor: "empty_u64" },
   { key: "add_u32", label: "`addCurrent(1)` u32" },
   { key: "remote_u32", label: "`remoteRead(cpu)` u32" },
+  { key: "leaf_read_u64", label: "leaf `irqs.readCurrent()` u64, `irqs = STATS.field(\"irqs\")`", floor: "read_u64" },
+  { key: "leaf_read_u64_path", label: "leaf `STATS.field(\"irqs\").readCurrent()` u64 (path per call)", floor: "read_u64" },
+  { key: "leaf_add_u32", label: "leaf `e.addCurrent(1)` u32, `e = BIG.at(20)` (indexed array)", floor: "add_u32" },
+  { key: "symbol_add_idx", label: "`percpu_BIG_add_current(20, 1)` symbol (the index argument), no JS checks", floor: "add_u32" },
+  { key: "leaf_add_u32_path", label: "leaf `BIG.at(20).addCurrent(1)` u32 (path per call)", floor: "add_u32" },
 ];
 
 /**
@@ -63,7 +68,10 @@ export async function runFfiBench(n = 300_000): Promise<FfiBenchResult> {
     const sdk = createPercpu();
     const SMALL = sdk.define("BENCH_SMALL", u32, 7);
     const WIDE = sdk.define("BENCH_WIDE", u64, 9);
-    return { sdk, SMALL, WIDE };
+    // Leaf handles: a u64 struct field, and an element of an indexed (long) u32 array.
+    const STATS = sdk.define("BENCH_STATS", struct({ ticks: u32, irqs: u64 }), { ticks: 0, irqs: 5 });
+    const BIG = sdk.define("BENCH_BIG", array(u32, 64), new Array(64).fill(0));
+    return { sdk, SMALL, WIDE, STATS, BIG };
   };
   let coldMs: number;
   let warmMs: number;
@@ -72,7 +80,7 @@ export async function runFfiBench(n = 300_000): Promise<FfiBenchResult> {
     coldMs = (await sdk.load({ cpus: 2, cacheDir })).ms;
     sdk.close();
   }
-  const { sdk, SMALL, WIDE } = define();
+  const { sdk, SMALL, WIDE, STATS, BIG } = define();
   const info = await sdk.load({ cpus: 2, cacheDir });
   warmMs = info.ms;
   if (!info.cached) throw new Error("the second load was not served from the cache");
@@ -86,6 +94,15 @@ export async function runFfiBench(n = 300_000): Promise<FfiBenchResult> {
     const symU32 = sdk.native!.library.bind({ percpu_BENCH_SMALL_read_current: { params: [], result: "u32" } })
       .percpu_BENCH_SMALL_read_current;
     if (SMALL.readCurrent() !== 7 || WIDE.readCurrent() !== 9n || symU32() !== 7) throw new Error("unexpected values");
+    const irqs = STATS.field("irqs");
+    const element = BIG.at(20);
+    if (irqs.readCurrent() !== 5n || element.readCurrent() !== 0) throw new Error("unexpected leaf values");
+    // The indexed element's own symbol, bound directly: what the index argument costs natively.
+    const wide = sdk.native!.library.wideArgs === "bigint";
+    const symAddIdx = sdk.native!.library.bind({
+      percpu_BENCH_BIG_add_current: { params: ["usize", "u32"], result: "void" },
+    }).percpu_BENCH_BIG_add_current as (i: number | bigint, v: number) => void;
+    const idx: number | bigint = wide ? 20n : 20;
     const ns: Record<string, number> = {};
     // Interleave the cases over several passes and keep each case's best, so a noisy
     // neighbour hurts every case alike.
@@ -138,6 +155,40 @@ export async function runFfiBench(n = 300_000): Promise<FfiBenchResult> {
         }, n),
       );
       take(
+        "leaf_read_u64",
+        timeNs((k) => {
+          let s = 0n;
+          for (let i = 0; i < k; i++) s += irqs.readCurrent();
+          return s;
+        }, n),
+      );
+      take(
+        "leaf_read_u64_path",
+        timeNs((k) => {
+          let s = 0n;
+          for (let i = 0; i < k; i++) s += STATS.field("irqs").readCurrent();
+          return s;
+        }, n),
+      );
+      take(
+        "leaf_add_u32",
+        timeNs((k) => {
+          for (let i = 0; i < k; i++) element.addCurrent(1);
+        }, n),
+      );
+      take(
+        "symbol_add_idx",
+        timeNs((k) => {
+          for (let i = 0; i < k; i++) symAddIdx(idx, 1);
+        }, n),
+      );
+      take(
+        "leaf_add_u32_path",
+        timeNs((k) => {
+          for (let i = 0; i < k; i++) BIG.at(20).addCurrent(1);
+        }, n),
+      );
+      take(
         "remote_u32",
         timeNs((k) => {
           let s = 0;
@@ -174,7 +225,9 @@ export function ffiTable(results: readonly FfiBenchResult[]): string {
     const ratio = r.ns.read_u32! / r.ns.empty_u32!;
     return `${r.runtime}: readCurrent u32 ${ratio.toFixed(2)}× the empty call (target ≤ 1.25×) ${
       ratio <= 1.25 ? "✓" : "✗"
-    }, warm load ${r.warmMs.toFixed(1)} ms (target < 100) ${r.warmMs < 100 ? "✓" : "✗"}`;
+    }, warm load ${r.warmMs.toFixed(1)} ms (target < 100) ${r.warmMs < 100 ? "✓" : "✗"}, leaf handles ${
+      (r.ns.leaf_read_u64! / r.ns.read_u64!).toFixed(2)
+    }× (field read u64) / ${(r.ns.leaf_add_u32! / r.ns.add_u32!).toFixed(2)}× (indexed element add u32) the top-level variable`;
   });
   return [...lines, "", ...verdicts.map((v) => `- ${v}`)].join("\n");
 }

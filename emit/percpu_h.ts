@@ -28,7 +28,8 @@ import { AREAS_SYMBOL, BASE_SYMBOL, configSummary, TEMPLATE_SYMBOL } from "../ar
 import { INTEGER_OPS, LEAF_OP_SPECS, LEAF_OPS, type LeafOp, RUNTIME, RUNTIME_NAMES } from "../sdk/ops.ts";
 import { cTypeName, GUARD_HOOKS, leafDataMacro, leafIndexMacro, leafOps, offsetMacro, varFunction } from "../sdk/symbols.ts";
 import { TARGET_INFO } from "../sdk/targets.ts";
-import { kindToken, leafKind } from "../sdk/c_names.ts";
+import { atomicKindToken, kindToken, leafKind } from "../sdk/c_names.ts";
+import { remoteRmwMacros } from "../arch/_remote_c.ts";
 import { ChunkedText, LineBuffer } from "../sdk/text.ts";
 import { type PercpuType, SCALAR_NAMES, type ScalarName } from "../sdk/types.ts";
 
@@ -43,8 +44,9 @@ function pushLeafData(lines: LineBuffer, leaf: PlacedLeaf, kind: string): void {
 }
 
 /** The kind token of every scalar on a target with `pointerBytes`-wide pointers (looked up once per leaf). */
-function kindTokens(pointerBytes: number): Readonly<Record<ScalarName, string>> {
-  return Object.fromEntries(SCALAR_NAMES.map((n) => [n, kindToken(leafKind(n, pointerBytes))])) as Record<ScalarName, string>;
+function kindTokens(pointerBytes: number, atomic = false): Readonly<Record<ScalarName, string>> {
+  const token = atomic ? atomicKindToken : kindToken;
+  return Object.fromEntries(SCALAR_NAMES.map((n) => [n, token(leafKind(n, pointerBytes))])) as Record<ScalarName, string>;
 }
 
 /**
@@ -71,6 +73,9 @@ const NAIVE_PRIMITIVES = `/* naive: one CPU, plain globals in ${AREAS_SYMBOL}; n
 extern unsigned char ${AREAS_SYMBOL}[] __attribute__((visibility("hidden")));
 #define PERCPU__BASE() ((uintptr_t)${AREAS_SYMBOL})`;
 
+/** The read-modify-write ops on the current CPU (the remote ones have their own generic primitives, {@link remoteRmwMacros}). */
+const LOCAL_RMW_OPS: readonly LeafOp[] = INTEGER_OPS.filter((op) => LEAF_OP_SPECS[op].target === "current");
+
 /** Macro parameters of an op's operands: `a0`, `a1`, ... */
 function operandParams(op: LeafOp): string[] {
   return LEAF_OP_SPECS[op].values.map((_, i) => `a${i}`);
@@ -82,7 +87,7 @@ function operandParams(op: LeafOp): string[] {
  * to the leaf type first, each evaluated once).
  */
 function rmwFallbacks(): string {
-  return INTEGER_OPS.map((op) => {
+  return LOCAL_RMW_OPS.map((op) => {
     const { primitive, c } = LEAF_OP_SPECS[op];
     if (c === null) throw new Error(`${op}: an integer op needs a C model for the generic fallback`);
     const params = operandParams(op);
@@ -95,7 +100,7 @@ function rmwFallbacks(): string {
 
 /** Constant-offset forms of the RMW ops that an arch does not define: its run-time offset form. */
 function rmwConstForms(): string {
-  return INTEGER_OPS.map((op) => {
+  return LOCAL_RMW_OPS.map((op) => {
     const { primitive } = LEAF_OP_SPECS[op];
     const params = ["T", "K", "o", ...operandParams(op)].join(", ");
     const args = ["T", "K", "o", ...operandParams(op)].join(", ");
@@ -154,7 +159,7 @@ function opArgs(op: LeafOp): string[] {
  * The `PERCPU__Cn`/`PERCPU__An` indirections let the leaf data expand into
  * arguments before the primitive is applied.
  */
-function genericAccessors(): string {
+function genericAccessors(pointerBytes: number): string {
   const arity = Math.max(...LEAF_OPS.map((op) => opArgs(op).length));
   const lines = ["/* Generic accessors keyed by leaf name, one per op of the catalog; _at forms: values first, then one index per dimension. */"];
   for (let n = 0; n <= arity; n++) {
@@ -173,6 +178,8 @@ function genericAccessors(): string {
     "#define PERCPU__REMOTE_WR(T, K, a, c, v) ((void)(*PERCPU__REMOTE(T, c, a) = (T)(v)))",
     "#define PERCPU__REMOTE_RD_AT PERCPU__REMOTE_RD",
     "#define PERCPU__REMOTE_WR_AT PERCPU__REMOTE_WR",
+    "/* Remote read-modify-write: __atomic builtins on cpu's copy (plain where no lock-free atomic of the width exists: 64-bit on riscv32). */",
+    ...remoteRmwMacros(pointerBytes),
     "",
   );
   for (const op of LEAF_OPS) {
@@ -279,9 +286,12 @@ function* headerChunks(backend: ArchBackend, input: GenInput, options: HeaderOpt
   lines.push("", "/* Variables: offset and type; leaves: C type, kind, offset (PERCPU_LI_/PERCPU_I_: long arrays, use the _at forms). */");
   const typedef = typedefWriter();
   const kinds = kindTokens(pointerBytes);
+  // x86_64 locks the RMW primitives of atomic variables' kinds (pka_*); naive builds use the generic fallback.
+  const atomicKinds = backend.atomicKinds === true && !config.features.naive ? kindTokens(pointerBytes, true) : kinds;
   for (const v of input.vars) {
     lines.push(`#define ${offsetMacro(v.layout.name)} ${v.layout.offset}u`, typedef(v.layout.type, cTypeName(v.layout.name)));
-    for (const leaf of v.leaves) pushLeafData(lines, leaf, kinds[leaf.scalar]);
+    const k = v.layout.atomic ? atomicKinds : kinds;
+    for (const leaf of v.leaves) pushLeafData(lines, leaf, k[leaf.scalar]);
     if (lines.ready) yield* lines.take();
   }
   lines.push(
@@ -305,7 +315,7 @@ function* headerChunks(backend: ArchBackend, input: GenInput, options: HeaderOpt
     "",
     GENERIC_FALLBACK(),
     "",
-    genericAccessors(),
+    genericAccessors(pointerBytes),
     "",
     GENERIC_VAR_ACCESSORS,
   );

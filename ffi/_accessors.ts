@@ -32,7 +32,7 @@
  *
  * @module
  */
-import { structFields } from "../sdk/layout.ts";
+import { structFields, typeLayout } from "../sdk/layout.ts";
 import { LEAF_OP_SPECS, LEAF_OPS, type LeafOpSpec } from "../sdk/ops.ts";
 import { ARRAY_EXPAND_LIMIT, type LeafOp } from "../sdk/symbols.ts";
 import type { PercpuType, ScalarName } from "../sdk/types.ts";
@@ -175,23 +175,106 @@ function invalidCondition(name: ScalarName, v: string): string {
 }
 
 /**
- * Builds the accessors of a variable. `type` is its type tree and `name` its
- * symbol stem; the leaves are found by the same naming rule as
+ * What a leaf handle's accessors are compiled for (see {@link compileAccessors}):
+ * the leading index arguments of the leaf's native functions that the handle
+ * fixes (one per indexed array on its path, outermost first), baked into the
+ * generated text as constants, and the name its errors quote (`"STATS".hist[2]`).
+ *
+ * @example
+ * ```ts
+ * import type { LeafTarget } from "./_accessors.ts";
+ * // BIG.at(20) of BIG: u32[64] (indexed): percpu_BIG_read_current(20)
+ * const target: LeafTarget = { fixed: [20], label: '"BIG"[20]' };
+ * ```
+ */
+export interface LeafTarget {
+  /** Index arguments passed before any others of the op (after the CPU of a remote op). */
+  readonly fixed: readonly number[];
+  /** The quoted path the error messages name; default the quoted symbol stem. */
+  readonly label?: string;
+}
+
+/** A whole variable: no fixed indices. */
+const NO_LEAF: LeafTarget = { fixed: [] };
+
+/**
+ * Where a leaf of a variable lives in the generated code, from its path
+ * (field names and indices): its symbol stem (the variable name plus
+ * `__field` per struct field and `__i` per element of an expanded array;
+ * an indexed array adds no segment but a fixed index argument), its type
+ * (aligned wrappers of the leaf itself kept), the fixed leading indices and
+ * its byte offset from the variable on x86_64. The path must be valid
+ * (checked by the handle): an invalid one throws a plain `Error`.
+ *
+ * @example
+ * ```ts
+ * import { array, struct, u16, u64 } from "../sdk/types.ts";
+ * import { resolveLeaf } from "./_accessors.ts";
+ * const STATS = struct({ irqs: u64, hist: array(u16, 20) });
+ * resolveLeaf("STATS", STATS, ["hist", 2]); // { stem: "STATS__hist", fixed: [2], offset: 12, type: u16 }
+ * ```
+ */
+export function resolveLeaf(
+  name: string,
+  type: PercpuType,
+  path: readonly (string | number)[],
+): { readonly stem: string; readonly type: PercpuType; readonly fixed: readonly number[]; readonly offset: number } {
+  let stem = name;
+  let t = type;
+  let offset = 0;
+  const fixed: number[] = [];
+  for (const seg of path) {
+    while (t.kind === "aligned") t = t.inner;
+    if (t.kind === "struct" && typeof seg === "string") {
+      const f = structFields(t, "x86_64").find((x) => x.name === seg);
+      if (f === undefined) throw new Error(`${name}: no field ${seg}`);
+      stem += `__${seg}`;
+      offset += f.offset;
+      t = f.type;
+    } else if (t.kind === "array" && typeof seg === "number" && Number.isSafeInteger(seg) && seg >= 0 && seg < t.length) {
+      offset += seg * typeLayout(t.element, "x86_64").size;
+      if (t.length <= ARRAY_EXPAND_LIMIT) stem += `__${seg}`;
+      else fixed.push(seg);
+      t = t.element;
+    } else {
+      throw new Error(`${name}: invalid path segment ${String(seg)}`);
+    }
+  }
+  return { stem, type: t, fixed, offset };
+}
+
+/**
+ * Builds the accessors of a variable, or of one leaf of it (a field or
+ * element at any depth, see {@link resolveLeaf}). `type` is its type tree
+ * and `name` its symbol stem; `leaf.fixed` are the index arguments the
+ * leaf's native functions take first (constants in the generated text, so a
+ * leaf handle costs what a variable of its type costs); the leaves are found by the same naming rule as
  * `accessorLeaves` (expanded arrays `__i`, struct fields `__name`, long arrays
  * indexed). Each method starts as a stub: its first call binds the native
  * functions that method needs (`env.bind`, one batch), compiles it, puts it in
  * place of the stub and reports it through `env.install`.
  */
-export function compileAccessors(name: string, type: PercpuType, env: AccessorEnv): CompiledAccessors {
+export function compileAccessors(
+  name: string,
+  type: PercpuType,
+  env: AccessorEnv,
+  leaf: LeafTarget = NO_LEAF,
+): CompiledAccessors {
+  const fixed = leaf.fixed.map((i) => {
+    if (!Number.isSafeInteger(i) || i < 0) throw new Error(`fixed index ${i} of ${name} is not an index`);
+    return env.wideArgs === "bigint" ? `${i}n` : `${i}`;
+  });
   let scalar: ScalarName | null = null;
   for (let t = type;; t = t.inner) {
     if (t.kind === "scalar") scalar = t.name;
     if (t.kind !== "aligned") break;
   }
   const integer = scalar !== null && isInteger(scalar);
-  const q = `"${name}"`;
+  const q = leaf.label ?? `"${name}"`;
   const word = (x: string): string => (env.wideArgs === "bigint" ? `BigInt(${x})` : x);
   const msg = (verb: string): string => JSON.stringify(`${verb} ${q}`);
+  // Function names of the generated methods: the symbol stem, made a JS identifier.
+  const fnName = name.replace(/[^A-Za-z0-9_$]/g, "_");
   const bound = `if (state.bound !== true) env.unbound`;
   // The inline condition accepts exactly the values the native function takes as they are (the type's
   // own range, in the runtime's JS form); anything else (a bigint for a narrow int, a number for a wide
@@ -220,12 +303,12 @@ export function compileAccessors(name: string, type: PercpuType, env: AccessorEn
     switch (spec.target) {
       case "current":
         stmts.push(`${bound}(${msg(verb)});`);
-        args = [];
+        args = fixed;
         params = values;
         break;
       case "remote":
         stmts.push(cpuCheck(`${verb} ${q}`));
-        args = [word("cpu")];
+        args = [word("cpu"), ...fixed];
         params = ["cpu", ...values];
         break;
     }
@@ -321,7 +404,7 @@ export function compileAccessors(name: string, type: PercpuType, env: AccessorEn
           "",
           `const n = env.count(${msg("sum")}); let s = ${
             scalar !== null && isWide(scalar) ? "0n" : "0"
-          }; for (let c = 0; c < n; c++) s += ${ref(name, DERIVED_METHODS.sum.uses)}(${word("c")}); return s;`,
+          }; for (let c = 0; c < n; c++) s += ${ref(name, DERIVED_METHODS.sum.uses)}(${[word("c"), ...fixed].join(", ")}); return s;`,
         ];
     }
   };
@@ -338,7 +421,7 @@ export function compileAccessors(name: string, type: PercpuType, env: AccessorEn
     const fns = env.bind(names);
     const consts = names.length > 0 ? `const ${names.map((_, i) => `f${i} = F[${i}]`).join(", ")};\n` : "";
     const text =
-      `"use strict";\nconst state = env.state;\n${consts}return function ${name}_${method}(${params}) { ${body} };`;
+      `"use strict";\nconst state = env.state;\n${consts}return function ${fnName}_${method}(${params}) { ${body} };`;
     // deno-lint-ignore no-new-func
     return new Function("env", "F", text)(env, fns) as (...args: never[]) => unknown;
   };

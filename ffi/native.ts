@@ -37,14 +37,16 @@ import {
   type VarOpSpec,
 } from "../sdk/ops.ts";
 import { leafOps, varFunction } from "../sdk/symbols.ts";
-import { describeValue, type PercpuType, SCALAR_NAMES } from "../sdk/types.ts";
+import { describeValue, type PercpuType, SCALAR_NAMES, type ScalarName } from "../sdk/types.ts";
 import { checkArgument, checkValue, type IntegerArgMode, isInteger, type ScalarCheck } from "../sdk/values.ts";
 import { openLibrary } from "./adapters.ts";
 import { buildSharedLibrary } from "./build.ts";
 import type { FfiRuntime, FfiSignature, FfiSignatures, FfiType, NativeLibrary } from "./contract.ts";
 import {
+  type AccessorEnv,
   type AccessorName,
   compileAccessors,
+  resolveLeaf,
   type HandleAccessors,
   type IntegerAccessorName,
   type ThreadBinding,
@@ -400,6 +402,83 @@ class NativeState {
   }
 }
 
+/**
+ * The environment of the compiled accessors of a variable or a leaf at
+ * `path` (variable name first) of type `type`: `scalar` is its scalar type
+ * when it is one (aligned wrappers looked through), else null.
+ */
+function accessorEnv(
+  state: NativeState,
+  path: readonly PathSegment[],
+  type: PercpuType,
+  scalar: ScalarName | null,
+  install: (op: AccessorName, fn: (...args: never[]) => unknown) => void,
+): AccessorEnv {
+  const size = scalar === null ? 0 : scalarLayout(scalar, "x86_64").size;
+  return {
+    wideArgs: state.lib.wideArgs,
+    state,
+    unbound: (what) => state.unbound(what, path),
+    cpu: (cpu, what) => state.cpu(cpu, what, path),
+    count: (what) => state.count(what, path),
+    checkScalar: (v, method, param, mode: IntegerArgMode) =>
+      checkArgument(
+        scalar!,
+        v,
+        size,
+        mode,
+        path,
+        `Cannot call ${method}() on ${quotePath(path)}: ${param === "v" ? "the value" : param}`,
+      ),
+    checkValue: (v, method) => {
+      const what = `Cannot call ${method}() on ${quotePath(path)}`;
+      const leaf: ScalarCheck = (s, x, at, bytes) => checkArgument(s, x, bytes, "exact", at, `${what}: ${quotePath(at)}`);
+      try {
+        return checkValue(type, v, path, leaf);
+      } catch (e) {
+        return asValueError(e, what);
+      }
+    },
+    bind: (names) => state.bind(names),
+    install,
+  };
+}
+
+/**
+ * The native side of one leaf handle (a struct field or array element at
+ * any depth, see {@link NativeVar.leaf}): its compiled accessors and its
+ * address on a CPU (the variable's plus the leaf's offset on x86_64).
+ */
+export class NativeLeaf {
+  /** The accessors of the leaf (stubs until their first call compiles them). */
+  readonly accessors: HandleAccessors;
+  /** Byte offset of the leaf from its variable. */
+  readonly offset: number;
+  /** Whether the leaf is a single integer (the RMW ops and `sum` exist). */
+  readonly integer: boolean;
+  readonly #variable: NativeVar;
+  readonly #offset: bigint;
+
+  /** @internal Built by {@link NativeVar.leaf}. */
+  constructor(variable: NativeVar, accessors: HandleAccessors, offset: number, integer: boolean) {
+    this.#variable = variable;
+    this.accessors = accessors;
+    this.offset = offset;
+    this.#offset = BigInt(offset);
+    this.integer = integer;
+  }
+
+  /** Address of the leaf in the current CPU's area. */
+  currentPtr(): bigint {
+    return this.#variable.currentPtr() + this.#offset;
+  }
+
+  /** Address of the leaf in `cpu`'s area. */
+  remotePtr(cpu: number): bigint {
+    return this.#variable.remotePtr(cpu) + this.#offset;
+  }
+}
+
 /** The verb of each whole-variable op's error messages (`Cannot reset "X": …`). */
 const VAR_OP_VERBS = {
   current_ptr: "get the current pointer of",
@@ -431,35 +510,36 @@ export class NativeVar {
       ? leaves[0]!
       : null;
     this.integer = only !== null && isInteger(only.scalar);
-    const size = only === null ? 0 : scalarLayout(only.scalar, "x86_64").size;
-    this.accessors = compileAccessors(name, type, {
-      wideArgs: state.lib.wideArgs,
-      state,
-      unbound: (what) => state.unbound(what, path),
-      cpu: (cpu, what) => state.cpu(cpu, what, path),
-      count: (what) => state.count(what, path),
-      checkScalar: (v, method, param, mode: IntegerArgMode) =>
-        checkArgument(
-          only!.scalar,
-          v,
-          size,
-          mode,
-          path,
-          `Cannot call ${method}() on ${quotePath(path)}: ${param === "v" ? "the value" : param}`,
-        ),
-      checkValue: (v, method) => {
-        const what = `Cannot call ${method}() on ${quotePath(path)}`;
-        const leaf: ScalarCheck = (scalar, x, at, bytes) =>
-          checkArgument(scalar, x, bytes, "exact", at, `${what}: ${quotePath(at)}`);
-        try {
-          return checkValue(type, v, path, leaf);
-        } catch (e) {
-          return asValueError(e, what);
-        }
-      },
-      bind: (names) => state.bind(names),
-      install: (op, fn) => this.#installer?.(op, fn),
-    });
+    this.#type = type;
+    this.accessors = compileAccessors(
+      name,
+      type,
+      accessorEnv(state, path, type, only?.scalar ?? null, (op, fn) => this.#installer?.(op, fn)),
+    );
+  }
+
+  readonly #type: PercpuType;
+
+  /**
+   * The native side of a leaf handle (`STATS.field("hist").at(2)`): the
+   * accessors of the field or element at `path` (field names and indices,
+   * valid for the variable's type: the handle checks them), compiled like a
+   * variable's with the leaf's own native functions and its fixed indices
+   * baked in, and its pointers. `install` is told when a method is compiled.
+   */
+  leaf(path: readonly PathSegment[], install: (op: AccessorName, fn: (...args: never[]) => unknown) => void): NativeLeaf {
+    const r = resolveLeaf(this.#name, this.#type, path);
+    const full = [this.#name, ...path];
+    let t = r.type;
+    while (t.kind === "aligned") t = t.inner;
+    const scalar = t.kind === "scalar" ? t.name : null;
+    const accessors = compileAccessors(
+      r.stem,
+      r.type,
+      accessorEnv(this.#state, full, r.type, scalar, install),
+      { fixed: r.fixed, label: quotePath(full) },
+    );
+    return new NativeLeaf(this, accessors, r.offset, scalar !== null && isInteger(scalar));
   }
 
   #bound(what: string): void {

@@ -36,7 +36,7 @@ export function leafCall(slot: Slot, op: LeafOp, args: { cpu?: string; values?: 
   if (generic) {
     const indexed = slot.leaf.indices.length > 0;
     const cpu = op.startsWith("remote_") ? [args.cpu ?? "cpu"] : [];
-    const arity = op === "cmpxchg_current" ? 2 : op.startsWith("read_") || op === "remote_read" ? 0 : 1;
+    const arity = LEAF_OP_SPECS[op].values.length;
     const values = Array.from({ length: arity }, (_, i) => args.values?.[i] ?? "0");
     const idx = indexed ? slot.idx.map(String) : [];
     return `percpu_${op}${indexed ? "_at" : ""}(${[slot.leaf.symbol, ...cpu, ...values, ...idx].join(", ")})`;

@@ -11,6 +11,7 @@ import type { GenInput } from "../sdk/plan.ts";
 import { INTEGER_OPS, LEAF_OP_SPECS } from "../sdk/ops.ts";
 import { type LeafOp, leafOps } from "../sdk/symbols.ts";
 import { isInteger } from "../sdk/values.ts";
+import { TARGET_INFO } from "../sdk/targets.ts";
 import { bitsOf, guardUse, leafCall, valueOf, varOpCall } from "./_program_calls.ts";
 import { cString, type Emitter, hex, M64, pattern, type Slot } from "./_program_values.ts";
 
@@ -65,6 +66,7 @@ export function roundC(
   };
   const t = (f: (cpu: number) => bigint): string => emitter.table(Array.from({ length: cpus }, (_, c) => f(c)));
   const ints = slots.filter((s) => isInteger(s.leaf.scalar));
+  const pointerBytes = TARGET_INFO[input.layout.target].pointerBytes;
 
   // Wider views of narrow signed and bool reads: the ABI value must be sign-/zero-extended to 32 bits.
   const extView = (s: Slot, op: LeafOp): string | null => {
@@ -215,8 +217,29 @@ export function roundC(
     }
   }
 
+  // 7b. every CPU hammers remote_add on the next CPU's copy at once (and, for atomic: true variables, add_current
+  // on its own meanwhile): each copy ends exact. Remote RMW is atomic on the address everywhere except 64-bit
+  // values on 32-bit targets (riscv32: plain load-op-store), which are left out.
+  const remoteInts = ints.filter((s) => s.leaf.size <= pointerBytes);
+  if (remoteInts.length > 0) {
+    sync("add_checked");
+    for (const s of remoteInts) raw(`  ${call(s, "write_current", { values: [valueOf(s, "0")] })};`);
+    sync("radd_start");
+    raw(
+      "  for (uint32_t n = 0; n < FW_HAMMER; n++) {",
+      ...remoteInts.map((s) => `    ${call(s, "remote_add", { cpu: "(cpu + 1) % FW_CPUS", values: [valueOf(s, "cpu + 1")] })};`),
+      ...remoteInts.filter((s) => s.leaf.atomic).map((s) => `    ${call(s, "add_current", { values: [valueOf(s, "1")] })};`),
+      "  }",
+    );
+    sync("radd");
+    for (const s of remoteInts) {
+      const own = t((c) => ((BigInt((c + cpus - 1) % cpus + 1) + (s.leaf.atomic ? 1n : 0n)) * BigInt(opts.hammer)) & s.mask);
+      line(s.name, "remote_add", [`fw_expect(&k, "own", ${bitsOf(s, call(s, "read_current"))}, ${own}[cpu]);`], s.leaf.varName);
+    }
+  }
+
   // 8. reset_to_init restores the initial bytes on every CPU
-  if (ints.length > 0) sync("add_checked");
+  if (ints.length > 0) sync("add_checked2");
   for (const v of input.vars) raw(`  ${varCall(v.layout.name, "reset_to_init")};`);
   sync("reset");
   for (const v of input.vars) {

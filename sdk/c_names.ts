@@ -55,3 +55,17 @@ export function leafKind(scalar: ScalarName, pointerBytes: number): LeafKind {
 export function kindToken(kind: LeafKind): string {
   return `pk_${kind}`;
 }
+
+/**
+ * The token of an `atomic: true` variable's kind on arches that lock its
+ * read-modify-write ops in `percpu.h` (x86_64): `pka_u64`.
+ *
+ * @example
+ * ```ts
+ * import { atomicKindToken } from "./c_names.ts";
+ * atomicKindToken("u64"); // "pka_u64"
+ * ```
+ */
+export function atomicKindToken(kind: LeafKind): string {
+  return `pka_${kind}`;
+}

@@ -149,6 +149,8 @@ export interface VarDef {
   readonly type: PercpuType;
   /** Initial bytes for this target (little-endian), `size` long. */
   readonly init: Uint8Array;
+  /** `define(..., { atomic: true })`: local RMW ops are atomic against other CPUs (see {@link checkDefineOptions}). */
+  readonly atomic?: boolean;
 }
 
 /** Placement of one variable in the per-CPU area. */
@@ -161,6 +163,8 @@ export interface VarLayout extends TypeLayout {
   readonly paddingBefore: number;
   /** Initial bytes, little-endian. */
   readonly init: Uint8Array;
+  /** Present (and `true`) only for variables defined `{ atomic: true }`. */
+  readonly atomic?: true;
 }
 
 /** How variables are ordered in the area. */
@@ -201,7 +205,8 @@ export function computeLayout(defs: readonly VarDef[], target: Target, order: La
   for (const d of placed) {
     const { size, align } = typeLayout(d.type, target);
     const offset = alignUp(end, align);
-    vars.push({ name: d.name, type: d.type, offset, size, align, paddingBefore: offset - end, init: d.init });
+    const placedVar: VarLayout = { name: d.name, type: d.type, offset, size, align, paddingBefore: offset - end, init: d.init };
+    vars.push(d.atomic === true ? { ...placedVar, atomic: true } : placedVar);
     end = offset + size;
     if (align > maxAlign) maxAlign = align;
     if (end > MAX_AREA_SIZE) {
@@ -217,4 +222,56 @@ export function computeLayout(defs: readonly VarDef[], target: Target, order: La
     selfPointerOffset: info.selfPointer ? 0 : null,
     vars,
   };
+}
+
+/** The scalars `atomic: true` accepts: the widths every arch has a native atomic RMW for (riscv32: 32-bit only, checked when generating). */
+const ATOMIC_SCALARS: ReadonlySet<ScalarName> = new Set<ScalarName>(["u32", "i32", "u64", "i64", "usize", "isize"]);
+
+/** The options of `define(name, type, init, options)`. */
+export interface DefineOptions {
+  /**
+   * Make the variable's read-modify-write ops on the current CPU atomic
+   * against other CPUs (x86_64: `lock`-prefixed `%gs:` instructions; the
+   * other arches' RMW ops already are atomics on the computed address), so
+   * that `remoteAdd`/`remoteCmpxchg` from other CPUs lose no update. 32- and
+   * 64-bit integer scalar variables only (`u32`, `i32`, `u64`, `i64`,
+   * `usize`, `isize`, possibly `aligned`); 64-bit ones not on riscv32.
+   */
+  readonly atomic?: boolean;
+}
+
+/**
+ * Validates `define()`'s options for variable `name` of `type` and returns
+ * whether it is atomic; throws `options_invalid` naming the variable.
+ *
+ * @example
+ * ```ts
+ * import { checkDefineOptions } from "./layout.ts";
+ * import { u64 } from "./types.ts";
+ * checkDefineOptions("HITS", u64, { atomic: true }); // true
+ * ```
+ */
+export function checkDefineOptions(name: string, type: PercpuType, options: unknown): boolean {
+  if (options === undefined) return false;
+  const where = JSON.stringify(name);
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    fail("options_invalid", [name], `Invalid define options of ${where}: expected an object like { atomic: true }, got ${options === null ? "null" : typeof options}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== "atomic") fail("options_invalid", [name, key], `Invalid define options of ${where}: unknown option ${JSON.stringify(key)} (only "atomic")`);
+  }
+  const atomic = (options as { atomic?: unknown }).atomic;
+  if (atomic === undefined || atomic === false) return false;
+  if (atomic !== true) fail("options_invalid", [name, "atomic"], `Invalid define options of ${where}: atomic must be a boolean, got ${typeof atomic}`);
+  const scalar = type.kind === "aligned" ? type.inner : type;
+  if (scalar.kind !== "scalar" || !ATOMIC_SCALARS.has(scalar.name)) {
+    fail(
+      "options_invalid",
+      [name, "atomic"],
+      `Invalid define options of ${where}: atomic is for 32- and 64-bit integer scalar variables (u32, i32, u64, i64, usize, isize), not ${
+        scalar.kind === "scalar" ? scalar.name : `a ${scalar.kind}`
+      }`,
+    );
+  }
+  return true;
 }

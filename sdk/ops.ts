@@ -151,13 +151,31 @@ export const LEAF_OP_SPECS = {
     model: ((old, [expected = 0n, desired = 0n]) => ({ value: old === expected ? desired : old, result: old })) as RmwModel,
     c: { value: "{old} == {0} ? {1} : {old}", result: "{old}" },
   },
+  // Remote read-modify-write: one atomic on `cpu`'s copy (x86_64 `lock add`/`lock cmpxchg`, aarch64
+  // LL/SC, riscv AMO or LR/SC, loongarch AM* or LL/SC). Exact against other remote RMWs, and against
+  // the owner's RMW ops when the variable is `atomic: true` (see README "Remote access").
+  remote_add: { js: "remoteAdd", target: "remote", values: ["v"], returns: "void", integer: true, guard: "never", primitive: "PERCPU__REMOTE_ADD", identity: "zero", model: arith((o, v) => o + v) as RmwModel, c: { value: "{old} + {0}", result: null } },
+  remote_cmpxchg: {
+    js: "remoteCmpxchg",
+    target: "remote",
+    values: ["expected", "desired"],
+    returns: "value",
+    integer: true,
+    guard: "never",
+    primitive: "PERCPU__REMOTE_CMPXCHG",
+    identity: null,
+    model: ((old, [expected = 0n, desired = 0n]) => ({ value: old === expected ? desired : old, result: old })) as RmwModel,
+    c: { value: "{old} == {0} ? {1} : {old}", result: "{old}" },
+  },
 } as const satisfies Record<string, LeafOpSpec>;
 
 /** A per-leaf operation name. */
 export type LeafOp = keyof typeof LEAF_OP_SPECS;
 
-/** The read-modify-write ops that combine the value with one operand (they have an identity operand): add, sub, and, or, xor. */
-export type ArithmeticOp = { [K in LeafOp]: typeof LEAF_OP_SPECS[K]["identity"] extends null ? never : K }[LeafOp];
+/** The read-modify-write ops on the current CPU that combine the value with one operand (they have an identity operand): add, sub, and, or, xor. */
+export type ArithmeticOp = {
+  [K in LeafOp]: typeof LEAF_OP_SPECS[K]["identity"] extends null ? never : typeof LEAF_OP_SPECS[K]["target"] extends "current" ? K : never;
+}[LeafOp];
 
 /**
  * Whether an op is an {@link ArithmeticOp}.
@@ -170,11 +188,59 @@ export type ArithmeticOp = { [K in LeafOp]: typeof LEAF_OP_SPECS[K]["identity"] 
  * ```
  */
 export function isArithmeticOp(op: LeafOp): op is ArithmeticOp {
-  return LEAF_OP_SPECS[op].identity !== null;
+  return LEAF_OP_SPECS[op].identity !== null && LEAF_OP_SPECS[op].target === "current";
 }
 
 /** The integer-only (read-modify-write) ops: every op a lowering of atomics must handle. */
 export type IntegerOp = { [K in LeafOp]: typeof LEAF_OP_SPECS[K]["integer"] extends true ? K : never }[LeafOp];
+
+/** The read-modify-write ops on another CPU's copy (`remote_add`, `remote_cmpxchg`): always one atomic on its address. */
+export type RemoteRmwOp = { [K in IntegerOp]: typeof LEAF_OP_SPECS[K]["target"] extends "remote" ? K : never }[IntegerOp];
+
+/** The read-modify-write ops on the current CPU's copy (`add_current` ... `cmpxchg_current`). */
+export type LocalRmwOp = Exclude<IntegerOp, RemoteRmwOp>;
+
+/**
+ * The local op each remote read-modify-write op computes (same operands,
+ * same model): the lowerings emit the local op's atomic sequence on the
+ * remote copy's address.
+ */
+export const REMOTE_RMW_LIKE = {
+  remote_add: "add_current",
+  remote_cmpxchg: "cmpxchg_current",
+} as const satisfies Record<RemoteRmwOp, LocalRmwOp>;
+
+/**
+ * Whether an integer op is a {@link RemoteRmwOp}.
+ *
+ * @example
+ * ```ts
+ * import { isRemoteRmwOp } from "./ops.ts";
+ * isRemoteRmwOp("remote_add"); // true
+ * isRemoteRmwOp("add_current"); // false
+ * ```
+ */
+export function isRemoteRmwOp(op: IntegerOp): op is RemoteRmwOp {
+  return op in REMOTE_RMW_LIKE;
+}
+
+/** The ops on another CPU's copy: `remote_read`, `remote_write` and the {@link RemoteRmwOp}s. */
+export type RemoteOp = { [K in LeafOp]: typeof LEAF_OP_SPECS[K]["target"] extends "remote" ? K : never }[LeafOp];
+
+/**
+ * Whether an op touches another CPU's copy (`remote_read`, `remote_write`,
+ * `remote_add`, `remote_cmpxchg`): it takes the CPU first and addresses
+ * `__percpu_base + cpu * stride`.
+ *
+ * @example
+ * ```ts
+ * import { isRemoteOp } from "./ops.ts";
+ * isRemoteOp("remote_cmpxchg"); // true
+ * ```
+ */
+export function isRemoteOp(op: LeafOp): op is RemoteOp {
+  return LEAF_OP_SPECS[op].target === "remote";
+}
 
 /** Every per-leaf operation name, in catalog order. */
 export const LEAF_OPS = Object.keys(LEAF_OP_SPECS) as LeafOp[];

@@ -19,6 +19,8 @@ export interface PlacedLeaf extends AccessorLeaf {
   readonly areaOffset: number;
   /** C type of the scalar: `uint64_t`, `int8_t`, `bool`, `float`, ... */
   readonly cType: string;
+  /** The variable is `atomic: true`: its local RMW ops must be atomic against other CPUs. */
+  readonly atomic?: boolean;
 }
 
 /** A variable and its accessor leaves. */
@@ -81,6 +83,7 @@ class PlannedVar implements PlacedVar {
       varName: v.name,
       areaOffset: v.offset + l.offset,
       cType: cScalarType(l.scalar),
+      atomic: v.atomic === true,
     }));
   }
 }

@@ -233,6 +233,8 @@ function mixedConfig(): ReturnType<typeof createPercpu> {
   sdk.define("HIST", array(u32, 24), Array.from({ length: 24 }, (_, i) => i * 7));
   sdk.define("TRIPLE", array(i16, 3), [1, -2, 3]);
   sdk.define("HOT", aligned(struct({ hits: u64, misses: u32 }), 64), { hits: 9, misses: 1 });
+  // atomic: true (32-bit: riscv32 has no 64-bit atomics): the remote_add hammer adds add_current on the owner
+  sdk.define("ATOM", u32, 0, { atomic: true });
   sdk.define("WIDE", struct({ p: usize, q: isize, r: i32, t: i64, u: u16, v: u8 }), {
     p: 1,
     q: -1,

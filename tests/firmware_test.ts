@@ -68,6 +68,9 @@ function mixedSdk(big: boolean): PercpuSdk {
   sdk.define("HIST", array(u32, 4), [1, 2, 3, 0xffffffff]);
   sdk.define("RING", array(i64, 40), Array.from({ length: 40 }, (_, i) => BigInt(i * i) - 100n));
   sdk.define("HOT", aligned(struct({ hits: u64, misses: u32 }), 64), { hits: 9n, misses: 1 });
+  // atomic: true (locked local RMW on x86_64): the remote_add hammer adds add_current on the owner
+  sdk.define("ATOM", u64, 0, { atomic: true });
+  sdk.define("ATOM32", i32, -1, { atomic: true });
   if (big) {
     sdk.define("BUF", array(u8, 70_000), Array.from({ length: 70_000 }, (_, i) => (i % 4099 === 0 ? (i >> 4) & 0xff : 0)));
     sdk.define(

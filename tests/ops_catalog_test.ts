@@ -90,7 +90,8 @@ for (
             const args = spec.values.map((_, i) => OPERAND_SAMPLES[(Number(old % 13n) + 5 * i + 3) % OPERAND_SAMPLES.length]! & mask);
             const o = old & mask;
             const model = spec.model!(o, args, mask);
-            const call = `percpu_${op}(${[name, ...args.map((a) => `(${c})${a}ull`)].join(", ")})`;
+            // remote ops on CPU 0's copy, which is this thread's current one
+            const call = `percpu_${op}(${[name, ...(spec.target === "remote" ? ["0"] : []), ...args.map((a) => `(${c})${a}ull`)].join(", ")})`;
             lines.push(`  percpu_write_current_raw(${name}, (${c})${o}ull);`);
             lines.push(spec.returns === "value" ? `  r = (uint64_t)${call};` : `  ${call}; r = 0;`);
             lines.push(
