@@ -1,9 +1,12 @@
 /**
  * The output registry and the generation pipeline: from a layout and the
  * generation options to every generated file. Each output is one pure
- * emitter `(input, backend) => string` registered under its file name in
+ * emitter `(input, backend) => text` registered under its file name in
  * {@link OUTPUTS}; a new output format is one emitter file plus its name in
- * {@link OutputName} and its line in {@link OUTPUTS} (the compiler asks for the line).
+ * {@link OutputName} and its line in {@link OUTPUTS} (the compiler asks for the
+ * line); an optional one returns `null` unless its option is on (`percpu.rs`).
+ * Large texts are chunked: produced while `write()` writes them, and made
+ * whole only when `files` is read.
  *
  * @module
  */
