@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { dlopen, FFIType } from "bun:ffi";
+import { dlopen, FFIType, ptr } from "bun:ffi";
 import { batchedLibrary, type FfiSignatures, type FfiType, type NativeLibrary } from "./contract.ts";
 
 const BUN_TYPES: { readonly [K in FfiType]: FFIType } = {
@@ -40,5 +40,5 @@ export function open<S extends FfiSignatures>(path: string, signatures: S): Nati
       defs[name] = { args: sig.params.map((p) => BUN_TYPES[p]), returns: BUN_TYPES[sig.result] };
     }
     return dlopen(path, defs);
-  });
+  }, (buffer) => BigInt(ptr(buffer)));
 }

@@ -82,6 +82,12 @@ export interface NativeLibrary<S extends FfiSignatures = FfiSignatures> {
    * library only pays for the symbols it uses; `close()` releases them too.
    */
   bind<const B extends FfiSignatures>(signatures: B): { readonly [K in keyof B]: NativeFunction<B[K]> };
+  /**
+   * The native address of a non-empty buffer's first byte, through this
+   * runtime's FFI (ArrayBuffer memory never moves: the address holds while
+   * the buffer lives).
+   */
+  addressOf(buffer: ArrayBuffer | SharedArrayBuffer): bigint;
   /** Unloads the library (the OS keeps it mapped while other threads still hold it open). Idempotent. */
   close(): void;
 }
@@ -103,6 +109,7 @@ export function batchedLibrary<S extends FfiSignatures>(
   wideArgs: "bigint" | "number",
   signatures: S,
   openBatch: (signatures: FfiSignatures) => OpenedBatch,
+  addressOf: (buffer: ArrayBuffer | SharedArrayBuffer) => bigint,
 ): NativeLibrary<S> {
   const handles: OpenedBatch[] = [];
   let open = true;
@@ -118,6 +125,7 @@ export function batchedLibrary<S extends FfiSignatures>(
     wideArgs,
     symbols: load(signatures) as NativeLibrary<S>["symbols"],
     bind: (more) => load(more) as never,
+    addressOf,
     close(): void {
       if (!open) return;
       open = false;

@@ -20,6 +20,7 @@ interface DenoDynamicLibrary {
 
 interface DenoFfi {
   dlopen(path: string, symbols: Record<string, DenoForeignFunction>): DenoDynamicLibrary;
+  UnsafePointer: { of(buffer: ArrayBuffer | SharedArrayBuffer): unknown; value(pointer: unknown): bigint | number };
 }
 
 /**
@@ -41,5 +42,5 @@ export function open<S extends FfiSignatures>(path: string, signatures: S): Nati
     }
     // Each dlopen binds only its own symbols (Deno compiles a fast-call trampoline per symbol).
     return deno.dlopen(path, defs);
-  });
+  }, (buffer) => BigInt(deno.UnsafePointer.value(deno.UnsafePointer.of(buffer))));
 }

@@ -41,7 +41,7 @@ import { describeValue, type PercpuType, SCALAR_NAMES, type ScalarName } from ".
 import { checkArgument, checkValue, type IntegerArgMode, isInteger, type ScalarCheck } from "../sdk/values.ts";
 import { openLibrary } from "./adapters.ts";
 import { buildSharedLibrary } from "./build.ts";
-import type { FfiRuntime, FfiSignature, FfiSignatures, FfiType, NativeLibrary } from "./contract.ts";
+import type { FfiSignature, FfiSignatures, FfiType, NativeLibrary } from "./contract.ts";
 import {
   type AccessorEnv,
   type AccessorName,
@@ -693,32 +693,9 @@ function bufferOf(value: unknown, what: string): { buffer: ArrayBuffer | SharedA
   );
 }
 
-/**
- * The native address of a buffer's first byte through the running runtime's
- * FFI (`Deno.UnsafePointer`, `bun:ffi` `ptr`, koffi `address`); 0n when empty.
- * ArrayBuffer memory never moves, so the address stays valid while the buffer lives.
- */
-function bufferAddress(runtime: FfiRuntime, buffer: ArrayBuffer | SharedArrayBuffer): bigint {
-  if (buffer.byteLength === 0) return 0n;
-  switch (runtime) {
-    case "deno": {
-      const p = (globalThis as unknown as {
-        Deno: { UnsafePointer: { of(b: unknown): unknown; value(p: unknown): bigint | number } };
-      }).Deno.UnsafePointer;
-      return BigInt(p.value(p.of(buffer)));
-    }
-    case "bun": {
-      const req = (import.meta as unknown as { require: (id: string) => unknown }).require;
-      return BigInt((req("bun:ffi") as { ptr(b: unknown): number }).ptr(buffer));
-    }
-    case "node": {
-      const proc = (globalThis as unknown as { process: { getBuiltinModule(id: string): unknown } }).process;
-      const { createRequire } = proc.getBuiltinModule("node:module") as {
-        createRequire(url: string): (id: string) => unknown;
-      };
-      return BigInt((createRequire(import.meta.url)("koffi") as { address(b: unknown): bigint | number }).address(buffer));
-    }
-  }
+/** The native address of a buffer's first byte (the library's FFI, see `NativeLibrary.addressOf`); 0n when empty. */
+function bufferAddress(lib: NativeLibrary, buffer: ArrayBuffer | SharedArrayBuffer): bigint {
+  return buffer.byteLength === 0 ? 0n : lib.addressOf(buffer);
 }
 
 /** The address `init` passes for a base, with the buffer it lives in (null: a raw address) and its usable bytes. */
@@ -740,7 +717,7 @@ function baseOf(
     return { address: BigInt(base), buffer: null, bytes: 0 };
   }
   const b = bufferOf(base, what);
-  const address = b.bytes === 0 ? 0n : bufferAddress(st.lib.runtime, b.buffer) + BigInt(b.offset);
+  const address = b.bytes === 0 ? 0n : bufferAddress(st.lib, b.buffer) + BigInt(b.offset);
   return { address, buffer: b.buffer, bytes: b.bytes };
 }
 
@@ -942,7 +919,7 @@ export class NativeSdk {
   allocAreas(cpus: number): Uint8Array {
     const { size, align } = this.layoutExpected(cpus);
     const buffer = new ArrayBuffer(size + align);
-    const address = bufferAddress(this.#state.lib.runtime, buffer);
+    const address = bufferAddress(this.#state.lib, buffer);
     const skip = Number((BigInt(align) - (address % BigInt(align))) % BigInt(align));
     return new Uint8Array(buffer, skip, size);
   }
@@ -964,7 +941,7 @@ export class NativeSdk {
   addressOf(buffer: ArrayBuffer | SharedArrayBuffer | ArrayBufferView): bigint {
     this.#state.open("addressOf");
     const b = bufferOf(buffer, "Cannot take addressOf");
-    return b.bytes === 0 ? 0n : bufferAddress(this.#state.lib.runtime, b.buffer) + BigInt(b.offset);
+    return b.bytes === 0 ? 0n : bufferAddress(this.#state.lib, b.buffer) + BigInt(b.offset);
   }
 
   /**

@@ -60,6 +60,7 @@ export function open<S extends FfiSignatures>(path: string, signatures: S): Nati
     wideArgs: "number",
     symbols: symbols as NativeLibrary<S>["symbols"],
     bind: (more) => load(more) as never,
+    addressOf: (buffer) => BigInt(koffi.address(buffer)),
     close(): void {
       if (!open) return;
       open = false;
