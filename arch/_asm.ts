@@ -44,13 +44,6 @@ export function asmFunction(name: string, body: readonly string[], align = 16): 
   ].join("\n");
 }
 
-/** Data directives for bytes: runs of ≥ 16 zero bytes become `.zero n`, the rest `.byte` lines of up to 16 values. */
-export function byteDirectives(bytes: Uint8Array): string[] {
-  const out: string[] = [];
-  pushByteDirectives({ push: (line) => void out.push(line) }, bytes);
-  return out;
-}
-
 /** Decimal text of every byte value, bare and after a separator. */
 const DECIMAL: readonly string[] = Array.from({ length: 256 }, (_, b) => String(b));
 const NEXT_DECIMAL: readonly string[] = DECIMAL.map((d) => `, ${d}`);
@@ -58,7 +51,7 @@ const NEXT_DECIMAL: readonly string[] = DECIMAL.map((d) => `, ${d}`);
 /** `.byte 0, 0, …` lines of 1 to 15 zeros (a zero scalar is the most common initial value). */
 const ZERO_LINES: readonly string[] = Array.from({ length: 16 }, (_, n) => `\t.byte ${new Array(n).fill("0").join(", ")}`);
 
-/** {@link byteDirectives}, each line handed to `out.push` (no array per call). */
+/** Data directives for bytes, each line handed to `out.push`: runs of ≥ 16 zero bytes become `.zero n`, the rest `.byte` lines of up to 16 values. */
 export function pushByteDirectives(out: { push(line: string): void }, bytes: Uint8Array): void {
   const n = bytes.length;
   // Bytes before `i` not yet written, from `pending`: contiguous, since only a long zero run interrupts them.

@@ -98,11 +98,6 @@ export class LineBuffer {
     if (this.#lines.length >= CHUNK_LINES || this.#chars >= CHUNK_CHARS) this.#close();
   }
 
-  /** Appends every line of `lines`. */
-  pushAll(lines: Iterable<string>): void {
-    for (const line of lines) this.push(line);
-  }
-
   /** Whether a chunk has been closed and not taken yet (checked after every variable: no allocation). */
   get ready(): boolean {
     return this.#chunks.length > 0;
@@ -119,11 +114,6 @@ export class LineBuffer {
   end(): readonly string[] {
     this.#close();
     return this.take();
-  }
-
-  /** The text of every line not taken yet (ends the buffer like {@link LineBuffer.end}). */
-  text(): string {
-    return this.end().join("");
   }
 
   #close(): void {
