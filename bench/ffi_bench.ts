@@ -39,7 +39,8 @@ export const FFI_CASES: readonly { readonly key: string; readonly label: string;
   { key: "leaf_read_u64", label: "leaf `irqs.readCurrent()` u64, `irqs = STATS.field(\"irqs\")`", floor: "read_u64" },
   { key: "leaf_read_u64_path", label: "leaf `STATS.field(\"irqs\").readCurrent()` u64 (path per call)", floor: "read_u64" },
   { key: "leaf_add_u32", label: "leaf `e.addCurrent(1)` u32, `e = BIG.at(20)` (indexed array)", floor: "add_u32" },
-  { key: "symbol_add_idx", label: "`percpu_BIG_add_current(20, 1)` symbol (the index argument), no JS checks", floor: "add_u32" },
+  { key: "symbol_add_idx", label: "`percpu_BIG_add_current(20, 1)` symbol (a `uintptr_t` index argument), no JS checks", floor: "add_u32" },
+  { key: "symbol_add_ix32", label: "`percpu__ix_BIG_add_current(20, 1)`, the shim's 32-bit-index wrapper the handle calls, no JS checks", floor: "add_u32" },
   { key: "leaf_add_u32_path", label: "leaf `BIG.at(20).addCurrent(1)` u32 (path per call)", floor: "add_u32" },
 ];
 
@@ -103,6 +104,9 @@ export async function runFfiBench(n = 300_000): Promise<FfiBenchResult> {
       percpu_BENCH_BIG_add_current: { params: ["usize", "u32"], result: "void" },
     }).percpu_BENCH_BIG_add_current as (i: number | bigint, v: number) => void;
     const idx: number | bigint = wide ? 20n : 20;
+    const symAddIx32 = sdk.native!.library.bind({
+      percpu__ix_BENCH_BIG_add_current: { params: ["u32", "u32"], result: "void" },
+    }).percpu__ix_BENCH_BIG_add_current as (i: number, v: number) => void;
     const ns: Record<string, number> = {};
     // Interleave the cases over several passes and keep each case's best, so a noisy
     // neighbour hurts every case alike.
@@ -180,6 +184,12 @@ export async function runFfiBench(n = 300_000): Promise<FfiBenchResult> {
         "symbol_add_idx",
         timeNs((k) => {
           for (let i = 0; i < k; i++) symAddIdx(idx, 1);
+        }, n),
+      );
+      take(
+        "symbol_add_ix32",
+        timeNs((k) => {
+          for (let i = 0; i < k; i++) symAddIx32(20, 1);
         }, n),
       );
       take(

@@ -4,10 +4,14 @@
  * its own call site that only ever sees one FFI function, which keeps Deno's
  * fast-call path (and V8 inlining on Node) instead of a polymorphic slow path,
  * and a struct/array value is read or written by one unrolled expression over
- * its leaves (loops for indexed arrays). CPU ids and indices (`uintptr_t`)
- * are passed in the runtime's faster form (`env.wideArgs`): Deno's fast path
- * takes 64-bit integers only as BigInt, Bun converts a number faster. Nothing here computes a value: every
- * leaf goes through its generated native accessor.
+ * its leaves (loops for indexed arrays). A CPU id (`uintptr_t`) of a
+ * non-indexed leaf is passed in the runtime's faster form (`env.wideArgs`):
+ * Deno's fast path takes 64-bit integers only as BigInt, Bun converts a
+ * number faster. Indexed leaves are called through the shim's wrappers with
+ * 32-bit CPU and index parameters (`indexedWrapper` of ffi/shim.ts), which
+ * every runtime passes as plain numbers at the cost of an argument-less
+ * call. Nothing here computes a value: every leaf goes through its generated
+ * native accessor.
  *
  * The methods are derived from the op catalog (`LEAF_OP_SPECS` of
  * sdk/ops.ts): one method per leaf op, named by its `js`, taking the CPU
@@ -37,6 +41,7 @@ import { LEAF_OP_SPECS, LEAF_OPS, type LeafOpSpec } from "../sdk/ops.ts";
 import { ARRAY_EXPAND_LIMIT, type LeafOp } from "../sdk/symbols.ts";
 import type { PercpuType, ScalarName } from "../sdk/types.ts";
 import { integerRange, type IntegerArgMode, isInteger, isWide } from "../sdk/values.ts";
+import { indexedWrapper } from "./shim.ts";
 
 /** The per-thread binding every accessor checks: which library owns this thread's per-CPU register. */
 export interface ThreadBinding {
@@ -262,7 +267,7 @@ export function compileAccessors(
 ): CompiledAccessors {
   const fixed = leaf.fixed.map((i) => {
     if (!Number.isSafeInteger(i) || i < 0) throw new Error(`fixed index ${i} of ${name} is not an index`);
-    return env.wideArgs === "bigint" ? `${i}n` : `${i}`;
+    return `${i}`;
   });
   let scalar: ScalarName | null = null;
   for (let t = type;; t = t.inner) {
@@ -289,8 +294,25 @@ export function compileAccessors(
   const cpuCheck = (what: string): string =>
     `if (typeof cpu !== "number" || (cpu >>> 0) !== cpu || cpu >= state.num) cpu = env.cpu(cpu, ${JSON.stringify(what)});`;
 
-  /** `ref` names the native function of a leaf op on a leaf symbol. */
-  type Ref = (symbol: string, leafOp: LeafOp) => string;
+  /** `ref` names the native function of a leaf op on a leaf symbol (its 32-bit-index wrapper when `indexed`). */
+  type Ref = (symbol: string, leafOp: LeafOp, indexed: boolean) => string;
+
+  /** The CPU and index arguments of a native call, as JS expressions of numbers. */
+  interface CallArgs {
+    readonly cpu: string | null;
+    readonly indices: readonly string[];
+  }
+
+  /**
+   * A call of a leaf op's native function: with indices, the shim's wrapper
+   * taking the CPU and the indices as 32-bit numbers (see `indexedWrapper`);
+   * without, the function itself, the CPU in the runtime's word form.
+   */
+  const call = (ref: Ref, symbol: string, op: LeafOp, a: CallArgs, values: readonly string[]): string => {
+    const indexed = a.indices.length > 0;
+    const cpu = a.cpu === null ? [] : [indexed ? a.cpu : word(a.cpu)];
+    return `${ref(symbol, op, indexed)}(${[...cpu, ...a.indices, ...values].join(", ")})`;
+  };
 
   /** Source (parameters, body) of the method of a leaf op. */
   const leafSource = (op: LeafOp, ref: Ref): [string, string] => {
@@ -298,17 +320,17 @@ export function compileAccessors(
     const values = valueParams(op, spec);
     const verb = opVerb(spec);
     const stmts = values.map((v) => check(v, spec.js, spec.integer ? "wrap" : "exact"));
-    let args: readonly string[];
+    let args: CallArgs;
     let params: readonly string[];
     switch (spec.target) {
       case "current":
         stmts.push(`${bound}(${msg(verb)});`);
-        args = fixed;
+        args = { cpu: null, indices: fixed };
         params = values;
         break;
       case "remote":
         stmts.push(cpuCheck(`${verb} ${q}`));
-        args = [word("cpu"), ...fixed];
+        args = { cpu: "cpu", indices: fixed };
         params = ["cpu", ...values];
         break;
     }
@@ -326,13 +348,11 @@ export function compileAccessors(
   const callSource = (
     op: LeafOp,
     spec: LeafOpSpec,
-    args: readonly string[],
+    args: CallArgs,
     values: readonly string[],
     ref: Ref,
   ): string => {
-    if (scalar !== null) {
-      return `${spec.returns === "value" ? "return " : ""}${ref(name, op)}(${[...args, ...values].join(", ")});`;
-    }
+    if (scalar !== null) return `${spec.returns === "value" ? "return " : ""}${call(ref, name, op, args, values)};`;
     if (spec.values.length === 0 && spec.returns === "value") return `return ${expand(ref).read(type, name, args, op)};`;
     if (spec.values.length === 1 && spec.returns === "void") return expand(ref).write(type, name, args, values[0]!, op);
     throw new Error(`op ${op} has no JS expansion over the leaves of a struct or array ${q}`);
@@ -341,10 +361,10 @@ export function compileAccessors(
   /** The leaf-by-leaf read expression and write statements of a whole value (fresh temporaries per method). */
   const expand = (ref: Ref) => {
     let k = 0;
-    const read = (t: PercpuType, sym: string, args: readonly string[], lop: LeafOp): string => {
+    const read = (t: PercpuType, sym: string, args: CallArgs, lop: LeafOp): string => {
       switch (t.kind) {
         case "scalar":
-          return `${ref(sym, lop)}(${args.join(", ")})`;
+          return call(ref, sym, lop, args, []);
         case "aligned":
           return read(t.inner, sym, args, lop);
         case "struct":
@@ -359,15 +379,15 @@ export function compileAccessors(
           const i = `i${k++}`;
           const o = `o${k++}`;
           return `(() => { const ${o} = new Array(${t.length}); for (let ${i} = 0; ${i} < ${t.length}; ${i}++) ${o}[${i}] = ${
-            read(t.element, sym, [...args, word(i)], lop)
+            read(t.element, sym, { cpu: args.cpu, indices: [...args.indices, i] }, lop)
           }; return ${o}; })()`;
         }
       }
     };
-    const write = (t: PercpuType, sym: string, args: readonly string[], value: string, lop: LeafOp): string => {
+    const write = (t: PercpuType, sym: string, args: CallArgs, value: string, lop: LeafOp): string => {
       switch (t.kind) {
         case "scalar":
-          return `${ref(sym, lop)}(${[...args, value].join(", ")});`;
+          return `${call(ref, sym, lop, args, [value])};`;
         case "aligned":
           return write(t.inner, sym, args, value, lop);
         case "struct": {
@@ -388,7 +408,7 @@ export function compileAccessors(
           }
           const i = `i${k++}`;
           return `{ const ${v} = ${value}; for (let ${i} = 0; ${i} < ${t.length}; ${i}++) { ${
-            write(t.element, sym, [...args, word(i)], `${v}[${i}]`, lop)
+            write(t.element, sym, { cpu: args.cpu, indices: [...args.indices, i] }, `${v}[${i}]`, lop)
           } } }`;
         }
       }
@@ -404,15 +424,16 @@ export function compileAccessors(
           "",
           `const n = env.count(${msg("sum")}); let s = ${
             scalar !== null && isWide(scalar) ? "0n" : "0"
-          }; for (let c = 0; c < n; c++) s += ${ref(name, DERIVED_METHODS.sum.uses)}(${[word("c"), ...fixed].join(", ")}); return s;`,
+          }; for (let c = 0; c < n; c++) s += ${call(ref, name, DERIVED_METHODS.sum.uses, { cpu: "c", indices: fixed }, [])}; return s;`,
         ];
     }
   };
 
   const compile = (method: string, source: (ref: Ref) => [string, string]): (...args: never[]) => unknown => {
     const names: string[] = [];
-    const ref = (symbol: string, leafOp: LeafOp): string => {
-      const fname = `percpu_${symbol}_${leafOp}`;
+    const ref = (symbol: string, leafOp: LeafOp, indexed: boolean): string => {
+      const base = `percpu_${symbol}_${leafOp}`;
+      const fname = indexed ? indexedWrapper(base) : base;
       let i = names.indexOf(fname);
       if (i < 0) i = names.push(fname) - 1;
       return `f${i}`;

@@ -51,7 +51,7 @@ import {
   type IntegerAccessorName,
   type ThreadBinding,
 } from "./_accessors.ts";
-import { generateShim, HOOK_COUNTERS, SHIM_SIGNATURES } from "./shim.ts";
+import { generateShim, HOOK_COUNTERS, indexedWrapperSignature, SHIM_SIGNATURES } from "./shim.ts";
 
 /** Options of `sdk.load()`. */
 export interface LoadOptions {
@@ -166,6 +166,10 @@ export function librarySignatures(input: GenInput): Record<string, FfiSignature>
       for (const op of leafOps(leaf.scalar)) {
         const sig = leafSignature(leaf, op);
         out[sig.name] = { params: sig.params.map((p) => ffiOf(p.type)), result: ffiOf(sig.ret) };
+        if (leaf.indices.length > 0) {
+          const w = indexedWrapperSignature(leaf, op);
+          out[w.name] = { params: w.params.map((p) => ffiOf(p.type)), result: ffiOf(w.ret) };
+        }
       }
     }
   }

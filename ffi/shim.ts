@@ -7,8 +7,11 @@
  *
  * @module
  */
+import { type CSignature, leafSignature } from "../arch/c_types.ts";
 import type { Features } from "../sdk/config.ts";
-import type { GenInput } from "../sdk/plan.ts";
+import { isRemoteOp } from "../sdk/ops.ts";
+import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
+import { type LeafOp, leafOps } from "../sdk/symbols.ts";
 import type { FfiSignature } from "./contract.ts";
 
 /** Indices of the hook counters `percpu_shim_hook_count(i)` returns. */
@@ -57,6 +60,66 @@ export const SHIM_SIGNATURES = {
   /** The CPU id the calling thread has claimed, or -1. */
   percpu_shim_claimed_cpu: { params: [], result: "isize" },
 } as const satisfies Record<string, FfiSignature>;
+
+/**
+ * The shim's wrapper of a leaf function that takes an index (an element of
+ * a long array, `percpu_BIG_add_current(i, v)` → `percpu__ix_BIG_add_current`):
+ * the same function with its CPU and index parameters as `uint32_t`. Every
+ * CPU id and index fits (arrays have at most 2^31 elements, areas at most
+ * 2 GiB), and a 32-bit argument is what every runtime passes fastest (Bun
+ * converts a JS number to a 64-bit argument through a slow helper). A user's
+ * symbol cannot take the name: variable names never start with `_`.
+ *
+ * @example
+ * ```ts
+ * import { indexedWrapper } from "./shim.ts";
+ * indexedWrapper("percpu_BIG_add_current"); // "percpu__ix_BIG_add_current"
+ * ```
+ */
+export function indexedWrapper(fn: string): string {
+  return `percpu__ix_${fn.slice("percpu_".length)}`;
+}
+
+/**
+ * The C signature of {@link indexedWrapper}'s function of a leaf op: the
+ * leaf function's, with the CPU (remote ops) and index parameters as
+ * `uint32_t` (the values keep their type, `uintptr_t` for a `usize` leaf).
+ *
+ * @example
+ * ```ts
+ * import { indexedWrapperSignature } from "./shim.ts";
+ * import type { PlacedLeaf } from "../sdk/plan.ts";
+ * declare const bigLeaf: PlacedLeaf; // the element leaf of `BIG: array(u32, 64)`
+ * indexedWrapperSignature(bigLeaf, "add_current").name; // "percpu__ix_BIG_add_current"
+ * ```
+ */
+export function indexedWrapperSignature(leaf: PlacedLeaf, op: LeafOp): CSignature {
+  const sig = leafSignature(leaf, op);
+  const lead = (isRemoteOp(op) ? 1 : 0) + leaf.indices.length;
+  return {
+    name: indexedWrapper(sig.name),
+    ret: sig.ret,
+    params: sig.params.map((p, i) => (i < lead ? { type: "uint32_t", name: p.name } : p)),
+  };
+}
+
+/** The C definitions of the {@link indexedWrapper}s of every leaf function with an index parameter. */
+function indexedWrapperLines(input: GenInput): string[] {
+  const out: string[] = [];
+  for (const v of input.vars) {
+    for (const leaf of v.leaves) {
+      if (leaf.indices.length === 0) continue;
+      for (const op of leafOps(leaf.scalar)) {
+        const sig = leafSignature(leaf, op);
+        const w = indexedWrapperSignature(leaf, op);
+        const params = w.params.map((p) => `${p.type} ${p.name}`).join(", ");
+        const call = `${sig.name}(${sig.params.map((p) => p.name).join(", ")})`;
+        out.push(`${w.ret} ${w.name}(${params}) { ${w.ret === "void" ? "" : "return "}${call}; }`);
+      }
+    }
+  }
+  return out;
+}
 
 /** The hook-related part of a configuration. */
 export type ShimFeatures = Pick<Features, "preempt" | "irq">;
@@ -138,6 +201,9 @@ export function generateShim(input: GenInput): string {
     "uintptr_t percpu_shim_template(void) { return (uintptr_t)__percpu_template; }",
     "",
     ...CLAIM_LINES,
+    "/* 32-bit-index wrappers of the indexed leaf functions (see indexedWrapper in ffi/shim.ts). */",
+    ...indexedWrapperLines(input),
+    "",
   ];
   return lines.join("\n");
 }
