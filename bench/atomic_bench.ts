@@ -10,11 +10,8 @@
  *
  * @module
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createPercpu, u64 } from "../mod.ts";
+import { type LoopRow, rowNs, runLoopBench } from "./_native_loops.ts";
 
 /** Iterations per thread per measurement. */
 const N = 20_000_000;
@@ -22,83 +19,8 @@ const N = 20_000_000;
 /** Rounds over every case; the best round of each case counts (the machine may be shared). */
 const ROUNDS = 7;
 
-const C_SOURCE = String.raw`
-#define _GNU_SOURCE
-#include <pthread.h>
-#include <sched.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <time.h>
-#include <unistd.h>
-#include "percpu.h"
-
-#define N ${N}ULL
-#define BARRIER() __asm__ volatile("" ::: "memory")
-
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e9 + t.tv_nsec; }
-
-typedef void (*loop_fn)(uintptr_t cpu);
-static void loop_plain_inline(uintptr_t cpu) { (void)cpu; for (uint64_t i = 0; i < N; i++) { percpu_add_current(PLAIN, 1); BARRIER(); } }
-static void loop_atomic_inline(uintptr_t cpu) { (void)cpu; for (uint64_t i = 0; i < N; i++) { percpu_add_current(ATOMIC, 1); BARRIER(); } }
-static void loop_plain_call(uintptr_t cpu) { (void)cpu; for (uint64_t i = 0; i < N; i++) { percpu_PLAIN_add_current(1); BARRIER(); } }
-static void loop_atomic_call(uintptr_t cpu) { (void)cpu; for (uint64_t i = 0; i < N; i++) { percpu_ATOMIC_add_current(1); BARRIER(); } }
-static void loop_remote_inline(uintptr_t cpu) { for (uint64_t i = 0; i < N; i++) { percpu_remote_add(REMOTE, cpu, 1); BARRIER(); } }
-static void loop_remote_call(uintptr_t cpu) { for (uint64_t i = 0; i < N; i++) { percpu_REMOTE_remote_add(cpu, 1); BARRIER(); } }
-
-struct job { loop_fn fn; uintptr_t cpu; double ns; };
-static void *run_job(void *p) {
-  struct job *j = p;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET((int)(j->cpu % (uintptr_t)sysconf(_SC_NPROCESSORS_ONLN)), &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-  percpu_init_reg(j->cpu);
-  double t0 = now();
-  j->fn(j->cpu);
-  j->ns = now() - t0;
-  return 0;
-}
-
-static double measure(loop_fn fn, int threads) {
-  pthread_t t[2]; struct job j[2];
-  for (int i = 0; i < threads; i++) { j[i].fn = fn; j[i].cpu = i; pthread_create(&t[i], 0, run_job, &j[i]); }
-  double worst = 0;
-  for (int i = 0; i < threads; i++) { pthread_join(t[i], 0); if (j[i].ns > worst) worst = j[i].ns; }
-  return worst / N;
-}
-
-int main(void) {
-  if (percpu_init_in_place() != 2) return 1;
-  struct { const char *name; loop_fn fn; } cases[] = {
-    { "plain-inline", loop_plain_inline }, { "atomic-inline", loop_atomic_inline },
-    { "plain-call", loop_plain_call }, { "atomic-call", loop_atomic_call },
-    { "remote-inline", loop_remote_inline }, { "remote-call", loop_remote_call },
-  };
-  enum { CASES = sizeof cases / sizeof cases[0] };
-  double best[CASES][2];
-  for (unsigned c = 0; c < CASES; c++) best[c][0] = best[c][1] = 1e300;
-  for (int round = 0; round < ${ROUNDS}; round++)
-    for (unsigned c = 0; c < CASES; c++)
-      for (int threads = 1; threads <= 2; threads++) {
-        double ns = measure(cases[c].fn, threads);
-        if (ns < best[c][threads - 1]) best[c][threads - 1] = ns;
-      }
-  for (unsigned c = 0; c < CASES; c++)
-    for (int threads = 1; threads <= 2; threads++) printf("%s %d %.3f\n", cases[c].name, threads, best[c][threads - 1]);
-  /* every loop ran ROUNDS x (1 thread on CPU 0 + 2 threads on CPUs 0, 1): nothing lost */
-  uint64_t atomic = percpu_remote_read(ATOMIC, 0) + percpu_remote_read(ATOMIC, 1);
-  uint64_t remote = percpu_remote_read(REMOTE, 0) + percpu_remote_read(REMOTE, 1);
-  printf("check %llu %llu %llu\n", (unsigned long long)atomic, (unsigned long long)remote, 2ULL * 3 * ${ROUNDS} * N);
-  return 0;
-}
-`;
-
 /** One measured row. */
-export interface AtomicBenchResult {
-  readonly name: string;
-  readonly threads: number;
-  readonly ns: number;
-}
+export type AtomicBenchResult = LoopRow;
 
 /** Builds and runs the benchmark; returns ns/op per case and thread count. */
 export function runAtomicBench(): AtomicBenchResult[] {
@@ -107,30 +29,32 @@ export function runAtomicBench(): AtomicBenchResult[] {
   sdk.define("ATOMIC", u64, 0, { atomic: true });
   sdk.define("REMOTE", u64, 0, { atomic: true });
   const gen = sdk.generate({ arch: "x86_64", mode: "user", cpus: 2, functions: true });
-  const dir = mkdtempSync(join(tmpdir(), "percpu-atomic-bench-"));
-  try {
-    writeFileSync(join(dir, "percpu.S"), gen.files["percpu.S"]);
-    writeFileSync(join(dir, "percpu.h"), gen.files["percpu.h"]);
-    writeFileSync(join(dir, "bench.c"), C_SOURCE);
-    execFileSync("cc", ["-O2", "-pthread", "bench.c", "percpu.S", "-o", "bench"], { cwd: dir });
-    const out = execFileSync(join(dir, "bench"), { encoding: "utf8", timeout: 600_000 });
-    const rows: AtomicBenchResult[] = [];
-    for (const line of out.trim().split("\n")) {
-      const [name, a, b, c] = line.split(" ");
-      if (name === "check") {
-        // ATOMIC: 2 loops (inline, call); REMOTE: 2 loops; each 3 thread-runs per round.
-        if (a !== c || b !== c) throw new Error(`updates lost: atomic ${a}, remote ${b}, expected ${c}`);
-      } else rows.push({ name: name!, threads: Number(a), ns: Number(b) });
-    }
-    return rows;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  const { rows, checks } = runLoopBench({
+    tag: "atomic-bench",
+    files: { "percpu.S": gen.files["percpu.S"], "percpu.h": gen.files["percpu.h"] },
+    prelude: "",
+    rounds: ROUNDS,
+    cases: [
+      { name: "plain-inline", body: "percpu_add_current(PLAIN, 1); BARRIER();", ops: N },
+      { name: "atomic-inline", body: "percpu_add_current(ATOMIC, 1); BARRIER();", ops: N },
+      { name: "plain-call", body: "percpu_PLAIN_add_current(1); BARRIER();", ops: N },
+      { name: "atomic-call", body: "percpu_ATOMIC_add_current(1); BARRIER();", ops: N },
+      { name: "remote-inline", body: "percpu_remote_add(REMOTE, cpu, 1); BARRIER();", ops: N },
+      { name: "remote-call", body: "percpu_REMOTE_remote_add(cpu, 1); BARRIER();", ops: N },
+    ],
+    // Every loop ran ROUNDS x (1 thread on CPU 0 + 2 threads on CPUs 0, 1); ATOMIC and REMOTE have two loops each.
+    check: `printf("check %llu %llu %llu\\n", (unsigned long long)(percpu_remote_read(ATOMIC, 0) + percpu_remote_read(ATOMIC, 1)),
+    (unsigned long long)(percpu_remote_read(REMOTE, 0) + percpu_remote_read(REMOTE, 1)), 2ULL * 3 * ${ROUNDS} * ${N}ULL);`,
+  });
+  for (const [atomic, remote, want] of checks) {
+    if (atomic !== want || remote !== want) throw new Error(`updates lost: atomic ${atomic}, remote ${remote}, expected ${want}`);
   }
+  return rows;
 }
 
 /** Formats the results as a markdown table with the locked/unlocked ratios. */
 export function atomicTable(rows: readonly AtomicBenchResult[]): string {
-  const get = (name: string, threads: number): number => rows.find((r) => r.name === name && r.threads === threads)!.ns;
+  const get = (name: string, threads: number): number => rowNs(rows, name, threads);
   const label: Record<string, string> = {
     "plain-inline": "`addCurrent`, plain variable, inline `addq $1, %gs:off` (percpu.h)",
     "atomic-inline": "`addCurrent`, `atomic: true`, inline `lock addq $1, %gs:off`",

@@ -7,12 +7,8 @@
  *
  * @module
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import process from "node:process";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createPercpu, u64 } from "../mod.ts";
+import { type LoopRow, rowNs, runLoopBench } from "./_native_loops.ts";
 
 /** Iterations per thread per measurement. */
 const N = 50_000_000;
@@ -20,156 +16,67 @@ const N = 50_000_000;
 /** Rounds over every case; the best round of each case counts (the machine may be shared). */
 const ROUNDS = 15;
 
-const C_SOURCE = String.raw`
-#define _GNU_SOURCE
-#include <pthread.h>
-#include <sched.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
-#include "percpu.h"
-
-#define N ${N}ULL
-#define BARRIER() __asm__ volatile("" ::: "memory")
-
+const PRELUDE = String.raw`
+void percpu_HITS_add_current_direct(uint64_t v);
+void bench_add_global(uint64_t v);
 static __thread uint64_t tls_counter;
 static struct { _Alignas(64) uint64_t v; } by_cpu[1024];
 static uint64_t shared_counter;
-
 __attribute__((noipa)) static void tls_add_call(void) { tls_counter++; BARRIER(); }
-
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e9 + t.tv_nsec; }
-
-typedef void (*loop_fn)(void);
-static void loop_percpu_inline(void) { for (uint64_t i = 0; i < N; i++) { percpu_HITS_add_current(1); BARRIER(); } }
-static void loop_percpu_call(void) { for (uint64_t i = 0; i < N; i++) { percpu_HITS_add_current_direct(1); BARRIER(); } }
-void bench_add_global(uint64_t v);
-static void loop_global_call(void) { for (uint64_t i = 0; i < N; i++) { bench_add_global(1); BARRIER(); } }
-static void loop_tls(void) { for (uint64_t i = 0; i < N; i++) { tls_counter++; BARRIER(); } }
-static void loop_tls_call(void) { for (uint64_t i = 0; i < N; i++) tls_add_call(); }
-static void loop_getcpu(void) { for (uint64_t i = 0; i < N / 4; i++) { __atomic_fetch_add(&by_cpu[sched_getcpu() & 1023].v, 1, __ATOMIC_RELAXED); } }
-static void loop_getcpu_plain(void) { for (uint64_t i = 0; i < N / 4; i++) { by_cpu[sched_getcpu() & 1023].v++; BARRIER(); } }
-static void loop_atomic(void) { for (uint64_t i = 0; i < N / 8; i++) __atomic_fetch_add(&shared_counter, 1, __ATOMIC_RELAXED); }
-
-struct job { loop_fn fn; uintptr_t cpu; double ns; };
-static void *run_job(void *p) {
-  struct job *j = p;
-  /* Pin each thread to its own core so the 2-thread rows measure the loops, not the scheduler. */
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET((int)(j->cpu % (uintptr_t)sysconf(_SC_NPROCESSORS_ONLN)), &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-  percpu_init_reg(j->cpu);
-  double t0 = now();
-  j->fn();
-  j->ns = now() - t0;
-  return 0;
-}
-
-/* Runs fn on 'threads' threads at once; returns ns per op per thread (the slowest thread). */
-static double measure(loop_fn fn, int threads, uint64_t ops) {
-  pthread_t t[2]; struct job j[2];
-  for (int i = 0; i < threads; i++) { j[i].fn = fn; j[i].cpu = i; pthread_create(&t[i], 0, run_job, &j[i]); }
-  double worst = 0;
-  for (int i = 0; i < threads; i++) { pthread_join(t[i], 0); if (j[i].ns > worst) worst = j[i].ns; }
-  return worst / ops;
-}
-
-int main(void) {
-  if (percpu_init_in_place() != 2) return 1;
-  struct { const char *name; loop_fn fn; uint64_t ops; } cases[] = {
-    { "percpu-inline", loop_percpu_inline, N },
-    { "percpu-call", loop_percpu_call, N },
-    { "global-call", loop_global_call, N },
-    { "tls", loop_tls, N },
-    { "tls-call", loop_tls_call, N },
-    { "getcpu-atomic", loop_getcpu, N / 4 },
-    { "getcpu-plain", loop_getcpu_plain, N / 4 },
-    { "shared-atomic", loop_atomic, N / 8 },
-  };
-  enum { CASES = sizeof cases / sizeof cases[0] };
-  double best[CASES][2];
-  for (unsigned c = 0; c < CASES; c++) best[c][0] = best[c][1] = 1e300;
-  for (int round = 0; round < ${ROUNDS}; round++) {
-    for (unsigned c = 0; c < CASES; c++) {
-      for (int threads = 1; threads <= 2; threads++) {
-        double ns = measure(cases[c].fn, threads, cases[c].ops);
-        if (ns < best[c][threads - 1]) best[c][threads - 1] = ns;
-      }
-    }
-  }
-  for (unsigned c = 0; c < CASES; c++) {
-    for (int threads = 1; threads <= 2; threads++) printf("%s %d %.3f\n", cases[c].name, threads, best[c][threads - 1]);
-  }
-  /* inline + call loops each round, on 1 thread (CPU 0) and 2 threads (CPUs 0 and 1): no update lost. */
-  uint64_t total = percpu_HITS_remote_read(0) + percpu_HITS_remote_read(1);
-  printf("check %llu %llu\n", (unsigned long long)total, 2ULL * 3 * ${ROUNDS} * N);
-  return 0;
-}
 `;
 
 /** One measured row. */
-export interface NativeResult {
-  readonly name: string;
-  readonly threads: number;
-  readonly ns: number;
-}
+export type NativeResult = LoopRow;
 
 /** Builds and runs the native benchmark; returns ns/op per case and thread count. */
 export function runNativeBench(): NativeResult[] {
   const sdk = createPercpu();
   sdk.define("HITS", u64, 0);
   const gen = sdk.generate({ arch: "x86_64", mode: "user", cpus: 2 });
-  const dir = mkdtempSync(join(tmpdir(), "percpu-native-bench-"));
-  try {
-    // The header's PERCPU_INLINE section defines the inline accessors; the call variant is the
-    // percpu.S function itself, reached through an alias so both can live in one program.
-    const alias = [
-      "",
-      ".text",
-      ".globl percpu_HITS_add_current_direct",
-      ".set percpu_HITS_add_current_direct, percpu_HITS_add_current",
-      // The same call shape without %gs: an asm function adding to a plain global.
-      ".globl bench_add_global",
-      ".p2align 4",
-      "bench_add_global:",
-      "\taddq %rdi, bench_global(%rip)",
-      "\tret",
-      ".bss",
-      ".p2align 6",
-      "bench_global: .zero 64",
-      "",
-    ].join("\n");
-    writeFileSync(join(dir, "percpu.S"), gen.files["percpu.S"] + alias);
-    writeFileSync(join(dir, "percpu.h"), gen.files["percpu.h"]);
-    writeFileSync(
-      join(dir, "bench.c"),
-      C_SOURCE.replace(
-        '#include "percpu.h"',
-        '#define PERCPU_INLINE\n#include "percpu.h"\nvoid percpu_HITS_add_current_direct(uint64_t v);',
-      ),
-    );
-    execFileSync("cc", ["-O2", "-pthread", "bench.c", "percpu.S", "-o", "bench"], { cwd: dir });
-    const out = execFileSync(join(dir, "bench"), { encoding: "utf8", timeout: 300_000 });
-    const rows: NativeResult[] = [];
-    for (const line of out.trim().split("\n")) {
-      const [name, a, b] = line.split(" ");
-      if (name === "check") {
-        if (a !== b) throw new Error(`per-CPU counters lost updates: ${a} != ${b}`);
-      } else rows.push({ name: name!, threads: Number(a), ns: Number(b) });
-    }
-    return rows;
-  } finally {
-    // KEEP_BENCH=1 keeps the program for objdump.
-    if (!process.env.KEEP_BENCH) rmSync(dir, { recursive: true, force: true });
-  }
+  // The header's PERCPU_INLINE section defines the inline accessors; the call variant is the
+  // percpu.S function itself, reached through an alias so both can live in one program.
+  const alias = [
+    "",
+    ".text",
+    ".globl percpu_HITS_add_current_direct",
+    ".set percpu_HITS_add_current_direct, percpu_HITS_add_current",
+    // The same call shape without %gs: an asm function adding to a plain global.
+    ".globl bench_add_global",
+    ".p2align 4",
+    "bench_add_global:",
+    "\taddq %rdi, bench_global(%rip)",
+    "\tret",
+    ".bss",
+    ".p2align 6",
+    "bench_global: .zero 64",
+    "",
+  ].join("\n");
+  const { rows, checks } = runLoopBench({
+    tag: "native-bench",
+    files: { "percpu.S": gen.files["percpu.S"] + alias, "percpu.h": gen.files["percpu.h"] },
+    head: "#define PERCPU_INLINE",
+    prelude: PRELUDE,
+    rounds: ROUNDS,
+    cases: [
+      { name: "percpu-inline", body: "percpu_HITS_add_current(1); BARRIER();", ops: N },
+      { name: "percpu-call", body: "percpu_HITS_add_current_direct(1); BARRIER();", ops: N },
+      { name: "global-call", body: "bench_add_global(1); BARRIER();", ops: N },
+      { name: "tls", body: "tls_counter++; BARRIER();", ops: N },
+      { name: "tls-call", body: "tls_add_call();", ops: N },
+      { name: "getcpu-atomic", body: "__atomic_fetch_add(&by_cpu[sched_getcpu() & 1023].v, 1, __ATOMIC_RELAXED);", ops: N / 4 },
+      { name: "getcpu-plain", body: "by_cpu[sched_getcpu() & 1023].v++; BARRIER();", ops: N / 4 },
+      { name: "shared-atomic", body: "__atomic_fetch_add(&shared_counter, 1, __ATOMIC_RELAXED);", ops: N / 8 },
+    ],
+    // inline + call loops each round, on 1 thread (CPU 0) and 2 threads (CPUs 0 and 1): no update lost.
+    check: `printf("check %llu %llu\\n", (unsigned long long)(percpu_HITS_remote_read(0) + percpu_HITS_remote_read(1)), 2ULL * 3 * ${ROUNDS} * ${N}ULL);`,
+  });
+  for (const [got, want] of checks) if (got !== want) throw new Error(`per-CPU counters lost updates: ${got} != ${want}`);
+  return rows;
 }
 
 /** Formats the results as a markdown table with the two target ratios. */
 export function nativeTable(rows: readonly NativeResult[]): string {
-  const get = (name: string, threads: number): number => rows.find((r) => r.name === name && r.threads === threads)!.ns;
+  const get = (name: string, threads: number): number => rowNs(rows, name, threads);
   const label: Record<string, string> = {
     "percpu-inline": "per-CPU add, inline `addq $1, %gs:off` (percpu.h)",
     "percpu-call": "per-CPU add, call into percpu.S",
