@@ -184,6 +184,12 @@ export interface BuildRustFirmwareOptions {
   readonly out: string;
   /** Test-program options. */
   readonly program?: RustProgramOptions;
+  /**
+   * The layout whose values the program expects (default: the one the module is
+   * generated from); other initial values make the checks fail, which is how the
+   * checker itself is tested.
+   */
+  readonly expect?: Layout;
 }
 
 /**
@@ -217,7 +223,7 @@ export async function buildRustFirmware(layout: Layout, options: BuildRustFirmwa
   checkMachineLimit(config.arch, config.cpus);
   const platform = platformFor(config.arch);
   const cfg = { cpus: config.cpus, el2: config.features.el2 };
-  const program = rustFirmwareProgram(generatorInput(layout, config), options.program ?? {});
+  const program = rustFirmwareProgram(generatorInput(options.expect ?? layout, config), options.program ?? {});
   const sources: Record<string, string> = {
     "percpu.S": generated.files["percpu.S"]!,
     "percpu.ld": generated.files["percpu.ld"]!,
