@@ -21,18 +21,25 @@
  * STATS__irqs: leaf::STATS__irqs` per leaf (`STATS__hist__2`, `GRID__h`
  * indexed) with `current_ptr`, `remote_ptr` and the same value methods.
  *
- * Accessors are inline `core::arch::asm!` with a `const` offset: one
- * `%gs`-relative instruction (`mov {0:e}, dword ptr gs:[{off}]`), as
- * `percpu.h` does; the current area's base is the self pointer at
- * `gs:[PERCPU_SELF_OFFSET]`. Pointers are made from the register value with
- * `core::ptr::with_exposed_provenance(_mut)` (the areas are memory the Rust
- * program never saw as an allocation, or a buffer `init` exposes), never from
- * `&self`. The runtime (`init`, `init_in_place`, `init_percpu_reg`, …) calls
- * the `extern "C"` functions of `percpu.S`. Guards: like `percpu.h` on
- * x86_64, single-instruction accessors take none; `with_current` (it runs
- * the caller's closure on the current copy) and `reset_to_init` (a copy)
- * call the hooks of the preempt / irq features (`percpu_preempt_disable` …,
- * which the program provides as `#[unsafe(no_mangle)] extern "C"`). With
+ * Accessors are inline `core::arch::asm!` with a `const` offset, in the
+ * shortest form `percpu.h` uses on the arch (emit/_rust_lower.ts: x86_64
+ * `%gs`-relative instructions, aarch64 `mrs` + `ldr [x, #off]`, riscv64
+ * `ld r, off(gp)`, loongarch64 `ld.d r, $r21, off`); the read-modify-write
+ * ops are one `%gs` instruction on x86_64 and one atomic on the address
+ * computed from the register elsewhere. Pointers are made from the register
+ * value with `core::ptr::with_exposed_provenance(_mut)` (the areas are memory
+ * the Rust program never saw as an allocation, or a buffer `init` exposes),
+ * never from `&self`. The runtime (`init`, `init_in_place`,
+ * `init_percpu_reg`, …) calls the `extern "C"` functions of `percpu.S`.
+ * Guards: like `percpu.h`, accessors that are one instruction against the
+ * register take none; `read_current` / `write_current` take it where the
+ * arch needs more (aarch64; riscv64 beyond 2 KiB and indexed); `with_current`
+ * (it runs the caller's closure on the current copy) and `reset_to_init` (a
+ * copy) always call the hooks of the preempt / irq features
+ * (`percpu_preempt_disable` …, which the program provides as
+ * `#[unsafe(no_mangle)] extern "C"`). The methods of a leaf are one per op of
+ * the catalog (sdk/ops.ts), built by `OP_METHODS`, a `Record<LeafOp, ...>`:
+ * a new op does not compile until it has a Rust form. With
  * `naive` (the seed's `sp-naive`) the variables live in the one area
  * `__percpu_areas` of `percpu.S`; every access is a volatile access through
  * its address, guarded like `percpu.h`'s generic fallback, and `offset()` /
@@ -856,9 +863,10 @@ function ffiItems(input: GenInput, types: RustTypes): string[] {
 }
 
 /**
- * Generates `percpu.rs` for an x86_64 generation (user or kernel mode,
- * naive included). Throws `options_invalid` for other arches (not yet) and
- * for field names Rust cannot spell.
+ * Generates `percpu.rs` for an x86_64 (user or kernel mode), aarch64,
+ * riscv64 or loongarch64 (kernel mode) generation, naive included. Throws
+ * `options_invalid` for riscv32, for user mode off x86_64 and for field
+ * names Rust cannot spell.
  *
  * @example
  * ```ts
