@@ -248,3 +248,29 @@ test("percpu.rs per arch: every catalog op on every leaf, guards where the arch'
   const el2 = emitRust(generatorInput(sdk.layout("aarch64"), resolveConfig({ arch: "aarch64", features: ["el2"] })));
   assert.ok(el2.includes("tpidr_el2") && !el2.includes("tpidr_el1"));
 });
+
+test("kernel-mode percpu.rs of every 64-bit arch compiles warning-free for its bare-metal target with every feature set (edition 2024; 2021 too without features)", async () => {
+  await withTempDir("rust-fw-features", async (dir) => {
+    const sdk = firmwareSdk();
+    const sets = [[], ["preempt", "irq"], ["naive"], ["naive", "preempt"]] as const;
+    for (const arch of ["x86_64", "aarch64", "riscv64", "loongarch64"] as const) {
+      const target = rustTarget(arch);
+      const sysroot = await rustSysroot(target);
+      for (const features of [...sets, ...(arch === "aarch64" ? [["el2", "preempt"]] as const : [])]) {
+        const sub = join(dir, `${arch}-${features.join("-") || "none"}`);
+        await mkdir(sub, { recursive: true });
+        const naive = (features as readonly string[]).includes("naive");
+        const gen = generateFiles(sdk.layout(arch), { arch, mode: "kernel", rust: true, cpus: naive ? 1 : 4, features: [...features] });
+        await writeFile(join(sub, "percpu.rs"), gen.files["percpu.rs"]!);
+        // A public module: rustc type-checks and lints every item (the boots above run the code of the feature sets they use).
+        await writeFile(join(sub, "lib.rs"), '#![no_std]\n#[path = "percpu.rs"] pub mod percpu;\n');
+        for (const edition of features.length === 0 ? ["2021", "2024"] : ["2024"]) {
+          await runOk(bareMetalRustc(), [
+            "--edition", edition, "--crate-type", "lib", "--emit=obj", "--target", target, "--sysroot", sysroot,
+            "-C", "opt-level=0", "-C", "panic=abort", "-D", "warnings", "lib.rs", "-o", `lib-${edition}.o`,
+          ], { cwd: sub, timeoutMs: 300_000 });
+        }
+      }
+    }
+  });
+}, ONCE);
