@@ -34,6 +34,7 @@
 import { match } from "ts-pattern";
 import { KINDS as A64_KINDS } from "../arch/aarch64_header.ts";
 import { KINDS as LA_KINDS } from "../arch/loongarch64_header.ts";
+import { LOAD as X86_LOAD, STORE as X86_STORE } from "../arch/x86_64_header.ts";
 import { KIND as RV_KINDS } from "../arch/riscv_header.ts";
 import { type LeafKind, leafKind } from "../sdk/c_names.ts";
 import { fail } from "../sdk/errors.ts";
@@ -58,7 +59,7 @@ export interface LeafAccess {
    * the area base (bounds-checked); empty for plain leaves.
    */
   readonly offsetPrelude: readonly string[];
-  /** The x86_64 `%gs` form: statements before the asm, the address inside `gs:[...]`, its operands. */
+  /** The x86_64 `%gs` form: statements before the asm, the AT&T memory operand (`%gs:{off}`), its operands. */
   readonly gs: { readonly prelude: readonly string[]; readonly at: string; readonly operands: string };
 }
 
@@ -70,7 +71,7 @@ export function leafAccess(leaf: PlacedLeaf): LeafAccess {
       args: "",
       constOffset: leaf.areaOffset,
       offsetPrelude: [],
-      gs: { prelude: [], at: "{off}", operands: "off = const Self::OFFSET" },
+      gs: { prelude: [], at: "%gs:{off}", operands: "off = const Self::OFFSET" },
     };
   }
   const names = leaf.indices.map((_, i) => `i${i}`);
@@ -80,7 +81,7 @@ export function leafAccess(leaf: PlacedLeaf): LeafAccess {
   const offsetPrelude = [`let o = Self::OFFSET + Self::index(${names.join(", ")});`];
   const one = leaf.indices.length === 1 ? leaf.indices[0]! : null;
   if (one !== null && [1, 2, 4, 8].includes(one.stride)) {
-    // One dimension with a stride an address can scale by: `gs:[{x}*4 + {off}]`, as percpu.h's `%gs:off(,%reg,4)`.
+    // One dimension with a stride an address can scale by: percpu.h's `%gs:off(,%reg,4)`.
     return {
       params,
       args,
@@ -88,7 +89,7 @@ export function leafAccess(leaf: PlacedLeaf): LeafAccess {
       offsetPrelude,
       gs: {
         prelude: [`assert!(i0 < ${one.length}, "per-CPU array index out of range");`, "let x = i0;"],
-        at: `{x}*${one.stride} + {off}`,
+        at: `%gs:{off}(,{x},${one.stride})`,
         operands,
       },
     };
@@ -98,7 +99,7 @@ export function leafAccess(leaf: PlacedLeaf): LeafAccess {
     args,
     constOffset: null,
     offsetPrelude,
-    gs: { prelude: [`let x = Self::index(${names.join(", ")});`], at: "{x} + {off}", operands },
+    gs: { prelude: [`let x = Self::index(${names.join(", ")});`], at: "%gs:{off}({x})", operands },
   };
 }
 
@@ -174,77 +175,93 @@ function volatileWrite(s: ScalarName): string {
   return `core::ptr::write_volatile(core::ptr::with_exposed_provenance_mut::<${bitsType(s)}>(p), ${toHeld(s)});`;
 }
 
-/** The `x86_64` lowering (GS_BASE; hosted and kernel), see the module docs. */
+/** The C temporary type of an x86_64 load (arch/x86_64_header.ts `LOAD`) as the Rust type of the asm output. */
+const X86_TMP: Readonly<Record<string, string>> = {
+  uint32_t: "u32",
+  int32_t: "i32",
+  uint64_t: "u64",
+  int64_t: "i64",
+  bool: "u8",
+  float: "f32",
+  double: "f64",
+};
+
+/** Per operand-size suffix of `arch/x86_64_header.ts` (`STORE`): the operand modifier of a general register and the accumulator. */
+const X86_SUFFIX: Readonly<Record<string, { readonly mod: string; readonly acc: string }>> = {
+  b: { mod: "", acc: "al" },
+  w: { mod: ":x", acc: "ax" },
+  l: { mod: ":e", acc: "eax" },
+  q: { mod: "", acc: "rax" },
+};
+
+/**
+ * The `x86_64` lowering (GS_BASE; hosted and kernel), see the module docs:
+ * AT&T asm (`options(att_syntax)`) with the mnemonics and operand sizes of
+ * percpu.h's tables (`LOAD`, `STORE` of arch/x86_64_header.ts).
+ */
 function x86_64Isa(input: GenInput): RustIsa {
   const self = input.layout.selfPointerOffset ?? 0;
+  // Kernel builds (x86_64-unknown-none) are soft-float: floats move as the bits of the same-sized integer.
   const softFloat = input.config.mode === "kernel";
-  const PTR: Readonly<Record<number, string>> = { 1: "byte", 2: "word", 4: "dword", 8: "qword" };
-  const REG_MOD: Readonly<Record<number, string>> = { 1: "", 2: ":x", 4: ":e", 8: "" };
-  const ACC: Readonly<Record<number, string>> = { 1: "al", 2: "ax", 4: "eax", 8: "rax" };
-  const cls = (s: ScalarName, size: number): string =>
-    (s === "f32" || s === "f64") && !softFloat ? "xmm_reg" : size === 1 ? "reg_byte" : "reg";
+  const kindOf = (leaf: PlacedLeaf): LeafKind => {
+    const k = leafKind(leaf.scalar, 8);
+    return softFloat && k === "f32" ? "u32" : softFloat && k === "f64" ? "u64" : k;
+  };
+  const suffix = (kind: LeafKind): { readonly sfx: string; readonly mod: string; readonly acc: string } => {
+    const sfx = X86_STORE[kind][1] || (kind === "f32" ? "l" : "q");
+    return { sfx, ...X86_SUFFIX[sfx]! };
+  };
+  const cls = (constraint: string): string => (constraint.includes("x") ? "xmm_reg" : constraint.includes("q") ? "reg_byte" : "reg");
   const base = (): string[] => [
     "let base: usize;",
-    `core::arch::asm!("mov {0}, qword ptr gs:[{s}]", out(reg) base, s = const ${self}, options(nostack, preserves_flags, readonly));`,
+    `core::arch::asm!("movq %gs:{s}, {0}", out(reg) base, s = const ${self}, options(att_syntax, nostack, preserves_flags, readonly));`,
   ];
   return {
     register: "GS_BASE",
     base,
     read(leaf, acc) {
-      const s = leaf.scalar;
-      const size = leaf.size;
-      const mem = `${PTR[size]} ptr gs:[${acc.gs.at}]`;
-      const opts = "options(nostack, preserves_flags, readonly)";
-      const one = (tmp: string, insn: string, c: string, result: string): Lowered => ({
-        body: [
-          ...acc.gs.prelude,
-          `let v: ${tmp};`,
-          `core::arch::asm!("${insn}", out(${c}) v, ${acc.gs.operands}, ${opts});`,
-          result,
-        ],
-        guarded: false,
-      });
-      return match(s)
-        .with("bool", () => one("u8", `mov {0}, ${mem}`, "reg_byte", "v != 0"))
-        .with("u8", "u16", (t) => one("u32", `movzx {0:e}, ${mem}`, "reg", `v as ${t}`))
-        .with("i8", "i16", (t) => one("i32", `movsx {0:e}, ${mem}`, "reg", `v as ${t}`))
-        .with("f32", () =>
-          softFloat
-            ? one("u32", `mov {0:e}, ${mem}`, "reg", "f32::from_bits(v)")
-            : one("f32", `movss {0}, ${mem}`, "xmm_reg", "v"))
-        .with("f64", () =>
-          softFloat
-            ? one("u64", `mov {0}, ${mem}`, "reg", "f64::from_bits(v)")
-            : one("f64", `movsd {0}, ${mem}`, "xmm_reg", "v"))
-        .with("u32", "u64", "usize", "i32", "i64", "isize", (t) => one(t, `mov {0${REG_MOD[size]}}, ${mem}`, "reg", "v"))
-        .exhaustive();
-    },
-    write(leaf, acc) {
-      const s = leaf.scalar;
-      const size = leaf.size;
-      const mem = `${PTR[size]} ptr gs:[${acc.gs.at}]`;
-      const float = (s === "f32" || s === "f64") && !softFloat;
-      const insn = float ? `${s === "f32" ? "movss" : "movsd"} ${mem}, {0}` : `mov ${mem}, {0${REG_MOD[size]}}`;
-      const value = float ? "val" : toHeld(s);
+      const kind = kindOf(leaf);
+      const [ld, tmpC, constraint] = X86_LOAD[kind];
+      const tmp = X86_TMP[tmpC]!;
+      const c = cls(constraint);
+      const mod = c === "reg" && (tmp === "u32" || tmp === "i32") ? ":e" : "";
+      const value = tmp === "f32" || tmp === "f64" ? "v" : fromHeld(leaf.scalar, "v");
       return {
         body: [
           ...acc.gs.prelude,
-          `core::arch::asm!("${insn}", in(${cls(s, size)}) ${value}, ${acc.gs.operands}, options(nostack, preserves_flags));`,
+          `let v: ${tmp};`,
+          `core::arch::asm!("${ld} ${acc.gs.at}, {0${mod}}", out(${c}) v, ${acc.gs.operands}, options(att_syntax, nostack, preserves_flags, readonly));`,
+          value,
+        ],
+        guarded: false,
+      };
+    },
+    write(leaf, acc) {
+      const kind = kindOf(leaf);
+      const [st, , constraint] = X86_STORE[kind];
+      const c = cls(constraint);
+      const mod = c === "xmm_reg" ? "" : suffix(kind).mod;
+      const value = c === "xmm_reg" ? "val" : toHeld(leaf.scalar);
+      return {
+        body: [
+          ...acc.gs.prelude,
+          `core::arch::asm!("${st} {0${mod}}, ${acc.gs.at}", in(${c}) ${value}, ${acc.gs.operands}, options(att_syntax, nostack, preserves_flags));`,
         ],
         guarded: false,
       };
     },
     rmw(op, leaf, acc) {
-      const size = leaf.size;
+      const kind = kindOf(leaf);
+      const { sfx, mod, acc: ax } = suffix(kind);
+      const c = cls(X86_STORE[kind][2]);
       const lock = leaf.atomic === true ? "lock " : "";
-      const mem = `${PTR[size]} ptr gs:[${acc.gs.at}]`;
-      const c = cls(leaf.scalar, size);
-      const m = REG_MOD[size];
-      const t = leaf.scalar;
+      const mem = acc.gs.at;
+      const opts = "options(att_syntax, nostack)";
       const arith = (mnemonic: string): string[] => [
         ...acc.gs.prelude,
-        `unsafe { core::arch::asm!("${lock}${mnemonic} ${mem}, {0${m}}", in(${c}) val, ${acc.gs.operands}, options(nostack)) }`,
+        `unsafe { core::arch::asm!("${lock}${mnemonic}${sfx} {0${mod}}, ${mem}", in(${c}) val, ${acc.gs.operands}, ${opts}) }`,
       ];
+      const t = leaf.scalar;
       return match(op)
         .returnType<string[]>()
         .with("add_current", () => arith("add"))
@@ -256,17 +273,13 @@ function x86_64Isa(input: GenInput): RustIsa {
           ...acc.gs.prelude,
           `let old: ${t};`,
           // An unlocked cmpxchg loop, as percpu.h (the xchg instruction is implicitly locked).
-          `unsafe { core::arch::asm!("mov ${ACC[size]}, ${mem}", "2:", "${lock}cmpxchg ${mem}, {v${m}}", "jne 2b", v = in(${c}) val, ${acc.gs.operands}, out("${
-            ACC[size]
-          }") old, options(nostack)) }`,
+          `unsafe { core::arch::asm!("mov${sfx} ${mem}, %${ax}", "2:", "${lock}cmpxchg${sfx} {v${mod}}, ${mem}", "jne 2b", v = in(${c}) val, ${acc.gs.operands}, out("${ax}") old, ${opts}) }`,
           "old",
         ])
         .with("cmpxchg_current", () => [
           ...acc.gs.prelude,
           `let old: ${t};`,
-          `unsafe { core::arch::asm!("${lock}cmpxchg ${mem}, {d${m}}", d = in(${c}) desired, ${acc.gs.operands}, inout("${
-            ACC[size]
-          }") expected => old, options(nostack)) }`,
+          `unsafe { core::arch::asm!("${lock}cmpxchg${sfx} {d${mod}}, ${mem}", d = in(${c}) desired, ${acc.gs.operands}, inout("${ax}") expected => old, ${opts}) }`,
           "old",
         ])
         .exhaustive();
@@ -277,7 +290,7 @@ function x86_64Isa(input: GenInput): RustIsa {
     symbolVma(symbol) {
       return [
         "let value: usize;",
-        `unsafe { core::arch::asm!("movabs {0}, offset {VAR}", out(reg) value, VAR = sym ${symbol}, options(pure, nomem, nostack, preserves_flags)) }`,
+        `unsafe { core::arch::asm!("movabsq ${"$"}{VAR}, {0}", out(reg) value, VAR = sym ${symbol}, options(att_syntax, pure, nomem, nostack, preserves_flags)) }`,
         "value",
       ];
     },

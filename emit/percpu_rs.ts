@@ -59,7 +59,6 @@ import type { GenInput, PlacedLeaf, PlacedVar } from "../sdk/plan.ts";
 import { GUARD_HOOKS, storageSymbol } from "../sdk/symbols.ts";
 import { type Target, TARGET_INFO } from "../sdk/targets.ts";
 import type { PercpuType, ScalarName } from "../sdk/types.ts";
-import { isInteger } from "../sdk/values.ts";
 import { AREAS_SYMBOL, BASE_SYMBOL, configSummary, TEMPLATE_SYMBOL } from "../arch/_asm.ts";
 import { match } from "ts-pattern";
 import { LEAF_OP_SPECS, type LeafOp, type LocalRmwOp, REMOTE_RMW_LIKE, type RemoteRmwOp } from "../sdk/ops.ts";
