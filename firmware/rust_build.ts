@@ -114,7 +114,21 @@ const COMMON_FLAGS = ["-C", "opt-level=2", "-C", "panic=abort", "-C", "debuginfo
  * // sysroot/lib/rustlib/aarch64-unknown-none/lib/libcore.rlib exists
  * ```
  */
-export async function rustSysroot(target: string, rustc = bareMetalRustc()): Promise<string> {
+export function rustSysroot(target: string, rustc: string = bareMetalRustc()): Promise<string> {
+  // One build per target and compiler in this process (concurrent builds of one image set share it).
+  const id = `${rustc}\u0000${target}`;
+  let pending = sysroots.get(id);
+  if (pending === undefined) {
+    pending = buildSysroot(target, rustc);
+    sysroots.set(id, pending);
+    pending.catch(() => sysroots.delete(id));
+  }
+  return pending;
+}
+
+const sysroots = new Map<string, Promise<string>>();
+
+async function buildSysroot(target: string, rustc: string): Promise<string> {
   const { release, key } = await rustcVersion(rustc);
   const final = join(cacheRoot(), "rust-core", key, target);
   if (await exists(join(final, "lib", "rustlib", target, "lib", "libcompiler_builtins.rlib"))) return final;

@@ -596,11 +596,14 @@ export function rustFirmwareProgram(input: GenInput, options: RustProgramOptions
   const tables = new Tables();
   const t = (f: (cpu: number) => bigint): string => tables.of(Array.from({ length: cpus }, (_, c) => f(c)));
   const body: string[] = [];
+  const fns: string[] = [];
   let checks = 0;
   let barrier = 1;
+  // One function per check keeps every function small for the optimiser (one huge round costs rustc far more).
   const check = (name: string, what: string, inner: readonly string[]): void => {
-    checks++;
-    body.push("    {", `        let mut k = Chk::new(cpu, ${str(name)}, ${str(what)});`, ...inner.map((l) => `        ${l}`), "        k.end();", "    }");
+    const fn = `check_${checks++}`;
+    fns.push(`#[inline(never)]\nfn ${fn}(cpu: usize) {`, `    let mut k = Chk::new(cpu, ${str(name)}, ${str(what)});`, ...inner.map((l) => `    ${l}`), "    k.end();", "}");
+    body.push(`    ${fn}(cpu);`);
   };
   const raw = (...lines: string[]): void => {
     body.push(...lines.map((l) => `    ${l}`));
@@ -814,6 +817,8 @@ fn runtime_checks() {
     }
     k.end();
 }
+
+${fns.join("\n")}
 
 fn round(cpu: usize) {
 ${body.join("\n")}
