@@ -419,6 +419,14 @@ test("percpu gen --rust (child process) writes percpu.rs, which rustc builds wit
     assert.equal(plain.code, 0, plain.stderr);
     assert.doesNotMatch(plain.stdout, /percpu\.rs/);
   });
+  // The kernel targets: the CLI writes their percpu.rs too (tests/rust_firmware_test.ts builds and boots them).
+  await withTempDir("rust-cli-kernel", async (dir) => {
+    for (const arch of ["aarch64", "riscv64", "loongarch64"]) {
+      const r = await percpu(selfEntry(), ["gen", KERNEL, "--arch", arch, "--preempt", "--rust", "--out", join(dir, arch)]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /percpu\.rs \(\d+ bytes\)/);
+    }
+  });
   await withTempDir("rust-cli-never", async (dir) => {
     assertOneError(await percpu(selfEntry(), ["gen", KERNEL, "--arch", "riscv32", "--rust", "--out", join(dir, "never")]), 1, "options_invalid", /percpu\.rs for riscv32/);
   });
