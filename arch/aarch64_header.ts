@@ -29,7 +29,7 @@ import type { GenInput } from "../sdk/plan.ts";
 import { kindToken, type LeafKind } from "../sdk/c_names.ts";
 
 /** Per kind: load, store, register width (`w`/`x`), exclusive suffix (null: no RMW ops) and cmpxchg compare extension. */
-const KINDS: Record<LeafKind, { readonly ld: string; readonly st: string; readonly r: "w" | "x"; readonly ex: string | null; readonly cmp: string }> = {
+export const KINDS: Record<LeafKind, { readonly ld: string; readonly st: string; readonly r: "w" | "x"; readonly ex: string | null; readonly cmp: string }> = {
   u8: { ld: "ldrb", st: "strb", r: "w", ex: "b", cmp: ", uxtb" },
   i8: { ld: "ldrsb", st: "strb", r: "w", ex: "b", cmp: ", uxtb" },
   u16: { ld: "ldrh", st: "strh", r: "w", ex: "h", cmp: ", uxth" },

@@ -36,7 +36,7 @@ import { kindToken, type LeafKind } from "../sdk/c_names.ts";
 type RmwClass = "amo" | "sub" | "gen";
 
 /** Per kind: load suffix (`ld.<s>`, `ldx.<s>`), store / AM* suffix, RMW class, sign-extended type of AM* operands. */
-const KINDS: Record<
+export const KINDS: Record<
   LeafKind,
   { readonly ld: string; readonly st: string; readonly rmw: RmwClass; readonly sx: string }
 > = {

@@ -51,7 +51,7 @@ import { kindToken, type LeafKind } from "../sdk/c_names.ts";
 const IMM12_MAX = 2047;
 
 /** Per kind: load mnemonic (extending per the psABI), store mnemonic, integer type of the bits in a register. */
-const KIND: Record<LeafKind, { readonly ld: string; readonly st: string; readonly bits: string; readonly bytes: 1 | 2 | 4 | 8 }> = {
+export const KIND: Record<LeafKind, { readonly ld: string; readonly st: string; readonly bits: string; readonly bytes: 1 | 2 | 4 | 8 }> = {
   u8: { ld: "lbu", st: "sb", bits: "uint8_t", bytes: 1 },
   i8: { ld: "lb", st: "sb", bits: "int8_t", bytes: 1 },
   bool: { ld: "lbu", st: "sb", bits: "uint8_t", bytes: 1 },

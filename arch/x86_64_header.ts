@@ -17,7 +17,7 @@ import type { GenInput } from "../sdk/plan.ts";
 import { atomicKindToken, kindToken, type LeafKind } from "../sdk/c_names.ts";
 
 /** Load mnemonic, temporary type and output constraint per kind (narrow ints load extended into 32 bits). */
-const LOAD: Record<LeafKind, readonly [string, string, string]> = {
+export const LOAD: Record<LeafKind, readonly [string, string, string]> = {
   u8: ["movzbl", "uint32_t", "=r"],
   i8: ["movsbl", "int32_t", "=r"],
   u16: ["movzwl", "uint32_t", "=r"],
@@ -35,7 +35,7 @@ const LOAD: Record<LeafKind, readonly [string, string, string]> = {
 const ATOMIC_KINDS: readonly LeafKind[] = ["u32", "i32", "u64", "i64"];
 
 /** Store mnemonic, operand-size suffix (integers) and value constraint per kind. */
-const STORE: Record<LeafKind, readonly [string, string, string]> = {
+export const STORE: Record<LeafKind, readonly [string, string, string]> = {
   u8: ["movb", "b", "qi"],
   i8: ["movb", "b", "qi"],
   bool: ["movb", "b", "qi"],

@@ -50,7 +50,7 @@ what it wrote; with --arch all, one subdirectory per arch (<dir>/<arch>).
 percpu.h has the generic accessors (percpu_read_current(CPU_ID), ...); --functions
 also writes the out-of-line per-variable functions into percpu.S (percpu_CPU_ID_read_current, ...;
 always on in --mode user). --rust also writes percpu.rs, the seed's Rust API over
-percpu.S (x86_64).
+percpu.S (x86_64, aarch64, riscv64, loongarch64; not riscv32).
 Arches: ${TARGETS.join(", ")}. Features: ${FEATURE_NAMES.join(", ")}.
 --cpus 1..${MAX_CPUS} (default 4; --naive means 1), --mode defaults to kernel.
 --json prints the files written and their sizes as JSON.`,

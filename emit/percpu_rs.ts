@@ -21,18 +21,25 @@
  * STATS__irqs: leaf::STATS__irqs` per leaf (`STATS__hist__2`, `GRID__h`
  * indexed) with `current_ptr`, `remote_ptr` and the same value methods.
  *
- * Accessors are inline `core::arch::asm!` with a `const` offset: one
- * `%gs`-relative instruction (`mov {0:e}, dword ptr gs:[{off}]`), as
- * `percpu.h` does; the current area's base is the self pointer at
- * `gs:[PERCPU_SELF_OFFSET]`. Pointers are made from the register value with
- * `core::ptr::with_exposed_provenance(_mut)` (the areas are memory the Rust
- * program never saw as an allocation, or a buffer `init` exposes), never from
- * `&self`. The runtime (`init`, `init_in_place`, `init_percpu_reg`, …) calls
- * the `extern "C"` functions of `percpu.S`. Guards: like `percpu.h` on
- * x86_64, single-instruction accessors take none; `with_current` (it runs
- * the caller's closure on the current copy) and `reset_to_init` (a copy)
- * call the hooks of the preempt / irq features (`percpu_preempt_disable` …,
- * which the program provides as `#[unsafe(no_mangle)] extern "C"`). With
+ * Accessors are inline `core::arch::asm!` with a `const` offset, in the
+ * shortest form `percpu.h` uses on the arch (emit/_rust_lower.ts: x86_64
+ * `%gs`-relative instructions, aarch64 `mrs` + `ldr [x, #off]`, riscv64
+ * `ld r, off(gp)`, loongarch64 `ld.d r, $r21, off`); the read-modify-write
+ * ops are one `%gs` instruction on x86_64 and one atomic on the address
+ * computed from the register elsewhere. Pointers are made from the register
+ * value with `core::ptr::with_exposed_provenance(_mut)` (the areas are memory
+ * the Rust program never saw as an allocation, or a buffer `init` exposes),
+ * never from `&self`. The runtime (`init`, `init_in_place`,
+ * `init_percpu_reg`, …) calls the `extern "C"` functions of `percpu.S`.
+ * Guards: like `percpu.h`, accessors that are one instruction against the
+ * register take none; `read_current` / `write_current` take it where the
+ * arch needs more (aarch64; riscv64 beyond 2 KiB and indexed); `with_current`
+ * (it runs the caller's closure on the current copy) and `reset_to_init` (a
+ * copy) always call the hooks of the preempt / irq features
+ * (`percpu_preempt_disable` …, which the program provides as
+ * `#[unsafe(no_mangle)] extern "C"`). The methods of a leaf are one per op of
+ * the catalog (sdk/ops.ts), built by `OP_METHODS`, a `Record<LeafOp, ...>`:
+ * a new op does not compile until it has a Rust form. With
  * `naive` (the seed's `sp-naive`) the variables live in the one area
  * `__percpu_areas` of `percpu.S`; every access is a volatile access through
  * its address, guarded like `percpu.h`'s generic fallback, and `offset()` /
@@ -52,8 +59,11 @@ import type { GenInput, PlacedLeaf, PlacedVar } from "../sdk/plan.ts";
 import { GUARD_HOOKS, storageSymbol } from "../sdk/symbols.ts";
 import { type Target, TARGET_INFO } from "../sdk/targets.ts";
 import type { PercpuType, ScalarName } from "../sdk/types.ts";
-import { isInteger } from "../sdk/values.ts";
 import { AREAS_SYMBOL, BASE_SYMBOL, configSummary, TEMPLATE_SYMBOL } from "../arch/_asm.ts";
+import { match } from "ts-pattern";
+import { LEAF_OP_SPECS, type LeafOp, type LocalRmwOp, REMOTE_RMW_LIKE, type RemoteRmwOp } from "../sdk/ops.ts";
+import { leafOps } from "../sdk/symbols.ts";
+import { type LeafAccess, leafAccess, type RustIsa, rustIsaFor } from "./_rust_lower.ts";
 
 /** Rust keywords a field name is written as a raw identifier for (`r#type`). */
 const RAW_KEYWORDS: ReadonlySet<string> = new Set([
@@ -206,113 +216,6 @@ class RustTypes {
   }
 }
 
-/** Operand modifier of a general register at an access width (`{0:e}`), per size. */
-const REG_MOD: Readonly<Record<number, string>> = { 1: "", 2: ":x", 4: ":e", 8: "" };
-/** Intel memory-operand size keyword, per size. */
-const PTR: Readonly<Record<number, string>> = { 1: "byte", 2: "word", 4: "dword", 8: "qword" };
-/** The accumulator at each width (explicit register of `cmpxchg`). */
-const ACC: Readonly<Record<number, string>> = { 1: "al", 2: "ax", 4: "eax", 8: "rax" };
-
-/** Register class of a value operand of this scalar. */
-function regClass(s: ScalarName, size: number): string {
-  if (s === "f32" || s === "f64") return "xmm_reg";
-  return size === 1 ? "reg_byte" : "reg";
-}
-
-/** The type a value of this scalar has inside the asm (bool as a byte). */
-function asmType(s: ScalarName): string {
-  return s === "bool" ? "u8" : rustScalar(s);
-}
-
-/**
- * How a leaf's methods reach its scalar: the index parameters (long arrays), the
- * `%gs` memory operand and its asm operands, and the pointers the naive and remote
- * paths use.
- */
-interface LeafAccess {
-  /** Index parameters after `&self` (and `cpu_id`), each `, iN: usize`. */
-  readonly params: string;
-  /** The index arguments to pass on, each `, iN`. */
-  readonly args: string;
-  /** Statements computing the index operand (bounds-checked), before a `%gs` access. */
-  readonly prelude: readonly string[];
-  /** The address inside `gs:[...]`. */
-  readonly at: string;
-  /** The asm operands of the address. */
-  readonly operands: string;
-}
-
-/** The access of a plain leaf: a constant offset. */
-const CONST_ACCESS: LeafAccess = {
-  params: "",
-  args: "",
-  prelude: [],
-  at: "{off}",
-  operands: "off = const Self::OFFSET",
-};
-
-/** The access of an indexed leaf: the byte offset of the indices in a register (`Self::index` checks them). */
-function indexedAccess(leaf: PlacedLeaf): LeafAccess {
-  const names = leaf.indices.map((_, i) => `i${i}`);
-  const params = names.map((n) => `, ${n}: usize`).join("");
-  const args = names.map((n) => `, ${n}`).join("");
-  const operands = "x = in(reg) x, off = const Self::OFFSET";
-  const one = leaf.indices.length === 1 ? leaf.indices[0]! : null;
-  if (one !== null && [1, 2, 4, 8].includes(one.stride)) {
-    // One dimension with a stride an address can scale by: `gs:[{x}*4 + {off}]`, as percpu.h's `%gs:off(,%reg,4)`.
-    return {
-      params,
-      args,
-      prelude: [`assert!(i0 < ${one.length}, "per-CPU array index out of range");`, "let x = i0;"],
-      at: `{x}*${one.stride} + {off}`,
-      operands,
-    };
-  }
-  return { params, args, prelude: [`let x = Self::index(${names.join(", ")});`], at: "{x} + {off}", operands };
-}
-
-/** The `%gs`-relative read of a scalar: statements ending in the value expression. */
-function gsRead(s: ScalarName, size: number, acc: LeafAccess): string[] {
-  const mem = `${PTR[size]} ptr gs:[${acc.at}]`;
-  const opts = "options(nostack, preserves_flags, readonly)";
-  const t = rustScalar(s);
-  const one = (tmp: string, insn: string, cls: string, result: string): string[] => [
-    ...acc.prelude,
-    `let v: ${tmp};`,
-    `core::arch::asm!("${insn}", out(${cls}) v, ${acc.operands}, ${opts});`,
-    result,
-  ];
-  switch (s) {
-    case "bool":
-      return one("u8", `mov {0}, ${mem}`, "reg_byte", "v != 0");
-    case "u8":
-    case "u16":
-      return one("u32", `movzx {0:e}, ${mem}`, "reg", `v as ${t}`);
-    case "i8":
-    case "i16":
-      return one("i32", `movsx {0:e}, ${mem}`, "reg", `v as ${t}`);
-    case "f32":
-      return one("f32", `movss {0}, ${mem}`, "xmm_reg", "v");
-    case "f64":
-      return one("f64", `movsd {0}, ${mem}`, "xmm_reg", "v");
-    default:
-      return one(t, `mov {0${REG_MOD[size]}}, ${mem}`, "reg", "v");
-  }
-}
-
-/** The `%gs`-relative write of `val`. */
-function gsWrite(s: ScalarName, size: number, acc: LeafAccess): string[] {
-  const mem = `${PTR[size]} ptr gs:[${acc.at}]`;
-  const opts = "options(nostack, preserves_flags)";
-  const insn = s === "f32"
-    ? `movss ${mem}, {0}`
-    : s === "f64"
-    ? `movsd ${mem}, {0}`
-    : `mov ${mem}, {0${REG_MOD[size]}}`;
-  const value = s === "bool" ? "val as u8" : "val";
-  return [...acc.prelude, `core::arch::asm!("${insn}", in(${regClass(s, size)}) ${value}, ${acc.operands}, ${opts});`];
-}
-
 /** The guard statement (a value dropped at the end of the scope), or nothing without guard features. */
 function guardLine(input: GenInput): string[] {
   const { preempt, irq } = input.config.features;
@@ -351,144 +254,176 @@ const SAFETY_REMOTE = [
   "- the CPU ID is valid, and",
   "- data races will not happen.",
 ];
+const SAFETY_REMOTE_ATOMIC = [...SAFETY_REMOTE.slice(0, 4), "- the CPU ID is valid."];
+
+/** What the method of one catalog op on one leaf is built from. */
+interface OpContext {
+  readonly input: GenInput;
+  readonly isa: RustIsa;
+  readonly leaf: PlacedLeaf;
+  readonly acc: LeafAccess;
+  /** The leaf's Rust type. */
+  readonly t: string;
+  /** The guard statement when a guard feature is on. */
+  readonly guard: readonly string[];
+  readonly naive: boolean;
+  /** The index arguments, comma-separated (`i0, i1`). */
+  readonly idx: string;
+  /** The current copy's address (naive: the one area's). */
+  readonly cur: string;
+  /** The copy of `cpu_id`. */
+  readonly rem: string;
+}
+
+/** Rust parameter names of the catalog's value parameters (`v` is the seed's `val`). */
+function rustParam(name: string): string {
+  return name === "v" ? "val" : name;
+}
+
+/** The `core::sync::atomic` form of each local read-modify-write op on `a` (an atomic reference) with ordering `o`. */
+const ATOMIC_RMW = {
+  add_current: (a: string, o: string) => `${a}.fetch_add(val, ${o});`,
+  sub_current: (a: string, o: string) => `${a}.fetch_sub(val, ${o});`,
+  and_current: (a: string, o: string) => `${a}.fetch_and(val, ${o});`,
+  or_current: (a: string, o: string) => `${a}.fetch_or(val, ${o});`,
+  xor_current: (a: string, o: string) => `${a}.fetch_xor(val, ${o});`,
+  xchg_current: (a: string, o: string) => `${a}.swap(val, ${o})`,
+  cmpxchg_current: (a: string, o: string) => `match ${a}.compare_exchange(expected, desired, ${o}, ${o}) {\n    Ok(v) | Err(v) => v,\n}`,
+} as const satisfies Record<LocalRmwOp, (a: string, o: string) => string>;
+
+/** The naive (one area, plain memory) form of each local read-modify-write op on `q`, from the catalog's C model. */
+function naiveRmw(op: LocalRmwOp): string {
+  return match(op)
+    .with("add_current", () => "q.write_volatile(q.read_volatile().wrapping_add(val))")
+    .with("sub_current", () => "q.write_volatile(q.read_volatile().wrapping_sub(val))")
+    .with("and_current", () => "q.write_volatile(q.read_volatile() & val)")
+    .with("or_current", () => "q.write_volatile(q.read_volatile() | val)")
+    .with("xor_current", () => "q.write_volatile(q.read_volatile() ^ val)")
+    .with("xchg_current", () => "let old = q.read_volatile(); q.write_volatile(val); old")
+    .with("cmpxchg_current", () => "let old = q.read_volatile(); if old == expected { q.write_volatile(desired) } old")
+    .exhaustive();
+}
+
+/** The doc line of each local read-modify-write op. */
+const RMW_DOC = {
+  add_current: "Adds `val` to the current CPU's value (wrapping)",
+  sub_current: "Subtracts `val` from the current CPU's value (wrapping)",
+  and_current: "`and`s `val` into the current CPU's value",
+  or_current: "`or`s `val` into the current CPU's value",
+  xor_current: "`xor`s `val` into the current CPU's value",
+  xchg_current: "Replaces the current CPU's value with `val`, returning the old one",
+  cmpxchg_current: "Stores `desired` if the current CPU's value is `expected`; returns the old value",
+} as const satisfies Record<LocalRmwOp, string>;
+
+/** A local read-modify-write op: the arch's instructions, else one atomic on the computed address; naive: guarded plain memory. */
+function localRmw(op: LocalRmwOp, c: OpContext): { doc: string[]; body: string[] } {
+  if (c.naive) {
+    return { doc: [`${RMW_DOC[op]}, inside the guard (naive: plain memory).`], body: [...c.guard, `unsafe { let q = ${c.cur}; ${naiveRmw(op)} }`] };
+  }
+  const own = c.isa.rmw(op, c.leaf, c.acc);
+  if (own !== null) return { doc: [`${RMW_DOC[op]}: one \`%gs\` instruction, atomic against interrupts and preemption.`], body: own };
+  const atomic = `core::sync::atomic::${atomicName(c.leaf.scalar)}::from_ptr(core::ptr::with_exposed_provenance_mut(p))`;
+  return {
+    doc: [
+      `${RMW_DOC[op]}: one atomic on the address computed from ${c.isa.register} (a migration in between`,
+      "only makes the whole update land on the CPU the address was computed on), so no guard.",
+    ],
+    body: ["unsafe {", ...indent([...c.isa.address(c.acc), ...ATOMIC_RMW[op](atomic, "core::sync::atomic::Ordering::Relaxed").split("\n")], 1), "}"],
+  };
+}
 
 /**
- * The value methods of a scalar leaf: on a scalar variable's wrapper (`aligned()`
- * ones included) the seed's four and ours; on a field's or element's leaf type the
- * same. `self.leaf_ptr(..)` / `self.leaf_remote_ptr(cpu_id, ..)` give its address.
+ * The method of each catalog op on a scalar leaf: its doc lines and body
+ * (the signature comes from the catalog's values and returns). Adding an op
+ * to sdk/ops.ts is a compile error here until it has a Rust form.
  */
-function scalarMethods(input: GenInput, leaf: PlacedLeaf, acc: LeafAccess): string[] {
-  const s = leaf.scalar;
-  const t = rustScalar(s);
-  const size = leaf.size;
-  const naive = input.config.features.naive;
-  const guard = guardLine(input);
-  const p = acc.params;
-  const a = acc.args;
-  const cur = `self.leaf_ptr(${a.slice(2)})`;
-  const rem = `self.leaf_remote_ptr(cpu_id${a})`;
-  const out: string[] = [];
-  // Raw: one %gs-relative instruction; naive: a volatile access of the storage.
-  out.push(
-    ...method(
-      ["Returns the value of the per-CPU static variable on the current CPU.", ...SAFETY_CURRENT],
-      `pub unsafe fn read_current_raw(&self${p}) -> ${t}`,
-      naive ? [`core::ptr::read_volatile(${cur})`] : gsRead(s, size, acc),
-    ),
-    ...method(
-      ["Set the value of the per-CPU static variable on the current CPU.", ...SAFETY_CURRENT],
-      `pub unsafe fn write_current_raw(&self${p}, val: ${t})`,
-      naive ? [`core::ptr::write_volatile(${cur}, val)`] : gsWrite(s, size, acc),
-    ),
-    // One instruction needs no guard (as percpu.h on x86_64); naive accesses are guarded like percpu.h's generic fallback.
-    ...method(
-      [
-        "Returns the value of the per-CPU static variable on the current CPU. Preemption will be disabled during",
-        "the call.",
-      ],
-      `pub fn read_current(&self${p}) -> ${t}`,
-      [...(naive ? guard : []), `unsafe { self.read_current_raw(${a.slice(2)}) }`],
-    ),
-    ...method(
-      [
-        "Set the value of the per-CPU static variable on the current CPU. Preemption will be disabled during the",
-        "call.",
-      ],
-      `pub fn write_current(&self${p}, val: ${t})`,
-      [...(naive ? guard : []), `unsafe { self.write_current_raw(${a.slice(2)}${a ? ", " : ""}val) }`],
-    ),
-    ...method(
-      ["Returns the value on the given CPU (a volatile read).", ...SAFETY_REMOTE],
-      `pub unsafe fn remote_read(&self, cpu_id: usize${p}) -> ${t}`,
-      [`core::ptr::read_volatile(${rem})`],
-    ),
-    ...method(
-      ["Sets the value on the given CPU (a volatile write).", ...SAFETY_REMOTE],
-      `pub unsafe fn remote_write(&self, cpu_id: usize${p}, val: ${t})`,
-      [`core::ptr::write_volatile(${rem}, val)`],
-    ),
-  );
-  if (!isInteger(s)) return out;
-  const lock = leaf.atomic === true ? "lock " : "";
-  const mem = `${PTR[size]} ptr gs:[${acc.at}]`;
-  const cls = regClass(s, size);
-  const m = REG_MOD[size];
-  const atomicType = `core::sync::atomic::${atomicName(s)}`;
-  for (
-    const [op, wrap] of [["add", "wrapping_add"], ["sub", "wrapping_sub"], ["and", "&"], ["or", "|"], [
-      "xor",
-      "^",
-    ]] as const
-  ) {
-    const expr = wrap.startsWith("wrapping") ? `q.read_volatile().${wrap}(val)` : `q.read_volatile() ${wrap} val`;
-    out.push(
-      ...method(
-        [`\`${op}\`s \`val\` into the current CPU's value (wrapping), atomic against interrupts and preemption.`],
-        `pub fn ${op}_current(&self${p}, val: ${t})`,
-        naive ? [...guard, `unsafe { let q = ${cur}; q.write_volatile(${expr}) }`] : [
-          ...acc.prelude,
-          `unsafe { core::arch::asm!("${lock}${op} ${mem}, {0${m}}", in(${cls}) val, ${acc.operands}, options(nostack)) }`,
-        ],
-      ),
-    );
-  }
-  out.push(
-    ...method(
-      ["Replaces the current CPU's value with `val`, returning the old one."],
-      `pub fn xchg_current(&self${p}, val: ${t}) -> ${t}`,
-      naive ? [...guard, `unsafe { let q = ${cur}; let old = q.read_volatile(); q.write_volatile(val); old }`] : [
-        ...acc.prelude,
-        `let old: ${t};`,
-        // An unlocked cmpxchg loop, as percpu.h (the xchg instruction is implicitly locked).
-        `unsafe { core::arch::asm!("mov ${
-          ACC[size]
-        }, ${mem}", "2:", "${lock}cmpxchg ${mem}, {v${m}}", "jne 2b", v = in(${cls}) val, ${acc.operands}, out("${
-          ACC[size]
-        }") old, options(nostack)) }`,
-        "old",
-      ],
-    ),
-    ...method(
-      ["Stores `desired` if the current CPU's value is `expected`; returns the old value."],
-      `pub fn cmpxchg_current(&self${p}, expected: ${t}, desired: ${t}) -> ${t}`,
-      naive
-        ? [
-          ...guard,
-          `unsafe { let q = ${cur}; let old = q.read_volatile(); if old == expected { q.write_volatile(desired) } old }`,
-        ]
-        : [
-          ...acc.prelude,
-          `let old: ${t};`,
-          `unsafe { core::arch::asm!("${lock}cmpxchg ${mem}, {d${m}}", d = in(${cls}) desired, ${acc.operands}, inout("${
-            ACC[size]
-          }") expected => old, options(nostack)) }`,
-          "old",
-        ],
-    ),
-    ...method(
-      [
-        "Adds `val` to the value on the given CPU (wrapping), one atomic instruction.",
-        ...SAFETY_REMOTE.slice(0, 4),
-        "- the CPU ID is valid.",
-      ],
-      `pub unsafe fn remote_add(&self, cpu_id: usize${p}, val: ${t})`,
-      [`${atomicType}::from_ptr(${rem}).fetch_add(val, core::sync::atomic::Ordering::Relaxed);`],
-    ),
-    ...method(
-      [
-        "Compares and exchanges the value on the given CPU (one atomic instruction); returns the old value.",
-        ...SAFETY_REMOTE.slice(0, 4),
-        "- the CPU ID is valid.",
-      ],
-      `pub unsafe fn remote_cmpxchg(&self, cpu_id: usize${p}, expected: ${t}, desired: ${t}) -> ${t}`,
-      [
-        `match ${atomicType}::from_ptr(${rem}).compare_exchange(expected, desired, core::sync::atomic::Ordering::SeqCst, core::sync::atomic::Ordering::SeqCst) {`,
-        "    Ok(v) | Err(v) => v,",
-        "}",
-      ],
-    ),
-  );
-  return out;
+const OP_METHODS = {
+  read_current_raw: (c: OpContext) => ({
+    doc: ["Returns the value of the per-CPU static variable on the current CPU.", ...SAFETY_CURRENT],
+    body: c.naive ? [`core::ptr::read_volatile(${c.cur})`] : [...c.isa.read(c.leaf, c.acc).body],
+  }),
+  write_current_raw: (c: OpContext) => ({
+    doc: ["Set the value of the per-CPU static variable on the current CPU.", ...SAFETY_CURRENT],
+    body: c.naive ? [`core::ptr::write_volatile(${c.cur}, val)`] : [...c.isa.write(c.leaf, c.acc).body],
+  }),
+  // One instruction against the register needs no guard (as percpu.h); naive accesses are guarded like percpu.h's generic fallback.
+  read_current: (c: OpContext) => ({
+    doc: ["Returns the value of the per-CPU static variable on the current CPU. Preemption will be disabled during", "the call."],
+    body: [...(c.naive || c.isa.read(c.leaf, c.acc).guarded ? c.guard : []), `unsafe { self.read_current_raw(${c.idx}) }`],
+  }),
+  write_current: (c: OpContext) => ({
+    doc: ["Set the value of the per-CPU static variable on the current CPU. Preemption will be disabled during the", "call."],
+    body: [...(c.naive || c.isa.write(c.leaf, c.acc).guarded ? c.guard : []), `unsafe { self.write_current_raw(${c.idx}${c.idx ? ", " : ""}val) }`],
+  }),
+  remote_read: (c: OpContext) => ({
+    doc: ["Returns the value on the given CPU (a volatile read).", ...SAFETY_REMOTE],
+    body: [`core::ptr::read_volatile(${c.rem})`],
+  }),
+  remote_write: (c: OpContext) => ({
+    doc: ["Sets the value on the given CPU (a volatile write).", ...SAFETY_REMOTE],
+    body: [`core::ptr::write_volatile(${c.rem}, val)`],
+  }),
+  add_current: (c: OpContext) => localRmw("add_current", c),
+  sub_current: (c: OpContext) => localRmw("sub_current", c),
+  and_current: (c: OpContext) => localRmw("and_current", c),
+  or_current: (c: OpContext) => localRmw("or_current", c),
+  xor_current: (c: OpContext) => localRmw("xor_current", c),
+  xchg_current: (c: OpContext) => localRmw("xchg_current", c),
+  cmpxchg_current: (c: OpContext) => localRmw("cmpxchg_current", c),
+  remote_add: (c: OpContext) => remoteRmw("remote_add", c),
+  remote_cmpxchg: (c: OpContext) => remoteRmw("remote_cmpxchg", c),
+} as const satisfies Record<LeafOp, (c: OpContext) => { doc: string[]; body: string[] }>;
+
+/** A remote read-modify-write op: the atomic form of the local op it computes, on `cpu_id`'s copy. */
+function remoteRmw(op: RemoteRmwOp, c: OpContext): { doc: string[]; body: string[] } {
+  const like = REMOTE_RMW_LIKE[op];
+  const atomic = `core::sync::atomic::${atomicName(c.leaf.scalar)}::from_ptr(${c.rem})`;
+  const order = LEAF_OP_SPECS[op].returns === "value" ? "SeqCst" : "Relaxed";
+  return {
+    doc: [`${RMW_DOC[like].replace("the current CPU's", "the given CPU's")}: one atomic instruction (sequence).`, ...SAFETY_REMOTE_ATOMIC],
+    body: ATOMIC_RMW[like](atomic, `core::sync::atomic::Ordering::${order}`).split("\n"),
+  };
+}
+
+/** Whether a catalog op's Rust method is `unsafe` (the seed's raw ones, and every remote op, since any CPU id is accepted). */
+function isUnsafeOp(op: LeafOp): boolean {
+  return op === "read_current_raw" || op === "write_current_raw" || LEAF_OP_SPECS[op].target === "remote";
+}
+
+/**
+ * The value methods of a scalar leaf, one per op of the catalog the scalar
+ * has (sdk/symbols.ts `leafOps`): on a scalar variable's wrapper (`aligned()`
+ * ones included) the seed's four and ours; on a field's or element's leaf
+ * type the same. `self.leaf_ptr(..)` / `self.leaf_remote_ptr(cpu_id, ..)`
+ * give its address.
+ */
+function scalarMethods(input: GenInput, isa: RustIsa, leaf: PlacedLeaf, acc: LeafAccess): string[] {
+  const t = rustScalar(leaf.scalar);
+  const idx = acc.args.slice(2);
+  const c: OpContext = {
+    input,
+    isa,
+    leaf,
+    acc,
+    t,
+    guard: guardLine(input),
+    naive: input.config.features.naive,
+    idx,
+    cur: `self.leaf_ptr(${idx})`,
+    rem: `self.leaf_remote_ptr(cpu_id${acc.args})`,
+  };
+  return leafOps(leaf.scalar).flatMap((op) => {
+    const spec = LEAF_OP_SPECS[op];
+    const { doc, body } = OP_METHODS[op](c);
+    const params = [
+      "&self",
+      ...(spec.target === "remote" ? ["cpu_id: usize"] : []),
+      ...acc.params.split(", ").filter(Boolean),
+      ...spec.values.map((v) => `${rustParam(v)}: ${t}`),
+    ];
+    const sig = `pub ${isUnsafeOp(op) ? "unsafe " : ""}fn ${op}(${params.join(", ")})${spec.returns === "value" ? ` -> ${t}` : ""}`;
+    return method(doc, sig, body);
+  });
 }
 
 /** The Rust name of the atomic type of an integer scalar: `AtomicU32`, `AtomicUsize`. */
@@ -499,34 +434,23 @@ function atomicName(s: ScalarName): string {
 }
 
 /** The wrapper struct, its static and its methods, for one variable. */
-function wrapperItems(input: GenInput, v: PlacedVar, types: RustTypes): string[] {
+function wrapperItems(input: GenInput, isa: RustIsa, v: PlacedVar, types: RustTypes): string[] {
   const { name, offset, size, type } = v.layout;
   const naive = input.config.features.naive;
   const kernel = input.config.mode === "kernel";
   const t = types.of(type, `${name}_T`, [name]);
   const w = `${name}_WRAPPER`;
   const guard = guardLine(input);
-  const self = input.layout.selfPointerOffset ?? 0;
   const leaves = v.leaves;
   const rootLeaf = leaves.length === 1 && leaves[0]!.path.length === 0 ? leaves[0]! : null;
   // The address of the variable's template copy: the storage symbol in kernel mode (`.percpu`, VMA 0: absolute, never
   // PC-relative), the read-only template in user mode, the one area in naive builds (the seed's sp-naive global).
   const vma = naive ? [`(core::ptr::addr_of!(ffi::${AREAS_SYMBOL}) as usize) + Self::OFFSET`] : kernel
-    ? [
-      "let value: usize;",
-      `unsafe { core::arch::asm!("movabs {0}, offset {VAR}", out(reg) value, VAR = sym ffi::${
-        storageSymbol(name)
-      }, options(pure, nomem, nostack, preserves_flags)) }`,
-      "value",
-    ]
+    ? isa.symbolVma(`ffi::${storageSymbol(name)}`)
     : [`(core::ptr::addr_of!(ffi::${TEMPLATE_SYMBOL}) as usize) + Self::OFFSET`];
   const currentPtr = naive
     ? [`core::ptr::addr_of_mut!(ffi::${AREAS_SYMBOL}).cast::<u8>().wrapping_add(Self::OFFSET).cast::<${t}>()`]
-    : [
-      "let base: usize;",
-      `core::arch::asm!("mov {0}, qword ptr gs:[{s}]", out(reg) base, s = const ${self}, options(nostack, preserves_flags, readonly));`,
-      `core::ptr::with_exposed_provenance::<${t}>(base + Self::OFFSET)`,
-    ];
+    : [...isa.base(), `core::ptr::with_exposed_provenance::<${t}>(base + Self::OFFSET)`];
   const out: string[] = [
     `/// Storage: ${size} bytes at offset ${offset} of every area.`,
     `#[doc = "Wrapper struct for the per-CPU data [\`${name}\`]"]`,
@@ -623,7 +547,7 @@ function wrapperItems(input: GenInput, v: PlacedVar, types: RustTypes): string[]
         ),
         // Scalar variables, `aligned()` ones included (their values are the scalar's, as in percpu.h), and arrays
         // of more than ARRAY_EXPAND_LIMIT scalars (indexed: `read_current(i)`), as the `_at` forms of percpu.h.
-        ...(rootLeaf ? leafMethods(input, rootLeaf) : []),
+        ...(rootLeaf ? leafMethods(input, isa, rootLeaf) : []),
       ],
       1,
     ),
@@ -634,12 +558,11 @@ function wrapperItems(input: GenInput, v: PlacedVar, types: RustTypes): string[]
 }
 
 /** The helpers (address, index check) and value methods of a leaf, for the impl of its type or of the wrapper. */
-function leafMethods(input: GenInput, leaf: PlacedLeaf): string[] {
+function leafMethods(input: GenInput, isa: RustIsa, leaf: PlacedLeaf): string[] {
   const t = rustScalar(leaf.scalar);
-  const acc = leaf.indices.length > 0 ? indexedAccess(leaf) : CONST_ACCESS;
+  const acc = leafAccess(leaf);
   const names = leaf.indices.map((_, i) => `i${i}`);
   const byte = names.length > 0 ? " + Self::index(" + names.join(", ") + ")" : "";
-  const self = input.layout.selfPointerOffset ?? 0;
   const out: string[] = [];
   if (names.length > 0) {
     const check = leaf.indices.map((d, i) => `i${i} < ${d.length}`).join(" && ");
@@ -663,11 +586,7 @@ function leafMethods(input: GenInput, leaf: PlacedLeaf): string[] {
         ? [
           `core::ptr::addr_of_mut!(ffi::${AREAS_SYMBOL}).cast::<u8>().wrapping_add(Self::OFFSET${byte}).cast::<${t}>()`,
         ]
-        : [
-          "let base: usize;",
-          `core::arch::asm!("mov {0}, qword ptr gs:[{s}]", out(reg) base, s = const ${self}, options(nostack, preserves_flags, readonly));`,
-          `core::ptr::with_exposed_provenance_mut::<${t}>(base + Self::OFFSET${byte})`,
-        ],
+        : [...isa.base(), `core::ptr::with_exposed_provenance_mut::<${t}>(base + Self::OFFSET${byte})`],
     ),
     ...method(
       ["The leaf on the given CPU."],
@@ -676,7 +595,7 @@ function leafMethods(input: GenInput, leaf: PlacedLeaf): string[] {
         `core::ptr::with_exposed_provenance_mut::<${t}>(percpu_area_base(cpu_id) + Self::OFFSET${byte})`,
       ],
     ),
-    ...scalarMethods(input, leaf, acc),
+    ...scalarMethods(input, isa, leaf, acc),
   );
   return out;
 }
@@ -691,7 +610,7 @@ function leafDoc(leaf: PlacedLeaf): string {
  * The leaf types of the fields and elements of struct and array variables (the leaves of
  * percpu.h: `STATS__irqs`, `IRQS__3`, `BIG__hits` indexed), in `mod leaf`, and their statics.
  */
-function leafItems(input: GenInput): { readonly types: string[]; readonly statics: string[] } {
+function leafItems(input: GenInput, isa: RustIsa): { readonly types: string[]; readonly statics: string[] } {
   const types: string[] = [];
   const statics: string[] = [];
   for (const v of input.vars) {
@@ -699,7 +618,7 @@ function leafItems(input: GenInput): { readonly types: string[]; readonly static
     if (leaves.length === 1 && leaves[0]!.path.length === 0) continue;
     for (const leaf of leaves) {
       const t = rustScalar(leaf.scalar);
-      const acc = leaf.indices.length > 0 ? indexedAccess(leaf) : CONST_ACCESS;
+      const acc = leafAccess(leaf);
       const names = leaf.indices.map((_, i) => `i${i}`).join(", ");
       types.push(
         `/// The leaf \`${leafDoc(leaf)}\` (\`${t}\`) of every CPU.`,
@@ -725,7 +644,7 @@ function leafItems(input: GenInput): { readonly types: string[]; readonly static
                 `self.leaf_remote_ptr(cpu_id${acc.args})`,
               ],
             ),
-            ...leafMethods(input, leaf),
+            ...leafMethods(input, isa, leaf),
           ],
           1,
         ),
@@ -746,7 +665,7 @@ function typeDoc(t: string): string {
 }
 
 /** The runtime API (the seed's names and signatures) over the `extern "C"` runtime of `percpu.S`. */
-function runtimeItems(input: GenInput): string[] {
+function runtimeItems(input: GenInput, isa: RustIsa): string[] {
   const { layout, config } = input;
   const { preempt, irq } = config.features;
   const naive = config.features.naive;
@@ -808,7 +727,11 @@ function runtimeItems(input: GenInput): string[] {
     "}",
     "",
     `/// Reads the per-CPU data register (${
-      naive ? "naive: the one area" : "the area base, from its self pointer at `gs:[PERCPU_SELF_OFFSET]`"
+      naive
+        ? "naive: the one area"
+        : config.arch === "x86_64"
+        ? "the area base, from its self pointer at `gs:[PERCPU_SELF_OFFSET]`"
+        : `\`${isa.register}\``
     }).`,
     "pub fn read_percpu_reg() -> usize {",
     "    unsafe { ffi::percpu_read_reg() }",
@@ -817,6 +740,8 @@ function runtimeItems(input: GenInput): string[] {
     `/// Writes the per-CPU data register (${
       naive
         ? "naive: no effect"
+        : config.arch !== "x86_64"
+        ? `\`${isa.register}\``
         : config.mode === "kernel"
         ? "`GS_BASE` through `wrmsr`"
         : "`GS_BASE` through `arch_prctl(ARCH_SET_GS)`"
@@ -937,9 +862,10 @@ function ffiItems(input: GenInput, types: RustTypes): string[] {
 }
 
 /**
- * Generates `percpu.rs` for an x86_64 generation (user or kernel mode,
- * naive included). Throws `options_invalid` for other arches (not yet) and
- * for field names Rust cannot spell.
+ * Generates `percpu.rs` for an x86_64 (user or kernel mode), aarch64,
+ * riscv64 or loongarch64 (kernel mode) generation, naive included. Throws
+ * `options_invalid` for riscv32, for user mode off x86_64 and for field
+ * names Rust cannot spell.
  *
  * @example
  * ```ts
@@ -955,16 +881,14 @@ function ffiItems(input: GenInput, types: RustTypes): string[] {
  */
 export function emitRust(input: GenInput): string {
   const { layout, config } = input;
-  if (config.arch !== "x86_64") {
-    fail("options_invalid", ["arch"], `Cannot generate percpu.rs for ${config.arch} yet: x86_64 only`);
-  }
+  const isa = rustIsaFor(input);
   if (TARGET_INFO[layout.target].pointerBytes !== 8) {
     fail("options_invalid", ["arch"], "Cannot generate percpu.rs: 64-bit targets only");
   }
   const types = new RustTypes(layout.target);
-  const wrappers = input.vars.flatMap((v) => wrapperItems(input, v, types));
+  const wrappers = input.vars.flatMap((v) => wrapperItems(input, isa, v, types));
   const ffi = ffiItems(input, types);
-  const leaves = leafItems(input);
+  const leaves = leafItems(input, isa);
   const lines = [
     `// percpu.rs: generated by the percpu SDK for ${configSummary(input)}. Do not edit.`,
     "//",
@@ -988,7 +912,7 @@ export function emitRust(input: GenInput): string {
       ]
       : []),
     "",
-    ...runtimeItems(input),
+    ...runtimeItems(input, isa),
     ...ffi,
     ...types.defs,
     ...wrappers,

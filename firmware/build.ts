@@ -149,8 +149,18 @@ function exec(command: string, args: readonly string[], opts: { cwd?: string; ti
   });
 }
 
-async function execOk(command: string, args: readonly string[], cwd: string): Promise<void> {
-  const r = await exec(command, args, { cwd, timeoutMs: 120_000 });
+/**
+ * Runs a build tool in `cwd` (killed after `timeoutMs`, default 120 s);
+ * throws `build_failed` with its output when it fails.
+ *
+ * @example
+ * ```ts
+ * import { execOk } from "./build.ts";
+ * await execOk("clang-19", ["--version"], ".");
+ * ```
+ */
+export async function execOk(command: string, args: readonly string[], cwd: string, timeoutMs = 120_000): Promise<void> {
+  const r = await exec(command, args, { cwd, timeoutMs });
   if (r.status !== 0) {
     fail("build_failed", [], `Cannot build the firmware: ${command} ${args.join(" ")} failed (${r.timedOut ? "timed out" : `status ${r.status}`}):\n${r.stderr}${r.stdout}`.trimEnd());
   }

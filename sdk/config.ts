@@ -65,7 +65,7 @@ export interface GenerateOptions {
   /**
    * Also emit `percpu.rs`: a `#![no_std]` Rust module with the seed's API
    * (per-variable wrappers with the seed's methods, `init`, `init_percpu_reg`,
-   * ...) over `percpu.S` (x86_64 today). Default false.
+   * ...) over `percpu.S` (x86_64, aarch64, riscv64, loongarch64; not riscv32). Default false.
    */
   readonly rust?: boolean;
 }

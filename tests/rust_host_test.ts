@@ -385,12 +385,21 @@ test(
   { only: ["deno"], timeoutMs: 240_000 },
 );
 
-test("rust: emitRust refuses what it cannot generate yet (arches other than x86_64, fields Rust cannot name)", () => {
+test("rust: emitRust refuses what it cannot generate (riscv32, user mode off x86_64, fields Rust cannot name)", () => {
   const sdk = createPercpu();
   defineSeedVars(sdk);
   const refused = (fn: () => unknown): void =>
     assert.throws(fn, (e: unknown) => e instanceof PercpuError && e.code === "options_invalid");
-  refused(() => emitRust(generatorInput(sdk.layout("riscv64"), resolveConfig({ arch: "riscv64" }))));
+  refused(() => emitRust(generatorInput(sdk.layout("riscv32"), resolveConfig({ arch: "riscv32" }))));
+  assert.throws(
+    () => emitRust(generatorInput(sdk.layout("riscv32"), resolveConfig({ arch: "riscv32" }))),
+    /percpu\.rs for riscv32: the Rust module supports the 64-bit targets/,
+  );
+  refused(() => emitRust(generatorInput(sdk.layout("aarch64"), resolveConfig({ arch: "aarch64", mode: "user" }))));
+  // The 64-bit kernel targets are generated.
+  for (const arch of ["aarch64", "riscv64", "loongarch64"] as const) {
+    assert.match(emitRust(generatorInput(sdk.layout(arch), resolveConfig({ arch }))), /pub static U64: U64_WRAPPER/);
+  }
   const odd = createPercpu();
   odd.define("S", struct({ self: u8 }), { self: 1 });
   refused(() => emitRust(generatorInput(odd.layout("x86_64"), resolveConfig({ arch: "x86_64", mode: "user" }))));
@@ -410,5 +419,15 @@ test("percpu gen --rust (child process) writes percpu.rs, which rustc builds wit
     assert.equal(plain.code, 0, plain.stderr);
     assert.doesNotMatch(plain.stdout, /percpu\.rs/);
   });
-  assertOneError(await percpu(selfEntry(), ["gen", KERNEL, "--arch", "riscv64", "--rust", "--out", "build/never"]), 1, "options_invalid", /percpu\.rs for riscv64/);
+  // The kernel targets: the CLI writes their percpu.rs too (tests/rust_firmware_test.ts builds and boots them).
+  await withTempDir("rust-cli-kernel", async (dir) => {
+    for (const arch of ["aarch64", "riscv64", "loongarch64"]) {
+      const r = await percpu(selfEntry(), ["gen", KERNEL, "--arch", arch, "--preempt", "--rust", "--out", join(dir, arch)]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /percpu\.rs \(\d+ bytes\)/);
+    }
+  });
+  await withTempDir("rust-cli-never", async (dir) => {
+    assertOneError(await percpu(selfEntry(), ["gen", KERNEL, "--arch", "riscv32", "--rust", "--out", join(dir, "never")]), 1, "options_invalid", /percpu\.rs for riscv32/);
+  });
 }, { only: ["deno"] });

@@ -1,0 +1,522 @@
+/**
+ * The per-architecture lowerings of `percpu.rs` (see emit/percpu_rs.ts): how
+ * a Rust method reaches the current CPU's copy of a leaf with inline
+ * `core::arch::asm!`, in the shortest form `percpu.h` uses on the arch, with
+ * the mnemonics taken from the same per-kind tables the C header is built
+ * from (arch/*_header.ts):
+ *
+ * - x86_64: one `%gs`-relative instruction per access and per RMW op (never
+ *   a guard; `lock` for `atomic: true` variables), as Linux's `this_cpu_*`;
+ *   the base is the self pointer at `gs:[PERCPU_SELF_OFFSET]`. Kernel builds
+ *   (`x86_64-unknown-none`, soft-float) move floats as their bits in
+ *   integer registers.
+ * - aarch64: `mrs x, tpidr_el1` (`tpidr_el2` with `el2`) then the access
+ *   with the offset as a scaled immediate (2 instructions), `add #hi, lsl
+ *   #12` below 16 MiB (3), else in a register; never one instruction, so
+ *   `read_current` / `write_current` always take the guard, as percpu.h.
+ * - riscv64: `l* r, off(gp)` / `s* r, off(gp)` for offsets below 2048 (one
+ *   instruction, no guard); beyond, and for indexed leaves, `add t, gp, o`
+ *   then a volatile access, guarded in the guarded forms, as percpu.h.
+ * - loongarch64: one instruction relative to `$r21` at any offset:
+ *   `ld`/`st` below 2048, `ldptr`/`stptr` (32/64-bit, 4-aligned, below
+ *   32 KiB), else `ldx`/`stx` with the offset in a register; no guard.
+ *
+ * Read-modify-write ops on aarch64, riscv64 and loongarch64 are one atomic
+ * on the address computed from the register (`core::sync::atomic`, relaxed:
+ * LL/SC on ARMv8.0, `amoadd`/`amadd` and LR/SC or LL/SC loops, masked ones
+ * for 8/16-bit values): a migration between computing the address and the
+ * atomic only makes the update land, whole, on the CPU the address was
+ * computed on, so they take no guard — the reasoning of percpu.h's AMO
+ * forms, extended to the 8/16-bit values percpu.h guards on riscv.
+ *
+ * @module
+ */
+import { match } from "ts-pattern";
+import { KINDS as A64_KINDS } from "../arch/aarch64_header.ts";
+import { KINDS as LA_KINDS } from "../arch/loongarch64_header.ts";
+import { LOAD as X86_LOAD, STORE as X86_STORE } from "../arch/x86_64_header.ts";
+import { KIND as RV_KINDS } from "../arch/riscv_header.ts";
+import { type LeafKind, leafKind } from "../sdk/c_names.ts";
+import { fail } from "../sdk/errors.ts";
+import type { LocalRmwOp } from "../sdk/ops.ts";
+import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
+import type { Target } from "../sdk/targets.ts";
+import type { ScalarName } from "../sdk/types.ts";
+
+/**
+ * Where a method finds its leaf: the index parameters (long arrays) and the
+ * statements computing the offset operand.
+ */
+export interface LeafAccess {
+  /** Index parameters after `&self` (and `cpu_id`), each `, iN: usize`. */
+  readonly params: string;
+  /** The index arguments to pass on, each `, iN`. */
+  readonly args: string;
+  /** The offset from the area base when it is a constant (plain leaves), else null (indexed leaves). */
+  readonly constOffset: number | null;
+  /**
+   * Statements before an indexed access that bind `o`, the byte offset from
+   * the area base (bounds-checked); empty for plain leaves.
+   */
+  readonly offsetPrelude: readonly string[];
+  /** The x86_64 `%gs` form: statements before the asm, the AT&T memory operand (`%gs:{off}`), its operands. */
+  readonly gs: { readonly prelude: readonly string[]; readonly at: string; readonly operands: string };
+}
+
+/** The access of a leaf (constant offset, or indexed with `Self::index` checking the indices). */
+export function leafAccess(leaf: PlacedLeaf): LeafAccess {
+  if (leaf.indices.length === 0) {
+    return {
+      params: "",
+      args: "",
+      constOffset: leaf.areaOffset,
+      offsetPrelude: [],
+      gs: { prelude: [], at: "%gs:{off}", operands: "off = const Self::OFFSET" },
+    };
+  }
+  const names = leaf.indices.map((_, i) => `i${i}`);
+  const params = names.map((n) => `, ${n}: usize`).join("");
+  const args = names.map((n) => `, ${n}`).join("");
+  const operands = "x = in(reg) x, off = const Self::OFFSET";
+  const offsetPrelude = [`let o = Self::OFFSET + Self::index(${names.join(", ")});`];
+  const one = leaf.indices.length === 1 ? leaf.indices[0]! : null;
+  if (one !== null && [1, 2, 4, 8].includes(one.stride)) {
+    // One dimension with a stride an address can scale by: percpu.h's `%gs:off(,%reg,4)`.
+    return {
+      params,
+      args,
+      constOffset: null,
+      offsetPrelude,
+      gs: {
+        prelude: [`assert!(i0 < ${one.length}, "per-CPU array index out of range");`, "let x = i0;"],
+        at: `%gs:{off}(,{x},${one.stride})`,
+        operands,
+      },
+    };
+  }
+  return {
+    params,
+    args,
+    constOffset: null,
+    offsetPrelude,
+    gs: { prelude: [`let x = Self::index(${names.join(", ")});`], at: "%gs:{off}({x})", operands },
+  };
+}
+
+/** A lowered read or write: the statements (a read's last one is the value) and whether the guarded form must take the guard. */
+export interface Lowered {
+  readonly body: readonly string[];
+  /** `read_current` / `write_current` wrap it in the guard (more than one instruction against the register). */
+  readonly guarded: boolean;
+}
+
+/** One architecture's way to the current CPU's copy, for the Rust module. */
+export interface RustIsa {
+  /** The register in docs: `GS_BASE`, `TPIDR_EL1`, `gp`, `$r21`. */
+  readonly register: string;
+  /** Statements binding `base: usize`, the current area's base. */
+  base(): string[];
+  /** Reads the leaf (statements ending in the value expression, of the leaf's Rust type). */
+  read(leaf: PlacedLeaf, acc: LeafAccess): Lowered;
+  /** Writes `val` (the leaf's Rust type) into the leaf. */
+  write(leaf: PlacedLeaf, acc: LeafAccess): Lowered;
+  /**
+   * An integer read-modify-write op as its own instructions (x86_64: one
+   * `%gs` instruction), or null: one atomic on the address from {@link address}.
+   */
+  rmw(op: LocalRmwOp, leaf: PlacedLeaf, acc: LeafAccess): string[] | null;
+  /** Statements binding `p: usize`, the address of the leaf's current copy. */
+  address(acc: LeafAccess): string[];
+  /** Statements ending in the absolute address of a symbol (a `.percpu` storage symbol, at VMA = its offset). */
+  symbolVma(symbol: string): string[];
+}
+
+/** The value of a register holding bits of `s` as the Rust scalar (`v` is the held integer). */
+function fromHeld(s: ScalarName, v: string): string {
+  return match(s)
+    .with("bool", () => `${v} != 0`)
+    .with("f32", () => `f32::from_bits(${v} as u32)`)
+    .with("f64", () => `f64::from_bits(${v} as u64)`)
+    .with("u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize", (t) => `${v} as ${t}`)
+    .exhaustive();
+}
+
+/** `val` as an integer an asm `in(reg)` operand takes (floats as bits, bool as a byte). */
+function toHeld(s: ScalarName): string {
+  return match(s)
+    .with("bool", () => "val as u8")
+    .with("f32", "f64", () => "val.to_bits()")
+    .with("u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize", () => "val")
+    .exhaustive();
+}
+
+/** The Rust type of a scalar's bits (volatile accesses of float and bool leaves go through it too). */
+function bitsType(s: ScalarName): string {
+  return match(s)
+    .with("bool", () => "u8")
+    .with("f32", () => "u32")
+    .with("f64", () => "u64")
+    .with("u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize", (t) => t)
+    .exhaustive();
+}
+
+/** A volatile read of the leaf at address `p` (computed by the statements before), as the leaf's Rust type. */
+function volatileRead(s: ScalarName): string {
+  const read = `core::ptr::read_volatile(core::ptr::with_exposed_provenance::<${bitsType(s)}>(p))`;
+  return match(s)
+    .with("bool", () => `${read} != 0`)
+    .with("f32", "f64", (f) => `${f}::from_bits(${read})`)
+    .with("u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize", () => read)
+    .exhaustive();
+}
+
+/** A volatile write of `val` into the leaf at address `p`. */
+function volatileWrite(s: ScalarName): string {
+  return `core::ptr::write_volatile(core::ptr::with_exposed_provenance_mut::<${bitsType(s)}>(p), ${toHeld(s)});`;
+}
+
+/** The C temporary type of an x86_64 load (arch/x86_64_header.ts `LOAD`) as the Rust type of the asm output. */
+const X86_TMP: Readonly<Record<string, string>> = {
+  uint32_t: "u32",
+  int32_t: "i32",
+  uint64_t: "u64",
+  int64_t: "i64",
+  bool: "u8",
+  float: "f32",
+  double: "f64",
+};
+
+/** Per operand-size suffix of `arch/x86_64_header.ts` (`STORE`): the operand modifier of a general register and the accumulator. */
+const X86_SUFFIX: Readonly<Record<string, { readonly mod: string; readonly acc: string }>> = {
+  b: { mod: "", acc: "al" },
+  w: { mod: ":x", acc: "ax" },
+  l: { mod: ":e", acc: "eax" },
+  q: { mod: "", acc: "rax" },
+};
+
+/**
+ * The `x86_64` lowering (GS_BASE; hosted and kernel), see the module docs:
+ * AT&T asm (`options(att_syntax)`) with the mnemonics and operand sizes of
+ * percpu.h's tables (`LOAD`, `STORE` of arch/x86_64_header.ts).
+ */
+function x86_64Isa(input: GenInput): RustIsa {
+  const self = input.layout.selfPointerOffset ?? 0;
+  // Kernel builds (x86_64-unknown-none) are soft-float: floats move as the bits of the same-sized integer.
+  const softFloat = input.config.mode === "kernel";
+  const kindOf = (leaf: PlacedLeaf): LeafKind => {
+    const k = leafKind(leaf.scalar, 8);
+    return softFloat && k === "f32" ? "u32" : softFloat && k === "f64" ? "u64" : k;
+  };
+  const suffix = (kind: LeafKind): { readonly sfx: string; readonly mod: string; readonly acc: string } => {
+    const sfx = X86_STORE[kind][1] || (kind === "f32" ? "l" : "q");
+    return { sfx, ...X86_SUFFIX[sfx]! };
+  };
+  const cls = (constraint: string): string => (constraint.includes("x") ? "xmm_reg" : constraint.includes("q") ? "reg_byte" : "reg");
+  const base = (): string[] => [
+    "let base: usize;",
+    `core::arch::asm!("movq %gs:{s}, {0}", out(reg) base, s = const ${self}, options(att_syntax, nostack, preserves_flags, readonly));`,
+  ];
+  return {
+    register: "GS_BASE",
+    base,
+    read(leaf, acc) {
+      const kind = kindOf(leaf);
+      const [ld, tmpC, constraint] = X86_LOAD[kind];
+      const tmp = X86_TMP[tmpC]!;
+      const c = cls(constraint);
+      const mod = c === "reg" && (tmp === "u32" || tmp === "i32") ? ":e" : "";
+      const value = tmp === "f32" || tmp === "f64" ? "v" : fromHeld(leaf.scalar, "v");
+      return {
+        body: [
+          ...acc.gs.prelude,
+          `let v: ${tmp};`,
+          `core::arch::asm!("${ld} ${acc.gs.at}, {0${mod}}", out(${c}) v, ${acc.gs.operands}, options(att_syntax, nostack, preserves_flags, readonly));`,
+          value,
+        ],
+        guarded: false,
+      };
+    },
+    write(leaf, acc) {
+      const kind = kindOf(leaf);
+      const [st, , constraint] = X86_STORE[kind];
+      const c = cls(constraint);
+      const mod = c === "xmm_reg" ? "" : suffix(kind).mod;
+      const value = c === "xmm_reg" ? "val" : toHeld(leaf.scalar);
+      return {
+        body: [
+          ...acc.gs.prelude,
+          `core::arch::asm!("${st} {0${mod}}, ${acc.gs.at}", in(${c}) ${value}, ${acc.gs.operands}, options(att_syntax, nostack, preserves_flags));`,
+        ],
+        guarded: false,
+      };
+    },
+    rmw(op, leaf, acc) {
+      const kind = kindOf(leaf);
+      const { sfx, mod, acc: ax } = suffix(kind);
+      const c = cls(X86_STORE[kind][2]);
+      const lock = leaf.atomic === true ? "lock " : "";
+      const mem = acc.gs.at;
+      const opts = "options(att_syntax, nostack)";
+      const arith = (mnemonic: string): string[] => [
+        ...acc.gs.prelude,
+        `unsafe { core::arch::asm!("${lock}${mnemonic}${sfx} {0${mod}}, ${mem}", in(${c}) val, ${acc.gs.operands}, ${opts}) }`,
+      ];
+      const t = leaf.scalar;
+      return match(op)
+        .returnType<string[]>()
+        .with("add_current", () => arith("add"))
+        .with("sub_current", () => arith("sub"))
+        .with("and_current", () => arith("and"))
+        .with("or_current", () => arith("or"))
+        .with("xor_current", () => arith("xor"))
+        .with("xchg_current", () => [
+          ...acc.gs.prelude,
+          `let old: ${t};`,
+          // An unlocked cmpxchg loop, as percpu.h (the xchg instruction is implicitly locked).
+          `unsafe { core::arch::asm!("mov${sfx} ${mem}, %${ax}", "2:", "${lock}cmpxchg${sfx} {v${mod}}, ${mem}", "jne 2b", v = in(${c}) val, ${acc.gs.operands}, out("${ax}") old, ${opts}) }`,
+          "old",
+        ])
+        .with("cmpxchg_current", () => [
+          ...acc.gs.prelude,
+          `let old: ${t};`,
+          `unsafe { core::arch::asm!("${lock}cmpxchg${sfx} {d${mod}}, ${mem}", d = in(${c}) desired, ${acc.gs.operands}, inout("${ax}") expected => old, ${opts}) }`,
+          "old",
+        ])
+        .exhaustive();
+    },
+    address(acc) {
+      return [...acc.offsetPrelude, ...base(), `let p = base + ${acc.constOffset === null ? "o" : "Self::OFFSET"};`];
+    },
+    symbolVma(symbol) {
+      return [
+        "let value: usize;",
+        `unsafe { core::arch::asm!("movabsq ${"$"}{VAR}, {0}", out(reg) value, VAR = sym ${symbol}, options(att_syntax, pure, nomem, nostack, preserves_flags)) }`,
+        "value",
+      ];
+    },
+  };
+}
+
+/** The integer type an asm output holding a loaded `kind` has (the load's extension kept). */
+function heldType(kind: LeafKind, signedLoad: boolean, wide: boolean): string {
+  return match(kind)
+    .with("u64", "i64", "f64", () => "u64")
+    .with("u8", "u16", "u32", "i8", "i16", "i32", "bool", "f32", () => (wide ? (signedLoad ? "i64" : "u64") : signedLoad ? "i32" : "u32"))
+    .exhaustive();
+}
+
+/** The `aarch64` lowering (TPIDR_EL1, TPIDR_EL2 with `el2`). */
+function aarch64Isa(input: GenInput): RustIsa {
+  const reg = input.config.features.el2 ? "tpidr_el2" : "tpidr_el1";
+  const pointerBytes = 8;
+  const base = (): string[] => [
+    "let base: usize;",
+    `core::arch::asm!("mrs {0}, ${reg}", out(reg) base, options(nomem, nostack, preserves_flags));`,
+  ];
+  /** The asm lines and operands of an access at the leaf's offset: `[{b}, #off]`, `add lsl #12`, or a register offset. */
+  const addressing = (leaf: PlacedLeaf, acc: LeafAccess): { readonly pre: readonly string[]; readonly lines: string[]; readonly mem: string; readonly ops: string } => {
+    const off = acc.constOffset;
+    const size = leaf.size;
+    const mrs = `"mrs {b}, ${reg}"`;
+    if (off !== null && off % size === 0 && off / size < 4096) return { pre: [], lines: [mrs], mem: `[{b}, #${off}]`, ops: "" };
+    if (off !== null && off < 0x1000000 && (off & 4095) % size === 0) {
+      return { pre: [], lines: [mrs, `"add {b}, {b}, #${off >> 12}, lsl #12"`], mem: `[{b}, #${off & 4095}]`, ops: "" };
+    }
+    return {
+      pre: off === null ? acc.offsetPrelude : [`let o: usize = ${off};`],
+      lines: [mrs],
+      mem: "[{b}, {o}]",
+      ops: ", o = in(reg) o",
+    };
+  };
+  return {
+    register: reg.toUpperCase(),
+    base,
+    read(leaf, acc) {
+      const kind = leafKind(leaf.scalar, pointerBytes);
+      const { ld, r } = A64_KINDS[kind];
+      const signed = ld.startsWith("ldrs");
+      const a = addressing(leaf, acc);
+      const held = heldType(kind, signed, false);
+      return {
+        body: [
+          ...a.pre,
+          `let v: ${held};`,
+          `core::arch::asm!(${[...a.lines, `"${ld} {v:${r}}, ${a.mem}"`].join(", ")}, b = out(reg) _, v = out(reg) v${a.ops}, options(nostack, preserves_flags, readonly));`,
+          fromHeld(leaf.scalar, "v"),
+        ],
+        guarded: true,
+      };
+    },
+    write(leaf, acc) {
+      const kind = leafKind(leaf.scalar, pointerBytes);
+      const { st, r } = A64_KINDS[kind];
+      const a = addressing(leaf, acc);
+      return {
+        body: [
+          ...a.pre,
+          `core::arch::asm!(${[...a.lines, `"${st} {v:${r}}, ${a.mem}"`].join(", ")}, b = out(reg) _, v = in(reg) ${toHeld(leaf.scalar)}${a.ops}, options(nostack, preserves_flags));`,
+        ],
+        guarded: true,
+      };
+    },
+    rmw: () => null,
+    address(acc) {
+      return [...acc.offsetPrelude, ...base(), `let p = base + ${acc.constOffset === null ? "o" : "Self::OFFSET"};`];
+    },
+    symbolVma(symbol) {
+      // abs_g1 checks that the address fits 32 bits (the seed's lone abs_g0_nc is silently wrong past 64 KiB).
+      return [
+        "let value: usize;",
+        `unsafe { core::arch::asm!("movz {0}, #:abs_g1:{VAR}", "movk {0}, #:abs_g0_nc:{VAR}", out(reg) value, VAR = sym ${symbol}, options(pure, nomem, nostack, preserves_flags)) }`,
+        "value",
+      ];
+    },
+  };
+}
+
+/** Largest signed 12-bit displacement (riscv and loongarch loads and stores, `addi`). */
+const SI12_MAX = 2047;
+
+/** The `riscv64` lowering (gp). */
+function riscv64Isa(): RustIsa {
+  const pointerBytes = 8;
+  const base = (): string[] => ["let base: usize;", 'core::arch::asm!("mv {0}, gp", out(reg) base, options(nomem, nostack, preserves_flags));'];
+  const near = (acc: LeafAccess): boolean => acc.constOffset !== null && acc.constOffset <= SI12_MAX;
+  const address = (acc: LeafAccess): string[] =>
+    near(acc)
+      ? ["let p: usize;", `core::arch::asm!("addi {p}, gp, {off}", p = out(reg) p, off = const ${acc.constOffset}, options(nomem, nostack, preserves_flags));`]
+      : [
+        ...(acc.constOffset === null ? acc.offsetPrelude : [`let o: usize = ${acc.constOffset};`]),
+        "let p: usize;",
+        'core::arch::asm!("add {p}, gp, {o}", p = out(reg) p, o = in(reg) o, options(nomem, nostack, preserves_flags));',
+      ];
+  return {
+    register: "gp",
+    base,
+    read(leaf, acc) {
+      if (!near(acc)) return { body: [...address(acc), volatileRead(leaf.scalar)], guarded: true };
+      const kind = leafKind(leaf.scalar, pointerBytes);
+      const { ld } = RV_KINDS[kind];
+      const held = heldType(kind, ld === "lb" || ld === "lh" || ld === "lw", true);
+      return {
+        body: [
+          `let v: ${held};`,
+          `core::arch::asm!("${ld} {v}, {off}(gp)", v = out(reg) v, off = const ${acc.constOffset}, options(nostack, preserves_flags, readonly));`,
+          fromHeld(leaf.scalar, "v"),
+        ],
+        guarded: false,
+      };
+    },
+    write(leaf, acc) {
+      if (!near(acc)) return { body: [...address(acc), volatileWrite(leaf.scalar)], guarded: true };
+      const { st } = RV_KINDS[leafKind(leaf.scalar, pointerBytes)];
+      return {
+        body: [
+          `core::arch::asm!("${st} {v}, {off}(gp)", v = in(reg) ${toHeld(leaf.scalar)}, off = const ${acc.constOffset}, options(nostack, preserves_flags));`,
+        ],
+        guarded: false,
+      };
+    },
+    rmw: () => null,
+    address,
+    symbolVma(symbol) {
+      return [
+        "let value: usize;",
+        `unsafe { core::arch::asm!("lui {0}, %hi({VAR})", "addi {0}, {0}, %lo({VAR})", out(reg) value, VAR = sym ${symbol}, options(pure, nomem, nostack, preserves_flags)) }`,
+        "value",
+      ];
+    },
+  };
+}
+
+/** The `loongarch64` lowering ($r21). */
+function loongarch64Isa(): RustIsa {
+  const pointerBytes = 8;
+  const base = (): string[] => [
+    "let base: usize;",
+    'core::arch::asm!("move {0}, $r21", out(reg) base, options(nomem, nostack, preserves_flags));',
+  ];
+  /** The form of an access: `ld`/`st` (si12), `ldptr`/`stptr` (si14 << 2, 32/64-bit), or `ldx`/`stx` with `o`. */
+  const form = (leaf: PlacedLeaf, acc: LeafAccess): "i" | "ptr" | "x" => {
+    const off = acc.constOffset;
+    if (off === null) return "x";
+    if (off <= SI12_MAX) return "i";
+    return leaf.size >= 4 && off % 4 === 0 && off <= 32764 ? "ptr" : "x";
+  };
+  const pre = (acc: LeafAccess): readonly string[] => acc.constOffset === null ? acc.offsetPrelude : [`let o: usize = ${acc.constOffset};`];
+  return {
+    register: "$r21",
+    base,
+    read(leaf, acc) {
+      const kind = leafKind(leaf.scalar, pointerBytes);
+      const { ld, st } = LA_KINDS[kind];
+      const held = heldType(kind, !ld.endsWith("u") && ld !== "d", true);
+      const f = form(leaf, acc);
+      const insn = f === "i" ? `ld.${ld} {v}, $r21, {off}` : f === "ptr" ? `ldptr.${st} {v}, $r21, {off}` : `ldx.${ld} {v}, $r21, {o}`;
+      const ops = f === "x" ? "o = in(reg) o" : `off = const ${acc.constOffset}`;
+      return {
+        body: [
+          ...(f === "x" ? pre(acc) : []),
+          `let v: ${held};`,
+          `core::arch::asm!("${insn}", v = out(reg) v, ${ops}, options(nostack, preserves_flags, readonly));`,
+          fromHeld(leaf.scalar, "v"),
+        ],
+        guarded: false,
+      };
+    },
+    write(leaf, acc) {
+      const { st } = LA_KINDS[leafKind(leaf.scalar, pointerBytes)];
+      const f = form(leaf, acc);
+      const insn = f === "i" ? `st.${st} {v}, $r21, {off}` : f === "ptr" ? `stptr.${st} {v}, $r21, {off}` : `stx.${st} {v}, $r21, {o}`;
+      const ops = f === "x" ? "o = in(reg) o" : `off = const ${acc.constOffset}`;
+      return {
+        body: [
+          ...(f === "x" ? pre(acc) : []),
+          `core::arch::asm!("${insn}", v = in(reg) ${toHeld(leaf.scalar)}, ${ops}, options(nostack, preserves_flags));`,
+        ],
+        guarded: false,
+      };
+    },
+    rmw: () => null,
+    address(acc) {
+      const off = acc.constOffset;
+      if (off !== null && off <= SI12_MAX) {
+        return ["let p: usize;", `core::arch::asm!("addi.d {p}, $r21, {off}", p = out(reg) p, off = const ${off}, options(nomem, nostack, preserves_flags));`];
+      }
+      return [...pre(acc), "let p: usize;", 'core::arch::asm!("add.d {p}, $r21, {o}", p = out(reg) p, o = in(reg) o, options(nomem, nostack, preserves_flags));'];
+    },
+    symbolVma(symbol) {
+      return [
+        "let value: usize;",
+        `unsafe { core::arch::asm!("lu12i.w {0}, %abs_hi20({VAR})", "ori {0}, {0}, %abs_lo12({VAR})", out(reg) value, VAR = sym ${symbol}, options(pure, nomem, nostack, preserves_flags)) }`,
+        "value",
+      ];
+    },
+  };
+}
+
+/**
+ * The Rust lowering of a generation's arch; `options_invalid` for the
+ * targets percpu.rs does not support (riscv32: the module is 64-bit only) and
+ * for user mode outside x86_64.
+ */
+export function rustIsaFor(input: GenInput): RustIsa {
+  const arch: Target = input.config.arch;
+  if (input.config.mode === "user" && arch !== "x86_64") {
+    fail("options_invalid", ["mode"], `Cannot generate percpu.rs for ${arch} in user mode: only x86_64 has a hosted mode`);
+  }
+  return match(arch)
+    .returnType<RustIsa>()
+    .with("x86_64", () => x86_64Isa(input))
+    .with("aarch64", () => aarch64Isa(input))
+    .with("riscv64", () => riscv64Isa())
+    .with("loongarch64", () => loongarch64Isa())
+    .with("riscv32", () =>
+      fail(
+        "options_invalid",
+        ["arch"],
+        "Cannot generate percpu.rs for riscv32: the Rust module supports the 64-bit targets (x86_64, aarch64, riscv64, loongarch64)",
+      ))
+    .exhaustive();
+}
