@@ -1,0 +1,183 @@
+/**
+ * The handles of per-CPU counters (`sdk.counter()`) and dynamic per-CPU
+ * allocations (`sdk.alloc()`): thin delegates to the generated C runtime in
+ * the loaded library (ffi/_runtime_native.ts), part of the facade.
+ *
+ * @module
+ */
+import type { NativeSdk } from "./ffi/native.ts";
+import type { AllocStats, NativeAllocator } from "./ffi/_runtime_native.ts";
+import { fail, type PathSegment } from "./sdk/errors.ts";
+import type { PercpuType, ScalarName } from "./sdk/types.ts";
+
+export type { AllocStats } from "./ffi/_runtime_native.ts";
+
+function notLoaded(what: string): never {
+  fail("native_not_loaded", [], `Cannot ${what}: the native library is not loaded, await sdk.load({ cpus }) first`);
+}
+
+/**
+ * A per-CPU counter (Linux `struct percpu_counter`), defined with
+ * `sdk.counter(name, { batch?, init? })`. Its per-CPU `i32` delta is the
+ * variable `name` of the layout; the global `i64` count and its lock live
+ * in the generated runtime, one copy per loaded library (shared by every
+ * thread and Worker). Every method runs the generated C code.
+ *
+ * @example
+ * ```ts
+ * import { createPercpu } from "./mod.ts";
+ * const sdk = createPercpu();
+ * const NR_FILES = sdk.counter("NR_FILES", { batch: 16 });
+ * await sdk.load({ cpus: 2 });
+ * sdk.init(2);
+ * sdk.initPercpuReg(0);
+ * NR_FILES.add(5);
+ * console.log(NR_FILES.read(), NR_FILES.sum()); // 0n 5n (5 < batch: still in CPU 0's delta)
+ * sdk.close();
+ * ```
+ */
+export class PercpuCounter {
+  /** The counter's name (also its per-CPU delta variable's). */
+  readonly name: string;
+  readonly #native: () => NativeSdk | null;
+
+  /** @internal Made by `sdk.counter()`. */
+  constructor(name: string, native: () => NativeSdk | null) {
+    this.name = name;
+    this.#native = native;
+  }
+
+  #n(what: string) {
+    const n = this.#native();
+    if (n === null) notLoaded(`${what} counter "${this.name}"`);
+    return n.counter(this.name);
+  }
+
+  /** `percpu_counter_add(C, v)`: adds `v` (i64, number or bigint) on the current CPU. */
+  add(v: bigint | number): void {
+    this.#n("add to").add(v);
+  }
+
+  /** `percpu_counter_sub(C, v)`. */
+  sub(v: bigint | number): void {
+    this.#n("subtract from").add(typeof v === "bigint" ? -v : -v);
+  }
+
+  /** `percpu_counter_inc(C)`. */
+  inc(): void {
+    this.#n("increment").add(1);
+  }
+
+  /** `percpu_counter_dec(C)`. */
+  dec(): void {
+    this.#n("decrement").add(-1);
+  }
+
+  /** `percpu_counter_read(C)`: the global count, fast and approximate (within batch × CPUs). */
+  read(): bigint {
+    return this.#n("read").read();
+  }
+
+  /** `percpu_counter_read_positive(C)`: {@link read}, 0 when negative. */
+  readPositive(): bigint {
+    const r = this.#n("read").read();
+    return r > 0n ? r : 0n;
+  }
+
+  /** `percpu_counter_sum(C)`: exact, the global count plus every CPU's delta under the counter's lock. */
+  sum(): bigint {
+    return this.#n("sum").sum();
+  }
+
+  /** `percpu_counter_sum_positive(C)`. */
+  sumPositive(): bigint {
+    const r = this.#n("sum").sum();
+    return r > 0n ? r : 0n;
+  }
+
+  /** `percpu_counter_set(C, v)`: every delta 0, the global count `v` (racing adds may be lost, as in Linux). */
+  set(v: bigint | number): void {
+    this.#n("set").set(v);
+  }
+
+  /**
+   * `percpu_counter_compare(C, rhs)`: the sign of count − rhs, from the
+   * approximate count when it is farther than batch × CPUs from `rhs`, else
+   * from the exact sum (Linux's `__percpu_counter_compare`).
+   */
+  compare(rhs: bigint | number): -1 | 0 | 1 {
+    return this.#n("compare").compare(rhs);
+  }
+
+  /** The batch the loaded library folds at (`max(32, 2 × cpus)` unless given). */
+  batch(): number {
+    return this.#n("read the batch of").batch();
+  }
+
+  /** Statistics: deltas folded into the global count, and exact sums taken, since load. */
+  stats(): { readonly folds: bigint; readonly sums: bigint } {
+    const n = this.#n("read the statistics of");
+    return { folds: n.folds(), sums: n.sums() };
+  }
+}
+
+/** The op methods of an allocation of a scalar type (see `LeafOpMethods`). */
+export type AllocMethods = Record<string, (...args: never[]) => unknown>;
+
+/**
+ * A dynamic per-CPU allocation (`sdk.alloc(type, init?)`, Linux
+ * `alloc_percpu`): `size(type)` bytes at the same offset in every CPU's
+ * area, with the op methods of a variable of that type (`readCurrent`,
+ * `addCurrent`, `remoteRead`, ..., `sum()` for integers) and `free()`
+ * (Linux `free_percpu`). After `free()` every method is a `PercpuError`
+ * `alloc_freed`.
+ */
+export class PercpuAllocation {
+  /** The offset from every area base (`percpu_alloc`'s result). */
+  readonly offset: number;
+  readonly type: PercpuType;
+  readonly #allocator: NativeAllocator;
+  readonly #label: string;
+  #freed = false;
+
+  /** @internal Made by `sdk.alloc()`. */
+  constructor(allocator: NativeAllocator, type: PercpuType, scalar: ScalarName, offset: number, integer: boolean, areas: () => number) {
+    this.#allocator = allocator;
+    this.type = type;
+    this.offset = offset;
+    this.#label = `allocation@${offset}`;
+    const path: PathSegment[] = [this.#label];
+    const methods = allocator.accessors(scalar, offset, path, (what) => this.#live(what));
+    Object.assign(this, methods);
+    if (integer) {
+      const remoteRead = methods.remoteRead!;
+      Object.defineProperty(this, "sum", {
+        value: () => {
+          let total = 0n;
+          for (let c = 0, n = areas(); c < n; c++) total += BigInt(remoteRead(c) as bigint | number);
+          return scalar.endsWith("64") || scalar.endsWith("size") ? total : Number(total);
+        },
+      });
+    }
+  }
+
+  #live(what: string): void {
+    if (this.#freed) fail("alloc_freed", [this.#label], `${what}: it was freed`);
+  }
+
+  /** Whether `free()` was called. */
+  get freed(): boolean {
+    return this.#freed;
+  }
+
+  /** `percpu_free(off)`: returns the block to the region; a second `free()` is `alloc_freed`. */
+  free(): void {
+    this.#live(`Cannot free ${this.#label}`);
+    const r = this.#allocator.free(this.offset);
+    if (r !== 0) throw new Error(`percpu_free(${this.offset}) returned ${r} for a live allocation`);
+    this.#freed = true;
+  }
+}
+
+/** {@link AllocStats} re-exported for `sdk.allocStats()`. */
+export type AllocatorStats = AllocStats;
