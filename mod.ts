@@ -55,6 +55,7 @@ export {
   type FieldType,
   type LeafHandle,
   type LeafOpMethods,
+  type AllocHandle,
   PercpuLeaf,
   type Unaligned,
 } from "./percpu.ts";

@@ -665,6 +665,21 @@ export class PercpuLeaf<T extends PercpuType = PercpuType> {
   }
 }
 
+/**
+ * What `sdk.alloc(type)` returns: for a scalar type the op methods of a
+ * variable of that type, for an array of scalars `at(i)` with the element's.
+ *
+ * @example
+ * ```ts
+ * import { type ArrayType, u32, u64 } from "./mod.ts";
+ * import type { AllocHandle } from "./percpu.ts";
+ * const read = (h: AllocHandle<typeof u64>): bigint => h.readCurrent();
+ * const bump = (h: AllocHandle<ArrayType<typeof u32>>): void => h.at(3).addCurrent(1);
+ * ```
+ */
+export type AllocHandle<T extends PercpuType> = Unaligned<T> extends ArrayType<infer E> ? { at(index: number): LeafOpMethods<E> } & PercpuAllocation
+  : PercpuAllocation & LeafOpMethods<T>;
+
 /** The `counter` field of a layout definition, when the variable is a counter's delta. */
 function counterDef(spec: CounterSpec | undefined): { counter?: CounterSpec } {
   return spec === undefined ? {} : { counter: spec };
@@ -782,23 +797,30 @@ export class PercpuSdk {
    * sdk.close();
    * ```
    */
-  alloc<const T extends PercpuType>(type: T, init?: InferInit<T>): PercpuAllocation & LeafOpMethods<T> {
+  alloc<const T extends PercpuType>(type: T, init?: InferInit<T>): AllocHandle<T> {
     const native = this.#n("alloc");
     const allocator = native.allocator;
     if (allocator === null) fail("alloc_unavailable", [], "Cannot alloc: the library was loaded without a dynamic region, load({ dynamic: bytes }) first");
     checkType(type, ["alloc"]);
-    let inner: PercpuType = type;
-    while (inner.kind === "aligned") inner = inner.inner;
-    if (inner.kind !== "scalar") fail("options_invalid", ["alloc"], `Cannot alloc ${typeName(type)}: dynamic allocations are scalar types (possibly aligned) today`);
+    const unwrap = (t: PercpuType): PercpuType => (t.kind === "aligned" ? unwrap(t.inner) : t);
+    const inner = unwrap(type);
+    const element = inner.kind === "array" ? unwrap(inner.element) : null;
+    const scalar = inner.kind === "scalar" ? inner : element?.kind === "scalar" ? element : null;
+    if (scalar === null) {
+      fail("options_invalid", ["alloc"], `Cannot alloc ${typeName(type)}: dynamic allocations are scalars or arrays of scalars (possibly aligned) today`);
+    }
     const { size, align } = typeLayout(type, "x86_64");
+    const areaAlign = native.layoutExpected(1).align;
+    if (align > areaAlign) fail("options_invalid", ["alloc"], `Cannot alloc ${typeName(type)}: its alignment ${align} is larger than the area alignment ${areaAlign}`);
     const bytes = init === undefined ? undefined : encodeValue(type, checkValue(type, init, ["alloc"]), "x86_64");
     const offset = allocator.alloc(size, align, bytes);
     if (offset === 0) {
       const st = allocator.stats();
       fail("alloc_exhausted", ["alloc"], `Cannot alloc ${typeName(type)} (${size} bytes, align ${align}): the dynamic region has ${st.free} of ${st.size} bytes free, the largest free block is ${st.largestFree}`);
     }
-    const integer = inner.name !== "bool" && inner.name !== "f32" && inner.name !== "f64";
-    return new PercpuAllocation(allocator, type, inner.name, offset, integer, () => native.areaNum()) as PercpuAllocation & LeafOpMethods<T>;
+    const stride = inner.kind === "array" ? typeLayout(inner.element, "x86_64").size : 0;
+    const length = inner.kind === "array" ? inner.length : 0;
+    return new PercpuAllocation(allocator, type, { scalar: scalar.name, array: inner.kind === "array" ? { length, stride } : null }, offset, () => native.areaNum()) as AllocHandle<T>;
   }
 
   /** `percpu_alloc_stats`: bytes of the dynamic region (size, used, free, largest free block) and live allocations. */

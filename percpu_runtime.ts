@@ -121,7 +121,7 @@ export class PercpuCounter {
   }
 }
 
-/** The op methods of an allocation of a scalar type (see `LeafOpMethods`). */
+/** The op methods of an allocated scalar, by JS name (see `LeafOpMethods` for their types). */
 export type AllocMethods = Record<string, (...args: never[]) => unknown>;
 
 /**
@@ -138,27 +138,49 @@ export class PercpuAllocation {
   readonly type: PercpuType;
   readonly #allocator: NativeAllocator;
   readonly #label: string;
+  readonly #shape: AllocShape;
+  readonly #areas: () => number;
+  readonly #elements: (AllocMethods | undefined)[] = [];
   #freed = false;
 
   /** @internal Made by `sdk.alloc()`. */
-  constructor(allocator: NativeAllocator, type: PercpuType, scalar: ScalarName, offset: number, integer: boolean, areas: () => number) {
+  constructor(allocator: NativeAllocator, type: PercpuType, shape: AllocShape, offset: number, areas: () => number) {
     this.#allocator = allocator;
     this.type = type;
     this.offset = offset;
     this.#label = `allocation@${offset}`;
-    const path: PathSegment[] = [this.#label];
-    const methods = allocator.accessors(scalar, offset, path, (what) => this.#live(what));
-    Object.assign(this, methods);
-    if (integer) {
+    this.#shape = shape;
+    this.#areas = areas;
+    if (shape.array === null) Object.assign(this, this.#methods(offset, [this.#label]));
+  }
+
+  /** The op methods of the scalar at `off`, with `sum()` for integers. */
+  #methods(off: number, path: readonly PathSegment[]): AllocMethods {
+    const scalar = this.#shape.scalar;
+    const methods = this.#allocator.accessors(scalar, off, path, (what) => this.#live(what));
+    if (scalar !== "bool" && scalar !== "f32" && scalar !== "f64") {
       const remoteRead = methods.remoteRead!;
-      Object.defineProperty(this, "sum", {
-        value: () => {
-          let total = 0n;
-          for (let c = 0, n = areas(); c < n; c++) total += BigInt(remoteRead(c) as bigint | number);
-          return scalar.endsWith("64") || scalar.endsWith("size") ? total : Number(total);
-        },
-      });
+      const wide = scalar.endsWith("64") || scalar.endsWith("size");
+      methods.sum = () => {
+        let total = 0n;
+        for (let c = 0, n = this.#areas(); c < n; c++) total += BigInt(remoteRead(c) as bigint | number);
+        return wide ? total : Number(total);
+      };
     }
+    return methods;
+  }
+
+  /**
+   * Element `index` of an array allocation: the op methods of a variable of
+   * the element's type at that element (cached per index).
+   */
+  at(index: number): AllocMethods {
+    const array = this.#shape.array;
+    if (array === null) throw new TypeError(`Cannot call at() on ${this.#label}: it is not an array allocation`);
+    if (!Number.isInteger(index) || index < 0 || index >= array.length) {
+      fail("value_out_of_range", [this.#label, index], `Cannot call at(${String(index)}) on ${this.#label}: the index must be an integer in 0..${array.length - 1}`);
+    }
+    return this.#elements[index] ??= this.#methods(this.offset + index * array.stride, [this.#label, index]);
   }
 
   #live(what: string): void {
@@ -177,6 +199,12 @@ export class PercpuAllocation {
     if (r !== 0) throw new Error(`percpu_free(${this.offset}) returned ${r} for a live allocation`);
     this.#freed = true;
   }
+}
+
+/** What an allocation holds: a scalar, or an array of `length` scalars `stride` bytes apart. */
+export interface AllocShape {
+  readonly scalar: ScalarName;
+  readonly array: { readonly length: number; readonly stride: number } | null;
 }
 
 /** {@link AllocStats} re-exported for `sdk.allocStats()`. */
