@@ -99,7 +99,7 @@ export function runtimeHeaderBlock(input: GenInput): string[] {
     "#define percpu_counter_sum_positive(C) __extension__({ int64_t percpu__r_ = percpu_counter_sum(C); percpu__r_ > 0 ? percpu__r_ : 0; })",
     "#define percpu_counter_set(C, v) percpu__counter_set(&percpu__ctr_##C, (int64_t)(v))",
     "#define percpu_counter_compare(C, rhs) percpu__counter_compare(&percpu__ctr_##C, (int64_t)(rhs))",
-    "#define percpu_counter_folds(C) __atomic_load_n(&percpu__ctr_##C.folds, __ATOMIC_RELAXED)",
+    "#define percpu_counter_folds(C) (*(volatile uint64_t *)&percpu__ctr_##C.folds)",
   ];
   const counters = counterVars(input);
   lines.push(`#define PERCPU_COUNTERS ${counters.length}u`, "extern struct percpu_counter *const percpu__counters[];");
