@@ -156,7 +156,7 @@ test(
       assert.equal(sum, truth, "final sum exact");
       console.log(`     ${samples} concurrent samples, ${folds} folds for ${T * M} adds (batch ${CBATCH}: one fold per ${Math.round((T * M) / Number(folds))} adds)`);
     }),
-  { timeoutMs: 120_000 },
+  { timeoutMs: 120_000, only: ["deno"] },
 );
 
 /** Workers per FFI run and adds per Worker. */

@@ -39,7 +39,7 @@ test("generate({ dynamic }) reserves the region after the static variables in ev
     assert.throws(() => createPercpu().generate({ arch: "riscv64", dynamic: 2 ** 21 }), (e: unknown) => e instanceof PercpuError && e.code === "options_invalid");
     const empty = createPercpu().generate({ arch: "riscv64", dynamic: 64 });
     assert.deepEqual(empty.layout.dynamic, { offset: 64, size: 64 }, "never at offset 0 (0 means no allocation)");
-  }));
+  }), { only: ["deno"] });
 
 /** The allocator's contract, in C, on the host (4 CPUs, a 4 KiB region). */
 const CONTRACT_C = `#include <stdio.h>
@@ -122,7 +122,7 @@ test("C: percpu_alloc/percpu_free exhaust the region, coalesce on free, align up
     const r = await run(join(dir, "t"), []);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.equal(r.stdout.trim(), "0");
-  }));
+  }), { only: ["deno"] });
 
 /** C threads, steps per thread, region bytes of the concurrent C workload. */
 const CT = 4;
@@ -221,7 +221,7 @@ test(
       assert.deepEqual([corruptAfter, usedAfter, largestAfter, allocsAfter], [0, 0, CREGION, 0], "every block freed: one free block again");
       console.log(`     ${allocs} allocations, ${exhausted} exhaustions; after the workload ${used} bytes live, largest free block ${largest} of ${free} free (${(largest! / free!).toFixed(2)})`);
     }),
-  { timeoutMs: 120_000 },
+  { timeoutMs: 120_000, only: ["deno"] },
 );
 
 test("sdk.alloc(type, init?) through FFI: handles with the ops of the type (scalars, arrays via at()), zeroed or initialised on every CPU, free(), alloc_exhausted, alloc_freed, alloc_unavailable", async () => {
