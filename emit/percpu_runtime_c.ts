@@ -328,12 +328,20 @@ static void percpu__dyn_init(void) {
   percpu__dyn_ready = 1u;
 }
 
-/* Fills the block at off on every initialised CPU: zeros, or the bytes of init. */
-static void percpu__dyn_fill(uintptr_t off, uintptr_t size, const unsigned char *init) {
+/* Zeroes the block at off (granules: 8-aligned, a multiple of 8 bytes) on every initialised CPU, a word at a time. */
+static void percpu__dyn_zero(uintptr_t off, uint32_t granules) {
+  uintptr_t n = percpu_area_num();
+  for (uintptr_t cpu = 0; cpu < n; cpu++) {
+    volatile uint64_t *p = (volatile uint64_t *)percpu_ptr(off, cpu);
+    for (uint32_t i = 0; i < granules; i++) p[i] = 0u;
+  }
+}
+/* Copies size bytes of init into the block at off on every initialised CPU. */
+static void percpu__dyn_copy(uintptr_t off, uintptr_t size, const unsigned char *init) {
   uintptr_t n = percpu_area_num();
   for (uintptr_t cpu = 0; cpu < n; cpu++) {
     volatile unsigned char *p = (volatile unsigned char *)percpu_ptr(off, cpu);
-    for (uintptr_t i = 0; i < size; i++) p[i] = init ? init[i] : 0u;
+    for (uintptr_t i = 0; i < size; i++) p[i] = init[i];
   }
 }
 
@@ -359,8 +367,8 @@ uintptr_t percpu_alloc_init(uintptr_t size, uintptr_t align, const void *init) {
   }
   percpu__unlock(&percpu__dyn_lock);
   PERCPU__GUARD_EXIT
-  if (off != 0u) percpu__dyn_fill(off, (uintptr_t)m * PERCPU_DYNAMIC_GRANULE, 0);
-  if (off != 0u && init) percpu__dyn_fill(off, size, (const unsigned char *)init);
+  if (off != 0u) percpu__dyn_zero(off, m);
+  if (off != 0u && init) percpu__dyn_copy(off, size, (const unsigned char *)init);
   return off;
 }
 
