@@ -14,6 +14,8 @@ import { aligned, array, createPercpu, PercpuError, struct, u16, u32, u64, u8 } 
 import { test } from "./_harness.ts";
 import { withTempDir } from "./_tmp.ts";
 import { elfSymbols, linkKernel, run, runOk } from "./_toolchain.ts";
+import { KERNEL, percpu as percpuCli, selfEntry } from "./_cli.ts";
+import { readFile } from "node:fs/promises";
 import { type DynamicReport, type DynamicSummary, type DynamicTask, dynamicSdk, WORKER_DYNAMIC } from "./_dynamic_fixture.ts";
 
 test("generate({ dynamic }) reserves the region after the static variables in every area, in percpu.h, percpu.ld and percpu.json; the linked kernel image has it", () =>
@@ -39,6 +41,17 @@ test("generate({ dynamic }) reserves the region after the static variables in ev
     assert.throws(() => createPercpu().generate({ arch: "riscv64", dynamic: 2 ** 21 }), (e: unknown) => e instanceof PercpuError && e.code === "options_invalid");
     const empty = createPercpu().generate({ arch: "riscv64", dynamic: 64 });
     assert.deepEqual(empty.layout.dynamic, { offset: 64, size: 64 }, "never at offset 0 (0 means no allocation)");
+  }), { only: ["deno"] });
+
+test("percpu gen --dynamic BYTES writes the region into percpu.json and percpu_runtime.c; a bad count is a usage error", () =>
+  withTempDir("dyn-cli", async (dir) => {
+    const r = await percpuCli(selfEntry(), ["gen", KERNEL, "--arch", "loongarch64", "--dynamic", "2048", "--out", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    const manifest = JSON.parse(await readFile(join(dir, "percpu.json"), "utf8"));
+    assert.equal(manifest.dynamic.size, 2048);
+    assert.match(await readFile(join(dir, "percpu_runtime.c"), "utf8"), /uintptr_t percpu_alloc\(uintptr_t size, uintptr_t align\)/);
+    const bad = await percpuCli(selfEntry(), ["gen", KERNEL, "--arch", "riscv64", "--dynamic", "-1", "--out", dir]);
+    assert.equal(bad.code, 2);
   }), { only: ["deno"] });
 
 /** The allocator's contract, in C, on the host (4 CPUs, a 4 KiB region). */
