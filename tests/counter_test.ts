@@ -16,7 +16,7 @@
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createPercpu, PercpuError } from "../mod.ts";
+import { createPercpu, PercpuError, u32, u64 } from "../mod.ts";
 import { test } from "./_harness.ts";
 import { withTempDir } from "./_tmp.ts";
 import { run, runOk } from "./_toolchain.ts";
@@ -300,4 +300,43 @@ test("through FFI: a delta folds when |delta| reaches the batch (>=, as Linux), 
     sdk.close();
   }
   assert.throws(() => C.sum(), (e: unknown) => e instanceof PercpuError && e.code === "native_closed");
+});
+
+test("through FFI with the preempt and irq guards the counter and the allocator take balanced guards; in naive mode (one area, no register) they work on the one CPU", async () => {
+  const guarded = createPercpu();
+  const G = guarded.counter("GUARDED", { batch: 4 });
+  await guarded.load({ cpus: 2, features: ["preempt", "irq"], dynamic: 512 });
+  try {
+    guarded.init(2);
+    guarded.initPercpuReg(1);
+    guarded.resetHookCounts();
+    for (let i = 0; i < 10; i++) G.add(1);
+    assert.equal(G.sum(), 10n);
+    const h = guarded.hookCounts();
+    assert.ok(h.preemptDisable >= 11 && h.preemptDisable === h.preemptEnable, `preempt balanced (${h.preemptDisable}/${h.preemptEnable})`);
+    assert.ok(h.irqSave >= 11 && h.irqSave === h.irqRestore, `irq balanced (${h.irqSave}/${h.irqRestore})`);
+    assert.deepEqual([h.preemptDepth, h.irqDisabled], [0, false]);
+    const a = guarded.alloc(u32, 3);
+    a.free();
+    const after = guarded.hookCounts();
+    assert.ok(after.preemptDisable > h.preemptDisable && after.preemptDisable === after.preemptEnable, "alloc/free take the guard too");
+  } finally {
+    guarded.close();
+  }
+  const naive = createPercpu();
+  const N = naive.counter("NAIVE", { batch: 3, init: 1 });
+  await naive.load({ features: ["naive"], dynamic: 256 });
+  try {
+    naive.init(1);
+    N.add(2);
+    assert.deepEqual([N.read(), N.sum()], [1n, 3n]);
+    N.add(1);
+    assert.deepEqual([N.read(), N.sum()], [4n, 4n]);
+    const x = naive.alloc(u64, 9n);
+    x.addCurrent(1);
+    assert.deepEqual([x.readCurrent(), x.remoteRead(0)], [10n, 10n]);
+    x.free();
+  } finally {
+    naive.close();
+  }
 });
