@@ -667,7 +667,8 @@ export class PercpuLeaf<T extends PercpuType = PercpuType> {
 
 /**
  * What `sdk.alloc(type)` returns: for a scalar type the op methods of a
- * variable of that type, for an array of scalars `at(i)` with the element's.
+ * variable of that type, for an array `at(i)` and for a struct `field(name)`
+ * with the handle of that part.
  *
  * @example
  * ```ts
@@ -677,7 +678,8 @@ export class PercpuLeaf<T extends PercpuType = PercpuType> {
  * const bump = (h: AllocHandle<ArrayType<typeof u32>>): void => h.at(3).addCurrent(1);
  * ```
  */
-export type AllocHandle<T extends PercpuType> = Unaligned<T> extends ArrayType<infer E> ? { at(index: number): LeafOpMethods<E> } & PercpuAllocation
+export type AllocHandle<T extends PercpuType> = Unaligned<T> extends ArrayType<infer E> ? { at(index: number): AllocHandle<E> } & PercpuAllocation
+  : Unaligned<T> extends StructType<infer F> ? { field<K extends keyof F & string>(name: K): AllocHandle<F[K]> } & PercpuAllocation
   : PercpuAllocation & LeafOpMethods<T>;
 
 /** The `counter` field of a layout definition, when the variable is a counter's delta. */
@@ -776,10 +778,11 @@ export class PercpuSdk {
   }
 
   /**
-   * Allocates a value of a scalar type (possibly `aligned`) in the dynamic
-   * region of every CPU's area (`load({ dynamic: bytes })`; Linux
-   * `alloc_percpu`), zero-filled or set to `init` on every CPU, and returns
-   * a handle with the op methods of a variable of that type plus `free()`.
+   * Allocates a value of any type in the dynamic region of every CPU's area
+   * (`load({ dynamic: bytes })`; Linux `alloc_percpu`), zero-filled or set to
+   * `init` on every CPU, and returns its handle: a scalar's has the op
+   * methods of a variable of that type, an array's `at(i)`, a struct's
+   * `field(name)`, down to the scalars; `free()` returns the block.
    * No room is a `PercpuError` `alloc_exhausted`; a library loaded without
    * `dynamic` is `alloc_unavailable`.
    *
@@ -802,13 +805,6 @@ export class PercpuSdk {
     const allocator = native.allocator;
     if (allocator === null) fail("alloc_unavailable", [], "Cannot alloc: the library was loaded without a dynamic region, load({ dynamic: bytes }) first");
     checkType(type, ["alloc"]);
-    const unwrap = (t: PercpuType): PercpuType => (t.kind === "aligned" ? unwrap(t.inner) : t);
-    const inner = unwrap(type);
-    const element = inner.kind === "array" ? unwrap(inner.element) : null;
-    const scalar = inner.kind === "scalar" ? inner : element?.kind === "scalar" ? element : null;
-    if (scalar === null) {
-      fail("options_invalid", ["alloc"], `Cannot alloc ${typeName(type)}: dynamic allocations are scalars or arrays of scalars (possibly aligned) today`);
-    }
     const { size, align } = typeLayout(type, "x86_64");
     const areaAlign = native.layoutExpected(1).align;
     if (align > areaAlign) fail("options_invalid", ["alloc"], `Cannot alloc ${typeName(type)}: its alignment ${align} is larger than the area alignment ${areaAlign}`);
@@ -818,9 +814,7 @@ export class PercpuSdk {
       const st = allocator.stats();
       fail("alloc_exhausted", ["alloc"], `Cannot alloc ${typeName(type)} (${size} bytes, align ${align}): the dynamic region has ${st.free} of ${st.size} bytes free, the largest free block is ${st.largestFree}`);
     }
-    const stride = inner.kind === "array" ? typeLayout(inner.element, "x86_64").size : 0;
-    const length = inner.kind === "array" ? inner.length : 0;
-    return new PercpuAllocation(allocator, type, { scalar: scalar.name, array: inner.kind === "array" ? { length, stride } : null }, offset, () => native.areaNum()) as AllocHandle<T>;
+    return new PercpuAllocation(allocator, type, offset, () => native.areaNum()) as AllocHandle<T>;
   }
 
   /** `percpu_alloc_stats`: bytes of the dynamic region (size, used, free, largest free block) and live allocations. */

@@ -6,8 +6,9 @@
  * @module
  */
 import type { NativeSdk } from "./ffi/native.ts";
-import type { AllocStats, NativeAllocator } from "./ffi/_runtime_native.ts";
-import { fail, type PathSegment } from "./sdk/errors.ts";
+import { type AllocStats, NativeAllocator } from "./ffi/_runtime_native.ts";
+import { fail, type PathSegment, quotePath } from "./sdk/errors.ts";
+import { structFields, typeLayout } from "./sdk/layout.ts";
 import type { PercpuType, ScalarName } from "./sdk/types.ts";
 
 export type { AllocStats } from "./ffi/_runtime_native.ts";
@@ -124,87 +125,107 @@ export class PercpuCounter {
 /** The op methods of an allocated scalar, by JS name (see `LeafOpMethods` for their types). */
 export type AllocMethods = Record<string, (...args: never[]) => unknown>;
 
+/** What the views of one allocation share: its liveness and who may free it. */
+interface AllocRoot {
+  readonly allocator: NativeAllocator;
+  readonly label: string;
+  readonly areas: () => number;
+  freed: boolean;
+}
+
 /**
  * A dynamic per-CPU allocation (`sdk.alloc(type, init?)`, Linux
- * `alloc_percpu`): `size(type)` bytes at the same offset in every CPU's
- * area, with the op methods of a variable of that type (`readCurrent`,
- * `addCurrent`, `remoteRead`, ..., `sum()` for integers) and `free()`
- * (Linux `free_percpu`). After `free()` every method is a `PercpuError`
+ * `alloc_percpu`), or a field or element of one: `size(type)` bytes at the
+ * same offset in every CPU's area. A scalar has the op methods of a variable
+ * of its type (`readCurrent`, `addCurrent`, `remoteRead`, ..., `sum()` for
+ * integers), an array `at(i)`, a struct `field(name)`, each the handle of
+ * that part. `free()` (on the allocation itself, Linux `free_percpu`)
+ * returns the block; after it every method of every part is a `PercpuError`
  * `alloc_freed`.
  */
 export class PercpuAllocation {
-  /** The offset from every area base (`percpu_alloc`'s result). */
+  /** The offset from every area base (`percpu_alloc`'s result, plus the part's offset within it). */
   readonly offset: number;
   readonly type: PercpuType;
-  readonly #allocator: NativeAllocator;
-  readonly #label: string;
-  readonly #shape: AllocShape;
-  readonly #areas: () => number;
-  readonly #elements: (AllocMethods | undefined)[] = [];
-  #freed = false;
+  readonly #root: AllocRoot;
+  readonly #path: readonly PathSegment[];
+  readonly #parts = new Map<string | number, PercpuAllocation>();
 
-  /** @internal Made by `sdk.alloc()`. */
-  constructor(allocator: NativeAllocator, type: PercpuType, shape: AllocShape, offset: number, areas: () => number) {
-    this.#allocator = allocator;
+  /** @internal Made by `sdk.alloc()` (and by `at`/`field` for the parts). */
+  constructor(allocator: NativeAllocator | AllocRoot, type: PercpuType, offset: number, areas: () => number, path?: readonly PathSegment[]) {
+    this.#root = allocator instanceof NativeAllocator ? { allocator, label: `allocation@${offset}`, areas, freed: false } : allocator;
     this.type = type;
     this.offset = offset;
-    this.#label = `allocation@${offset}`;
-    this.#shape = shape;
-    this.#areas = areas;
-    if (shape.array === null) Object.assign(this, this.#methods(offset, [this.#label]));
+    this.#path = path ?? [this.#root.label];
+    let t = type;
+    while (t.kind === "aligned") t = t.inner;
+    if (t.kind === "scalar") Object.assign(this, this.#methods(t.name));
   }
 
-  /** The op methods of the scalar at `off`, with `sum()` for integers. */
-  #methods(off: number, path: readonly PathSegment[]): AllocMethods {
-    const scalar = this.#shape.scalar;
-    const methods = this.#allocator.accessors(scalar, off, path, (what) => this.#live(what));
+  /** The op methods of the scalar at this offset, with `sum()` for integers. */
+  #methods(scalar: ScalarName): AllocMethods {
+    const root = this.#root;
+    const methods = root.allocator.accessors(scalar, this.offset, this.#path, (what) => this.#live(what));
     if (scalar !== "bool" && scalar !== "f32" && scalar !== "f64") {
       const remoteRead = methods.remoteRead!;
       const wide = scalar.endsWith("64") || scalar.endsWith("size");
       methods.sum = () => {
         let total = 0n;
-        for (let c = 0, n = this.#areas(); c < n; c++) total += BigInt(remoteRead(c) as bigint | number);
+        for (let c = 0, n = root.areas(); c < n; c++) total += BigInt(remoteRead(c) as bigint | number);
         return wide ? total : Number(total);
       };
     }
     return methods;
   }
 
-  /**
-   * Element `index` of an array allocation: the op methods of a variable of
-   * the element's type at that element (cached per index).
-   */
-  at(index: number): AllocMethods {
-    const array = this.#shape.array;
-    if (array === null) throw new TypeError(`Cannot call at() on ${this.#label}: it is not an array allocation`);
-    if (!Number.isInteger(index) || index < 0 || index >= array.length) {
-      fail("value_out_of_range", [this.#label, index], `Cannot call at(${String(index)}) on ${this.#label}: the index must be an integer in 0..${array.length - 1}`);
+  #unwrapped(): PercpuType {
+    let t = this.type;
+    while (t.kind === "aligned") t = t.inner;
+    return t;
+  }
+
+  #part(key: string | number, type: PercpuType, offset: number): PercpuAllocation {
+    let part = this.#parts.get(key);
+    if (part === undefined) this.#parts.set(key, part = new PercpuAllocation(this.#root, type, this.offset + offset, this.#root.areas, [...this.#path, key]));
+    return part;
+  }
+
+  /** Element `index` of an array allocation (or part), as a handle of the element's type. */
+  at(index: number): PercpuAllocation {
+    const t = this.#unwrapped();
+    if (t.kind !== "array") throw new TypeError(`Cannot call at() on ${quotePath(this.#path)}: it is not an array`);
+    if (!Number.isInteger(index) || index < 0 || index >= t.length) {
+      fail("value_out_of_range", [...this.#path, index], `Cannot call at(${String(index)}) on ${quotePath(this.#path)}: the index must be an integer in 0..${t.length - 1}`);
     }
-    return this.#elements[index] ??= this.#methods(this.offset + index * array.stride, [this.#label, index]);
+    return this.#part(index, t.element, index * typeLayout(t.element, "x86_64").size);
+  }
+
+  /** Field `name` of a struct allocation (or part), as a handle of the field's type. */
+  field(name: string): PercpuAllocation {
+    const t = this.#unwrapped();
+    if (t.kind !== "struct") throw new TypeError(`Cannot call field() on ${quotePath(this.#path)}: it is not a struct`);
+    const f = structFields(t, "x86_64").find((x) => x.name === name);
+    if (f === undefined) fail("value_wrong_kind", [...this.#path, String(name)], `Cannot call field(${JSON.stringify(name)}) on ${quotePath(this.#path)}: no such field`);
+    return this.#part(name, f.type, f.offset);
   }
 
   #live(what: string): void {
-    if (this.#freed) fail("alloc_freed", [this.#label], `${what}: it was freed`);
+    if (this.#root.freed) fail("alloc_freed", [this.#root.label], `${what}: it was freed`);
   }
 
-  /** Whether `free()` was called. */
+  /** Whether the allocation was freed. */
   get freed(): boolean {
-    return this.#freed;
+    return this.#root.freed;
   }
 
   /** `percpu_free(off)`: returns the block to the region; a second `free()` is `alloc_freed`. */
   free(): void {
-    this.#live(`Cannot free ${this.#label}`);
-    const r = this.#allocator.free(this.offset);
+    if (this.#path.length !== 1) throw new TypeError(`Cannot free ${quotePath(this.#path)}: free the allocation itself (${this.#root.label})`);
+    this.#live(`Cannot free ${this.#root.label}`);
+    const r = this.#root.allocator.free(this.offset);
     if (r !== 0) throw new Error(`percpu_free(${this.offset}) returned ${r} for a live allocation`);
-    this.#freed = true;
+    this.#root.freed = true;
   }
-}
-
-/** What an allocation holds: a scalar, or an array of `length` scalars `stride` bytes apart. */
-export interface AllocShape {
-  readonly scalar: ScalarName;
-  readonly array: { readonly length: number; readonly stride: number } | null;
 }
 
 /** {@link AllocStats} re-exported for `sdk.allocStats()`. */

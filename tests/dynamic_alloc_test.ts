@@ -237,7 +237,7 @@ test(
   { timeoutMs: 120_000, only: ["deno"] },
 );
 
-test("sdk.alloc(type, init?) through FFI: handles with the ops of the type (scalars, arrays via at()), zeroed or initialised on every CPU, free(), alloc_exhausted, alloc_freed, alloc_unavailable", async () => {
+test("sdk.alloc(type, init?) through FFI: handles with the ops of the type (scalars, arrays via at(), structs via field()), zeroed or initialised on every CPU, free(), alloc_exhausted, alloc_freed, alloc_unavailable", async () => {
   const none = createPercpu();
   none.define("N", u64, 0);
   assert.throws(() => none.alloc(u64), (e: unknown) => e instanceof PercpuError && e.code === "native_not_loaded");
@@ -267,7 +267,14 @@ test("sdk.alloc(type, init?) through FFI: handles with the ops of the type (scal
     assert.throws(() => arr.at(8), (e: unknown) => e instanceof PercpuError && e.code === "value_out_of_range");
     assert.throws(() => a.writeCurrent(-1n), (e: unknown) => e instanceof PercpuError && e.code === "value_out_of_range");
     assert.throws(() => a.remoteRead(2), (e: unknown) => e instanceof PercpuError && e.code === "native_cpu_out_of_range");
-    assert.throws(() => sdk.alloc(struct({ a: u8 })), (e: unknown) => e instanceof PercpuError && e.code === "options_invalid");
+    const st = sdk.alloc(struct({ flag: u8, hist: array(u16, 4), inner: struct({ n: u64 }) }), { flag: 1, hist: [1, 2, 3, 4], inner: { n: 5n } });
+    assert.deepEqual([st.field("flag").remoteRead(0), st.field("hist").at(2).remoteRead(1), st.field("inner").field("n").readCurrent()], [1, 3, 5n]);
+    st.field("inner").field("n").addCurrent(10);
+    assert.equal(st.field("inner").field("n").sum(), 20n);
+    assert.throws(() => (st as unknown as { field(n: string): unknown }).field("nope"), (e: unknown) => e instanceof PercpuError && e.code === "value_wrong_kind");
+    assert.throws(() => st.field("hist").free(), TypeError);
+    st.free();
+    assert.throws(() => st.field("hist").at(0).readCurrent(), (e: unknown) => e instanceof PercpuError && e.code === "alloc_freed");
     assert.throws(() => sdk.alloc(aligned(u8, 128)), (e: unknown) => e instanceof PercpuError && e.code === "options_invalid");
     const before = sdk.allocStats();
     assert.deepEqual([before.size, before.used, before.allocations], [1024, 40, 2]);
