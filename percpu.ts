@@ -678,8 +678,8 @@ export class PercpuLeaf<T extends PercpuType = PercpuType> {
  * const bump = (h: AllocHandle<ArrayType<typeof u32>>): void => h.at(3).addCurrent(1);
  * ```
  */
-export type AllocHandle<T extends PercpuType> = Unaligned<T> extends ArrayType<infer E> ? { at(index: number): AllocHandle<E> } & PercpuAllocation
-  : Unaligned<T> extends StructType<infer F> ? { field<K extends keyof F & string>(name: K): AllocHandle<F[K]> } & PercpuAllocation
+export type AllocHandle<T extends PercpuType> = Unaligned<T> extends ArrayType<infer E> ? { at(index: number): AllocHandle<E> } & PercpuAllocation & LeafOpMethods<T>
+  : Unaligned<T> extends StructType<infer F> ? { field<K extends keyof F & string>(name: K): AllocHandle<F[K]> } & PercpuAllocation & LeafOpMethods<T>
   : PercpuAllocation & LeafOpMethods<T>;
 
 /** The `counter` field of a layout definition, when the variable is a counter's delta. */

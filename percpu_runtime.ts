@@ -7,7 +7,8 @@
  */
 import type { NativeSdk } from "./ffi/native.ts";
 import { type AllocStats, NativeAllocator } from "./ffi/_runtime_native.ts";
-import { fail, type PathSegment, quotePath } from "./sdk/errors.ts";
+import { fail, type PathSegment, PercpuError, quotePath } from "./sdk/errors.ts";
+import { checkArgument, checkValue } from "./sdk/values.ts";
 import { structFields, typeLayout } from "./sdk/layout.ts";
 import type { PercpuType, ScalarName } from "./sdk/types.ts";
 
@@ -125,6 +126,18 @@ export class PercpuCounter {
 /** The op methods of an allocated scalar, by JS name (see `LeafOpMethods` for their types). */
 export type AllocMethods = Record<string, (...args: never[]) => unknown>;
 
+/** Checks a whole value against `type` as a runtime argument: `value_wrong_kind` / `value_out_of_range` naming the part. */
+function checkWhole(type: PercpuType, value: unknown, path: readonly PathSegment[], what: string): void {
+  try {
+    checkValue(type, value, path, (s, x, at, bytes) => checkArgument(s, x, bytes, "exact", at, `${what}: ${quotePath(at)}`));
+  } catch (e) {
+    if (e instanceof PercpuError && e.code.startsWith("init_")) {
+      throw new PercpuError(e.code === "init_out_of_range" || e.code === "init_float_out_of_range" ? "value_out_of_range" : "value_wrong_kind", e.path, `${what}: ${e.message.replace(/^Invalid value for /, "")}`);
+    }
+    throw e;
+  }
+}
+
 /** What the views of one allocation share: its liveness and who may free it. */
 interface AllocRoot {
   readonly allocator: NativeAllocator;
@@ -159,7 +172,43 @@ export class PercpuAllocation {
     this.#path = path ?? [this.#root.label];
     let t = type;
     while (t.kind === "aligned") t = t.inner;
-    if (t.kind === "scalar") Object.assign(this, this.#methods(t.name));
+    Object.assign(this, t.kind === "scalar" ? this.#methods(t.name) : this.#composite(t));
+  }
+
+  /**
+   * The plain reads and writes of an array or struct part, made of its
+   * scalars' (one native call per scalar, as a defined variable's are not
+   * one atomic access either): values as `Infer<type>`, checked whole before
+   * anything is written.
+   */
+  #composite(t: PercpuType): AllocMethods {
+    const parts = (): PercpuAllocation[] =>
+      t.kind === "array" ? Array.from({ length: t.length }, (_, i) => this.at(i)) : t.kind === "struct" ? structFields(t, "x86_64").map((f) => this.field(f.name)) : [];
+    const names = t.kind === "struct" ? structFields(t, "x86_64").map((f) => f.name) : null;
+    const call = (part: PercpuAllocation, js: string, args: unknown[]): unknown => (part as unknown as Record<string, (...a: unknown[]) => unknown>)[js]!(...args);
+    const read = (js: string) => (...args: unknown[]): unknown => {
+      const values = parts().map((p) => call(p, js, args));
+      return names === null ? values : Object.fromEntries(names.map((n, i) => [n, values[i]]));
+    };
+    const write = (js: string, remote: boolean) => (...args: unknown[]): void => {
+      const value = args[remote ? 1 : 0];
+      const what = `Cannot call ${js}() on ${quotePath(this.#path)}`;
+      this.#live(what);
+      checkWhole(this.type, value, this.#path, what);
+      const items = parts();
+      items.forEach((p, i) => {
+        const v = names === null ? (value as unknown[])[i] : (value as Record<string, unknown>)[names[i]!];
+        call(p, js, remote ? [args[0], v] : [v]);
+      });
+    };
+    return {
+      readCurrentRaw: read("readCurrentRaw"),
+      readCurrent: read("readCurrent"),
+      remoteRead: read("remoteRead"),
+      writeCurrentRaw: write("writeCurrentRaw", false),
+      writeCurrent: write("writeCurrent", false),
+      remoteWrite: write("remoteWrite", true),
+    };
   }
 
   /** The op methods of the scalar at this offset, with `sum()` for integers. */

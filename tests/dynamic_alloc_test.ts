@@ -269,8 +269,14 @@ test("sdk.alloc(type, init?) through FFI: handles with the ops of the type (scal
     assert.throws(() => a.remoteRead(2), (e: unknown) => e instanceof PercpuError && e.code === "native_cpu_out_of_range");
     const st = sdk.alloc(struct({ flag: u8, hist: array(u16, 4), inner: struct({ n: u64 }) }), { flag: 1, hist: [1, 2, 3, 4], inner: { n: 5n } });
     assert.deepEqual([st.field("flag").remoteRead(0), st.field("hist").at(2).remoteRead(1), st.field("inner").field("n").readCurrent()], [1, 3, 5n]);
+    assert.deepEqual(st.remoteRead(1), { flag: 1, hist: [1, 2, 3, 4], inner: { n: 5n } });
+    st.remoteWrite(0, { flag: 2, hist: [5, 6, 7, 8], inner: { n: 9n } });
+    assert.deepEqual([st.remoteRead(0), st.field("hist").remoteRead(1)], [{ flag: 2, hist: [5, 6, 7, 8], inner: { n: 9n } }, [1, 2, 3, 4]]);
+    assert.throws(() => st.writeCurrent({ flag: 1, hist: [1, 2, 3], inner: { n: 0n } }), (e: unknown) => e instanceof PercpuError && e.code === "value_wrong_kind");
+    assert.throws(() => st.writeCurrent({ flag: 256, hist: [1, 2, 3, 4], inner: { n: 0n } }), (e: unknown) => e instanceof PercpuError && e.code === "value_out_of_range");
+    assert.equal(st.field("inner").field("n").readCurrent(), 5n, "a refused write wrote nothing");
     st.field("inner").field("n").addCurrent(10);
-    assert.equal(st.field("inner").field("n").sum(), 20n);
+    assert.equal(st.field("inner").field("n").sum(), 24n);
     assert.throws(() => (st as unknown as { field(n: string): unknown }).field("nope"), (e: unknown) => e instanceof PercpuError && e.code === "value_wrong_kind");
     assert.throws(() => st.field("hist").free(), TypeError);
     st.free();
