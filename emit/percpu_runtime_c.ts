@@ -111,7 +111,7 @@ export function runtimeHeaderBlock(input: GenInput): string[] {
   if (dyn !== undefined) {
     const pointerBytes = TARGET_INFO[input.layout.target].pointerBytes;
     lines.push(
-      `#define PERCPU_DYNAMIC_OFFSET ${dyn.offset}u`,
+      `#define PERCPU_DYNAMIC_START ${dyn.offset}u`,
       `#define PERCPU_DYNAMIC_SIZE ${dyn.size}u`,
       `#define PERCPU_DYNAMIC_GRANULE ${DYNAMIC_GRANULE}u`,
       "/* percpu_alloc: an offset valid in every area, zero-filled on every initialised CPU (0: no room, size 0, or align not a power of two <= PERCPU_AREA_ALIGN). */",
@@ -362,7 +362,7 @@ uintptr_t percpu_alloc_init(uintptr_t size, uintptr_t align, const void *init) {
     percpu__dyn_lens[at] = m;
     percpu__dyn_used += m;
     percpu__dyn_allocs++;
-    off = PERCPU_DYNAMIC_OFFSET + (uintptr_t)at * PERCPU_DYNAMIC_GRANULE;
+    off = PERCPU_DYNAMIC_START + (uintptr_t)at * PERCPU_DYNAMIC_GRANULE;
   } else {
     percpu__dyn_failures++;
   }
@@ -376,8 +376,8 @@ uintptr_t percpu_alloc_init(uintptr_t size, uintptr_t align, const void *init) {
 uintptr_t percpu_alloc(uintptr_t size, uintptr_t align) { return percpu_alloc_init(size, align, 0); }
 
 intptr_t percpu_free(uintptr_t off) {
-  if (off < PERCPU_DYNAMIC_OFFSET || off >= PERCPU_DYNAMIC_OFFSET + PERCPU_DYNAMIC_SIZE || (off - PERCPU_DYNAMIC_OFFSET) % PERCPU_DYNAMIC_GRANULE != 0u) return -2;
-  uint32_t at = (uint32_t)((off - PERCPU_DYNAMIC_OFFSET) / PERCPU_DYNAMIC_GRANULE);
+  if (off < PERCPU_DYNAMIC_START || off >= PERCPU_DYNAMIC_START + PERCPU_DYNAMIC_SIZE || (off - PERCPU_DYNAMIC_START) % PERCPU_DYNAMIC_GRANULE != 0u) return -2;
+  uint32_t at = (uint32_t)((off - PERCPU_DYNAMIC_START) / PERCPU_DYNAMIC_GRANULE);
   intptr_t r = -1;
   PERCPU__GUARD_ENTER
   percpu__lock(&percpu__dyn_lock);

@@ -138,7 +138,7 @@ export function runtimeExtC(input: GenInput): RuntimeExtProgram | null {
       `  {`,
       `    fw_chk k;`,
       `    fw_chk_begin(&k, cpu, "-", "dyn-accessors");`,
-      `    fw_expect(&k, "offset_in_region", fw_dyn_shared >= PERCPU_DYNAMIC_OFFSET && fw_dyn_shared < PERCPU_DYNAMIC_OFFSET + PERCPU_DYNAMIC_SIZE, 1);`,
+      `    fw_expect(&k, "offset_in_region", fw_dyn_shared >= PERCPU_DYNAMIC_START && fw_dyn_shared < PERCPU_DYNAMIC_START + PERCPU_DYNAMIC_SIZE, 1);`,
       `    fw_expect(&k, "read_current_dyn", percpu_read_current_dyn(u64, fw_dyn_shared), 1005u + cpu);`,
       `    for (uintptr_t c = 0; c < FW_CPUS; c++) {`,
       `      fw_expect_at(&k, "remote_read_dyn", c, percpu_remote_read_dyn(u64, fw_dyn_shared, c), 1005u + c);`,
@@ -152,8 +152,8 @@ export function runtimeExtC(input: GenInput): RuntimeExtProgram | null {
       `    fw_chk_begin(&k, cpu, "-", "dyn-free-codes");`,
       `    fw_expect(&k, "free", (uint64_t)percpu_free(fw_dyn_shared), 0);`,
       `    fw_expect(&k, "double_free", (uint64_t)percpu_free(fw_dyn_shared), (uint64_t)(intptr_t)-1);`,
-      `    fw_expect(&k, "foreign", (uint64_t)percpu_free(PERCPU_DYNAMIC_OFFSET + 3), (uint64_t)(intptr_t)-2);`,
-      `    fw_expect(&k, "outside", (uint64_t)percpu_free(PERCPU_DYNAMIC_OFFSET + PERCPU_DYNAMIC_SIZE), (uint64_t)(intptr_t)-2);`,
+      `    fw_expect(&k, "foreign", (uint64_t)percpu_free(PERCPU_DYNAMIC_START + 3), (uint64_t)(intptr_t)-2);`,
+      `    fw_expect(&k, "outside", (uint64_t)percpu_free(PERCPU_DYNAMIC_START + PERCPU_DYNAMIC_SIZE), (uint64_t)(intptr_t)-2);`,
       `    fw_chk_end(&k);`,
       `  }`,
       next("dyn-workload-start"),
@@ -263,7 +263,7 @@ static void fw_dyn_workload(uintptr_t cpu) {
         continue;
       }
       allocs++;
-      misplaced += off % align != 0 || off < PERCPU_DYNAMIC_OFFSET || off + size > PERCPU_DYNAMIC_OFFSET + PERCPU_DYNAMIC_SIZE;
+      misplaced += off % align != 0 || off < PERCPU_DYNAMIC_START || off + size > PERCPU_DYNAMIC_START + PERCPU_DYNAMIC_SIZE;
       fw_dyn_blk *b = &fw_dyn_live[cpu][(*n)++];
       b->off = off;
       b->size = size;

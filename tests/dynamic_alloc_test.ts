@@ -32,7 +32,7 @@ test("generate({ dynamic }) reserves the region after the static variables in ev
     assert.equal(plain.dynamic, undefined);
     assert.deepEqual(out.manifest.dynamic, dyn);
     assert.deepEqual(JSON.parse(out.files["percpu.json"]).dynamic, dyn);
-    assert.ok(out.files["percpu.h"].includes("#define PERCPU_DYNAMIC_OFFSET 256u"));
+    assert.ok(out.files["percpu.h"].includes("#define PERCPU_DYNAMIC_START 256u"));
     const gen = await linkKernel(out, dir);
     assert.equal(gen.code, 0, gen.stderr);
     const syms = await elfSymbols(gen.elf);
@@ -82,8 +82,8 @@ int main(void) {
   /* double free, foreign offsets: reported, the allocator unchanged */
   CHECK(percpu_free(b[0]) == -1);
   CHECK(percpu_free(0) == -2);
-  CHECK(percpu_free(PERCPU_DYNAMIC_OFFSET + 4) == -2);
-  CHECK(percpu_free(PERCPU_DYNAMIC_OFFSET + PERCPU_DYNAMIC_SIZE) == -2);
+  CHECK(percpu_free(PERCPU_DYNAMIC_START + 4) == -2);
+  CHECK(percpu_free(PERCPU_DYNAMIC_START + PERCPU_DYNAMIC_SIZE) == -2);
   uintptr_t x = percpu_alloc(64, 8);
   CHECK(percpu_free(x + 8) == -1);
   CHECK(st().used == 64 && st().allocations == 1);
@@ -128,7 +128,8 @@ int main(void) {
 test("C: percpu_alloc/percpu_free exhaust the region, coalesce on free, align up to the area alignment, report double frees and foreign offsets, zero-fill or copy a template on every CPU", () =>
   withTempDir("dyn-c", async (dir) => {
     const sdk = createPercpu();
-    sdk.define("S", u32, 1);
+    sdk.define("DYNAMIC", u32, 1); // its PERCPU_DYNAMIC_OFFSET must not clash with the region's macros
+    sdk.counter("COUNTERS");
     await sdk.generate({ arch: "x86_64", mode: "user", cpus: 4, dynamic: 4096 }).write(dir);
     await writeFile(join(dir, "t.c"), CONTRACT_C);
     await runOk("cc", ["-O2", "-Wall", "-Werror", "-o", "t", "t.c", "percpu.S", "percpu_runtime.c"], { cwd: dir });
@@ -177,7 +178,7 @@ static void *worker(void *arg) {
         continue;
       }
       allocs[t]++;
-      if (off % align != 0 || off < PERCPU_DYNAMIC_OFFSET || off + size > PERCPU_DYNAMIC_OFFSET + PERCPU_DYNAMIC_SIZE) misplaced[t]++;
+      if (off % align != 0 || off < PERCPU_DYNAMIC_START || off + size > PERCPU_DYNAMIC_START + PERCPU_DYNAMIC_SIZE) misplaced[t]++;
       blk *b = &live[t][nlive[t]++];
       b->off = off; b->size = size; b->seq = ++seq;
       for (uintptr_t c = 0; c < T; c++) {
