@@ -19,7 +19,9 @@
  * The parts live beside this entry: `_program_values.ts` (slots, value
  * patterns, expected-value tables), `_program_calls.ts` (how a check calls an
  * accessor), `_program_runtime.ts` (`fw.h` and the C runtime of `main.c`) and
- * `_program_round.ts` (the phases of one round).
+ * `_program_round.ts` (the phases of one round). With per-CPU counters or a
+ * dynamic region, `_program_runtime_ext.ts` adds their phases after the
+ * rounds (`checks_runtime.c`).
  *
  * @module
  */
