@@ -55,9 +55,12 @@ export {
   type FieldType,
   type LeafHandle,
   type LeafOpMethods,
+  type AllocHandle,
   PercpuLeaf,
   type Unaligned,
 } from "./percpu.ts";
+export { type AllocStats, PercpuAllocation, PercpuCounter } from "./percpu_runtime.ts";
+export type { CounterOptions } from "./sdk/counters.ts";
 export type { Features, GenConfig, GenerateOptions, Mode } from "./sdk/config.ts";
 export type { Generated, GeneratedFiles } from "./emit/index.ts";
 export type { AreaBase, BindOptions, CurrentCell, HookCounts, InitOptions, LoadInfo, LoadOptions } from "./ffi/native.ts";

@@ -24,7 +24,12 @@ import { type LEAF_OP_SPECS as LEAF_OP_SPECS_TYPE, LEAF_OP_SPECS, LEAF_OPS, type
 import { type ArrayType, describeValue, type StructType } from "./sdk/types.ts";
 import { checkTarget, type Target } from "./sdk/targets.ts";
 import { type AlignedType, checkType, type Infer, type InferInit, type IntegerScalarName, type PercpuType, type ScalarType, typeName } from "./sdk/types.ts";
-import { ByteSlab, checkValue, encodeChecked } from "./sdk/values.ts";
+import { ByteSlab, checkValue, encodeChecked, encodeValue } from "./sdk/values.ts";
+// Per-CPU counters and dynamic allocation (percpu_runtime.ts):
+import { checkCounterOptions, type CounterOptions } from "./sdk/counters.ts";
+import type { CounterSpec } from "./sdk/layout.ts";
+import { type AllocatorStats, PercpuAllocation, PercpuCounter } from "./percpu_runtime.ts";
+import { i32 } from "./sdk/types.ts";
 
 /**
  * The operand of a read-modify-write op on an n-bit integer, as C takes it:
@@ -661,6 +666,28 @@ export class PercpuLeaf<T extends PercpuType = PercpuType> {
 }
 
 /**
+ * What `sdk.alloc(type)` returns: for a scalar type the op methods of a
+ * variable of that type, for an array `at(i)` and for a struct `field(name)`
+ * with the handle of that part.
+ *
+ * @example
+ * ```ts
+ * import { type ArrayType, u32, u64 } from "./mod.ts";
+ * import type { AllocHandle } from "./percpu.ts";
+ * const read = (h: AllocHandle<typeof u64>): bigint => h.readCurrent();
+ * const bump = (h: AllocHandle<ArrayType<typeof u32>>): void => h.at(3).addCurrent(1);
+ * ```
+ */
+export type AllocHandle<T extends PercpuType> = Unaligned<T> extends ArrayType<infer E> ? { at(index: number): AllocHandle<E> } & PercpuAllocation & LeafOpMethods<T>
+  : Unaligned<T> extends StructType<infer F> ? { field<K extends keyof F & string>(name: K): AllocHandle<F[K]> } & PercpuAllocation & LeafOpMethods<T>
+  : PercpuAllocation & LeafOpMethods<T>;
+
+/** The `counter` field of a layout definition, when the variable is a counter's delta. */
+function counterDef(spec: CounterSpec | undefined): { counter?: CounterSpec } {
+  return spec === undefined ? {} : { counter: spec };
+}
+
+/**
  * A set of per-CPU variables. Use the default {@link percpu} instance or make
  * isolated ones with {@link createPercpu}.
  */
@@ -669,6 +696,8 @@ export class PercpuSdk {
   readonly #names = new Set<string>();
   /** Variables defined `{ atomic: true }`. */
   readonly #atomic = new Set<string>();
+  /** Per-CPU counters by name (their deltas are variables of the same name). */
+  readonly #counters = new Map<string, CounterSpec>();
   readonly #symbols = new SymbolClashes();
   readonly #layouts = new Map<Target, Layout>();
   readonly #order: LayoutOrder;
@@ -727,6 +756,74 @@ export class PercpuSdk {
     return handle;
   }
 
+  /**
+   * Defines a per-CPU counter (Linux `percpu_counter`): an `i32` delta per
+   * CPU (the variable `name`) and a global `i64` count starting at `init`,
+   * folded at `batch` (default `max(32, 2 × cpus)` of the generation). The C
+   * API is `percpu_counter_add(NAME, v)`, `percpu_counter_read(NAME)`, ...;
+   * the handle has the same operations after `load()`.
+   *
+   * @example
+   * ```ts
+   * import { createPercpu } from "./mod.ts";
+   * const sdk = createPercpu();
+   * const NR_FILES = sdk.counter("NR_FILES", { batch: 64, init: 0n });
+   * ```
+   */
+  counter(name: string, options?: CounterOptions): PercpuCounter {
+    const spec = checkCounterOptions(String(name), options);
+    this.define(name, i32, 0);
+    this.#counters.set(name, spec);
+    return new PercpuCounter(name, () => this.#native);
+  }
+
+  /**
+   * Allocates a value of any type in the dynamic region of every CPU's area
+   * (`load({ dynamic: bytes })`; Linux `alloc_percpu`), zero-filled or set to
+   * `init` on every CPU, and returns its handle: a scalar's has the op
+   * methods of a variable of that type, an array's `at(i)`, a struct's
+   * `field(name)`, down to the scalars; `free()` returns the block.
+   * No room is a `PercpuError` `alloc_exhausted`; a library loaded without
+   * `dynamic` is `alloc_unavailable`.
+   *
+   * @example
+   * ```ts
+   * import { createPercpu, u64 } from "./mod.ts";
+   * const sdk = createPercpu();
+   * await sdk.load({ cpus: 2, dynamic: 4096 });
+   * sdk.init(2);
+   * sdk.initPercpuReg(1);
+   * const hits = sdk.alloc(u64, 5n);
+   * hits.addCurrent(1n);
+   * console.log(hits.remoteRead(0), hits.remoteRead(1)); // 5n 6n
+   * hits.free();
+   * sdk.close();
+   * ```
+   */
+  alloc<const T extends PercpuType>(type: T, init?: InferInit<T>): AllocHandle<T> {
+    const native = this.#n("alloc");
+    const allocator = native.allocator;
+    if (allocator === null) fail("alloc_unavailable", [], "Cannot alloc: the library was loaded without a dynamic region, load({ dynamic: bytes }) first");
+    checkType(type, ["alloc"]);
+    const { size, align } = typeLayout(type, "x86_64");
+    const areaAlign = native.layoutExpected(1).align;
+    if (align > areaAlign) fail("options_invalid", ["alloc"], `Cannot alloc ${typeName(type)}: its alignment ${align} is larger than the area alignment ${areaAlign}`);
+    const bytes = init === undefined ? undefined : encodeValue(type, checkValue(type, init, ["alloc"]), "x86_64");
+    const offset = allocator.alloc(size, align, bytes);
+    if (offset === 0) {
+      const st = allocator.stats();
+      fail("alloc_exhausted", ["alloc"], `Cannot alloc ${typeName(type)} (${size} bytes, align ${align}): the dynamic region has ${st.free} of ${st.size} bytes free, the largest free block is ${st.largestFree}`);
+    }
+    return new PercpuAllocation(allocator, type, offset, () => native.areaNum()) as AllocHandle<T>;
+  }
+
+  /** `percpu_alloc_stats`: bytes of the dynamic region (size, used, free, largest free block) and live allocations. */
+  allocStats(): AllocatorStats {
+    const allocator = this.#n("read the allocator statistics").allocator;
+    if (allocator === null) fail("alloc_unavailable", [], "Cannot read the allocator statistics: the library was loaded without a dynamic region");
+    return allocator.stats();
+  }
+
   /** Every defined variable, in definition order. */
   get vars(): readonly PercpuVar[] {
     return this.#vars;
@@ -760,7 +857,7 @@ export class PercpuSdk {
     let layout = this.#layouts.get(t);
     if (!layout) {
       const slab = new ByteSlab();
-      const defs = this.#vars.map((v) => ({ name: v.name, type: v.type, init: encodeChecked(v.type, v.init, t, [v.name], slab), atomic: this.#atomic.has(v.name) }));
+      const defs = this.#vars.map((v) => ({ name: v.name, type: v.type, init: encodeChecked(v.type, v.init, t, [v.name], slab), atomic: this.#atomic.has(v.name), ...counterDef(this.#counters.get(v.name)) }));
       layout = computeLayout(defs, t, this.#order);
       this.#layouts.set(t, layout);
     }

@@ -141,6 +141,8 @@ function* commonData(input: GenInput, commentChar: string): Generator<string, vo
       at = v.offset + v.size;
       if (out.ready) yield* out.take();
     }
+    // The dynamic region (generate({ dynamic })): zeros after the static variables.
+    if (layout.areaSize > at) out.push(`\t.zero ${layout.areaSize - at}`);
     out.push("");
   }
   out.push(

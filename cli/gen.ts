@@ -44,6 +44,7 @@ export async function gen(argv: string[], io: Io): Promise<number> {
     json: { type: "boolean" },
     functions: { type: "boolean" },
     rust: { type: "boolean" },
+    dynamic: { type: "string" },
     ...FEATURE_OPTIONS,
   });
   if (values.help) return (io.out(HELP.gen), 0);
@@ -56,6 +57,8 @@ export async function gen(argv: string[], io: Io): Promise<number> {
   if (wanted.includes("el2") && !targets.includes("aarch64")) throw new UsageError("--el2 applies to aarch64 only");
   const n = values.cpus === undefined ? undefined : cpus(values.cpus);
   if (wanted.includes("naive") && n !== undefined && n !== 1) throw new UsageError(`--naive means one CPU, got --cpus ${n}`);
+  const dynamic = values.dynamic === undefined ? 0 : Number(values.dynamic);
+  if (!Number.isSafeInteger(dynamic) || dynamic < 0) throw new UsageError(`--dynamic must be a number of bytes, got "${String(values.dynamic)}"`);
   const { sdk } = await loadConfig(config);
   const outDir = values.out;
   // Generate everything first: one bad arch writes nothing.
@@ -67,6 +70,7 @@ export async function gen(argv: string[], io: Io): Promise<number> {
       mode: mode as Mode,
       ...(values.functions ? { functions: true } : {}),
       ...(values.rust ? { rust: true } : {}),
+      ...(dynamic > 0 ? { dynamic } : {}),
       features: wanted.filter((f) => f !== "el2" || a === "aarch64"),
     }),
   }));

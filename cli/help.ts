@@ -43,14 +43,16 @@ Verbs:
 Run "percpu <verb> --help" for a verb's options. Errors print one line
 "percpu: <code>: <message>"; exit status 1 for a failure, 2 for bad usage.`,
   gen: `Usage: percpu gen <config> --arch <arch|all> --out <dir> [--cpus N] [--mode kernel|user]
-                   [--preempt] [--irq] [--naive] [--el2] [--functions] [--rust] [--json]
+                   [--preempt] [--irq] [--naive] [--el2] [--functions] [--rust] [--dynamic BYTES] [--json]
 
 Writes the generated files into <dir> (each file replaced atomically) and prints
 what it wrote; with --arch all, one subdirectory per arch (<dir>/<arch>).
 percpu.h has the generic accessors (percpu_read_current(CPU_ID), ...); --functions
 also writes the out-of-line per-variable functions into percpu.S (percpu_CPU_ID_read_current, ...;
 always on in --mode user). --rust also writes percpu.rs, the seed's Rust API over
-percpu.S (x86_64, aarch64, riscv64, loongarch64; not riscv32).
+percpu.S (x86_64, aarch64, riscv64, loongarch64; not riscv32). --dynamic BYTES
+reserves a dynamic region in every area for percpu_alloc/percpu_free
+(percpu_runtime.c is written when there is one or a counter).
 Arches: ${TARGETS.join(", ")}. Features: ${FEATURE_NAMES.join(", ")}.
 --cpus 1..${MAX_CPUS} (default 4; --naive means 1), --mode defaults to kernel.
 --json prints the files written and their sizes as JSON.`,

@@ -23,6 +23,8 @@ import { type GenInput, generatorInput } from "../sdk/plan.ts";
 import type { ChunkedText } from "../sdk/text.ts";
 import { emitHeaderChunks } from "./percpu_h.ts";
 import { emitRust } from "./percpu_rs.ts";
+import { emitRuntimeC } from "./percpu_runtime_c.ts";
+import { withDynamicRegion } from "../sdk/dynamic.ts";
 
 /** Manifests by generation input: `Generated.manifest` is built on first use, once (`percpu.json` is made from the layout directly). */
 const manifests = new WeakMap<GenInput, Manifest>();
@@ -41,10 +43,10 @@ function manifestOf(input: GenInput): Manifest {
 export type Emitter = (input: GenInput, backend: ArchBackend) => string | ChunkedText | null;
 
 /** Name of a generated file: a key of {@link OUTPUTS}. */
-export type OutputName = "percpu.S" | "percpu.h" | "percpu.ld" | "percpu.json" | "percpu.rs";
+export type OutputName = "percpu.S" | "percpu.h" | "percpu.ld" | "percpu.json" | "percpu.rs" | "percpu_runtime.c";
 
-/** The outputs made only when their option asks for them (`rust: true`). */
-export type OptionalOutputName = "percpu.rs";
+/** The outputs made only when their option asks for them (`rust: true`; counters or `dynamic` for `percpu_runtime.c`). */
+export type OptionalOutputName = "percpu.rs" | "percpu_runtime.c";
 
 /**
  * Every generated file by name, in output order. `percpu.S` carries the
@@ -57,6 +59,7 @@ export const OUTPUTS: { readonly [N in OutputName]: Emitter } = {
   "percpu.ld": (input) => linkerScriptChunks(input.layout, { cpus: input.config.cpus, summary: configSummary(input) }),
   "percpu.json": (input) => layoutManifestJson(input.layout),
   "percpu.rs": (input) => (input.config.rust ? emitRust(input) : null),
+  "percpu_runtime.c": (input) => emitRuntimeC(input),
 };
 
 /** The generated files, by name (the optional ones only when asked for). */
@@ -96,8 +99,9 @@ export interface Generated {
  * Object.keys(out.files); // ["percpu.S", "percpu.h", "percpu.ld", "percpu.json"]
  * ```
  */
-export function generateFiles(layout: Layout, options: GenerateOptions): Generated {
+export function generateFiles(staticLayout: Layout, options: GenerateOptions): Generated {
   const config = resolveConfig(options);
+  const layout = withDynamicRegion(staticLayout, config.dynamic ?? 0);
   if (config.arch !== layout.target) fail("options_invalid", ["arch"], `Invalid generate options: arch ${config.arch} does not match the layout's target ${layout.target}`);
   const backend = backendFor(config.arch);
   if (config.mode === "user" && !backend.supportsUserMode) {

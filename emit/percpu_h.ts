@@ -32,6 +32,7 @@ import { atomicKindToken, kindToken, leafKind } from "../sdk/c_names.ts";
 import { remoteRmwMacros } from "../arch/_remote_c.ts";
 import { ChunkedText, LineBuffer } from "../sdk/text.ts";
 import { type PercpuType, SCALAR_NAMES, type ScalarName } from "../sdk/types.ts";
+import { runtimeHeaderBlock } from "./percpu_runtime_c.ts";
 
 /** The data lines of one leaf: its `PERCPU_L_` tuple (`kind` is its kind token) and, for indexed leaves, its index expression. */
 function pushLeafData(lines: LineBuffer, leaf: PlacedLeaf, kind: string): void {
@@ -318,6 +319,7 @@ function* headerChunks(backend: ArchBackend, input: GenInput, options: HeaderOpt
     genericAccessors(pointerBytes),
     "",
     GENERIC_VAR_ACCESSORS,
+    ...runtimeHeaderBlock(input),
   );
   if (options.functions) {
     lines.push("");

@@ -52,6 +52,9 @@ import {
   type ThreadBinding,
 } from "./_accessors.ts";
 import { generateShim, HOOK_COUNTERS, indexedWrapperSignature, SHIM_SIGNATURES } from "./shim.ts";
+import { ALLOC_SHIM_SIGNATURES, COUNTER_SHIM_SIGNATURES, dynSignatures, generateRuntimeShim } from "./_runtime_shim.ts";
+import { NativeAllocator, NativeCounter, type RuntimeEnv } from "./_runtime_native.ts";
+import { counterVars } from "../emit/percpu_runtime_c.ts";
 
 /** Options of `sdk.load()`. */
 export interface LoadOptions {
@@ -63,6 +66,8 @@ export interface LoadOptions {
    * alone or with `"preempt"` (the seed's `sp-naive,preempt`); it implies `cpus: 1`.
    */
   readonly features?: readonly ("preempt" | "irq" | "naive")[] | Partial<Pick<Features, "preempt" | "irq" | "naive">>;
+  /** Bytes of the dynamic per-CPU region (`percpu_alloc`, `sdk.alloc()`; default 0: none). */
+  readonly dynamic?: number;
   /** Cache root for built libraries (default `node_modules/.cache/percpu`). */
   readonly cacheDir?: string;
   /** C compiler (default `$CC` or `cc`). */
@@ -111,6 +116,7 @@ const loadSchema = z.strictObject({
     z.array(z.enum(["preempt", "irq", "naive"])),
     z.strictObject({ preempt: z.boolean().optional(), irq: z.boolean().optional(), naive: z.boolean().optional() }),
   ]).optional(),
+  dynamic: z.number().int().min(0).optional(),
   cacheDir: z.string().min(1).optional(),
   cc: z.string().min(1).optional(),
 });
@@ -160,6 +166,8 @@ for (const op of VAR_OPS) VAR_OP_SIGNATURES[op] = varOpSignature(VAR_OP_SPECS[op
 /** Every FFI signature the library is opened with: runtime, shim, and each variable's functions. */
 export function librarySignatures(input: GenInput): Record<string, FfiSignature> {
   const out: Record<string, FfiSignature> = { ...RUNTIME_SIGNATURES, ...SHIM_SIGNATURES };
+  if (counterVars(input).length > 0 || input.layout.dynamic !== undefined) Object.assign(out, COUNTER_SHIM_SIGNATURES);
+  if (input.layout.dynamic !== undefined) Object.assign(out, ALLOC_SHIM_SIGNATURES, dynSignatures());
   for (const v of input.vars) {
     for (const op of VAR_OPS) out[varFunction(v.layout.name, op)] = VAR_OP_SIGNATURES[op];
     for (const leaf of v.leaves) {
@@ -731,10 +739,15 @@ export class NativeSdk {
   readonly info: LoadInfo;
   readonly #state: NativeState;
   readonly #vars = new Map<string, NativeVar>();
+  readonly #counters = new Map<string, NativeCounter>();
+  readonly #allocator: NativeAllocator | null;
 
   /** @internal Use {@link loadNative}; `started` is when the load began (`performance.now()`). */
   constructor(state: NativeState, input: GenInput, info: Omit<LoadInfo, "ms">, started: number) {
     this.#state = state;
+    const env = runtimeEnv(state);
+    counterVars(input).forEach((v, i) => this.#counters.set(v.name, new NativeCounter(env, v.name, i)));
+    this.#allocator = input.layout.dynamic !== undefined ? new NativeAllocator(env) : null;
     for (const v of input.vars) {
       this.#vars.set(v.layout.name, new NativeVar(state, v.layout.name, v.layout.type, v.layout.offset, v.leaves));
     }
@@ -746,6 +759,18 @@ export class NativeSdk {
     const v = this.#vars.get(name);
     if (v === undefined) throw new Error(`variable ${name} is not in the loaded library`);
     return v;
+  }
+
+  /** The native calls of a per-CPU counter by name (`percpu.counter()`). */
+  counter(name: string): NativeCounter {
+    const c = this.#counters.get(name);
+    if (c === undefined) throw new Error(`counter ${name} is not in the loaded library`);
+    return c;
+  }
+
+  /** The dynamic region's allocator, or `null` when the library was loaded without `dynamic`. */
+  get allocator(): NativeAllocator | null {
+    return this.#allocator;
   }
 
   /** Whether `close()` was called. */
@@ -1083,11 +1108,27 @@ export class NativeSdk {
   }
 }
 
+/** What the counter and allocator handles need from a library's state. */
+function runtimeEnv(state: NativeState): RuntimeEnv {
+  return {
+    bind: (names) => state.bind(names),
+    open: (what) => state.open(what),
+    requireBound: (what, path) => {
+      if (state.bound !== true) state.unbound(what, path);
+    },
+    cpu: (cpu, what, path) => state.cpu(cpu, what, path),
+    addressOf: (buffer) => bufferAddress(state.lib, buffer),
+    get wideArgs() {
+      return state.lib.wideArgs;
+    },
+  };
+}
+
 /** The inputs `loadNative` needs from an SDK instance. */
 export interface LoadRequest {
   /** Generates the files for a configuration (`sdk.generate`). */
   readonly generate: (
-    options: { arch: "x86_64"; mode: "user"; cpus: number; features: readonly ("preempt" | "irq" | "naive")[] },
+    options: { arch: "x86_64"; mode: "user"; cpus: number; features: readonly ("preempt" | "irq" | "naive")[]; dynamic?: number },
   ) => Generated;
 }
 
@@ -1106,15 +1147,18 @@ export async function loadNative(request: LoadRequest, options: LoadOptions = {}
   const naive = features.includes("naive");
   // naive has exactly one area (generate() rejects another explicit count).
   const cpus = o.cpus ?? (naive ? 1 : 4);
-  const generated = request.generate({ arch: "x86_64", mode: "user", cpus, features });
+  const generated = request.generate({ arch: "x86_64", mode: "user", cpus, features, ...(o.dynamic ? { dynamic: o.dynamic } : {}) });
   const input = generatorInput(generated.layout, generated.config);
+  const runtimeC = generated.files["percpu_runtime.c"];
+  const runtimeShim = generateRuntimeShim(input);
   const built = await buildSharedLibrary({
     sources: {
       "percpu.S": generated.files["percpu.S"],
       "percpu.h": generated.files["percpu.h"],
       "shim.c": generateShim(input),
+      ...(runtimeC !== undefined && runtimeShim !== null ? { "percpu_runtime.c": runtimeC, "runtime_shim.c": runtimeShim } : {}),
     },
-    compile: ["percpu.S", "shim.c"],
+    compile: ["percpu.S", "shim.c", ...(runtimeC !== undefined ? ["percpu_runtime.c", "runtime_shim.c"] : [])],
     ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
     ...(o.cc !== undefined ? { cc: o.cc } : {}),
   });

@@ -11,6 +11,7 @@ import { cScalarType } from "../sdk/c_names.ts";
 import type { GenInput } from "../sdk/plan.ts";
 import type { ScalarName } from "../sdk/types.ts";
 import type { Emitter } from "./_program_values.ts";
+import { RUNTIME_EXT_BARRIERS } from "./_program_runtime_ext.ts";
 
 /** Integer scalars with their C type (from arch/c_types.ts) and its unsigned twin for bit conversions. */
 const SCALARS: readonly { name: ScalarName; c: string; u: string }[] = (
@@ -88,7 +89,7 @@ void fw_round_generic(uintptr_t cpu);
 }
 
 /** The runtime part: printing, checks, barriers, hooks, fw_main. */
-export function mainC(input: GenInput, emitter: Emitter, initTables: readonly string[], withInline: boolean): string {
+export function mainC(input: GenInput, emitter: Emitter, initTables: readonly string[], withInline: boolean, withRuntimeExt = false): string {
   const { layout, config } = input;
   const kernel = config.mode === "kernel" && !config.features.naive;
   const selfCheck = layout.selfPointerOffset !== null && !config.features.naive
@@ -337,7 +338,7 @@ static uintptr_t fw_ticks_per_ms(void) {
 }
 
 /* ---- barriers: each id is used once, so a counter reaching FW_CPUS releases it ---- */
-static volatile uint32_t fw_barriers[64];
+static volatile uint32_t fw_barriers[${RUNTIME_EXT_BARRIERS}];
 
 void fw_barrier(uintptr_t cpu, uint32_t id, const char *name) {
   __atomic_fetch_add(&fw_barriers[id], 1, __ATOMIC_SEQ_CST);
@@ -474,7 +475,7 @@ ${kernel ? `    fw_expect_at(&k, "area_base", c, percpu_area_base(c), (uintptr_t
   fw_chk_end(&k);
 }
 
-void fw_main(uintptr_t cpu) {
+${withRuntimeExt ? "void fw_runtime_ext(uintptr_t cpu);\n" : ""}void fw_main(uintptr_t cpu) {
   if (cpu == 0) {
     fw_runtime_checks();
     for (uintptr_t c = 1; c < FW_CPUS; c++) fw_start_cpu(c);
@@ -487,7 +488,7 @@ void fw_main(uintptr_t cpu) {
   }
   fw_barrier(cpu, 0, "start");
   fw_round_extern(cpu);
-${withInline ? "  fw_round_generic(cpu);\n" : ""}  fw_hooks_total(cpu);
+${withInline ? "  fw_round_generic(cpu);\n" : ""}${withRuntimeExt ? "  fw_runtime_ext(cpu);\n" : ""}  fw_hooks_total(cpu);
   fw_barrier(cpu, 63, "end");
   if (cpu == 0 && __atomic_exchange_n(&fw_done, 1, __ATOMIC_SEQ_CST) == 0) fw_result_and_exit();
 }

@@ -46,6 +46,8 @@ export interface BuildFirmwareOptions {
   readonly out: string;
   /** Test-program options (generic-accessor round, hammer count, barrier spin limit). */
   readonly program?: ProgramOptions;
+  /** Bytes of the dynamic per-CPU region (`generate({ dynamic })`); the program then checks the allocator too. */
+  readonly dynamic?: number;
   /**
    * The layout whose values the test program expects (default: the layout the
    * accessors are generated from). A layout with other initial values makes
@@ -168,6 +170,7 @@ export async function execOk(command: string, args: readonly string[], cwd: stri
 
 const buildSchema = z.looseObject({
   out: z.string().min(1),
+  dynamic: z.number().int().min(0).optional(),
   program: z.strictObject({
     inline: z.boolean().optional(),
     hammer: z.number().int().min(1).max(1_000_000).optional(),
@@ -283,6 +286,7 @@ export async function buildFirmware(layout: Layout, options: BuildFirmwareOption
     functions: true,
     ...(options.cpus !== undefined ? { cpus: options.cpus } : {}),
     ...(options.features !== undefined ? { features: options.features } : {}),
+    ...(options.dynamic ? { dynamic: options.dynamic } : {}),
   });
   const config = generated.config;
   const arch = config.arch;
@@ -290,7 +294,7 @@ export async function buildFirmware(layout: Layout, options: BuildFirmwareOption
   const el2 = config.features.el2;
   const platform = platformFor(arch);
   const cfg = { cpus: config.cpus, el2 };
-  const program = firmwareProgram(generatorInput(options.expect ?? layout, config), options.program ?? {});
+  const program = firmwareProgram(generatorInput(options.expect ?? generated.layout, config), options.program ?? {});
   const sources: Record<string, string> = {
     ...generated.files,
     "boot.S": platform.bootAsm(cfg),
@@ -301,7 +305,7 @@ export async function buildFirmware(layout: Layout, options: BuildFirmwareOption
   const work = await mkdtemp(join(tmpdir(), `percpu-fw-${arch}-`));
   try {
     for (const [name, text] of Object.entries(sources)) await writeFile(join(work, name), text);
-    const units = ["percpu.S", "boot.S", "platform.c", ...program.sources];
+    const units = ["percpu.S", "boot.S", "platform.c", ...(generated.files["percpu_runtime.c"] !== undefined ? ["percpu_runtime.c"] : []), ...program.sources];
     await linkFirmware(work, arch, units);
     const elf = await readFile(join(work, "fw.elf"));
     const metadata = { arch, cpus: config.cpus, el2, features: config.features, expectedChecks: program.expectedChecks, units };

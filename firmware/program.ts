@@ -19,7 +19,9 @@
  * The parts live beside this entry: `_program_values.ts` (slots, value
  * patterns, expected-value tables), `_program_calls.ts` (how a check calls an
  * accessor), `_program_runtime.ts` (`fw.h` and the C runtime of `main.c`) and
- * `_program_round.ts` (the phases of one round).
+ * `_program_round.ts` (the phases of one round). With per-CPU counters or a
+ * dynamic region, `_program_runtime_ext.ts` adds their phases after the
+ * rounds (`checks_runtime.c`).
  *
  * @module
  */
@@ -27,6 +29,7 @@ import type { GenInput } from "../sdk/plan.ts";
 import { roundC } from "./_program_round.ts";
 import { header, initArray, mainC } from "./_program_runtime.ts";
 import { collectSlots, Emitter } from "./_program_values.ts";
+import { runtimeExtC } from "./_program_runtime_ext.ts";
 
 /** Options of {@link firmwareProgram}. */
 export interface ProgramOptions {
@@ -87,16 +90,19 @@ export function firmwareProgram(input: GenInput, options: ProgramOptions = {}): 
   const extern = roundC(input, slots, emitter, { inline: false, hammer: opts.hammer, barrierBase: 1 });
   const inline = opts.inline ? roundC(input, slots, emitter, { inline: true, hammer: opts.hammer, barrierBase: 32 }) : null;
   const initTables = input.vars.map((v) => initArray(`fw_init_${v.layout.name}`, v.layout.init));
+  // Counters and the dynamic allocator (firmware/_program_runtime_ext.ts): phases after the rounds, when the layout has them.
+  const runtimeExt = runtimeExtC(input);
   const files: Record<string, string> = {
     "fw.h": header(input, opts),
-    "main.c": mainC(input, emitter, initTables, inline !== null),
+    "main.c": mainC(input, emitter, initTables, inline !== null, runtimeExt !== null),
     "checks.c": extern.text,
   };
   if (inline) files["checks_generic.c"] = inline.text;
+  if (runtimeExt) files["checks_runtime.c"] = runtimeExt.text;
   const perCpu = 1 + extern.checks + (inline?.checks ?? 0) + 1; // reg + rounds + hooks total
   return {
     files,
     sources: Object.keys(files).filter((f) => f.endsWith(".c")),
-    expectedChecks: perCpu * input.config.cpus + 1, // + CPU 0's runtime check
+    expectedChecks: perCpu * input.config.cpus + 1 + (runtimeExt?.checks ?? 0), // + CPU 0's runtime check
   };
 }

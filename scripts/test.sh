@@ -30,7 +30,7 @@ check() { # name, command...: a single pass/fail step
 }
 
 check typecheck-tsc "$bin/tsc" --noEmit -p tsconfig.json
-check typecheck-deno "$bin/deno" check --doc --quiet mod.ts percpu.ts sdk/*.ts arch/*.ts emit/*.ts linker/*.ts ffi/*.ts firmware/*.ts cli/*.ts bench/*.ts scripts/*.ts tests/*.ts examples/*.ts examples/*/*.ts
+check typecheck-deno "$bin/deno" check --doc --quiet mod.ts percpu.ts percpu_runtime.ts sdk/*.ts arch/*.ts emit/*.ts linker/*.ts ffi/*.ts firmware/*.ts cli/*.ts bench/*.ts scripts/*.ts tests/*.ts examples/*.ts examples/*/*.ts
 check build-dist npm run --silent build
 
 "$bin/deno" run -A tests/run.ts 2>&1 | tee "$log/deno.log"; count deno "$log/deno.log" "${PIPESTATUS[0]}"

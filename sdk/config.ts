@@ -9,6 +9,7 @@ import { z } from "zod";
 import { fail } from "./errors.ts";
 import { parseOptions } from "./options.ts";
 import { type Target, TARGETS } from "./targets.ts";
+import { MAX_DYNAMIC_BYTES } from "./dynamic.ts";
 
 /** `kernel`: bare metal / kernel code. `user`: a hosted Linux process (x86_64 only). */
 export type Mode = "kernel" | "user";
@@ -39,6 +40,8 @@ export interface GenConfig {
   readonly functions: boolean;
   /** Whether `percpu.rs` (the Rust module, emit/percpu_rs.ts) is generated too. */
   readonly rust: boolean;
+  /** Bytes of the dynamic per-CPU region in every area (absent or 0: none; sdk/dynamic.ts). */
+  readonly dynamic?: number;
 }
 
 /** Names of the optional features. */
@@ -68,6 +71,12 @@ export interface GenerateOptions {
    * ...) over `percpu.S` (x86_64, aarch64, riscv64, loongarch64; not riscv32). Default false.
    */
   readonly rust?: boolean;
+  /**
+   * Reserve a dynamic region of this many bytes in every CPU area, after the
+   * static variables, for `percpu_alloc(size, align)` / `percpu_free(off)`
+   * (sdk/dynamic.ts; default 0: none).
+   */
+  readonly dynamic?: number;
 }
 
 const featureFlags = z.strictObject({
@@ -93,6 +102,7 @@ const generateSchema = z.strictObject({
   mode: z.enum(["kernel", "user"]).optional(),
   functions: z.boolean().optional(),
   rust: z.boolean().optional(),
+  dynamic: z.number().int().min(0).max(MAX_DYNAMIC_BYTES).optional(),
   features: z.union([z.array(namedEnum("feature", FEATURE_NAMES)), featureFlags]).optional(),
 });
 
@@ -123,5 +133,6 @@ export function resolveConfig(options: GenerateOptions): GenConfig {
     fail("options_invalid", ["cpus"], `Invalid generate options: naive mode has exactly 1 CPU, got cpus ${o.cpus}`);
   }
   const cpus = features.naive ? 1 : (o.cpus ?? 4);
-  return { arch: o.arch, cpus, mode, features, functions: o.functions ?? mode === "user", rust: o.rust ?? false };
+  const config: GenConfig = { arch: o.arch, cpus, mode, features, functions: o.functions ?? mode === "user", rust: o.rust ?? false };
+  return o.dynamic ? { ...config, dynamic: o.dynamic } : config;
 }

@@ -56,6 +56,10 @@ export const PERCPU_ERROR_CODES = [
   "init_unaligned_base",
   "native_unsupported_runtime",
   "native_build_failed",
+  // per-CPU counters and dynamic allocation
+  "alloc_exhausted",
+  "alloc_freed",
+  "alloc_unavailable",
   // toolchain and firmware
   "toolchain_missing",
   "build_failed",

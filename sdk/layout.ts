@@ -151,6 +151,16 @@ export interface VarDef {
   readonly init: Uint8Array;
   /** `define(..., { atomic: true })`: local RMW ops are atomic against other CPUs (see {@link checkDefineOptions}). */
   readonly atomic?: boolean;
+  /** Present when the variable is a per-CPU counter's delta (`percpu.counter()`, sdk/counters.ts). */
+  readonly counter?: CounterSpec;
+}
+
+/** What `percpu.counter(name, options)` asked for: the delta variable is an `i32` per CPU; the global count starts at `init`. */
+export interface CounterSpec {
+  /** Fold threshold; `null`: the default of the generation (`max(32, 2 × cpus)`). */
+  readonly batch: number | null;
+  /** Initial value of the global count. */
+  readonly init: bigint;
 }
 
 /** Placement of one variable in the per-CPU area. */
@@ -165,6 +175,8 @@ export interface VarLayout extends TypeLayout {
   readonly init: Uint8Array;
   /** Present (and `true`) only for variables defined `{ atomic: true }`. */
   readonly atomic?: true;
+  /** Present only for a per-CPU counter's delta variable. */
+  readonly counter?: CounterSpec;
 }
 
 /** How variables are ordered in the area. */
@@ -182,6 +194,11 @@ export interface Layout {
   /** Offset of the area's pointer to itself, or `null` when the target needs none. */
   readonly selfPointerOffset: number | null;
   readonly vars: readonly VarLayout[];
+  /**
+   * The dynamic region (`generate({ dynamic })`, sdk/dynamic.ts): `size` bytes
+   * at `offset` in every area, after the static variables; absent without one.
+   */
+  readonly dynamic?: { readonly offset: number; readonly size: number };
 }
 
 /** Name of the reserved self-pointer slot in layouts that have one. */
@@ -206,7 +223,8 @@ export function computeLayout(defs: readonly VarDef[], target: Target, order: La
     const { size, align } = typeLayout(d.type, target);
     const offset = alignUp(end, align);
     const placedVar: VarLayout = { name: d.name, type: d.type, offset, size, align, paddingBefore: offset - end, init: d.init };
-    vars.push(d.atomic === true ? { ...placedVar, atomic: true } : placedVar);
+    const withAtomic: VarLayout = d.atomic === true ? { ...placedVar, atomic: true } : placedVar;
+    vars.push(d.counter !== undefined ? { ...withAtomic, counter: d.counter } : withAtomic);
     end = offset + size;
     if (align > maxAlign) maxAlign = align;
     if (end > MAX_AREA_SIZE) {

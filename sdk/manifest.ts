@@ -48,6 +48,10 @@ export interface Manifest {
   readonly stride: number;
   readonly areaAlign: number;
   readonly selfPointerOffset: number | null;
+  /** The dynamic region in every area (`generate({ dynamic })`); absent without one. */
+  readonly dynamic?: { readonly offset: number; readonly size: number };
+  /** The per-CPU counters: each one's `i32` delta is the variable of the same name; absent without counters. */
+  readonly counters?: readonly { readonly name: string; readonly batch: number | null; readonly init: string }[];
   readonly vars: readonly ManifestVar[];
 }
 
@@ -123,6 +127,10 @@ function manifestHead(layout: Layout): ManifestHead {
     stride: layout.stride,
     areaAlign: layout.areaAlign,
     selfPointerOffset: layout.selfPointerOffset,
+    ...(layout.dynamic !== undefined ? { dynamic: layout.dynamic } : {}),
+    ...(layout.vars.some((v) => v.counter !== undefined)
+      ? { counters: layout.vars.filter((v) => v.counter !== undefined).map((v) => ({ name: v.name, batch: v.counter!.batch, init: String(v.counter!.init) })) }
+      : {}),
   };
 }
 
