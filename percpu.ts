@@ -294,6 +294,50 @@ export class PercpuVar<T extends PercpuType = PercpuType> {
     return this.#n().integerOp("cmpxchgCurrent")(expected, desired) as Infer<V>;
   }
 
+  /** Adds 1 to the current CPU's value (wrapping; x86_64 `inc %gs:`). */
+  incCurrent<V extends IntegerVarType>(this: PercpuVar<V>): void {
+    this.#n().integerOp("incCurrent")();
+  }
+
+  /** Subtracts 1 from the current CPU's value (wrapping; x86_64 `dec %gs:`). */
+  decCurrent<V extends IntegerVarType>(this: PercpuVar<V>): void {
+    this.#n().integerOp("decCurrent")();
+  }
+
+  /** Adds to the current CPU's value; returns the new value (x86_64 `xadd %gs:` + `add`). */
+  addReturnCurrent<V extends IntegerVarType>(this: PercpuVar<V>, value: IntegerArgument): Infer<V> {
+    return this.#n().integerOp("addReturnCurrent")(value) as Infer<V>;
+  }
+
+  /** Subtracts from the current CPU's value; returns the new value. */
+  subReturnCurrent<V extends IntegerVarType>(this: PercpuVar<V>, value: IntegerArgument): Infer<V> {
+    return this.#n().integerOp("subReturnCurrent")(value) as Infer<V>;
+  }
+
+  /** Adds 1 to the current CPU's value; returns the new value. */
+  incReturnCurrent<V extends IntegerVarType>(this: PercpuVar<V>): Infer<V> {
+    return this.#n().integerOp("incReturnCurrent")() as Infer<V>;
+  }
+
+  /** Subtracts 1 from the current CPU's value; returns the new value. */
+  decReturnCurrent<V extends IntegerVarType>(this: PercpuVar<V>): Infer<V> {
+    return this.#n().integerOp("decReturnCurrent")() as Infer<V>;
+  }
+
+  /**
+   * Stores `desired` if the current CPU's value equals `expected` (one
+   * `cmpxchg %gs:` on x86_64, Linux's `this_cpu_try_cmpxchg`); returns
+   * whether it did and the value found (`expected` on success), as C's
+   * `*old`: a retry loop passes `value` back as the next `expected`.
+   */
+  tryCmpxchgCurrent<V extends IntegerVarType>(
+    this: PercpuVar<V>,
+    expected: IntegerArgument,
+    desired: IntegerArgument,
+  ): { ok: boolean; value: Infer<V> } {
+    return this.#n().integerOp("tryCmpxchgCurrent")(expected, desired) as { ok: boolean; value: Infer<V> };
+  }
+
   /**
    * Adds to `cpu`'s value with one atomic on its address (x86_64 `lock add`,
    * aarch64 LL/SC, riscv `amoadd`, loongarch `amadd`). Exact against other
@@ -391,7 +435,7 @@ type LeafOpMethod<T, K extends LeafOp> = (
     ...(LeafSpecs[K]["target"] extends "remote" ? [cpu: number] : []),
     ...LeafArgs<LeafSpecs[K]["values"], LeafSpecs[K]["integer"] extends true ? IntegerArgument : InferInit<T>>,
   ]
-) => LeafSpecs[K]["returns"] extends "value" ? Infer<T> : void;
+) => LeafSpecs[K]["returns"] extends "value" ? Infer<T> : LeafSpecs[K]["returns"] extends "ok" ? { ok: boolean; value: Infer<T> } : void;
 
 /**
  * The op methods of a leaf handle of type `T`, derived from the op catalog

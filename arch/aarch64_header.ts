@@ -13,12 +13,16 @@
  *   `PERCPU__BASE() + a`, so the compiler folds the constant part of `a`;
  * - the guarded forms (`PERCPU__RD_G`, `PERCPU__WR_G`, their `_AT` forms via
  *   the generic fallback) always take the guard (`PERCPU__GUARD_ENTER/EXIT`);
- * - the integer read-modify-write ops (add/sub/and/or/xor/xchg/cmpxchg) are an
- *   ARMv8.0 LL/SC loop (`ldxr`/`stxr`, `ldxrb`/`stxrb`, `ldxrh`/`stxrh`; no
- *   LSE on Cortex-A57) on the address computed from the register, unguarded
- *   like `percpu.S`: an interrupt between `ldxr` and `stxr` clears the
- *   exclusive monitor so the loop retries, and a migration after `mrs` only
- *   means the update lands, atomically, on the previous CPU's copy;
+ * - the integer read-modify-write ops (add/sub/and/or/xor/inc/dec/xchg/cmpxchg/
+ *   add_return) are an ARMv8.0 LL/SC loop (`ldxr`/`stxr`, `ldxrb`/`stxrb`,
+ *   `ldxrh`/`stxrh`; no LSE on Cortex-A57) on the address computed from the
+ *   register: an interrupt between `ldxr` and `stxr` clears the exclusive
+ *   monitor so the loop retries. The counter ops (add/sub/and/or/xor/inc/dec)
+ *   are unguarded like `percpu.S`: a migration after `mrs` only means the
+ *   update lands, atomically, on the previous CPU's copy. The ops whose
+ *   result or target must be this CPU's (xchg, cmpxchg, try_cmpxchg, the
+ *   `_return` ops; guard class `this_cpu`) take the guard around `mrs` and
+ *   the loop, as Linux's arm64 `this_cpu_*` disables preemption;
  *   bool and float leaves have none (using one fails a `_Static_assert`);
  * - values travel through integer registers (floats as their bits), so the
  *   accesses compile with `-mgeneral-regs-only` and never touch FP/SIMD.
@@ -123,8 +127,11 @@ function llsc(op: string): string {
 export function aarch64HeaderPrimitives(input: GenInput): string {
   const reg = input.config.features.el2 ? "tpidr_el2" : "tpidr_el1";
   const val = `%" PERCPU__A64_R_##K "[val]`;
-  const rmwHead = (hold: string): string =>
-    `__extension__({ PERCPU__A64_RMW_##K PERCPU__A64_H_##K ${hold}; uintptr_t percpu__a64p_ = PERCPU__BASE() + (uintptr_t)(a); PERCPU__A64_H_##K percpu__a64o_; uint32_t percpu__a64s_; `;
+  // `guard`: the op's result or target must be this CPU's (xchg, cmpxchg, add_return): the guard spans mrs and the loop.
+  const rmwHead = (hold: string, guard = false): string =>
+    `__extension__({ PERCPU__A64_RMW_##K PERCPU__A64_H_##K ${hold}; ${
+      guard ? "PERCPU__GUARD_ENTER " : ""
+    }uintptr_t percpu__a64p_ = PERCPU__BASE() + (uintptr_t)(a); PERCPU__A64_H_##K percpu__a64o_; uint32_t percpu__a64s_; `;
   const rmw = (name: string, op: string): string =>
     `#define PERCPU__${name}_AT(T, K, a, v) ${rmwHead("percpu__a64v_ = PERCPU__A64_FROM_##K(T, v)")}PERCPU__A64_H_##K percpu__a64n_; ` +
     `__asm__ __volatile__(${llsc(op)} : [old] "=&r"(percpu__a64o_), [new] "=&r"(percpu__a64n_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "cc", "memory"); (void)percpu__a64o_; })`;
@@ -152,9 +159,12 @@ export function aarch64HeaderPrimitives(input: GenInput): string {
     rmw("AND", "and"),
     rmw("OR", "orr"),
     rmw("XOR", "eor"),
-    `#define PERCPU__XCHG_AT(T, K, a, v) ${rmwHead("percpu__a64v_ = PERCPU__A64_FROM_##K(T, v)")}` +
-    `__asm__ __volatile__(${llsc("xchg")} : [old] "=&r"(percpu__a64o_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "memory"); PERCPU__A64_TO_##K(T, percpu__a64o_); })`,
-    `#define PERCPU__CMPXCHG_AT(T, K, a, e, d) ${rmwHead("percpu__a64e_ = PERCPU__A64_FROM_##K(T, e), percpu__a64v_ = PERCPU__A64_FROM_##K(T, d)")}` +
-    `__asm__ __volatile__(${llsc("cmpxchg")} : [old] "=&r"(percpu__a64o_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [exp] "r"(percpu__a64e_), [val] "r"(percpu__a64v_) : "cc", "memory"); PERCPU__A64_TO_##K(T, percpu__a64o_); })`,
+    `#define PERCPU__XCHG_AT(T, K, a, v) ${rmwHead("percpu__a64v_ = PERCPU__A64_FROM_##K(T, v)", true)}` +
+    `__asm__ __volatile__(${llsc("xchg")} : [old] "=&r"(percpu__a64o_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "memory"); PERCPU__GUARD_EXIT PERCPU__A64_TO_##K(T, percpu__a64o_); })`,
+    `#define PERCPU__CMPXCHG_AT(T, K, a, e, d) ${rmwHead("percpu__a64e_ = PERCPU__A64_FROM_##K(T, e), percpu__a64v_ = PERCPU__A64_FROM_##K(T, d)", true)}` +
+    `__asm__ __volatile__(${llsc("cmpxchg")} : [old] "=&r"(percpu__a64o_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [exp] "r"(percpu__a64e_), [val] "r"(percpu__a64v_) : "cc", "memory"); PERCPU__GUARD_EXIT PERCPU__A64_TO_##K(T, percpu__a64o_); })`,
+    "/* add_return: the LL/SC add loop returning the new value, guarded (the value returned must be this CPU's). */",
+    `#define PERCPU__ADD_RETURN_AT(T, K, a, v) ${rmwHead("percpu__a64v_ = PERCPU__A64_FROM_##K(T, v)", true)}PERCPU__A64_H_##K percpu__a64n_; ` +
+    `__asm__ __volatile__(${llsc("add")} : [old] "=&r"(percpu__a64o_), [new] "=&r"(percpu__a64n_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "cc", "memory"); PERCPU__GUARD_EXIT (void)percpu__a64o_; PERCPU__A64_TO_##K(T, percpu__a64n_); })`,
   ].join("\n");
 }

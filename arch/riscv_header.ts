@@ -124,6 +124,9 @@ function dispatchLines(): string[] {
     '#define PERCPU__RV_CMPXCHG_percpu__w(T, K, a, e, d) PERCPU__RV_LRSC(T, "w", int32_t, a, e, d)',
     '#define PERCPU__RV_CMPXCHG_percpu__d(T, K, a, e, d) PERCPU__RV_LRSC(T, "d", int64_t, a, e, d)',
     "#define PERCPU__RV_CMPXCHG_percpu__none(T, K, a, e, d) PERCPU__RV_CMPXCHG_G(T, K, a, e, d)",
+    '#define PERCPU__RV_ADD_RETURN_percpu__w(T, K, a, v) PERCPU__RV_AMOADD_RET(T, uint32_t, "w", a, v)',
+    '#define PERCPU__RV_ADD_RETURN_percpu__d(T, K, a, v) PERCPU__RV_AMOADD_RET(T, uint64_t, "d", a, v)',
+    "#define PERCPU__RV_ADD_RETURN_percpu__none(T, K, a, v) PERCPU__RV_ADD_RETURN_G(T, K, a, v)",
     "#define PERCPU__RD(T, K, o) PERCPU__RV_CAT(PERCPU__RV_RD_, PERCPU__RV_WORDS_##K)(T, K, o)",
     "#define PERCPU__WR(T, K, o, v) PERCPU__RV_CAT(PERCPU__RV_WR_, PERCPU__RV_WORDS_##K)(T, K, o, v)",
     "#define PERCPU__RD_G(T, K, o) PERCPU__RV_CAT(PERCPU__RV_RD_G_, PERCPU__RV_WORDS_##K)(T, K, o)",
@@ -131,6 +134,7 @@ function dispatchLines(): string[] {
     ...RMW.map(([name]) => `#define PERCPU__${name}_AT(T, K, a, v) PERCPU__RV_CAT(PERCPU__RV_${name}_, PERCPU__RV_AW_##K)(T, a, v)`),
     "#define PERCPU__XCHG_AT(T, K, a, v) PERCPU__RV_CAT(PERCPU__RV_XCHG_, PERCPU__RV_AW_##K)(T, K, a, v)",
     "#define PERCPU__CMPXCHG_AT(T, K, a, e, d) PERCPU__RV_CAT(PERCPU__RV_CMPXCHG_, PERCPU__RV_AW_##K)(T, K, a, e, d)",
+    "#define PERCPU__ADD_RETURN_AT(T, K, a, v) PERCPU__RV_CAT(PERCPU__RV_ADD_RETURN_, PERCPU__RV_AW_##K)(T, K, a, v)",
   );
   return lines;
 }
@@ -163,12 +167,18 @@ function sharedShapes(): string[] {
     "/* AMOs on the address computed from gp: unguarded (a migration only moves the whole, atomic update to the previous CPU). */",
     "#define PERCPU__RV_AMO(T, U, insn, a, neg, v) __extension__({ U percpu__w_ = neg (U)(T)(v); " +
     '__asm__ __volatile__(insn " zero, %z1, (%0)" : : "r"(PERCPU__BASE() + (uintptr_t)(a)), "rJ"(percpu__w_) : "memory"); })',
-    '#define PERCPU__RV_AMOSWAP(T, S, a, v) __extension__({ T percpu__w_ = (T)(v); intptr_t percpu__o_; __asm__ __volatile__("amoswap." S " %0, %z2, (%1)" : "=&r"(percpu__o_) ' +
-    ': "r"(PERCPU__BASE() + (uintptr_t)(a)), "rJ"(percpu__w_) : "memory"); (T)percpu__o_; })',
+    "/* xchg, cmpxchg and add_return must act on this CPU's copy: the guard spans computing the address and the AMO / LR/SC loop. */",
+    '#define PERCPU__RV_AMOSWAP(T, S, a, v) __extension__({ T percpu__w_ = (T)(v); intptr_t percpu__o_; PERCPU__GUARD_ENTER __asm__ __volatile__("amoswap." S " %0, %z2, (%1)" : "=&r"(percpu__o_) ' +
+    ': "r"(PERCPU__BASE() + (uintptr_t)(a)), "rJ"(percpu__w_) : "memory"); PERCPU__GUARD_EXIT (T)percpu__o_; })',
+    "/* amoadd leaves the old value; the compiler adds the operand once more (Linux's riscv this_cpu_add_return). */",
+    '#define PERCPU__RV_AMOADD_RET(T, U, S, a, v) __extension__({ U percpu__w_ = (U)(T)(v); intptr_t percpu__o_; PERCPU__GUARD_ENTER __asm__ __volatile__("amoadd." S " %0, %z2, (%1)" : "=&r"(percpu__o_) ' +
+    ': "r"(PERCPU__BASE() + (uintptr_t)(a)), "rJ"(percpu__w_) : "memory"); PERCPU__GUARD_EXIT (T)((U)percpu__o_ + percpu__w_); })',
+    "#define PERCPU__RV_ADD_RETURN_G(T, K, a, v) __extension__({ T percpu__w_ = (T)(v), percpu__n_; uintptr_t percpu__a_ = (uintptr_t)(a); " +
+    "PERCPU__GUARD_ENTER percpu__n_ = (T)(PERCPU__RD_AT(T, K, percpu__a_) + percpu__w_); PERCPU__WR_AT(T, K, percpu__a_, percpu__n_); PERCPU__GUARD_EXIT percpu__n_; })",
     "/* lr.w sign-extends: compare with the expected value sign-extended from the kind's width (ST). */",
-    "#define PERCPU__RV_LRSC(T, S, ST, a, e, d) __extension__({ T percpu__e_ = (T)(e), percpu__d_ = (T)(d); intptr_t percpu__o_; uintptr_t percpu__f_; " +
+    "#define PERCPU__RV_LRSC(T, S, ST, a, e, d) __extension__({ T percpu__e_ = (T)(e), percpu__d_ = (T)(d); intptr_t percpu__o_; uintptr_t percpu__f_; PERCPU__GUARD_ENTER " +
     '__asm__ __volatile__("1:\\n\\tlr." S " %0, (%2)\\n\\tbne %0, %z3, 2f\\n\\tsc." S " %1, %z4, (%2)\\n\\tbnez %1, 1b\\n2:" : "=&r"(percpu__o_), "=&r"(percpu__f_) ' +
-    ': "r"(PERCPU__BASE() + (uintptr_t)(a)), "rJ"((intptr_t)(ST)percpu__e_), "rJ"(percpu__d_) : "memory"); (T)percpu__o_; })',
+    ': "r"(PERCPU__BASE() + (uintptr_t)(a)), "rJ"((intptr_t)(ST)percpu__e_), "rJ"(percpu__d_) : "memory"); PERCPU__GUARD_EXIT (T)percpu__o_; })',
     "/* No AMO for this kind and width: a guarded load then store on the address. */",
     "#define PERCPU__RV_XCHG_G(T, K, a, v) __extension__({ T percpu__w_ = (T)(v), percpu__o_; uintptr_t percpu__a_ = (uintptr_t)(a); " +
     "PERCPU__GUARD_ENTER percpu__o_ = PERCPU__RD_AT(T, K, percpu__a_); PERCPU__WR_AT(T, K, percpu__a_, percpu__w_); PERCPU__GUARD_EXIT percpu__o_; })",

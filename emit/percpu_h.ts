@@ -88,7 +88,8 @@ function operandParams(op: LeafOp): string[] {
  */
 function rmwFallbacks(): string {
   return LOCAL_RMW_OPS.map((op) => {
-    const { primitive, c } = LEAF_OP_SPECS[op];
+    const { primitive, c, derived } = LEAF_OP_SPECS[op];
+    if (derived !== null) return `#ifndef ${primitive}_AT\n#define ${primitive}_AT(${["T", "K", "a", ...operandParams(op)].join(", ")}) ${derivedExpr(op, derived, "_AT", "a")}\n#endif`;
     if (c === null) throw new Error(`${op}: an integer op needs a C model for the generic fallback`);
     const params = operandParams(op);
     const expr = (e: string) => e.replaceAll("{old}", "percpu__o_").replace(/\{(\d+)\}/g, (_, i) => `percpu__a${i}_`);
@@ -98,11 +99,17 @@ function rmwFallbacks(): string {
   }).join("\n");
 }
 
-/** Constant-offset forms of the RMW ops that an arch does not define: its run-time offset form. */
+/** The fallback of an op derived from another primitive (see `LeafOpSpec.derived`), in form `form` (`""` or `_AT`) on offset `a`. */
+function derivedExpr(op: LeafOp, derived: string, form: string, a: string): string {
+  return derived.replaceAll("{F}", form).replaceAll("{a}", a).replace(/\{(\d+)\}/g, (_, i) => `(${operandParams(op)[Number(i)]})`);
+}
+
+/** Constant-offset forms of the RMW ops that an arch does not define: its run-time offset form (derived ops: the other op's constant form). */
 function rmwConstForms(): string {
   return LOCAL_RMW_OPS.map((op) => {
-    const { primitive } = LEAF_OP_SPECS[op];
+    const { primitive, derived } = LEAF_OP_SPECS[op];
     const params = ["T", "K", "o", ...operandParams(op)].join(", ");
+    if (derived !== null) return `#ifndef ${primitive}\n#define ${primitive}(${params}) ${derivedExpr(op, derived, "", "o")}\n#endif`;
     const args = ["T", "K", "o", ...operandParams(op)].join(", ");
     return `#ifndef ${primitive}\n#define ${primitive}(${params}) ${primitive}_AT(${args})\n#endif`;
   }).join("\n");

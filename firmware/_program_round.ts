@@ -106,8 +106,20 @@ export function roundC(
     for (const op of leafOps(s.leaf.scalar)) {
       const spec = LEAF_OP_SPECS[op];
       const operand = spec.identity === "zero" ? "0" : spec.identity === "ones" ? hex(s.mask) : "r";
+      if (spec.returns === "ok") {
+        // try_cmpxchg(&r, r): succeeds and leaves the value as it is.
+        const invoked = call(s, op, { values: [`&e_`, valueOf(s, "r")] });
+        inner.push(`{ ${s.leaf.cType} e_ = ${valueOf(s, "r")};`, ...hooked(op, `fw_expect(&k, "${op}", ${invoked}, 1);`), "}");
+        continue;
+      }
       const invoked = call(s, op, { values: spec.values.map(() => valueOf(s, operand)) });
-      inner.push(...hooked(op, spec.returns === "value" ? `fw_expect(&k, "${op}", ${bitsOf(s, invoked)}, r);` : `${invoked};`));
+      // Ops that change the value whatever the operand (inc, add_return of the value, ...) are undone with a raw write.
+      const sample = 5n;
+      const outcome = spec.model?.(sample, spec.values.map(() => operand === "r" ? sample : operand === "0" ? 0n : s.mask), s.mask);
+      const keeps = outcome === undefined || outcome.value === sample;
+      const returnsR = outcome === undefined || outcome.result === sample;
+      inner.push(...hooked(op, spec.returns === "value" && returnsR ? `fw_expect(&k, "${op}", ${bitsOf(s, invoked)}, r);` : `(void)${invoked};`));
+      if (!keeps) inner.push(`${call(s, "write_current_raw", { values: [valueOf(s, "r")] })};`);
     }
     inner.push(`fw_expect(&k, "unchanged", ${bitsOf(s, call(s, "read_current_raw"))}, r);`);
     line(s.name, "hooks", inner, s.leaf.varName);
@@ -188,8 +200,20 @@ export function roundC(
       for (const firstIsCurrent of [false, true]) {
         const operands = spec.values.map((_, i) => (i === 0 && firstIsCurrent ? now : fresh()));
         const outcomes = now.map((old, c) => spec.model!(old, operands.map((o) => o[c]!), s.mask));
-        const invoked = call(s, op, { values: operands.map((o) => valueOf(s, `${t((c) => o[c]!)}[cpu]`)) });
         const tag = `${op}${firstIsCurrent ? "/current" : ""}`;
+        if (spec.returns === "ok") {
+          const [first, ...rest] = operands.map((o) => valueOf(s, `${t((c) => o[c]!)}[cpu]`));
+          const invoked = call(s, op, { values: ["&e_", ...rest] });
+          steps.push(
+            `{ ${s.leaf.cType} e_ = ${first}; bool ok_ = ${invoked};`,
+            `  fw_expect(&k, "${tag}/ok", ok_, ${t((c) => (outcomes[c]!.ok ? 1n : 0n))}[cpu]);`,
+            `  fw_expect(&k, "${tag}/found", ${bitsOf(s, "e_")}, ${t((c) => outcomes[c]!.result!)}[cpu]); }`,
+          );
+          now = outcomes.map((o) => o.value);
+          steps.push(`fw_expect(&k, "${tag}", ${bitsOf(s, call(s, "read_current"))}, ${t((c) => now[c]!)}[cpu]);`);
+          continue;
+        }
+        const invoked = call(s, op, { values: operands.map((o) => valueOf(s, `${t((c) => o[c]!)}[cpu]`)) });
         if (spec.returns === "value") steps.push(`fw_expect(&k, "${tag}/returned", ${bitsOf(s, invoked)}, ${t((c) => outcomes[c]!.result!)}[cpu]);`);
         else steps.push(`${invoked};`);
         now = outcomes.map((o) => o.value);
