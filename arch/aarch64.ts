@@ -580,13 +580,15 @@ function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): Item[] {
       // try_cmpxchg: the expected value is loaded from *expected (x0) into x14.
       expected: tryOp ? hw(14) : args.get("expected") ?? r0,
     };
-    const head = tryOp ? [load(isa.load === "ldrsw" ? "ldr" : isa.load.replace("ldrs", "ldr"), hw(14)[isa.valueForm], at(r0.x))] : [];
+    // try_cmpxchg's `T *expected` (after any index arguments).
+    const ptr = args.get("expected") ?? r0;
+    const head = tryOp ? [load(isa.load === "ldrsw" ? "ldr" : isa.load.replace("ldrs", "ldr"), hw(14)[isa.valueForm], at(ptr.x))] : [];
     const loop = llscLoop(isa, o, regs);
     const tail = match(o)
       .returnType<Item[]>()
       .with("xchg_current", "cmpxchg_current", () => [returnOld(isa, regs.old, r0)])
       .with("add_return_current", "sub_return_current", "inc_return_current", "dec_return_current", () => [returnNew(isa, regs.next, r0)])
-      .with("try_cmpxchg_current", () => [store(isa.store, regs.old[isa.valueForm], at(r0.x)), cset(r0.w, "eq")])
+      .with("try_cmpxchg_current", () => [store(isa.store, regs.old[isa.valueForm], at(ptr.x)), cset(r0.w, "eq")])
       .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "inc_current", "dec_current", () => [])
       .exhaustive();
     const body = [...head, ...addr, ...loop, ...tail];

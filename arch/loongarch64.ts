@@ -43,7 +43,7 @@ import { cTypeName, GUARD_HOOKS, type IndexDim, INTEGER_OPS, leafFunction, leafO
 import type { VarLayout } from "../sdk/layout.ts";
 import { AREAS_SYMBOL, BASE_SYMBOL, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
 import { type AsmItem, definedRegs, inlineTemplate, insn, label, renderFunction } from "./asm.ts";
-import { type ArithmeticOp, isRemoteOp, type LocalRmwOp, REMOTE_RMW_LIKE } from "../sdk/ops.ts";
+import { type ArithmeticOp, isRemoteOp, LEAF_OP_SPECS, type LocalRmwOp, REMOTE_RMW_LIKE } from "../sdk/ops.ts";
 import { loongarch64HeaderPrimitives } from "./loongarch64_header.ts";
 import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
 import type { ArchBackend } from "./backend.ts";
@@ -553,6 +553,36 @@ function guard(input: GenInput, body: readonly Item[]): Item[] {
   ];
 }
 
+/**
+ * Wraps the body of an op with arguments (ending without `ret`) in the enabled guard hooks: a frame keeps
+ * `$ra`, the argument registers across the entry hooks and the result `$a0` across the exit ones.
+ */
+function guardArgs(input: GenInput, args: readonly Reg[], body: readonly Item[], result: boolean): Item[] {
+  const { preempt, irq } = input.config.features;
+  if (!preempt && !irq) return [...body, ret()];
+  const [preemptDisable, preemptEnable, irqSave, irqRestore] = GUARD_HOOKS;
+  const frame = Math.ceil(((args.length + 3) * 8) / 16) * 16;
+  const raAt = frame - 8;
+  const flagsAt = frame - 16;
+  const resultAt = frame - 24;
+  return [
+    addiD("$sp", "$sp", -frame),
+    store("st.d", "$ra", "$sp", raAt),
+    ...args.map((r, k) => store("st.d", r, "$sp", 8 * k)),
+    ...(preempt ? [bl(preemptDisable)] : []),
+    ...(irq ? [bl(irqSave), store("st.d", "$a0", "$sp", flagsAt)] : []),
+    ...args.map((r, k) => load("ld.d", r, "$sp", 8 * k)),
+    ...body,
+    ...(result ? [store("st.d", "$a0", "$sp", resultAt)] : []),
+    ...(irq ? [load("ld.d", "$a0", "$sp", flagsAt), bl(irqRestore)] : []),
+    ...(preempt ? [bl(preemptEnable)] : []),
+    ...(result ? [load("ld.d", "$a0", "$sp", resultAt)] : []),
+    load("ld.d", "$ra", "$sp", raAt),
+    addiD("$sp", "$sp", frame),
+    ret(),
+  ];
+}
+
 /** Copies `size` bytes from `src` to `dst` in `chunk`-byte units (temporaries `t`). */
 function copyLoop(dst: Reg, src: Reg, size: number, chunk: 1 | 2 | 4 | 8, t: readonly [Reg, Reg], loop: string): Item[] {
   const w: Width = { size: chunk, signed: false };
@@ -674,6 +704,12 @@ function leafAsm(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
   const { setup, site } = remote
     ? remoteSite(input, "$a0", leaf.areaOffset, idx, leaf.indices)
     : currentSite(input, leaf.areaOffset, idx, leaf.indices);
+  // Ops whose result or target must be this CPU's (guard class `this_cpu`) take the guard: `$r21` plus an offset is
+  // computed apart from the AM* / LL/SC, so a migration in between would act on the previous CPU's copy.
+  const spec = LEAF_OP_SPECS[op];
+  const params = leafSignature(leaf, op).params.length;
+  const guarded = (body: readonly Item[]): Item[] =>
+    !remote && spec.guard === "this_cpu" ? guardArgs(input, A.slice(0, params), body, true) : [...body, ret()];
   if (op === "try_cmpxchg_current") {
     // `T *expected` in e's register: the expected value loaded into $a6, the cmpxchg leaving the value found in $a7,
     // which is stored back (the same value on success); $a0 = whether they matched.
@@ -682,17 +718,16 @@ function leafAsm(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
     const ptr = A[vi]!;
     const at0: Site = { base: ptr, disp: { kind: "imm", value: 0 } };
     const body = leafBody(input, leaf, op, site, { ...R, e: "$a6", r: "$a7" });
-    return renderFunction(leafFunction(leaf, op), [
+    return renderFunction(leafFunction(leaf, op), guarded([
       ...access("ld", w, "$a6", at0, T[0]!),
       ...setup,
       ...body,
       ...access("st", w, "$a7", at0, T[0]!),
       rrr("xor", "$t0", "$a7", "$a6"),
       rri("sltui", "$a0", "$t0", 1),
-      ret(),
-    ]);
+    ]));
   }
-  return renderFunction(leafFunction(leaf, op), [...setup, ...leafBody(input, leaf, op, site, R), ret()]);
+  return renderFunction(leafFunction(leaf, op), guarded([...setup, ...leafBody(input, leaf, op, site, R)]));
 }
 
 function code(input: GenInput): string {
@@ -801,10 +836,17 @@ function inlineLeaf(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
       outputs.push(`[t${k}] "=&r"(__t${k})`);
     }
   });
+  // Guard class `this_cpu` (xchg, cmpxchg, the _return ops): the hooks around the address and the atomic.
+  const { preempt, irq } = input.config.features;
+  const guard = !remote && LEAF_OP_SPECS[op].guard === "this_cpu";
+  const enter = guard ? [...(preempt ? [`${GUARD_HOOKS[0]}();`] : []), ...(irq ? [`uintptr_t __flags = ${GUARD_HOOKS[2]}();`] : [])] : [];
+  const exit = guard ? [...(irq ? [`${GUARD_HOOKS[3]}(__flags);`] : []), ...(preempt ? [`${GUARD_HOOKS[1]}();`] : [])] : [];
   const lines = [
     `static inline ${cPrototype(sig)} {`,
+    ...enter.map((l) => `  ${l}`),
     ...decls.map((d) => `  ${d}`),
     `  ${asmStatement(body, outputs, inputs)}`,
+    ...exit.map((l) => `  ${l}`),
     ...(hasResult ? returnFrom(leaf).map((l) => `  ${l}`) : []),
     "}",
     "",

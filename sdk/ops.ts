@@ -200,8 +200,9 @@ export const LEAF_OP_SPECS = {
     identity: null,
     model: ((old, [expected = 0n, desired = 0n]) => ({ value: old === expected ? desired : old, result: old, ok: old === expected })) as RmwModel,
     c: null,
-    derived: "__extension__({ T *percpu__pe_ = ({0}); T percpu__e_ = *percpu__pe_; T percpu__f_ = PERCPU__CMPXCHG{F}(T, K, {a}, percpu__e_, {1}); " +
-      "bool percpu__ok_ = percpu__f_ == percpu__e_; if (!percpu__ok_) *percpu__pe_ = percpu__f_; percpu__ok_; })",
+    // Locals named apart from the cmpxchg primitives' own (`percpu__e_`, ...), which expand inside.
+    derived: "__extension__({ T *percpu__tp_ = ({0}); T percpu__te_ = *percpu__tp_; T percpu__tf_ = PERCPU__CMPXCHG{F}(T, K, {a}, percpu__te_, {1}); " +
+      "bool percpu__tok_ = percpu__tf_ == percpu__te_; if (!percpu__tok_) *percpu__tp_ = percpu__tf_; percpu__tok_; })",
   },
   // Remote read-modify-write: one atomic on `cpu`'s copy (x86_64 `lock add`/`lock cmpxchg`, aarch64
   // LL/SC, riscv AMO or LR/SC, loongarch AM* or LL/SC). Exact against other remote RMWs, and against
