@@ -100,13 +100,13 @@ function constAccess(reg: string, insn: string, outs: string, ins: string): stri
 }
 
 /** The LL/SC loop text (a C string) of an RMW op: `op` is the data-processing mnemonic, or `xchg` / `cmpxchg`. */
-function llsc(op: string): string {
+function llsc(op: string, operand?: string): string {
   const w = `%" PERCPU__A64_R_##K "`;
   const ld = `1:\\n\\tldxr" PERCPU__A64_EX_##K " ${w}[old], [%[p]]\\n\\t`;
   const st = (v: string): string => `stxr" PERCPU__A64_EX_##K " %w[st], ${w}[${v}], [%[p]]\\n\\tcbnz %w[st], 1b`;
   if (op === "xchg") return `"${ld}${st("val")}"`;
   if (op === "cmpxchg") return `"${ld}cmp ${w}[old], ${w}[exp]" PERCPU__A64_CMP_##K "\\n\\tb.ne 2f\\n\\t${st("val")}\\n2:"`;
-  return `"${ld}${op} ${w}[new], ${w}[old], ${w}[val]\\n\\t${st("new")}"`;
+  return `"${ld}${op} ${w}[new], ${w}[old], ${operand ?? `${w}[val]`}\\n\\t${st("new")}"`;
 }
 
 /**
@@ -163,6 +163,11 @@ export function aarch64HeaderPrimitives(input: GenInput): string {
     `__asm__ __volatile__(${llsc("xchg")} : [old] "=&r"(percpu__a64o_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "memory"); PERCPU__GUARD_EXIT PERCPU__A64_TO_##K(T, percpu__a64o_); })`,
     `#define PERCPU__CMPXCHG_AT(T, K, a, e, d) ${rmwHead("percpu__a64e_ = PERCPU__A64_FROM_##K(T, e), percpu__a64v_ = PERCPU__A64_FROM_##K(T, d)", true)}` +
     `__asm__ __volatile__(${llsc("cmpxchg")} : [old] "=&r"(percpu__a64o_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [exp] "r"(percpu__a64e_), [val] "r"(percpu__a64v_) : "cc", "memory"); PERCPU__GUARD_EXIT PERCPU__A64_TO_##K(T, percpu__a64o_); })`,
+    "/* inc/dec: the add/sub loop with the immediate 1 (no register for the operand). */",
+    `#define PERCPU__INC_AT(T, K, a) ${rmwHead("percpu__a64u_ = 0")}(void)percpu__a64u_; PERCPU__A64_H_##K percpu__a64n_; ` +
+    `__asm__ __volatile__(${llsc("add", "#1")} : [old] "=&r"(percpu__a64o_), [new] "=&r"(percpu__a64n_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_) : "cc", "memory"); (void)percpu__a64o_; })`,
+    `#define PERCPU__DEC_AT(T, K, a) ${rmwHead("percpu__a64u_ = 0")}(void)percpu__a64u_; PERCPU__A64_H_##K percpu__a64n_; ` +
+    `__asm__ __volatile__(${llsc("sub", "#1")} : [old] "=&r"(percpu__a64o_), [new] "=&r"(percpu__a64n_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_) : "cc", "memory"); (void)percpu__a64o_; })`,
     "/* add_return: the LL/SC add loop returning the new value, guarded (the value returned must be this CPU's). */",
     `#define PERCPU__ADD_RETURN_AT(T, K, a, v) ${rmwHead("percpu__a64v_ = PERCPU__A64_FROM_##K(T, v)", true)}PERCPU__A64_H_##K percpu__a64n_; ` +
     `__asm__ __volatile__(${llsc("add")} : [old] "=&r"(percpu__a64o_), [new] "=&r"(percpu__a64n_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "cc", "memory"); PERCPU__GUARD_EXIT (void)percpu__a64o_; PERCPU__A64_TO_##K(T, percpu__a64n_); })`,

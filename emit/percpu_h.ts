@@ -104,12 +104,29 @@ function derivedExpr(op: LeafOp, derived: string, form: string, a: string): stri
   return derived.replaceAll("{F}", form).replaceAll("{a}", a).replace(/\{(\d+)\}/g, (_, i) => `(${operandParams(op)[Number(i)]})`);
 }
 
-/** Constant-offset forms of the RMW ops that an arch does not define: its run-time offset form (derived ops: the other op's constant form). */
+/**
+ * Constant-offset forms of the derived ops (`inc` is `add 1`, ...) an arch does not define: its own run-time
+ * form when it specialises that (an immediate `add #1` loop), else the other op's constant form. Emitted
+ * before the run-time fallbacks, so `#ifdef` sees only the arch's primitives.
+ */
+function derivedConstForms(): string {
+  return LOCAL_RMW_OPS.flatMap((op) => {
+    const { primitive, derived } = LEAF_OP_SPECS[op];
+    if (derived === null) return [];
+    const params = ["T", "K", "o", ...operandParams(op)].join(", ");
+    return [
+      `#ifndef ${primitive}\n#ifdef ${primitive}_AT\n#define ${primitive}(${params}) ${primitive}_AT(${params})\n#else\n` +
+      `#define ${primitive}(${params}) ${derivedExpr(op, derived, "", "o")}\n#endif\n#endif`,
+    ];
+  }).join("\n");
+}
+
+/** Constant-offset forms of the RMW ops that an arch does not define: its run-time offset form. */
 function rmwConstForms(): string {
-  return LOCAL_RMW_OPS.map((op) => {
+  return LOCAL_RMW_OPS.filter((op) => LEAF_OP_SPECS[op].derived === null).map((op) => {
     const { primitive, derived } = LEAF_OP_SPECS[op];
     const params = ["T", "K", "o", ...operandParams(op)].join(", ");
-    if (derived !== null) return `#ifndef ${primitive}\n#define ${primitive}(${params}) ${derivedExpr(op, derived, "", "o")}\n#endif`;
+    if (derived !== null) return "";
     const args = ["T", "K", "o", ...operandParams(op)].join(", ");
     return `#ifndef ${primitive}\n#define ${primitive}(${params}) ${primitive}_AT(${args})\n#endif`;
   }).join("\n");
@@ -136,6 +153,7 @@ const GENERIC_FALLBACK = (): string => `/* Generic fallback for every primitive 
 #ifndef PERCPU__WR_G_AT
 #define PERCPU__WR_G_AT(T, K, a, v) __extension__({ T percpu__w_ = (T)(v); PERCPU__GUARD_ENTER PERCPU__WR_AT(T, K, a, percpu__w_); PERCPU__GUARD_EXIT (void)0; })
 #endif
+${derivedConstForms()}
 #define PERCPU__RMW_GENERIC(T, a, OP, v) __extension__({ T percpu__w_ = (T)(v); PERCPU__GUARD_ENTER volatile T *percpu__p_ = PERCPU__PTR(T, a); *percpu__p_ = (T)(*percpu__p_ OP percpu__w_); PERCPU__GUARD_EXIT (void)0; })
 ${rmwFallbacks()}
 #ifndef PERCPU__RD

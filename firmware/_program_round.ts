@@ -112,15 +112,11 @@ export function roundC(
         inner.push(`{ ${s.leaf.cType} e_ = ${valueOf(s, "r")};`, ...hooked(op, `fw_expect(&k, "${op}", ${invoked}, 1);`), "}");
         continue;
       }
+      // Ops that change the value whatever the operand (inc, add_return, ...) are watched in the ops phase instead:
+      // here other CPUs read this CPU's values remotely, so they must stay the initial ones throughout.
+      if (!keepsValue(op, s.mask)) continue;
       const invoked = call(s, op, { values: spec.values.map(() => valueOf(s, operand)) });
-      // Ops that change the value whatever the operand (inc, add_return of the value, ...) are undone with a raw write.
-      const sample = 5n;
-      const outcome = spec.model?.(sample, spec.values.map(() => operand === "r" ? sample : operand === "0" ? 0n : s.mask), s.mask);
-      const keeps = outcome === undefined || outcome.value === sample;
-      const returnsR = outcome === undefined || outcome.result === sample;
-      const use = spec.returns === "value" ? (returnsR ? `fw_expect(&k, "${op}", ${bitsOf(s, invoked)}, r);` : `(void)${invoked};`) : `${invoked};`;
-      inner.push(...hooked(op, use));
-      if (!keeps) inner.push(`${call(s, "write_current_raw", { values: [valueOf(s, "r")] })};`);
+      inner.push(...hooked(op, spec.returns === "value" ? `fw_expect(&k, "${op}", ${bitsOf(s, invoked)}, r);` : `${invoked};`));
     }
     inner.push(`fw_expect(&k, "unchanged", ${bitsOf(s, call(s, "read_current_raw"))}, r);`);
     line(s.name, "hooks", inner, s.leaf.varName);
@@ -215,8 +211,9 @@ export function roundC(
           continue;
         }
         const invoked = call(s, op, { values: operands.map((o) => valueOf(s, `${t((c) => o[c]!)}[cpu]`)) });
-        if (spec.returns === "value") steps.push(`fw_expect(&k, "${tag}/returned", ${bitsOf(s, invoked)}, ${t((c) => outcomes[c]!.result!)}[cpu]);`);
-        else steps.push(`${invoked};`);
+        const stmt = spec.returns === "value" ? `fw_expect(&k, "${tag}/returned", ${bitsOf(s, invoked)}, ${t((c) => outcomes[c]!.result!)}[cpu]);` : `${invoked};`;
+        // The guard hooks of the ops the hooks phase cannot call without changing the value are watched here.
+        steps.push(...(keepsValue(op, s.mask) ? [stmt] : ["{ fw_hook_snap hs;", ...hooked(op, stmt), "}"]));
         now = outcomes.map((o) => o.value);
         steps.push(`fw_expect(&k, "${tag}", ${bitsOf(s, call(s, "read_current"))}, ${t((c) => now[c]!)}[cpu]);`);
       }
@@ -303,6 +300,20 @@ ${body.join("\n")}
 }
 `;
   return { text, checks };
+}
+
+/**
+ * Whether an op called with the hooks phase's operands (its identity, or the value itself) leaves the value as
+ * it is and, returning a value, returns it: true for the reads and writes, add 0, and all-ones, xchg and cmpxchg
+ * of the value; false for inc, dec and the `_return` ops of the value (`add_return(r)` is `2r`).
+ */
+function keepsValue(op: LeafOp, mask: bigint): boolean {
+  const spec = LEAF_OP_SPECS[op];
+  if (spec.model === null || spec.returns === "ok") return true;
+  const sample = 5n;
+  const operand = spec.identity === "zero" ? 0n : spec.identity === "ones" ? mask : sample;
+  const outcome = spec.model(sample, spec.values.map(() => operand), mask);
+  return outcome.value === sample && (outcome.result === null || outcome.result === sample);
 }
 
 /** The scalar types of Linux's lib/percpu_test.c: long, unsigned long, int, unsigned int. */

@@ -173,6 +173,9 @@ test("x86_64 firmware passes every check on 4 CPUs for a config mixing every typ
     assertChecksCover(r, ["ops", "add"], ["FLAGS.level", "STATS.drift", "STATS.off", "RING[20]"]);
     assertChecksCover(r, INLINE_CHECKS, ["CPU_ID", "FLAGS", "STATS", "RATE", "LOAD", "HIST", "RING", "HOT"]);
     assertChecksCover(r, ["reg", "hooks"], ["-"]);
+    // Linux's lib/percpu_test.c, ported: long (isize), unsigned long (usize), int (i32), unsigned int (u32).
+    assertChecksCover(r, ["percpu_test"], ["CPU_ID", "STATS.ticks", "STATS.delta", "STATS.off"]);
+    assertChecksCover(r, ["percpu_test-generic"], ["CPU_ID", "STATS"]);
     assertLongOffsets(r, sdk);
     // The image is complete on disk: sources, generated files and the ELF with its PVH note.
     for (const f of ["percpu.S", "percpu.h", "percpu.ld", "boot.S", "platform.c", "main.c", "checks.c", "link.ld", "fw.elf"]) {
@@ -193,6 +196,7 @@ test("aarch64 firmware passes every check on 4 CPUs for a config mixing every ty
     assertChecksCover(r, ["init", "hooks", "write", "remote", "remote_write", "reset"], ["FLAGS.on", "STATS.irqs", "RATE", "RING[0]", "HOT.misses"]);
     assertChecksCover(r, INLINE_CHECKS, ["FLAGS", "STATS", "RATE", "RING", "HOT"]);
     assertChecksCover(r, ["ops", "add"], ["FLAGS.mode", "STATS.delta", "HIST[0]"]);
+    assertChecksCover(r, ["percpu_test"], ["CPU_ID", "STATS.ticks", "STATS.delta", "STATS.off"]);
     assertLongOffsets(r, sdk);
   });
 });
