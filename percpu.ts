@@ -11,7 +11,7 @@ import type { BindOptions, CurrentCell, HookCounts, InitOptions, LoadInfo, LoadO
 import type { BootFirmwareOptions, BootResult, BuildFirmwareOptions, FirmwareImage } from "./firmware/build.ts";
 import type { GenerateOptions } from "./sdk/config.ts";
 import { fail, PercpuError, quotePath } from "./sdk/errors.ts";
-import { checkDefineOptions, computeLayout, type DefineOptions, type Layout, type LayoutOrder } from "./sdk/layout.ts";
+import { checkDefineOptions, computeLayout, counterOption, type DefineOptions, type Layout, type LayoutOrder } from "./sdk/layout.ts";
 import { buildManifest, type Manifest } from "./sdk/manifest.ts";
 import { checkVarName } from "./sdk/names.ts";
 import { parseOptions } from "./sdk/options.ts";
@@ -713,6 +713,8 @@ export class PercpuSdk {
   readonly #names = new Set<string>();
   /** Variables defined `{ atomic: true }`. */
   readonly #atomic = new Set<string>();
+  /** Variables defined `{ counter: true }`. */
+  readonly #counter = new Set<string>();
   readonly #symbols = new SymbolClashes();
   readonly #layouts = new Map<Target, Layout>();
   readonly #order: LayoutOrder;
@@ -764,6 +766,7 @@ export class PercpuSdk {
     }
     const value = checkValue(type, init, [name]) as Infer<T>;
     if (checkDefineOptions(name, type, options)) this.#atomic.add(name);
+    if (counterOption(options)) this.#counter.add(name);
     const handle = new PercpuVar(this, name, type, value);
     this.#vars.push(handle as unknown as PercpuVar);
     this.#names.add(name);
@@ -804,7 +807,7 @@ export class PercpuSdk {
     let layout = this.#layouts.get(t);
     if (!layout) {
       const slab = new ByteSlab();
-      const defs = this.#vars.map((v) => ({ name: v.name, type: v.type, init: encodeChecked(v.type, v.init, t, [v.name], slab), atomic: this.#atomic.has(v.name) }));
+      const defs = this.#vars.map((v) => ({ name: v.name, type: v.type, init: encodeChecked(v.type, v.init, t, [v.name], slab), atomic: this.#atomic.has(v.name), counter: this.#counter.has(v.name) }));
       layout = computeLayout(defs, t, this.#order);
       this.#layouts.set(t, layout);
     }

@@ -593,7 +593,8 @@ function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): Item[] {
       .exhaustive();
     const body = [...head, ...addr, ...loop, ...tail];
     // Ops whose result or target must be this CPU's take the guard: mrs and the loop are several instructions.
-    if (where === "current" && thisCpu(o)) return guarded(features, body, gpArgs, null, LEAF_OP_SPECS[o].returns === "void" ? null : "x");
+    // Counter ops too, unless the variable is counter: true (then a migration moves the whole update to the previous CPU's copy).
+    if (where === "current" && (thisCpu(o) || !leaf.counter)) return guarded(features, body, gpArgs, null, LEAF_OP_SPECS[o].returns === "void" ? null : "x");
     return body;
   };
   return match(op)
@@ -919,7 +920,7 @@ function inlineBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
       .exhaustive();
     const stmt = `__asm__ volatile(${asmText(loop)} : ${outs.join(", ")} : ${ins.join(", ")} : ${inlineClobbers(loop, true)});`;
     // Ops whose result or target must be this CPU's take the guard around the whole sequence (mrs, loop).
-    if (thisCpu(o) && (f.preempt || f.irq)) {
+    if ((thisCpu(o) || !leaf.counter) && (f.preempt || f.irq)) {
       const expr = `__extension__({ ${decls.join(" ")} ${stmt} ${result}; })`;
       return guard(expr, spec.returns !== "void");
     }
@@ -1005,5 +1006,6 @@ export const aarch64Backend: ArchBackend = {
   commentChar: "//",
   code,
   headerPrimitives: aarch64HeaderPrimitives,
+  counterKinds: true,
   inlineC,
 };

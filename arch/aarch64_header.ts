@@ -30,7 +30,7 @@
  * @module
  */
 import type { GenInput } from "../sdk/plan.ts";
-import { kindToken, type LeafKind } from "../sdk/c_names.ts";
+import { counterKindToken, kindToken, type LeafKind } from "../sdk/c_names.ts";
 
 /** Per kind: load, store, register width (`w`/`x`), exclusive suffix (null: no RMW ops) and cmpxchg compare extension. */
 const KINDS: Record<LeafKind, { readonly ld: string; readonly st: string; readonly r: "w" | "x"; readonly ex: string | null; readonly cmp: string }> = {
@@ -49,9 +49,9 @@ const KINDS: Record<LeafKind, { readonly ld: string; readonly st: string; readon
 
 /** The per-kind table: mnemonics, the integer type a value is held in and stored as, and the conversions between it and the C type. */
 function kindTable(): string[] {
-  return (Object.keys(KINDS) as LeafKind[]).flatMap((k) => {
+  // The same table for the kinds of counter: true variables (pkc_*), which differ only in PERCPU__CG_ENTER_/EXIT_.
+  return (Object.keys(KINDS) as LeafKind[]).flatMap((k) => [kindToken(k), counterKindToken(k)].map((t) => [k, t] as const)).flatMap(([k, t]) => {
     const { ld, st, r, ex, cmp } = KINDS[k];
-    const t = kindToken(k);
     const hold = r === "x" ? "uint64_t" : "uint32_t";
     const float = k === "f32" || k === "f64";
     // Floats as their bits (memcpy), a loaded bool as its byte (0 or 1, as a C bool load assumes); integers by conversion.
@@ -128,13 +128,15 @@ export function aarch64HeaderPrimitives(input: GenInput): string {
   const reg = input.config.features.el2 ? "tpidr_el2" : "tpidr_el1";
   const val = `%" PERCPU__A64_R_##K "[val]`;
   // `guard`: the op's result or target must be this CPU's (xchg, cmpxchg, add_return): the guard spans mrs and the loop.
-  const rmwHead = (hold: string, guard = false): string =>
+  // `guard`: the op's result or target must be this CPU's (xchg, cmpxchg, add_return): the guard spans mrs and the loop.
+  // Counter ops take PERCPU__CG_ENTER_##K instead: the guard, except for counter: true variables.
+  const rmwHead = (hold: string, guard: "this_cpu" | "counter"): string =>
     `__extension__({ PERCPU__A64_RMW_##K PERCPU__A64_H_##K ${hold}; ${
-      guard ? "PERCPU__GUARD_ENTER " : ""
-    }uintptr_t percpu__a64p_ = PERCPU__BASE() + (uintptr_t)(a); PERCPU__A64_H_##K percpu__a64o_; uint32_t percpu__a64s_; `;
+      guard === "this_cpu" ? "PERCPU__GUARD_ENTER" : "PERCPU__CG_ENTER_##K"
+    } uintptr_t percpu__a64p_ = PERCPU__BASE() + (uintptr_t)(a); PERCPU__A64_H_##K percpu__a64o_; uint32_t percpu__a64s_; `;
   const rmw = (name: string, op: string): string =>
-    `#define PERCPU__${name}_AT(T, K, a, v) ${rmwHead("percpu__a64v_ = PERCPU__A64_FROM_##K(T, v)")}PERCPU__A64_H_##K percpu__a64n_; ` +
-    `__asm__ __volatile__(${llsc(op)} : [old] "=&r"(percpu__a64o_), [new] "=&r"(percpu__a64n_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "cc", "memory"); (void)percpu__a64o_; })`;
+    `#define PERCPU__${name}_AT(T, K, a, v) ${rmwHead("percpu__a64v_ = PERCPU__A64_FROM_##K(T, v)", "counter")}PERCPU__A64_H_##K percpu__a64n_; ` +
+    `__asm__ __volatile__(${llsc(op)} : [old] "=&r"(percpu__a64o_), [new] "=&r"(percpu__a64n_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "cc", "memory"); PERCPU__CG_EXIT_##K (void)percpu__a64o_; })`;
   return [
     `/* aarch64: the per-CPU base is ${reg.toUpperCase()}; no access is one instruction (mrs, then the access), so the guarded forms take the guard;`,
     " * RMW ops are LL/SC loops (ARMv8.0, no LSE) on the computed address, atomic on whichever CPU's copy they hit: no guard. */",
@@ -159,17 +161,17 @@ export function aarch64HeaderPrimitives(input: GenInput): string {
     rmw("AND", "and"),
     rmw("OR", "orr"),
     rmw("XOR", "eor"),
-    `#define PERCPU__XCHG_AT(T, K, a, v) ${rmwHead("percpu__a64v_ = PERCPU__A64_FROM_##K(T, v)", true)}` +
+    `#define PERCPU__XCHG_AT(T, K, a, v) ${rmwHead("percpu__a64v_ = PERCPU__A64_FROM_##K(T, v)", "this_cpu")}` +
     `__asm__ __volatile__(${llsc("xchg")} : [old] "=&r"(percpu__a64o_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "memory"); PERCPU__GUARD_EXIT PERCPU__A64_TO_##K(T, percpu__a64o_); })`,
-    `#define PERCPU__CMPXCHG_AT(T, K, a, e, d) ${rmwHead("percpu__a64e_ = PERCPU__A64_FROM_##K(T, e), percpu__a64v_ = PERCPU__A64_FROM_##K(T, d)", true)}` +
+    `#define PERCPU__CMPXCHG_AT(T, K, a, e, d) ${rmwHead("percpu__a64e_ = PERCPU__A64_FROM_##K(T, e), percpu__a64v_ = PERCPU__A64_FROM_##K(T, d)", "this_cpu")}` +
     `__asm__ __volatile__(${llsc("cmpxchg")} : [old] "=&r"(percpu__a64o_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [exp] "r"(percpu__a64e_), [val] "r"(percpu__a64v_) : "cc", "memory"); PERCPU__GUARD_EXIT PERCPU__A64_TO_##K(T, percpu__a64o_); })`,
     "/* inc/dec: the add/sub loop with the immediate 1 (no register for the operand). */",
-    `#define PERCPU__INC_AT(T, K, a) ${rmwHead("percpu__a64u_ = 0")}(void)percpu__a64u_; PERCPU__A64_H_##K percpu__a64n_; ` +
-    `__asm__ __volatile__(${llsc("add", "#1")} : [old] "=&r"(percpu__a64o_), [new] "=&r"(percpu__a64n_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_) : "cc", "memory"); (void)percpu__a64o_; })`,
-    `#define PERCPU__DEC_AT(T, K, a) ${rmwHead("percpu__a64u_ = 0")}(void)percpu__a64u_; PERCPU__A64_H_##K percpu__a64n_; ` +
-    `__asm__ __volatile__(${llsc("sub", "#1")} : [old] "=&r"(percpu__a64o_), [new] "=&r"(percpu__a64n_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_) : "cc", "memory"); (void)percpu__a64o_; })`,
+    `#define PERCPU__INC_AT(T, K, a) ${rmwHead("percpu__a64u_ = 0", "counter")}(void)percpu__a64u_; PERCPU__A64_H_##K percpu__a64n_; ` +
+    `__asm__ __volatile__(${llsc("add", "#1")} : [old] "=&r"(percpu__a64o_), [new] "=&r"(percpu__a64n_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_) : "cc", "memory"); PERCPU__CG_EXIT_##K (void)percpu__a64o_; })`,
+    `#define PERCPU__DEC_AT(T, K, a) ${rmwHead("percpu__a64u_ = 0", "counter")}(void)percpu__a64u_; PERCPU__A64_H_##K percpu__a64n_; ` +
+    `__asm__ __volatile__(${llsc("sub", "#1")} : [old] "=&r"(percpu__a64o_), [new] "=&r"(percpu__a64n_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_) : "cc", "memory"); PERCPU__CG_EXIT_##K (void)percpu__a64o_; })`,
     "/* add_return: the LL/SC add loop returning the new value, guarded (the value returned must be this CPU's). */",
-    `#define PERCPU__ADD_RETURN_AT(T, K, a, v) ${rmwHead("percpu__a64v_ = PERCPU__A64_FROM_##K(T, v)", true)}PERCPU__A64_H_##K percpu__a64n_; ` +
+    `#define PERCPU__ADD_RETURN_AT(T, K, a, v) ${rmwHead("percpu__a64v_ = PERCPU__A64_FROM_##K(T, v)", "this_cpu")}PERCPU__A64_H_##K percpu__a64n_; ` +
     `__asm__ __volatile__(${llsc("add")} : [old] "=&r"(percpu__a64o_), [new] "=&r"(percpu__a64n_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "cc", "memory"); PERCPU__GUARD_EXIT (void)percpu__a64o_; PERCPU__A64_TO_##K(T, percpu__a64n_); })`,
   ].join("\n");
 }

@@ -704,12 +704,13 @@ function leafAsm(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
   const { setup, site } = remote
     ? remoteSite(input, "$a0", leaf.areaOffset, idx, leaf.indices)
     : currentSite(input, leaf.areaOffset, idx, leaf.indices);
-  // Ops whose result or target must be this CPU's (guard class `this_cpu`) take the guard: `$r21` plus an offset is
-  // computed apart from the AM* / LL/SC, so a migration in between would act on the previous CPU's copy.
+  // Ops whose result or target must be this CPU's (guard class `this_cpu`) take the guard, and the counter ops unless
+  // the variable is counter: true: `$r21` plus an offset is computed apart from the AM* / LL/SC, so a migration in
+  // between would act on the previous CPU's copy.
   const spec = LEAF_OP_SPECS[op];
   const params = leafSignature(leaf, op).params.length;
   const guarded = (body: readonly Item[]): Item[] =>
-    !remote && spec.guard === "this_cpu" ? guardArgs(input, A.slice(0, params), body, true) : [...body, ret()];
+    !remote && (spec.guard === "this_cpu" || (spec.integer && !leaf.counter)) ? guardArgs(input, A.slice(0, params), body, true) : [...body, ret()];
   if (op === "try_cmpxchg_current") {
     // `T *expected` in e's register: the expected value loaded into $a6, the cmpxchg leaving the value found in $a7,
     // which is stored back (the same value on success); $a0 = whether they matched.
@@ -838,7 +839,7 @@ function inlineLeaf(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
   });
   // Guard class `this_cpu` (xchg, cmpxchg, the _return ops): the hooks around the address and the atomic.
   const { preempt, irq } = input.config.features;
-  const guard = !remote && LEAF_OP_SPECS[op].guard === "this_cpu";
+  const guard = !remote && (LEAF_OP_SPECS[op].guard === "this_cpu" || (LEAF_OP_SPECS[op].integer && leaf.counter !== true));
   const enter = guard ? [...(preempt ? [`${GUARD_HOOKS[0]}();`] : []), ...(irq ? [`uintptr_t __flags = ${GUARD_HOOKS[2]}();`] : [])] : [];
   const exit = guard ? [...(irq ? [`${GUARD_HOOKS[3]}(__flags);`] : []), ...(preempt ? [`${GUARD_HOOKS[1]}();`] : [])] : [];
   const lines = [
@@ -913,5 +914,6 @@ export const loongarch64Backend: ArchBackend = {
   commentChar: "#",
   code,
   headerPrimitives: loongarch64HeaderPrimitives,
+  counterKinds: true,
   inlineC,
 };

@@ -26,7 +26,7 @@
  * @module
  */
 import type { GenInput } from "../sdk/plan.ts";
-import { kindToken, type LeafKind } from "../sdk/c_names.ts";
+import { counterKindToken, kindToken, type LeafKind } from "../sdk/c_names.ts";
 
 /**
  * How a kind's read-modify-write ops are built: `amo` (32/64-bit integers: AM* / ll-sc on the
@@ -79,10 +79,12 @@ const SUBWORD_OPS: Record<string, readonly [string, string]> = {
 
 /** A masked `ll.w`/`sc.w` loop on the word holding an 8/16-bit value; `result`: return the old value (xchg). */
 function subword([body, val]: readonly [string, string], result = false): string {
-  return "__extension__({ T percpu__w_ = (T)(v); PERCPU__LA_SW_PRE(T, a) uint64_t percpu__o_, percpu__n_; " +
+  // Counter ops (result false) take PERCPU__CG_ENTER_##K: guarded unless counter: true; xchg is guarded by its wrapper.
+  const [enter, exit] = result ? ["", ""] : ["PERCPU__CG_ENTER_##K ", "PERCPU__CG_EXIT_##K "];
+  return `__extension__({ T percpu__w_ = (T)(v); ${enter}PERCPU__LA_SW_PRE(T, a) uint64_t percpu__o_, percpu__n_; ` +
     `__asm__ __volatile__("1:\\tll.w %0, %2, 0\\n\\t${body}\\n\\tsc.w %1, %2, 0\\n\\tbeqz %1, 1b" ` +
     `: "=&r"(percpu__o_), "=&r"(percpu__n_) : "r"(percpu__p_), "r"(${val}), "r"(percpu__m_) : "memory"); ` +
-    `(void)percpu__n_; ${result ? "(T)(percpu__o_ >> percpu__s_);" : "(void)percpu__o_;"} })`;
+    `${exit}(void)percpu__n_; ${result ? "(T)(percpu__o_ >> percpu__s_);" : "(void)percpu__o_;"} })`;
 }
 
 /** The C operator of each RMW primitive in the load-op-store form. */
@@ -93,9 +95,9 @@ const C_OPS: Record<string, string> = { ADD: "+", SUB: "-", AND: "&", OR: "|", X
  * integers take the masked ll/sc loop only when `guarded` (else load-op-store, no guard to take).
  */
 function kindTables(guarded: boolean): string[] {
-  return (Object.keys(KINDS) as LeafKind[]).flatMap((k) => {
+  // The same tables for the kinds of counter: true variables (pkc_*), which differ only in PERCPU__CG_ENTER_/EXIT_.
+  return (Object.keys(KINDS) as LeafKind[]).flatMap((k) => [kindToken(k), counterKindToken(k)].map((t) => [k, t] as const)).flatMap(([k, t]) => {
     const { ld, st, rmw, sx } = KINDS[k];
-    const t = kindToken(k);
     return [
       `#define PERCPU__LA_LD_${t} "${ld}"`,
       `#define PERCPU__LA_ST_${t} "${st}"`,
@@ -139,10 +141,11 @@ function accessPrimitives(): string[] {
 function rmwPrimitives(): string[] {
   // The address: `addi.d` for near constants (one asm with the AM*), else the _AT form with the offset in a register.
   const near = "PERCPU__LA_NEAR(o)";
+  // Counter ops: guarded (PERCPU__CG_ENTER_##K) unless the variable is counter: true.
   const amoAt = (stem: string, val: string) =>
-    `__extension__({ uintptr_t percpu__p_; __asm__ __volatile__("add.d %0, $r21, %1\\n\\t${stem}." PERCPU__LA_ST_##K " $zero, %2, %0" : "=&r"(percpu__p_) : "r"((uintptr_t)(a)), "r"(${val}) : "memory"); (void)percpu__p_; })`;
+    `__extension__({ uintptr_t percpu__p_; PERCPU__CG_ENTER_##K __asm__ __volatile__("add.d %0, $r21, %1\\n\\t${stem}." PERCPU__LA_ST_##K " $zero, %2, %0" : "=&r"(percpu__p_) : "r"((uintptr_t)(a)), "r"(${val}) : "memory"); PERCPU__CG_EXIT_##K (void)percpu__p_; })`;
   const amoI = (stem: string, val: string) =>
-    `__extension__({ uintptr_t percpu__p_; __asm__ __volatile__("addi.d %0, $r21, %1\\n\\t${stem}." PERCPU__LA_ST_##K " $zero, %2, %0" : "=&r"(percpu__p_) : "i"(o), "r"(${val}) : "memory"); (void)percpu__p_; })`;
+    `__extension__({ uintptr_t percpu__p_; PERCPU__CG_ENTER_##K __asm__ __volatile__("addi.d %0, $r21, %1\\n\\t${stem}." PERCPU__LA_ST_##K " $zero, %2, %0" : "=&r"(percpu__p_) : "i"(o), "r"(${val}) : "memory"); PERCPU__CG_EXIT_##K (void)percpu__p_; })`;
   const lines: string[] = [
     "/* AM* operands: 32-bit values sign-extended, as the psABI already holds them (no extension instruction). */",
     "#define PERCPU__LA_VAL(T, K, v) ((int64_t)(PERCPU__LA_SX_##K)(T)(v))",

@@ -388,7 +388,8 @@ function takesGuard(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): boolean {
   return match(op)
     .with("read_current_raw", "write_current_raw", "remote_read", "remote_write", "remote_add", "remote_cmpxchg", () => false)
     .with("read_current", "write_current", () => !singleInstruction(ctx, leaf))
-    .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "inc_current", "dec_current", () => !amoCapable(ctx, leaf))
+    // Counter ops: guarded unless they are one AMO on a counter: true variable (a migration then moves the whole update).
+    .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "inc_current", "dec_current", () => !amoCapable(ctx, leaf) || !leaf.counter)
     // Guard class `this_cpu`: the result or the target must be this CPU's, and computing the address from gp is an instruction apart.
     .with("xchg_current", "cmpxchg_current", "add_return_current", "sub_return_current", "inc_return_current", "dec_return_current", "try_cmpxchg_current", () => true)
     .exhaustive();
@@ -997,6 +998,7 @@ function backend(rv: Rv, clangFlags: readonly string[]): ArchBackend {
     check: (input) => check(rv, input),
     commentChar: "#",
     code: (input) => code(rv, input),
+    counterKinds: true,
     inlineC: (input) => inlineC(rv, input),
     headerPrimitives: riscvHeaderPrimitives,
   };

@@ -45,7 +45,7 @@
  * @module
  */
 import type { GenInput } from "../sdk/plan.ts";
-import { kindToken, type LeafKind } from "../sdk/c_names.ts";
+import { counterKindToken, kindToken, type LeafKind } from "../sdk/c_names.ts";
 
 /** Largest displacement of a load/store (signed 12-bit). */
 const IMM12_MAX = 2047;
@@ -78,7 +78,12 @@ function classes(kind: LeafKind, xlen: 4 | 8): { readonly words: "percpu__one" |
 
 /** The data lines of one kind: mnemonics, bits type and its two class tokens (prefixed so no macro of the includer expands them). */
 function kindLines(kind: LeafKind, xlen: 4 | 8): string[] {
-  const t = kindToken(kind);
+  // The same lines for the kinds of counter: true variables (pkc_*), which differ only in PERCPU__CG_ENTER_/EXIT_.
+  return [kindToken(kind), counterKindToken(kind)].flatMap((t) => kindTokenLines(kind, t, xlen));
+}
+
+/** {@link kindLines} for one token of the kind. */
+function kindTokenLines(kind: LeafKind, t: string, xlen: 4 | 8): string[] {
   const { ld, st, bits } = KIND[kind];
   const { words, amo } = classes(kind, xlen);
   return [
@@ -113,9 +118,9 @@ function dispatchLines(): string[] {
   for (const [name, mnemonic, op] of RMW) {
     for (const [aw, u] of [["w", "uint32_t"], ["d", "uint64_t"]] as const) {
       // The AMO operand is unsigned of the AMO's width: no extension needed, negation without overflow.
-      lines.push(`#define PERCPU__RV_${name}_percpu__${aw}(T, a, v) PERCPU__RV_AMO(T, ${u}, "amo${mnemonic}.${aw}", a, ${name === "SUB" ? `(${u})0 -` : ""}, v)`);
+      lines.push(`#define PERCPU__RV_${name}_percpu__${aw}(T, K, a, v) PERCPU__RV_AMO(T, K, ${u}, "amo${mnemonic}.${aw}", a, ${name === "SUB" ? `(${u})0 -` : ""}, v)`);
     }
-    lines.push(`#define PERCPU__RV_${name}_percpu__none(T, a, v) PERCPU__RMW_GENERIC(T, a, ${op}, v)`);
+    lines.push(`#define PERCPU__RV_${name}_percpu__none(T, K, a, v) PERCPU__RMW_GENERIC(T, a, ${op}, v)`);
   }
   lines.push(
     '#define PERCPU__RV_XCHG_percpu__w(T, K, a, v) PERCPU__RV_AMOSWAP(T, "w", a, v)',
@@ -131,7 +136,7 @@ function dispatchLines(): string[] {
     "#define PERCPU__WR(T, K, o, v) PERCPU__RV_CAT(PERCPU__RV_WR_, PERCPU__RV_WORDS_##K)(T, K, o, v)",
     "#define PERCPU__RD_G(T, K, o) PERCPU__RV_CAT(PERCPU__RV_RD_G_, PERCPU__RV_WORDS_##K)(T, K, o)",
     "#define PERCPU__WR_G(T, K, o, v) PERCPU__RV_CAT(PERCPU__RV_WR_G_, PERCPU__RV_WORDS_##K)(T, K, o, v)",
-    ...RMW.map(([name]) => `#define PERCPU__${name}_AT(T, K, a, v) PERCPU__RV_CAT(PERCPU__RV_${name}_, PERCPU__RV_AW_##K)(T, a, v)`),
+    ...RMW.map(([name]) => `#define PERCPU__${name}_AT(T, K, a, v) PERCPU__RV_CAT(PERCPU__RV_${name}_, PERCPU__RV_AW_##K)(T, K, a, v)`),
     "#define PERCPU__XCHG_AT(T, K, a, v) PERCPU__RV_CAT(PERCPU__RV_XCHG_, PERCPU__RV_AW_##K)(T, K, a, v)",
     "#define PERCPU__CMPXCHG_AT(T, K, a, e, d) PERCPU__RV_CAT(PERCPU__RV_CMPXCHG_, PERCPU__RV_AW_##K)(T, K, a, e, d)",
     "#define PERCPU__ADD_RETURN_AT(T, K, a, v) PERCPU__RV_CAT(PERCPU__RV_ADD_RETURN_, PERCPU__RV_AW_##K)(T, K, a, v)",
@@ -164,9 +169,9 @@ function sharedShapes(): string[] {
     `#define PERCPU__RV_WRN(T, K, o, x) __extension__({ PERCPU__RV_BITS_##K percpu__u_; __builtin_memcpy(&percpu__u_, &(x), sizeof percpu__u_); __asm__ __volatile__(PERCPU__RV_ST_##K " %z0, %c1(gp)" : : "rJ"(percpu__u_), ${imm} : "memory"); })`,
     `#define PERCPU__RV_WR1(T, K, o, v) __extension__({ T percpu__x_ = (T)(v); if (${near}) PERCPU__RV_WRN(T, K, o, percpu__x_); else PERCPU__WR_AT(T, K, o, percpu__x_); (void)0; })`,
     `#define PERCPU__RV_WR1_G(T, K, o, v) __extension__({ T percpu__x_ = (T)(v); if (${near}) PERCPU__RV_WRN(T, K, o, percpu__x_); else PERCPU__WR_G_AT(T, K, o, percpu__x_); (void)0; })`,
-    "/* AMOs on the address computed from gp: unguarded (a migration only moves the whole, atomic update to the previous CPU). */",
-    "#define PERCPU__RV_AMO(T, U, insn, a, neg, v) __extension__({ U percpu__w_ = neg (U)(T)(v); " +
-    '__asm__ __volatile__(insn " zero, %z1, (%0)" : : "r"(PERCPU__BASE() + (uintptr_t)(a)), "rJ"(percpu__w_) : "memory"); })',
+    "/* Counter AMOs on the address computed from gp: guarded unless counter: true (then a migration only moves the whole, atomic update to the previous CPU). */",
+    "#define PERCPU__RV_AMO(T, K, U, insn, a, neg, v) __extension__({ U percpu__w_ = neg (U)(T)(v); PERCPU__CG_ENTER_##K " +
+    '__asm__ __volatile__(insn " zero, %z1, (%0)" : : "r"(PERCPU__BASE() + (uintptr_t)(a)), "rJ"(percpu__w_) : "memory"); PERCPU__CG_EXIT_##K })',
     "/* xchg, cmpxchg and add_return must act on this CPU's copy: the guard spans computing the address and the AMO / LR/SC loop. */",
     '#define PERCPU__RV_AMOSWAP(T, S, a, v) __extension__({ T percpu__w_ = (T)(v); intptr_t percpu__o_; PERCPU__GUARD_ENTER __asm__ __volatile__("amoswap." S " %0, %z2, (%1)" : "=&r"(percpu__o_) ' +
     ': "r"(PERCPU__BASE() + (uintptr_t)(a)), "rJ"(percpu__w_) : "memory"); PERCPU__GUARD_EXIT (T)percpu__o_; })',

@@ -28,7 +28,7 @@ import { AREAS_SYMBOL, BASE_SYMBOL, configSummary, TEMPLATE_SYMBOL } from "../ar
 import { INTEGER_OPS, LEAF_OP_SPECS, LEAF_OPS, type LeafOp, RUNTIME, RUNTIME_NAMES } from "../sdk/ops.ts";
 import { cTypeName, GUARD_HOOKS, leafDataMacro, leafIndexMacro, leafOps, offsetMacro, varFunction } from "../sdk/symbols.ts";
 import { TARGET_INFO } from "../sdk/targets.ts";
-import { atomicKindToken, kindToken, leafKind } from "../sdk/c_names.ts";
+import { atomicKindToken, counterKindToken, kindToken, type LeafKind, leafKind } from "../sdk/c_names.ts";
 import { remoteRmwMacros } from "../arch/_remote_c.ts";
 import { ChunkedText, LineBuffer } from "../sdk/text.ts";
 import { type PercpuType, SCALAR_NAMES, type ScalarName } from "../sdk/types.ts";
@@ -44,8 +44,7 @@ function pushLeafData(lines: LineBuffer, leaf: PlacedLeaf, kind: string): void {
 }
 
 /** The kind token of every scalar on a target with `pointerBytes`-wide pointers (looked up once per leaf). */
-function kindTokens(pointerBytes: number, atomic = false): Readonly<Record<ScalarName, string>> {
-  const token = atomic ? atomicKindToken : kindToken;
+function kindTokens(pointerBytes: number, token: (kind: LeafKind) => string = kindToken): Readonly<Record<ScalarName, string>> {
   return Object.fromEntries(SCALAR_NAMES.map((n) => [n, token(leafKind(n, pointerBytes))])) as Record<ScalarName, string>;
 }
 
@@ -62,6 +61,27 @@ function guardMacros(input: GenInput): string[] {
     `${[...(preempt ? ["preempt"] : []), ...(irq ? ["irq"] : [])].join(" ") || "none"}). */`,
     `#define PERCPU__GUARD_ENTER ${enter.join(" ")}`.trimEnd(),
     `#define PERCPU__GUARD_EXIT ${exit.join(" ")}`.trimEnd(),
+  ];
+}
+
+/** Every leaf kind, in a fixed order. */
+const LEAF_KINDS: readonly LeafKind[] = ["u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "bool", "f32", "f64"];
+
+/**
+ * The guard of the counter ops (add, sub, and, or, xor, inc, dec) per kind
+ * token: the preempt/irq guard for ordinary variables (the update must land
+ * on this CPU's copy), nothing for `counter: true` ones (`pkc_*`: an atomic
+ * update of the previous CPU's copy after a migration keeps sums exact).
+ */
+function counterGuardMacros(): string[] {
+  return [
+    "/* Counter ops: guarded unless the variable is counter: true (pkc_ kinds). */",
+    ...LEAF_KINDS.flatMap((k) => [
+      `#define PERCPU__CG_ENTER_${kindToken(k)} PERCPU__GUARD_ENTER`,
+      `#define PERCPU__CG_EXIT_${kindToken(k)} PERCPU__GUARD_EXIT`,
+      `#define PERCPU__CG_ENTER_${counterKindToken(k)}`,
+      `#define PERCPU__CG_EXIT_${counterKindToken(k)}`,
+    ]),
   ];
 }
 
@@ -312,10 +332,12 @@ function* headerChunks(backend: ArchBackend, input: GenInput, options: HeaderOpt
   const typedef = typedefWriter();
   const kinds = kindTokens(pointerBytes);
   // x86_64 locks the RMW primitives of atomic variables' kinds (pka_*); naive builds use the generic fallback.
-  const atomicKinds = backend.atomicKinds === true && !config.features.naive ? kindTokens(pointerBytes, true) : kinds;
+  const atomicKinds = backend.atomicKinds === true && !config.features.naive ? kindTokens(pointerBytes, atomicKindToken) : kinds;
+  // aarch64, riscv, loongarch guard the counter ops by default; counter: true variables' kinds (pkc_*) leave them unguarded.
+  const counterKinds = backend.counterKinds === true && !config.features.naive ? kindTokens(pointerBytes, counterKindToken) : kinds;
   for (const v of input.vars) {
     lines.push(`#define ${offsetMacro(v.layout.name)} ${v.layout.offset}u`, typedef(v.layout.type, cTypeName(v.layout.name)));
-    const k = v.layout.atomic ? atomicKinds : kinds;
+    const k = v.layout.atomic && atomicKinds !== kinds ? atomicKinds : v.layout.counter ? counterKinds : kinds;
     for (const leaf of v.leaves) pushLeafData(lines, leaf, k[leaf.scalar]);
     if (lines.ready) yield* lines.take();
   }
@@ -335,6 +357,7 @@ function* headerChunks(backend: ArchBackend, input: GenInput, options: HeaderOpt
     `void ${GUARD_HOOKS[3]}(uintptr_t flags);`,
     "",
     ...guardMacros(input),
+    ...(backend.counterKinds === true && !config.features.naive ? counterGuardMacros() : []),
     "",
     config.features.naive ? NAIVE_PRIMITIVES : backend.headerPrimitives(input),
     "",

@@ -49,29 +49,31 @@ type Features = keyof typeof FEATURES;
 /** The layout: small scalars first, then PAD pushes MID* past 2 KiB and BLOB pushes FAR* past 32 KiB. */
 function generate(features: Features): Generated {
   const sdk = createPercpu();
-  sdk.define("U64", u64, 0x1122334455667788n);
-  sdk.define("U32", u32, 0xdeadbeef);
-  sdk.define("U16", u16, 65000);
-  sdk.define("I8", i8, -7);
+  // counter: true: the shapes below are the statistics-counter ones (counter ops unguarded where one atomic);
+  // tests/ops_counts_test.ts measures the default, guarded ones.
+  sdk.define("U64", u64, 0x1122334455667788n, { counter: true });
+  sdk.define("U32", u32, 0xdeadbeef, { counter: true });
+  sdk.define("U16", u16, 65000, { counter: true });
+  sdk.define("I8", i8, -7, { counter: true });
   sdk.define("FLAG", bool, true);
   sdk.define("F", f32, 1.5);
   sdk.define("D", f64, -2.25);
-  sdk.define("ST", struct({ a: u32, b: i16 }), { a: 1, b: -2 });
-  sdk.define("BIG", array(u64, 100), Array.from({ length: 100 }, (_, i) => BigInt(i)));
-  sdk.define("PAD", array(u8, 3000), Array.from({ length: 3000 }, () => 0));
-  sdk.define("MID", u64, 5n);
-  sdk.define("MIDW", u32, 6);
-  sdk.define("MID8", u8, 7);
-  sdk.define("BLOB", array(u8, 40000), Array.from({ length: 40000 }, () => 0));
-  sdk.define("FAR", u64, 8n);
-  sdk.define("FARW", i16, -9);
+  sdk.define("ST", struct({ a: u32, b: i16 }), { a: 1, b: -2 }, { counter: true });
+  sdk.define("BIG", array(u64, 100), Array.from({ length: 100 }, (_, i) => BigInt(i)), { counter: true });
+  sdk.define("PAD", array(u8, 3000), Array.from({ length: 3000 }, () => 0), { counter: true });
+  sdk.define("MID", u64, 5n, { counter: true });
+  sdk.define("MIDW", u32, 6, { counter: true });
+  sdk.define("MID8", u8, 7, { counter: true });
+  sdk.define("BLOB", array(u8, 40000), Array.from({ length: 40000 }, () => 0), { counter: true });
+  sdk.define("FAR", u64, 8n, { counter: true });
+  sdk.define("FARW", i16, -9, { counter: true });
   return sdk.generate({ arch: "loongarch64", cpus: 4, features: [...FEATURES[features]] });
 }
 
 /** Leaf offsets from the generated header's data lines (`#define PERCPU_L_X T, K, off`). */
 function leafOffsets(header: string): Map<string, number> {
   const map = new Map<string, number>();
-  for (const m of header.matchAll(/^#define PERCPU_LI?_(\w+) [^,]+, pk_\w+, (\d+)$/gm)) map.set(m[1]!, Number(m[2]));
+  for (const m of header.matchAll(/^#define PERCPU_LI?_(\w+) [^,]+, pkc?_\w+, (\d+)$/gm)) map.set(m[1]!, Number(m[2]));
   return map;
 }
 
