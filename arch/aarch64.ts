@@ -921,8 +921,18 @@ function inlineBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
     const stmt = `__asm__ volatile(${asmText(loop)} : ${outs.join(", ")} : ${ins.join(", ")} : ${inlineClobbers(loop, true)});`;
     // Ops whose result or target must be this CPU's take the guard around the whole sequence (mrs, loop).
     if ((thisCpu(o) || !leaf.counter) && (f.preempt || f.irq)) {
-      const expr = `__extension__({ ${decls.join(" ")} ${stmt} ${result}; })`;
-      return guard(expr, spec.returns !== "void");
+      // The hooks around mrs and the loop; the result is computed before the exit hooks.
+      const ret = spec.returns === "void" ? [`${result};`] : [`${spec.returns === "ok" ? "bool" : s} r_ = ${result};`];
+      return [
+        ...(f.preempt ? [`${GUARD_HOOKS[0]}();`] : []),
+        ...(f.irq ? [`uintptr_t flags = ${GUARD_HOOKS[2]}();`] : []),
+        ...decls,
+        stmt,
+        ...ret,
+        ...(f.irq ? [`${GUARD_HOOKS[3]}(flags);`] : []),
+        ...(f.preempt ? [`${GUARD_HOOKS[1]}();`] : []),
+        ...(spec.returns === "void" ? [] : ["return r_;"]),
+      ];
     }
     return [...decls, stmt, spec.returns === "void" ? `${result};` : `return ${result};`];
   };

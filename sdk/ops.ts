@@ -184,10 +184,10 @@ export const LEAF_OP_SPECS = {
   inc_current: { js: "incCurrent", target: "current", values: [], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__INC", identity: null, model: arith((o) => o + 1n) as RmwModel, c: { value: "{old} + 1", result: null }, derived: "PERCPU__ADD{F}(T, K, {a}, 1)" },
   dec_current: { js: "decCurrent", target: "current", values: [], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__DEC", identity: null, model: arith((o) => o - 1n) as RmwModel, c: { value: "{old} - 1", result: null }, derived: "PERCPU__SUB{F}(T, K, {a}, 1)" },
   // this_cpu_add_return and friends: the new value (x86_64 `xadd %gs:x` + add); this CPU's value, so guarded where multi-instruction.
-  add_return_current: { js: "addReturnCurrent", target: "current", values: ["v"], returns: "value", integer: true, guard: "this_cpu", primitive: "PERCPU__ADD_RETURN", identity: null, model: newValue((o, v) => o + v), c: { value: "{old} + {0}", result: "(T)({old} + {0})" }, derived: null },
-  sub_return_current: { js: "subReturnCurrent", target: "current", values: ["v"], returns: "value", integer: true, guard: "this_cpu", primitive: "PERCPU__SUB_RETURN", identity: null, model: newValue((o, v) => o - v), c: { value: "{old} - {0}", result: "(T)({old} - {0})" }, derived: "PERCPU__ADD_RETURN{F}(T, K, {a}, (T)-(T)({0}))" },
-  inc_return_current: { js: "incReturnCurrent", target: "current", values: [], returns: "value", integer: true, guard: "this_cpu", primitive: "PERCPU__INC_RETURN", identity: null, model: newValue((o) => o + 1n), c: { value: "{old} + 1", result: "(T)({old} + 1)" }, derived: "PERCPU__ADD_RETURN{F}(T, K, {a}, 1)" },
-  dec_return_current: { js: "decReturnCurrent", target: "current", values: [], returns: "value", integer: true, guard: "this_cpu", primitive: "PERCPU__DEC_RETURN", identity: null, model: newValue((o) => o - 1n), c: { value: "{old} - 1", result: "(T)({old} - 1)" }, derived: "PERCPU__ADD_RETURN{F}(T, K, {a}, (T)-1)" },
+  add_return_current: { js: "addReturnCurrent", target: "current", values: ["v"], returns: "value", integer: true, guard: "this_cpu", primitive: "PERCPU__ADD_RETURN", identity: null, model: newValue((o, v) => o + v) as RmwModel, c: { value: "{old} + {0}", result: "(T)({old} + {0})" }, derived: null },
+  sub_return_current: { js: "subReturnCurrent", target: "current", values: ["v"], returns: "value", integer: true, guard: "this_cpu", primitive: "PERCPU__SUB_RETURN", identity: null, model: newValue((o, v) => o - v) as RmwModel, c: { value: "{old} - {0}", result: "(T)({old} - {0})" }, derived: "PERCPU__ADD_RETURN{F}(T, K, {a}, (T)-(T)({0}))" },
+  inc_return_current: { js: "incReturnCurrent", target: "current", values: [], returns: "value", integer: true, guard: "this_cpu", primitive: "PERCPU__INC_RETURN", identity: null, model: newValue((o) => o + 1n) as RmwModel, c: { value: "{old} + 1", result: "(T)({old} + 1)" }, derived: "PERCPU__ADD_RETURN{F}(T, K, {a}, 1)" },
+  dec_return_current: { js: "decReturnCurrent", target: "current", values: [], returns: "value", integer: true, guard: "this_cpu", primitive: "PERCPU__DEC_RETURN", identity: null, model: newValue((o) => o - 1n) as RmwModel, c: { value: "{old} - 1", result: "(T)({old} - 1)" }, derived: "PERCPU__ADD_RETURN{F}(T, K, {a}, (T)-1)" },
   // Linux's preferred compare-and-exchange: bool, and on failure *expected = the value found.
   try_cmpxchg_current: {
     js: "tryCmpxchgCurrent",
@@ -201,8 +201,8 @@ export const LEAF_OP_SPECS = {
     model: ((old, [expected = 0n, desired = 0n]) => ({ value: old === expected ? desired : old, result: old, ok: old === expected })) as RmwModel,
     c: null,
     // Locals named apart from the cmpxchg primitives' own (`percpu__e_`, ...), which expand inside.
-    derived: "__extension__({ T *percpu__tp_ = ({0}); T percpu__te_ = *percpu__tp_; T percpu__tf_ = PERCPU__CMPXCHG{F}(T, K, {a}, percpu__te_, {1}); " +
-      "bool percpu__tok_ = percpu__tf_ == percpu__te_; if (!percpu__tok_) *percpu__tp_ = percpu__tf_; percpu__tok_; })",
+    derived:
+      "__extension__({ T *percpu__tp_ = ({0}); T percpu__te_ = *percpu__tp_; T percpu__tf_ = PERCPU__CMPXCHG{F}(T, K, {a}, percpu__te_, {1}); bool percpu__tok_ = percpu__tf_ == percpu__te_; if (!percpu__tok_) *percpu__tp_ = percpu__tf_; percpu__tok_; })",
   },
   // Remote read-modify-write: one atomic on `cpu`'s copy (x86_64 `lock add`/`lock cmpxchg`, aarch64
   // LL/SC, riscv AMO or LR/SC, loongarch AM* or LL/SC). Exact against other remote RMWs, and against
