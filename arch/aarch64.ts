@@ -526,6 +526,55 @@ function llscLoop(isa: ScalarIsa, op: LocalRmwOp, r: LlscRegs): Item[] {
     .exhaustive();
 }
 
+/** An LSE store-form atomic (`stadd`, `stclr`, `stset`, `steor` + size suffix): `[addr] op= v`. */
+function lseStore(mn: string, v: Opnd, addr: Opnd): Item {
+  return insn(mn, [v.text, `[${addr.text}]`], { uses: [v.reg, addr.reg] });
+}
+
+/** An LSE load-form atomic (`ldadd`, `swp`): `old = [addr]; [addr] = old op v`. */
+function lseLoad(mn: string, v: Opnd, old: Opnd, addr: Opnd): Item {
+  return insn(mn, [v.text, old.text, `[${addr.text}]`], { defs: [old.reg], uses: [v.reg, addr.reg] });
+}
+
+/** `cas{b,h} old, v, [addr]`: stores `v` if `[addr]` equals `old` (compared at the access width); `old` = the value found. */
+function lseCas(mn: string, old: Opnd, v: Opnd, addr: Opnd): Item {
+  return insn(mn, [old.text, v.text, `[${addr.text}]`], { defs: [old.reg], uses: [old.reg, v.reg, addr.reg] });
+}
+
+/** `rd = op rm` (`neg`, `mvn`). */
+function unaryOp(mn: string, rd: Opnd, rm: Opnd): Item {
+  return insn(mn, [rd.text, rm.text], { defs: [rd.reg], uses: [rm.reg] });
+}
+
+/**
+ * The ARMv8.1 LSE sequence of an integer RMW op (features `lse`; registers as {@link llscLoop}'s, the result in
+ * the same place): one atomic instruction on the address, with `neg`/`mvn`/`mov` of the operand where the
+ * instruction has the other sense, `add` for the `_return` ops' new value and `cmp` for try_cmpxchg's flags.
+ */
+function lseSeq(isa: ScalarIsa, op: LocalRmwOp, r: LlscRegs): Item[] {
+  const f = isa.valueForm;
+  const ex = isa.ex;
+  const [a, v, old, next] = [r.addr.x, r.value[f], r.old[f], r.next[f]];
+  const cas = (): Item[] => [mov(old, r.expected[f]), lseCas(`cas${ex}`, old, v, a)];
+  return match(op)
+    .returnType<Item[]>()
+    .with("add_current", () => [lseStore(`stadd${ex}`, v, a)])
+    .with("sub_current", () => [unaryOp("neg", next, v), lseStore(`stadd${ex}`, next, a)])
+    .with("and_current", () => [unaryOp("mvn", next, v), lseStore(`stclr${ex}`, next, a)])
+    .with("or_current", () => [lseStore(`stset${ex}`, v, a)])
+    .with("xor_current", () => [lseStore(`steor${ex}`, v, a)])
+    .with("inc_current", () => [movConst(next, 1), lseStore(`stadd${ex}`, next, a)])
+    .with("dec_current", () => [movConst(next, -1), lseStore(`stadd${ex}`, next, a)])
+    .with("xchg_current", () => [lseLoad(`swp${ex}`, v, old, a)])
+    .with("cmpxchg_current", () => cas())
+    .with("try_cmpxchg_current", () => [...cas(), isa.cmpExt ? cmp(r.old.w, r.expected.w, isa.cmpExt) : cmp(old, r.expected[f])])
+    .with("add_return_current", () => [lseLoad(`ldadd${ex}`, v, old, a), rrr("add", next, old, v)])
+    .with("sub_return_current", () => [unaryOp("neg", next, v), lseLoad(`ldadd${ex}`, next, old, a), rrr("sub", next, old, v)])
+    .with("inc_return_current", () => [movConst(next, 1), lseLoad(`ldadd${ex}`, next, old, a), addImm(next, old, 1)])
+    .with("dec_return_current", () => [movConst(next, -1), lseLoad(`ldadd${ex}`, next, old, a), subImm(next, old, 1)])
+    .exhaustive();
+}
+
 /** Moves an old value (from an exclusive load, zero-extended) into the return register with the C type's extension. */
 function returnOld(isa: ScalarIsa, from: Reg, to: Reg): Item {
   if (isa.signExt) return extend(isa.signExt, to.x, from.w);
@@ -583,7 +632,7 @@ function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): Item[] {
     // try_cmpxchg's `T *expected` (after any index arguments).
     const ptr = args.get("expected") ?? r0;
     const head = tryOp ? [load(isa.load === "ldrsw" ? "ldr" : isa.load.replace("ldrs", "ldr"), hw(14)[isa.valueForm], at(ptr.x))] : [];
-    const loop = llscLoop(isa, o, regs);
+    const loop = features.lse ? lseSeq(isa, o, regs) : llscLoop(isa, o, regs);
     const tail = match(o)
       .returnType<Item[]>()
       .with("xchg_current", "cmpxchg_current", () => [returnOld(isa, regs.old, r0)])
@@ -751,6 +800,8 @@ function varFunctions(input: GenInput): string[] {
 /** The complete `percpu.S`. */
 function code(input: GenInput): string {
   const parts = [
+    // features lse: ARMv8.1 atomics (the backend's -march is armv8-a).
+    ...(input.config.features.lse ? [".arch_extension lse"] : []),
     ".text",
     "",
     ...runtime(input),
@@ -894,7 +945,7 @@ function inlineBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
   const rmw = (o: LocalRmwOp): string[] => {
     const hold = cHold(isa, isa.valueForm, s);
     const regs: LlscRegs = { addr: operand("a"), old: operand("old"), next: operand("next"), status: operand("st"), value: operand("v"), expected: operand("e") };
-    const loop = llscLoop(isa, o, regs);
+    const loop = f.lse ? lseSeq(isa, o, regs) : llscLoop(isa, o, regs);
     // The loop's scratch values (old, status, and the new value of arithmetic ops) are the placeholders it writes.
     const scratch = scratchOutputs(loop, ["old", "st", "next"]);
     const outs = scratch.map((n) => `[${n}] "=&r"(${n})`);
@@ -918,7 +969,9 @@ function inlineBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
       .with("try_cmpxchg_current", () => `((${s})old == *expected ? true : (*expected = (${s})old, false))`)
       .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "inc_current", "dec_current", () => "(void)old")
       .exhaustive();
-    const stmt = `__asm__ volatile(${asmText(loop)} : ${outs.join(", ")} : ${ins.join(", ")} : ${inlineClobbers(loop, true)});`;
+    // features lse: the LSE instructions need the extension whatever -march the includer compiles with.
+    const text = f.lse ? `".arch_extension lse\\n\\t" ${asmText(loop)}` : asmText(loop);
+    const stmt = `__asm__ volatile(${text} : ${outs.join(", ")} : ${ins.join(", ")} : ${inlineClobbers(loop, true)});`;
     // Ops whose result or target must be this CPU's take the guard around the whole sequence (mrs, loop).
     if ((thisCpu(o) || !leaf.counter) && (f.preempt || f.irq)) {
       // The hooks around mrs and the loop; the result is computed before the exit hooks.

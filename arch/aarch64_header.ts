@@ -110,6 +110,38 @@ function llsc(op: string, operand?: string): string {
 }
 
 /**
+ * The read-modify-write primitives with ARMv8.1 LSE atomics (features `lse`): one instruction on the address
+ * computed from the register (`stadd`/`stclr`/`stset`/`steor`, `swp`, `cas`, `ldadd` with the size suffix),
+ * the operand negated or inverted where the instruction has the other sense; guards as the LL/SC forms.
+ * Each template enables the extension itself (`.arch_extension lse`), whatever `-march` the includer uses.
+ */
+function lsePrimitives(rmwHead: (hold: string, guard: "this_cpu" | "counter") => string): string[] {
+  const w = (n: string): string => `%" PERCPU__A64_R_##K "[${n}]`;
+  const lse = (insn: string): string => `".arch_extension lse\\n\\t${insn}"`;
+  const store = (name: string, mn: string, value: string): string =>
+    `#define PERCPU__${name}_AT(T, K, a${name === "INC" || name === "DEC" ? "" : ", v"}) ${rmwHead(`percpu__a64v_ = ${value}`, "counter")}` +
+    `percpu__a64o_ = 0; percpu__a64s_ = 0; (void)percpu__a64o_; percpu__a64s_ = 0; (void)percpu__a64s_; __asm__ __volatile__(${lse(`${mn}" PERCPU__A64_EX_##K " ${w("val")}, [%[p]]`)} : : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "memory"); PERCPU__CG_EXIT_##K (void)0; })`;
+  const from = "PERCPU__A64_FROM_##K(T, v)";
+  return [
+    "/* Read-modify-write: ARMv8.1 LSE atomics (features lse), one instruction on the computed address. */",
+    store("ADD", "stadd", from),
+    store("SUB", "stadd", `(PERCPU__A64_H_##K)0 - ${from}`),
+    store("AND", "stclr", `~${from}`),
+    store("OR", "stset", from),
+    store("XOR", "steor", from),
+    store("INC", "stadd", "1"),
+    store("DEC", "stadd", "(PERCPU__A64_H_##K)0 - 1"),
+    `#define PERCPU__XCHG_AT(T, K, a, v) ${rmwHead(`percpu__a64v_ = ${from}`, "this_cpu")}percpu__a64s_ = 0; (void)percpu__a64s_; ` +
+    `__asm__ __volatile__(${lse(`swp" PERCPU__A64_EX_##K " ${w("val")}, ${w("old")}, [%[p]]`)} : [old] "=&r"(percpu__a64o_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "memory"); PERCPU__GUARD_EXIT PERCPU__A64_TO_##K(T, percpu__a64o_); })`,
+    `#define PERCPU__CMPXCHG_AT(T, K, a, e, d) ${rmwHead(`percpu__a64v_ = PERCPU__A64_FROM_##K(T, d)`, "this_cpu")}percpu__a64s_ = 0; (void)percpu__a64s_; percpu__a64o_ = PERCPU__A64_FROM_##K(T, e); ` +
+    `__asm__ __volatile__(${lse(`cas" PERCPU__A64_EX_##K " ${w("old")}, ${w("val")}, [%[p]]`)} : [old] "+r"(percpu__a64o_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "memory"); PERCPU__GUARD_EXIT PERCPU__A64_TO_##K(T, percpu__a64o_); })`,
+    "/* add_return: ldadd leaves the old value; the compiler adds the operand once more. */",
+    `#define PERCPU__ADD_RETURN_AT(T, K, a, v) ${rmwHead(`percpu__a64v_ = ${from}`, "this_cpu")}percpu__a64s_ = 0; (void)percpu__a64s_; ` +
+    `__asm__ __volatile__(${lse(`ldadd" PERCPU__A64_EX_##K " ${w("val")}, ${w("old")}, [%[p]]`)} : [old] "=&r"(percpu__a64o_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "memory"); PERCPU__GUARD_EXIT PERCPU__A64_TO_##K(T, (PERCPU__A64_H_##K)(percpu__a64o_ + percpu__a64v_)); })`,
+  ];
+}
+
+/**
  * The aarch64 block of `percpu.h` primitives for a configuration (naive
  * builds use the generic naive block).
  *
@@ -137,24 +169,7 @@ export function aarch64HeaderPrimitives(input: GenInput): string {
   const rmw = (name: string, op: string): string =>
     `#define PERCPU__${name}_AT(T, K, a, v) ${rmwHead("percpu__a64v_ = PERCPU__A64_FROM_##K(T, v)", "counter")}PERCPU__A64_H_##K percpu__a64n_; ` +
     `__asm__ __volatile__(${llsc(op)} : [old] "=&r"(percpu__a64o_), [new] "=&r"(percpu__a64n_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "cc", "memory"); PERCPU__CG_EXIT_##K (void)percpu__a64o_; })`;
-  return [
-    `/* aarch64: the per-CPU base is ${reg.toUpperCase()}; no access is one instruction (mrs, then the access), so the guarded forms take the guard;`,
-    " * RMW ops are LL/SC loops (ARMv8.0, no LSE) on the computed address, atomic on whichever CPU's copy they hit: no guard. */",
-    `#define PERCPU__BASE() __extension__({ uintptr_t percpu__b_; __asm__ __volatile__("mrs %0, ${reg}" : "=r"(percpu__b_)); percpu__b_; })`,
-    ...kindTable(),
-    "/* Constant offsets: the scaled 12-bit immediate (2 instructions), add lsl #12 below 16 MiB (3), else a register offset. */",
-    "#define PERCPU__A64_NEAR(T, o) ((uintptr_t)(o) % sizeof(T) == 0 && (uintptr_t)(o) / sizeof(T) < 4096u)",
-    "#define PERCPU__A64_MID(T, o) ((uintptr_t)(o) < 0x1000000u && ((uintptr_t)(o) & 4095u) % sizeof(T) == 0)",
-    `#define PERCPU__RD(T, K, o) __extension__({ PERCPU__A64_H_##K percpu__a64v_; uintptr_t percpu__a64b_; ` +
-    `${constAccess(reg, `PERCPU__A64_LD_##K " ${val}`, `[val] "=r"(percpu__a64v_), [b] "=&r"(percpu__a64b_)`, "")}; PERCPU__A64_TO_##K(T, percpu__a64v_); })`,
-    `#define PERCPU__WR(T, K, o, v) __extension__({ PERCPU__A64_S_##K(T) percpu__a64v_ = (PERCPU__A64_S_##K(T))PERCPU__A64_FROM_##K(T, v); uintptr_t percpu__a64b_; ` +
-    `${constAccess(reg, `PERCPU__A64_ST_##K " ${val}`, `[b] "=&r"(percpu__a64b_)`, `[val] "rZ"(percpu__a64v_)`)}; (void)0; })`,
-    "#define PERCPU__RD_G(T, K, o) __extension__({ PERCPU__GUARD_ENTER T percpu__a64g_ = PERCPU__RD(T, K, o); PERCPU__GUARD_EXIT percpu__a64g_; })",
-    "#define PERCPU__WR_G(T, K, o, v) __extension__({ T percpu__a64g_ = (T)(v); PERCPU__GUARD_ENTER PERCPU__WR(T, K, o, percpu__a64g_); PERCPU__GUARD_EXIT (void)0; })",
-    "/* Runtime offsets: C volatile accesses of the value's bits, so the compiler folds the constant part of the address. */",
-    "#define PERCPU__RD_AT(T, K, a) PERCPU__A64_TO_##K(T, *(volatile PERCPU__A64_S_##K(T) *)(PERCPU__BASE() + (uintptr_t)(a)))",
-    "#define PERCPU__WR_AT(T, K, a, v) __extension__({ PERCPU__A64_H_##K percpu__a64v_ = PERCPU__A64_FROM_##K(T, v); " +
-    "*(volatile PERCPU__A64_S_##K(T) *)(PERCPU__BASE() + (uintptr_t)(a)) = (PERCPU__A64_S_##K(T))percpu__a64v_; (void)0; })",
+  const rmwLines = input.config.features.lse ? lsePrimitives(rmwHead) : [
     "/* Read-modify-write: LL/SC loops; the constant-offset forms are the generic fallback's (PERCPU__ADD = PERCPU__ADD_AT, ...). */",
     rmw("ADD", "add"),
     rmw("SUB", "sub"),
@@ -173,5 +188,25 @@ export function aarch64HeaderPrimitives(input: GenInput): string {
     "/* add_return: the LL/SC add loop returning the new value, guarded (the value returned must be this CPU's). */",
     `#define PERCPU__ADD_RETURN_AT(T, K, a, v) ${rmwHead("percpu__a64v_ = PERCPU__A64_FROM_##K(T, v)", "this_cpu")}PERCPU__A64_H_##K percpu__a64n_; ` +
     `__asm__ __volatile__(${llsc("add")} : [old] "=&r"(percpu__a64o_), [new] "=&r"(percpu__a64n_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "cc", "memory"); PERCPU__GUARD_EXIT (void)percpu__a64o_; PERCPU__A64_TO_##K(T, percpu__a64n_); })`,
+  ];
+  return [
+    `/* aarch64: the per-CPU base is ${reg.toUpperCase()}; no access is one instruction (mrs, then the access), so the guarded forms take the guard;`,
+    " * RMW ops are LL/SC loops (ARMv8.0, no LSE) on the computed address, atomic on whichever CPU's copy they hit: no guard. */",
+    `#define PERCPU__BASE() __extension__({ uintptr_t percpu__b_; __asm__ __volatile__("mrs %0, ${reg}" : "=r"(percpu__b_)); percpu__b_; })`,
+    ...kindTable(),
+    "/* Constant offsets: the scaled 12-bit immediate (2 instructions), add lsl #12 below 16 MiB (3), else a register offset. */",
+    "#define PERCPU__A64_NEAR(T, o) ((uintptr_t)(o) % sizeof(T) == 0 && (uintptr_t)(o) / sizeof(T) < 4096u)",
+    "#define PERCPU__A64_MID(T, o) ((uintptr_t)(o) < 0x1000000u && ((uintptr_t)(o) & 4095u) % sizeof(T) == 0)",
+    `#define PERCPU__RD(T, K, o) __extension__({ PERCPU__A64_H_##K percpu__a64v_; uintptr_t percpu__a64b_; ` +
+    `${constAccess(reg, `PERCPU__A64_LD_##K " ${val}`, `[val] "=r"(percpu__a64v_), [b] "=&r"(percpu__a64b_)`, "")}; PERCPU__A64_TO_##K(T, percpu__a64v_); })`,
+    `#define PERCPU__WR(T, K, o, v) __extension__({ PERCPU__A64_S_##K(T) percpu__a64v_ = (PERCPU__A64_S_##K(T))PERCPU__A64_FROM_##K(T, v); uintptr_t percpu__a64b_; ` +
+    `${constAccess(reg, `PERCPU__A64_ST_##K " ${val}`, `[b] "=&r"(percpu__a64b_)`, `[val] "rZ"(percpu__a64v_)`)}; (void)0; })`,
+    "#define PERCPU__RD_G(T, K, o) __extension__({ PERCPU__GUARD_ENTER T percpu__a64g_ = PERCPU__RD(T, K, o); PERCPU__GUARD_EXIT percpu__a64g_; })",
+    "#define PERCPU__WR_G(T, K, o, v) __extension__({ T percpu__a64g_ = (T)(v); PERCPU__GUARD_ENTER PERCPU__WR(T, K, o, percpu__a64g_); PERCPU__GUARD_EXIT (void)0; })",
+    "/* Runtime offsets: C volatile accesses of the value's bits, so the compiler folds the constant part of the address. */",
+    "#define PERCPU__RD_AT(T, K, a) PERCPU__A64_TO_##K(T, *(volatile PERCPU__A64_S_##K(T) *)(PERCPU__BASE() + (uintptr_t)(a)))",
+    "#define PERCPU__WR_AT(T, K, a, v) __extension__({ PERCPU__A64_H_##K percpu__a64v_ = PERCPU__A64_FROM_##K(T, v); " +
+    "*(volatile PERCPU__A64_S_##K(T) *)(PERCPU__BASE() + (uintptr_t)(a)) = (PERCPU__A64_S_##K(T))percpu__a64v_; (void)0; })",
+    ...rmwLines,
   ].join("\n");
 }

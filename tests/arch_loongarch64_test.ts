@@ -311,7 +311,7 @@ const MOVED = "USZ";
  * template cannot be materialised here.
  */
 function movedInput(offset: number): GenInput {
-  const input = generatorInput(sdkOf(SMALL).layout("loongarch64"), { arch: "loongarch64", cpus: 2, mode: "kernel", features: { preempt: false, irq: false, naive: false, el2: false }, functions: true, rust: false });
+  const input = generatorInput(sdkOf(SMALL).layout("loongarch64"), { arch: "loongarch64", cpus: 2, mode: "kernel", features: { preempt: false, irq: false, naive: false, el2: false, lse: false }, functions: true, rust: false });
   const at = input.vars.findIndex((v) => v.layout.name === MOVED);
   const last = input.vars[at]!;
   const delta = offset - last.layout.offset;

@@ -181,7 +181,7 @@ test("riscv far offsets split into lui/add/load up to 2 GiB, also where lui woul
     for (const off of offsets) {
       const layout = computeLayout([{ name: "X", type: u32, init: new Uint8Array(4) }], arch);
       const moved = { ...layout, vars: [{ ...layout.vars[0]!, offset: off }] };
-      const gen = generatorInput(moved, { arch, cpus: 1, mode: "kernel", features: { preempt: false, irq: false, naive: false, el2: false }, functions: true, rust: false });
+      const gen = generatorInput(moved, { arch, cpus: 1, mode: "kernel", features: { preempt: false, irq: false, naive: false, el2: false, lse: false }, functions: true, rust: false });
       const asm = riscvLeafAssembly(arch, gen, gen.vars[0]!.leaves[0]!, "read_current_raw");
       lines.push(asm.replace(/percpu_X_read_current_raw/g, `f_${off}`));
     }
@@ -224,7 +224,7 @@ test("riscv check() rejects a variable beyond 2 GiB with offset_out_of_reach", (
     const layout = computeLayout([{ name: "X", type: u64, init: new Uint8Array(8) }], backend.arch);
     const inside = { ...layout, vars: [{ ...layout.vars[0]!, offset: 2 ** 31 - 8 }] };
     const beyond = { ...layout, vars: [{ ...layout.vars[0]!, offset: 2 ** 31 }] };
-    const config = { arch: backend.arch, cpus: 1, mode: "kernel" as const, features: { preempt: false, irq: false, naive: false, el2: false }, functions: true, rust: false };
+    const config = { arch: backend.arch, cpus: 1, mode: "kernel" as const, features: { preempt: false, irq: false, naive: false, el2: false, lse: false }, functions: true, rust: false };
     backend.check(generatorInput(inside, config));
     assert.throws(() => backend.check(generatorInput(beyond, config)), (e) => e instanceof PercpuError && e.code === "offset_out_of_reach");
   }
@@ -527,7 +527,7 @@ test("riscv accessors at offsets up to 2 GiB - 4 read, write and add the right w
     for (const off of offsets) {
       const layout = computeLayout([{ name: "X", type: u32, init: new Uint8Array(4) }], arch);
       const moved = { ...layout, vars: [{ ...layout.vars[0]!, offset: off }] };
-      const gen = generatorInput(moved, { arch, cpus: 1, mode: "kernel", features: { preempt: false, irq: false, naive: false, el2: false }, functions: true, rust: false });
+      const gen = generatorInput(moved, { arch, cpus: 1, mode: "kernel", features: { preempt: false, irq: false, naive: false, el2: false, lse: false }, functions: true, rust: false });
       const leaf = gen.vars[0]!.leaves[0]!;
       for (const op of ["read_current_raw", "write_current_raw", "add_current", "cmpxchg_current"] as const) {
         asm.push(riscvLeafAssembly(arch, gen, leaf, op).replace(/percpu_X_/g, `o${off}_`));

@@ -186,6 +186,20 @@ test("x86_64 firmware passes every check on 4 CPUs for a config mixing every typ
   });
 });
 
+test("aarch64 firmware with the lse feature (ARMv8.1 stadd/ldadd/swp/cas) passes every check on 4 CPUs under -cpu max, with preempt and irq guards", async () => {
+  const sdk = mixedSdk(false);
+  await withTempDir("fw-a64-lse", async (root) => {
+    const out = join(root, "image");
+    const image = await sdk.buildFirmware({ arch: "aarch64", cpus: 4, features: ["preempt", "irq", "lse"], out });
+    const dis = await run("llvm-objdump-19", ["-d", "--no-show-raw-insn", image.image]);
+    for (const insn of ["stadd", "ldadd", "swp", "cas", "stclr", "stset", "steor"]) assert.match(dis.stdout, new RegExp(`\\t${insn}[bh]?\\t`), insn);
+    const r = await sdk.bootFirmware(image, { timeoutMs: BOOT_TIMEOUT_MS });
+    assertPassed(r, 4);
+    assertChecksCover(r, ["ops", "add", "percpu_test"], ["STATS.delta", "CPU_ID"]);
+    assertChecksCover(r, ["percpu_test-generic", "ops-generic"], ["CPU_ID", "STATS"]);
+  });
+});
+
 test("aarch64 firmware passes every check on 4 CPUs for a config mixing every type beyond 64 KiB, with preempt and irq guards", async () => {
   const sdk = mixedSdk(true);
   await withTempDir("fw-a64", async (root) => {

@@ -24,7 +24,15 @@ import { test } from "./_harness.ts";
 import { bodyLength, CLANG, disassemble, run } from "./_toolchain.ts";
 import { withTempDir } from "./_tmp.ts";
 
-const ARCHES: readonly Target[] = ["x86_64", "aarch64", "riscv64", "riscv32", "loongarch64"];
+/** The columns: every arch, and aarch64 with the ARMv8.1 LSE atomics (`features: ["lse"]`). */
+const COLUMNS: readonly { readonly label: string; readonly arch: Target; readonly lse: boolean }[] = [
+  { label: "x86_64", arch: "x86_64", lse: false },
+  { label: "aarch64", arch: "aarch64", lse: false },
+  { label: "aarch64 + `lse`", arch: "aarch64", lse: true },
+  { label: "riscv64", arch: "riscv64", lse: false },
+  { label: "riscv32", arch: "riscv32", lse: false },
+  { label: "loongarch64", arch: "loongarch64", lse: false },
+];
 
 /** The current-CPU read-modify-write ops, in catalog order. */
 const OPS: readonly LeafOp[] = LEAF_OPS.filter((op) => LEAF_OP_SPECS[op].integer && LEAF_OP_SPECS[op].target === "current");
@@ -45,7 +53,7 @@ function source(t: string): string {
 /** Per op: instructions without the return, and whether it calls a guard hook. */
 type Measured = ReadonlyMap<LeafOp, { readonly n: number; readonly hooks: boolean; readonly text: string }>;
 
-async function measure(dir: string, arch: Target, features: readonly ("preempt" | "irq")[], counter = false): Promise<Measured> {
+async function measure(dir: string, arch: Target, features: readonly ("preempt" | "irq" | "lse")[], counter = false): Promise<Measured> {
   const sdk = createPercpu();
   sdk.define("PAD", u64, 0);
   sdk.define("X", arch === "riscv32" ? u32 : u64, 0, { counter });
@@ -70,12 +78,12 @@ async function measure(dir: string, arch: Target, features: readonly ("preempt" 
  * The README table: per op the -O2 instruction count without guard features, `+ guard` when preempt adds the
  * hooks, `+ guard*` when it adds them except on a `counter: true` variable.
  */
-function table(results: ReadonlyMap<Target, { none: Measured; preempt: Measured; counter: Measured }>): string {
-  const head = `| \`percpu.h\` op (64-bit leaf; riscv32: 32-bit) | ${ARCHES.join(" | ")} |`;
-  const rule = `|---|${ARCHES.map(() => "---").join("|")}|`;
+function table(results: ReadonlyMap<string, { none: Measured; preempt: Measured; counter: Measured }>): string {
+  const head = `| \`percpu.h\` op (64-bit leaf; riscv32: 32-bit) | ${COLUMNS.map((c) => c.label).join(" | ")} |`;
+  const rule = `|---|${COLUMNS.map(() => "---").join("|")}|`;
   const rows = OPS.map((op) => {
-    const cells = ARCHES.map((a) => {
-      const { none, preempt, counter } = results.get(a)!;
+    const cells = COLUMNS.map((col) => {
+      const { none, preempt, counter } = results.get(col.label)!;
       const guard = preempt.get(op)!.hooks ? (counter.get(op)!.hooks ? " + guard" : " + guard*") : "";
       return `${none.get(op)!.n}${guard}`;
     });
@@ -85,11 +93,12 @@ function table(results: ReadonlyMap<Target, { none: Measured; preempt: Measured;
 }
 
 test("ops_counts: every current-CPU RMW op's instruction count on every arch is the README's, and each guard class is guarded as stated", async () => {
-  const results = new Map<Target, { none: Measured; preempt: Measured; counter: Measured }>();
-  for (const arch of ARCHES) {
-    const none = await withTempDir(`ops-counts-${arch}`, (dir) => measure(dir, arch, []));
-    const preempt = await withTempDir(`ops-counts-${arch}-p`, (dir) => measure(dir, arch, ["preempt"]));
-    const counter = await withTempDir(`ops-counts-${arch}-c`, (dir) => measure(dir, arch, ["preempt"], true));
+  const results = new Map<string, { none: Measured; preempt: Measured; counter: Measured }>();
+  for (const { label, arch, lse } of COLUMNS) {
+    const extra = lse ? (["lse"] as const) : [];
+    const none = await withTempDir(`ops-counts-${arch}`, (dir) => measure(dir, arch, [...extra]));
+    const preempt = await withTempDir(`ops-counts-${arch}-p`, (dir) => measure(dir, arch, ["preempt", ...extra]));
+    const counter = await withTempDir(`ops-counts-${arch}-c`, (dir) => measure(dir, arch, ["preempt", ...extra], true));
     for (const op of OPS) {
       const m = none.get(op)!;
       assert.equal(m.hooks, false, `${arch} ${op}: no hook without guard features: ${m.text}`);
@@ -101,7 +110,11 @@ test("ops_counts: every current-CPU RMW op's instruction count on every arch is 
       const c = counter.get(op)!;
       assert.equal(c.hooks, arch !== "x86_64" && cls === "this_cpu", `${arch} ${op} (guard class ${cls}) of a counter: true variable with preempt: ${c.text}`);
     }
-    results.set(arch, { none, preempt, counter });
+    if (lse) {
+      // One LSE instruction per op (stadd, ldadd, swp, cas, ...), no LL/SC loop.
+      for (const op of OPS) assert.ok(!/ldxr|stxr/.test(none.get(op)!.text), `aarch64 lse ${op}: ${none.get(op)!.text}`);
+    }
+    results.set(label, { none, preempt, counter });
   }
   // The shortest forms promised for x86_64 (Linux's this_cpu_*): one instruction for the counter ops.
   const x86 = results.get("x86_64")!.none;
