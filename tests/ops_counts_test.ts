@@ -129,4 +129,4 @@ test("ops_counts: every current-CPU RMW op's instruction count on every arch is 
   const start = readme.indexOf(measured.split("\n")[0]!);
   const committed = start < 0 ? "" : readme.slice(start, start + measured.length);
   assert.equal(committed, measured, `the README's op table is not the measured one; measured:\n${measured}`);
-});
+}, { only: ["deno"], timeoutMs: 120_000 });

@@ -9,7 +9,7 @@
  * no increment.
  */
 import assert from "node:assert/strict";
-import { createPercpu, i32, isize, type PercpuVar, type ScalarType, u32, usize } from "../mod.ts";
+import { bool, createPercpu, f64, i32, isize, PercpuError, type PercpuVar, type ScalarType, struct, u32, u64, usize } from "../mod.ts";
 import { test } from "./_harness.ts";
 import { defineThisCpuCounters, type ThisCpuReport, type ThisCpuTask } from "./_this_cpu_fixture.ts";
 
@@ -189,3 +189,23 @@ test(`${T} Workers sharing one CPU, ${M} tryCmpxchgCurrent increment loops each 
     sdk.close();
   }
 }, { timeoutMs: 120_000 });
+
+test("define() accepts { counter: true } on variables with integer leaves and refuses a non-boolean or an integer-free type with options_invalid naming the variable", () => {
+  const sdk = createPercpu();
+  sdk.define("HITS", u32, 0, { counter: true });
+  sdk.define("STATS", struct({ irqs: u64, ratio: f64 }), { irqs: 0n, ratio: 0 }, { counter: true, atomic: false });
+  const bad: [string, string, () => unknown][] = [
+    ["F", "counter", () => sdk.define("F", f64, 0, { counter: true })],
+    ["B", "counter", () => sdk.define("B", struct({ on: bool }), { on: false }, { counter: true })],
+    ["N", "counter", () => sdk.define("N", u32, 0, { counter: 1 } as unknown as { counter: boolean })],
+    ["K", "countr", () => sdk.define("K", u32, 0, { countr: true } as unknown as { counter: boolean })],
+  ];
+  for (const [name, key, f] of bad) {
+    assert.throws(f, (e: unknown) => e instanceof PercpuError && e.code === "options_invalid" && e.message.includes(`"${name}"`) && e.path.includes(key), name);
+  }
+  // Only the kinds of counter variables differ where the arch guards counter ops by default; x86_64 needs no token.
+  const header = (arch: "riscv64" | "x86_64") => sdk.generate({ arch, features: ["preempt"] }).files["percpu.h"];
+  assert.match(header("riscv64"), /#define PERCPU_L_HITS uint32_t, pkc_u32, /);
+  assert.match(header("riscv64"), /#define PERCPU_L_STATS__irqs uint64_t, pkc_u64, /);
+  assert.match(header("x86_64"), /#define PERCPU_L_HITS uint32_t, pk_u32, /);
+});
