@@ -41,12 +41,12 @@ import type { VarLayout } from "../sdk/layout.ts";
 
 /** The counters of a generation input (their delta variables), in layout order. */
 export function counterVars(input: GenInput): readonly VarLayout[] {
-  return input.layout.vars.filter((v) => v.counter !== undefined);
+  return input.layout.vars.filter((v) => v.percpuCounter !== undefined);
 }
 
 /** Whether the input needs the runtime (`percpu_runtime.c` and the `percpu.h` block). */
 export function needsRuntime(input: GenInput): boolean {
-  return input.layout.dynamic !== undefined || input.layout.vars.some((v) => v.counter !== undefined);
+  return input.layout.dynamic !== undefined || input.layout.vars.some((v) => v.percpuCounter !== undefined);
 }
 
 /** C symbol of a counter's global state: `percpu__ctr_NR_FILES`. */
@@ -105,7 +105,7 @@ export function runtimeHeaderBlock(input: GenInput): string[] {
   const counters = counterVars(input);
   lines.push(`#define PERCPU_COUNTERS ${counters.length}u`, "extern struct percpu_counter *const percpu__counters[];");
   for (const v of counters) {
-    lines.push(`#define PERCPU_COUNTER_${v.name}_BATCH ${counterBatch(v.counter!, cpus)}`, `extern struct percpu_counter ${counterSymbol(v.name)};`);
+    lines.push(`#define PERCPU_COUNTER_${v.name}_BATCH ${counterBatch(v.percpuCounter!, cpus)}`, `extern struct percpu_counter ${counterSymbol(v.name)};`);
   }
   const dyn = input.layout.dynamic;
   if (dyn !== undefined) {
@@ -164,7 +164,7 @@ function countersC(input: GenInput): string {
   const counters = counterVars(input);
   const cpus = input.config.cpus;
   const defs = counters.map((v) =>
-    `struct percpu_counter ${counterSymbol(v.name)} = { ${v.offset}u, ${counterBatch(v.counter!, cpus)}, 0u, ${int64Literal(v.counter!.init)}, 0u, 0u };`
+    `struct percpu_counter ${counterSymbol(v.name)} = { ${v.offset}u, ${counterBatch(v.percpuCounter!, cpus)}, 0u, ${int64Literal(v.percpuCounter!.init)}, 0u, 0u };`
   );
   const table = counters.length > 0 ? counters.map((v) => `&${counterSymbol(v.name)}`).join(", ") : "0";
   return `/* ---- per-CPU counters ---- */

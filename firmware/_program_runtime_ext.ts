@@ -67,10 +67,10 @@ export function runtimeExtC(input: GenInput): RuntimeExtProgram | null {
   let checks = 0;
   for (const v of counters) {
     const n = v.name;
-    const init = v.counter!.init;
+    const init = v.percpuCounter!.init;
     let truth = init;
     for (let c = 0; c < cpus; c++) for (const x of counterValues(c, COUNTER_ADDS)) truth += x;
-    const slack = BigInt(counterBatch(v.counter!, cpus) * cpus);
+    const slack = BigInt(counterBatch(v.percpuCounter!, cpus) * cpus);
     body.push(
       `  /* counter ${n}: hammer with a sampling reader, then the exact sum */`,
       `  {`,

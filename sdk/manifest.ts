@@ -128,8 +128,8 @@ function manifestHead(layout: Layout): ManifestHead {
     areaAlign: layout.areaAlign,
     selfPointerOffset: layout.selfPointerOffset,
     ...(layout.dynamic !== undefined ? { dynamic: layout.dynamic } : {}),
-    ...(layout.vars.some((v) => v.counter !== undefined)
-      ? { counters: layout.vars.filter((v) => v.counter !== undefined).map((v) => ({ name: v.name, batch: v.counter!.batch, init: String(v.counter!.init) })) }
+    ...(layout.vars.some((v) => v.percpuCounter !== undefined)
+      ? { counters: layout.vars.filter((v) => v.percpuCounter !== undefined).map((v) => ({ name: v.name, batch: v.percpuCounter!.batch, init: String(v.percpuCounter!.init) })) }
       : {}),
   };
 }

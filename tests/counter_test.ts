@@ -44,7 +44,7 @@ test("counter() validates batch and init with options_invalid naming the counter
   }
   assert.throws(() => sdk.counter("NR_FILES"), (e: unknown) => e instanceof PercpuError && e.code === "name_duplicate");
   const layout = sdk.layout("riscv32");
-  assert.deepEqual(layout.vars.map((v) => [v.name, v.size, v.counter]), [
+  assert.deepEqual(layout.vars.map((v) => [v.name, v.size, v.percpuCounter]), [
     ["NR_FILES", 4, { batch: null, init: 0n }],
     ["BIG", 4, { batch: 1000, init: -(1n << 40n) }],
   ]);
