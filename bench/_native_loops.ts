@@ -1,6 +1,6 @@
 /**
  * The harness of the native loop benchmarks (bench/native_bench.ts,
- * bench/atomic_bench.ts): one C program over the generated x86_64 user-mode
+ * bench/atomic_bench.ts, bench/runtime_bench.ts): one C program over the generated x86_64 user-mode
  * code that runs every case on 1 and 2 threads (each pinned to its own core
  * and bound to its own CPU id), keeps the best round of each, prints
  * `name threads ns` rows, then whatever the benchmark's check prints.
@@ -24,7 +24,7 @@ export interface LoopCase {
 export interface LoopBench {
   /** Prefix of the temporary directory. */
   readonly tag: string;
-  /** Files written beside `bench.c` (the generated `percpu.S` and `percpu.h`, ...); every `.S` is linked. */
+  /** Files written beside `bench.c` (the generated `percpu.S` and `percpu.h`, ...); every `.S` and `.c` is linked. */
   readonly files: Readonly<Record<string, string>>;
   /** C text after the includes (`#define PERCPU_INLINE` goes in `head`): helpers the loop bodies use. */
   readonly prelude: string;
@@ -55,6 +55,7 @@ export function runLoopBench(bench: LoopBench): { rows: LoopRow[]; checks: strin
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 ${bench.head ?? ""}
@@ -114,8 +115,8 @@ ${bench.cases.map((c, i) => `    { ${JSON.stringify(c.name)}, loop_${i}, ${c.ops
   try {
     for (const [name, text] of Object.entries(bench.files)) writeFileSync(join(dir, name), text);
     writeFileSync(join(dir, "bench.c"), source);
-    const asm = Object.keys(bench.files).filter((f) => f.endsWith(".S"));
-    execFileSync("cc", ["-O2", "-pthread", "bench.c", ...asm, "-o", "bench"], { cwd: dir });
+    const sources = Object.keys(bench.files).filter((f) => f.endsWith(".S") || f.endsWith(".c"));
+    execFileSync("cc", ["-O2", "-pthread", "bench.c", ...sources, "-o", "bench"], { cwd: dir });
     const out = execFileSync(join(dir, "bench"), { encoding: "utf8", timeout: 600_000 });
     const rows: LoopRow[] = [];
     const checks: string[][] = [];

@@ -9,94 +9,37 @@
  *
  * @module
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createPercpu, u64 } from "../mod.ts";
+import { rowNs, runLoopBench } from "./_native_loops.ts";
 
 /** Iterations per thread per measurement, allocator pairs per measurement, rounds (the best counts). */
 const N = 20_000_000;
 const PAIRS = 2_000_000;
 const ROUNDS = 5;
-/** CPUs of the generated code (the allocator zero-fills every CPU's copy). */
+/** CPUs of the generated code (the allocator zero-fills every CPU's copy; the harness runs 1 and 2 threads). */
 const CPUS = 2;
 const DYNAMIC = 64 * 1024;
+/** Signed adds of the fold-frequency run. */
+const SIGNED_ADDS = 1_000_000;
 
-const C_SOURCE = String.raw`
-#define _GNU_SOURCE
-#include <pthread.h>
-#include <sched.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
-#include "percpu.h"
-
-#define N ${N}ULL
-#define PAIRS ${PAIRS}u
-#define BARRIER() __asm__ volatile("" ::: "memory")
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e9 + t.tv_nsec; }
+const PRELUDE = String.raw`
 static uint64_t shared_count;
-
-typedef void (*loop_fn)(void);
-static void loop_counter(void) { for (uint64_t i = 0; i < N; i++) { percpu_counter_add(EVENTS, 1); BARRIER(); } }
-static void loop_atomic(void) { for (uint64_t i = 0; i < N; i++) { __atomic_fetch_add(&shared_count, 1, __ATOMIC_RELAXED); BARRIER(); } }
-struct job { loop_fn fn; uintptr_t cpu; double ns; };
-static void *run_job(void *p) {
-  struct job *j = p;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET((int)(j->cpu % (uintptr_t)sysconf(_SC_NPROCESSORS_ONLN)), &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-  percpu_init_reg(j->cpu);
-  double t0 = now();
-  j->fn();
-  j->ns = now() - t0;
-  return 0;
-}
-static double measure(loop_fn fn, int threads) {
-  pthread_t t[2]; struct job j[2];
-  for (int i = 0; i < threads; i++) { j[i].fn = fn; j[i].cpu = i; pthread_create(&t[i], 0, run_job, &j[i]); }
-  double worst = 0;
-  for (int i = 0; i < threads; i++) { pthread_join(t[i], 0); if (j[i].ns > worst) worst = j[i].ns; }
-  return worst / N;
-}
 static uint32_t rnd(uint32_t *x) { *x ^= *x << 13; *x ^= *x >> 17; *x ^= *x << 5; return *x; }
 static uintptr_t sizes[1024];
-static double pairs_percpu(void) {
-  double t0 = now();
-  for (uint32_t i = 0; i < PAIRS; i++) { uintptr_t o = percpu_alloc(sizes[i & 1023], 8); BARRIER(); percpu_free(o); }
-  return (now() - t0) / PAIRS;
-}
-static double pairs_malloc(void) {
-  double t0 = now();
-  for (uint32_t i = 0; i < PAIRS; i++) { void *p = malloc(sizes[i & 1023]); __asm__ volatile("" : : "r"(p) : "memory"); free(p); }
-  return (now() - t0) / PAIRS;
-}
-int main(void) {
-  if (percpu_init_in_place() != ${CPUS}) return 1;
-  uint32_t x = 7;
-  for (int i = 0; i < 1024; i++) sizes[i] = 8 + rnd(&x) % 249;
-  double best[6];
-  for (int i = 0; i < 6; i++) best[i] = 1e300;
-  uint64_t folds0 = 0, adds = 0;
-  for (int r = 0; r < ${ROUNDS}; r++) {
-    double v[6];
-    uint64_t f = percpu_counter_folds(EVENTS);
-    v[0] = measure(loop_counter, 1); v[1] = measure(loop_counter, 2);
-    folds0 += percpu_counter_folds(EVENTS) - f; adds += 3 * N;
-    v[2] = measure(loop_atomic, 1); v[3] = measure(loop_atomic, 2);
-    v[4] = pairs_percpu(); v[5] = pairs_malloc();
-    for (int i = 0; i < 6; i++) if (v[i] < best[i]) best[i] = v[i];
-  }
-  /* fold frequency with signed values -20..20 (one thread) */
-  uint64_t f = percpu_counter_folds(EVENTS);
+__attribute__((constructor)) static void init_sizes(void) { uint32_t x = 7; for (int i = 0; i < 1024; i++) sizes[i] = 8 + rnd(&x) % 249; }
+`;
+
+/**
+ * After the measurements: the folds the counter loops made (ROUNDS x 3 thread-runs x N adds), the fold
+ * frequency with signed values -20..20 (one thread), and the fragmentation the tests' random workload
+ * (sizes 1..512, alignments 1..64) leaves at a steady state.
+ */
+const CHECK = String.raw`
+  uint32_t x = 11;
+  uint64_t plus_folds = percpu_counter_folds(EVENTS);
   percpu_init_reg(0);
-  for (uint32_t i = 0; i < 1000000; i++) percpu_counter_add(EVENTS, (int64_t)(rnd(&x) % 41) - 20);
-  uint64_t signed_folds = percpu_counter_folds(EVENTS) - f;
-  /* fragmentation: the tests' random workload (sizes 1..512, alignments 1..64) run to a steady state, then measured */
+  for (uint32_t i = 0; i < ${SIGNED_ADDS}u; i++) percpu_counter_add(EVENTS, (int64_t)(rnd(&x) % 41) - 20);
+  uint64_t signed_folds = percpu_counter_folds(EVENTS) - plus_folds;
   static uintptr_t live[4096];
   int n = 0;
   for (int s = 0; s < 200000; s++) {
@@ -108,11 +51,8 @@ int main(void) {
   }
   struct percpu_alloc_stats st;
   percpu_alloc_stats(&st);
-  printf("counter %.3f %.3f\natomic %.3f %.3f\nalloc %.3f\nmalloc %.3f\n", best[0], best[1], best[2], best[3], best[4], best[5]);
-  printf("folds %llu %llu %d %llu\n", (unsigned long long)folds0, (unsigned long long)adds, PERCPU_COUNTER_EVENTS_BATCH, (unsigned long long)signed_folds);
-  printf("frag %lu %lu %lu %d\n", (unsigned long)st.used, (unsigned long)st.free, (unsigned long)st.largest_free, n);
-  return 0;
-}
+  printf("check folds %llu %llu %d %llu\n", (unsigned long long)plus_folds, 3ULL * ${ROUNDS} * ${N}ULL, PERCPU_COUNTER_EVENTS_BATCH, (unsigned long long)signed_folds);
+  printf("check frag %lu %lu %lu %d\n", (unsigned long)st.used, (unsigned long)st.free, (unsigned long)st.largest_free, n);
 `;
 
 /** The measured figures. */
@@ -137,31 +77,36 @@ export function runRuntimeBench(): RuntimeBenchResult {
   sdk.define("PAD", u64, 0);
   sdk.counter("EVENTS");
   const gen = sdk.generate({ arch: "x86_64", mode: "user", cpus: CPUS, dynamic: DYNAMIC });
-  const dir = mkdtempSync(join(tmpdir(), "percpu-runtime-bench-"));
-  try {
-    for (const name of ["percpu.S", "percpu.h", "percpu_runtime.c"] as const) writeFileSync(join(dir, name), gen.files[name]!);
-    writeFileSync(join(dir, "bench.c"), C_SOURCE);
-    execFileSync("cc", ["-O2", "-pthread", "bench.c", "percpu.S", "percpu_runtime.c", "-o", "bench"], { cwd: dir });
-    const out = execFileSync(join(dir, "bench"), { encoding: "utf8", timeout: 600_000 });
-    const row = new Map(out.trim().split("\n").map((l) => {
-      const [k, ...v] = l.split(" ");
-      return [k!, v.map(Number)] as const;
-    }));
-    const folds = row.get("folds")!;
-    const frag = row.get("frag")!;
-    return {
-      counter: [row.get("counter")![0]!, row.get("counter")![1]!],
-      atomic: [row.get("atomic")![0]!, row.get("atomic")![1]!],
-      alloc: row.get("alloc")![0]!,
-      malloc: row.get("malloc")![0]!,
-      foldsPerAdd: folds[0]! / folds[1]!,
-      batch: folds[2]!,
-      signedFoldsPerAdd: folds[3]! / 1_000_000,
-      frag: { used: frag[0]!, free: frag[1]!, largest: frag[2]!, live: frag[3]! },
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const { rows, checks } = runLoopBench({
+    tag: "runtime-bench",
+    files: { "percpu.S": gen.files["percpu.S"], "percpu.h": gen.files["percpu.h"], "percpu_runtime.c": gen.files["percpu_runtime.c"]! },
+    prelude: PRELUDE,
+    rounds: ROUNDS,
+    cases: [
+      { name: "counter", body: "percpu_counter_add(EVENTS, 1); BARRIER();", ops: N },
+      { name: "atomic", body: "__atomic_fetch_add(&shared_count, 1, __ATOMIC_RELAXED); BARRIER();", ops: N },
+      { name: "alloc", body: "uintptr_t o = percpu_alloc(sizes[i & 1023], 8); BARRIER(); percpu_free(o);", ops: PAIRS },
+      { name: "malloc", body: 'void *p = malloc(sizes[i & 1023]); __asm__ volatile("" : : "r"(p) : "memory"); free(p);', ops: PAIRS },
+    ],
+    check: CHECK,
+  });
+  const line = (tag: string): number[] => {
+    const found = checks.find((c) => c[0] === tag);
+    if (found === undefined) throw new Error(`the benchmark printed no ${tag} line`);
+    return found.slice(1).map(Number);
+  };
+  const folds = line("folds");
+  const frag = line("frag");
+  return {
+    counter: [rowNs(rows, "counter", 1), rowNs(rows, "counter", 2)],
+    atomic: [rowNs(rows, "atomic", 1), rowNs(rows, "atomic", 2)],
+    alloc: rowNs(rows, "alloc", 1),
+    malloc: rowNs(rows, "malloc", 1),
+    foldsPerAdd: folds[0]! / folds[1]!,
+    batch: folds[2]!,
+    signedFoldsPerAdd: folds[3]! / SIGNED_ADDS,
+    frag: { used: frag[0]!, free: frag[1]!, largest: frag[2]!, live: frag[3]! },
+  };
 }
 
 /** The results as a markdown table with the ratios. */
