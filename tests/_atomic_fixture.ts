@@ -22,18 +22,10 @@ export function defineAtomicCounters(tag: string): AtomicCounters {
   return { sdk, EXACT, LOSSY };
 }
 
-/** Message from the test to a Worker. */
+/** What the test hands each Worker (tests/_workers.ts carries it). */
 export interface AtomicTask {
   readonly tag: string;
   readonly cpus: number;
   readonly cpu: number;
   readonly m: number;
-  /** Int32Array over it: [0] = go flag. */
-  readonly barrier: SharedArrayBuffer;
 }
-
-/** Messages from a Worker. */
-export type AtomicReport =
-  | { readonly type: "ready"; readonly cpu: number }
-  | { readonly type: "done"; readonly cpu: number }
-  | { readonly type: "error"; readonly cpu: number; readonly message: string };

@@ -34,19 +34,13 @@ export function counterValues(cpu: number, m: number): BigInt64Array {
   return out;
 }
 
-/** Message from the test to a Worker. */
+/** What the test hands each Worker (tests/_workers.ts carries it). */
 export interface CounterTask {
   readonly tag: string;
   readonly batch: number;
   readonly cpus: number;
   readonly cpu: number;
   readonly m: number;
-  /** Int32Array over it: [0] go flag, [1 + cpu] adds completed by that CPU. */
-  readonly shared: SharedArrayBuffer;
+  /** Int32Array over it: [cpu] adds completed by that CPU. */
+  readonly progress: SharedArrayBuffer;
 }
-
-/** Messages from a Worker. */
-export type CounterReport =
-  | { readonly type: "ready"; readonly cpu: number }
-  | { readonly type: "done"; readonly cpu: number }
-  | { readonly type: "error"; readonly cpu: number; readonly message: string };

@@ -17,13 +17,11 @@ export function dynamicSdk(): PercpuSdk {
   return sdk;
 }
 
-/** Message from the test to a Worker. */
+/** What the test hands each Worker (tests/_workers.ts carries it). */
 export interface DynamicTask {
   readonly cpus: number;
   readonly worker: number;
   readonly steps: number;
-  /** Int32Array over it: [0] go flag. */
-  readonly shared: SharedArrayBuffer;
 }
 
 /** What a Worker reports when it is done. */
@@ -41,9 +39,3 @@ export interface DynamicSummary {
   readonly liveBytes: number;
   readonly live: number;
 }
-
-/** Messages from a Worker. */
-export type DynamicReport =
-  | { readonly type: "ready"; readonly worker: number }
-  | { readonly type: "done"; readonly worker: number; readonly summary: DynamicSummary }
-  | { readonly type: "error"; readonly worker: number; readonly message: string };

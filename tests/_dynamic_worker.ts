@@ -6,12 +6,8 @@
  * freed and at the end; a fresh block must read 0 on every CPU.
  */
 import { aligned, array, PercpuError, u16, u32, u64, u8 } from "../mod.ts";
-import { type DynamicReport, type DynamicSummary, type DynamicTask, dynamicSdk, WORKER_DYNAMIC } from "./_dynamic_fixture.ts";
-
-const scope = globalThis as unknown as {
-  onmessage: ((e: { data: DynamicTask }) => void) | null;
-  postMessage(msg: DynamicReport): void;
-};
+import { type DynamicSummary, type DynamicTask, dynamicSdk, WORKER_DYNAMIC } from "./_dynamic_fixture.ts";
+import { serveWorker } from "./_workers.ts";
 
 const ELEMENTS = [
   { type: u64, bytes: 8 },
@@ -20,14 +16,11 @@ const ELEMENTS = [
   { type: u8, bytes: 1 },
 ] as const;
 
-scope.onmessage = async (e) => {
-  const task = e.data;
+serveWorker<DynamicTask, DynamicSummary>(async (task, control) => {
   const sdk = dynamicSdk();
   try {
     await sdk.load({ cpus: task.cpus, dynamic: WORKER_DYNAMIC });
-    const shared = new Int32Array(task.shared);
-    scope.postMessage({ type: "ready", worker: task.worker });
-    while (Atomics.load(shared, 0) === 0) Atomics.wait(shared, 0, 0, 1000);
+    control.ready();
     let x = (0x2545f491 * (task.worker + 1)) >>> 0;
     const rnd = (n: number): number => {
       x ^= x << 13;
@@ -90,14 +83,12 @@ scope.onmessage = async (e) => {
     }
     for (const l of live) verify(l);
     const summary: DynamicSummary = { ...s, live: live.length, liveBytes: live.reduce((n, l) => n + l.bytes, 0) };
-    scope.postMessage({ type: "done", worker: task.worker, summary });
-    // Keep the blocks until the test has read the statistics, then free them (the main thread checks coalescing).
-    while (Atomics.load(shared, 0) !== 2) Atomics.wait(shared, 0, 1, 1000);
+    control.report(summary);
+    // Keep the blocks until the test has read the statistics (phase 2), then free them (the main thread checks coalescing).
+    control.waitPhase(2);
     for (const l of live) l.h.free();
-    scope.postMessage({ type: "done", worker: task.worker, summary: { ...summary, live: 0, liveBytes: 0 } });
-  } catch (err) {
-    scope.postMessage({ type: "error", worker: task.worker, message: err instanceof Error ? `${err.message}\n${err.stack}` : String(err) });
+    return { ...summary, live: 0, liveBytes: 0 };
   } finally {
     sdk.close();
   }
-};
+});

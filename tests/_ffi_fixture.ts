@@ -21,26 +21,19 @@ export function defineCounters(tag: string): Counters {
   return { sdk, HITS, SMALL };
 }
 
-/** Message from the test to a Worker. */
+/** What the test hands each Worker (tests/_workers.ts carries it). */
 export interface WorkerTask {
   readonly tag: string;
   readonly cpus: number;
   readonly cpu: number;
   readonly m: number;
-  /** Int32Array over it: [0] = go flag. */
-  readonly barrier: SharedArrayBuffer;
 }
 
-/** Messages from a Worker. */
-export type WorkerReport =
-  | { readonly type: "ready"; readonly cpu: number }
-  | {
-    readonly type: "done";
-    readonly cpu: number;
-    readonly hits: bigint;
-    readonly small: number;
-    readonly reg: bigint;
-    readonly base: bigint;
-    readonly ms: number;
-  }
-  | { readonly type: "error"; readonly cpu: number; readonly message: string };
+/** What a Worker reports when done: its own reads of its counters and register. */
+export interface WorkerResult {
+  readonly hits: bigint;
+  readonly small: number;
+  readonly reg: bigint;
+  readonly base: bigint;
+  readonly ms: number;
+}

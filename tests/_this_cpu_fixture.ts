@@ -22,29 +22,20 @@ export function defineThisCpuCounters(tag: string): ThisCpuCounters {
   return { sdk, SEQ, CAS };
 }
 
-/** Message from the test to a Worker. */
+/** What the test hands each Worker (tests/_workers.ts carries it). */
 export interface ThisCpuTask {
   readonly tag: string;
   readonly cpus: number;
-  /** Which Worker this is (two may share a CPU). */
-  readonly id: number;
   readonly cpu: number;
   readonly m: number;
   /** `add_return`: M `SEQ.addReturnCurrent(1)` on the Worker's own CPU; `try`: M `CAS` increments by a `tryCmpxchgCurrent` retry loop on a CPU bound `{ shared: true }`. */
   readonly mode: "add_return" | "try";
-  /** Int32Array over it: [0] = go flag. */
-  readonly barrier: SharedArrayBuffer;
 }
 
-/** Messages from a Worker. */
-export type ThisCpuReport =
-  | { readonly type: "ready"; readonly id: number }
-  | {
-    readonly type: "done";
-    readonly id: number;
-    /** add_return: the first return value that was not the previous one plus 1 (null: every one was). */
-    readonly broken: string | null;
-    /** try: the failed attempts (each reported the value found, which the retry used). */
-    readonly retries: number;
-  }
-  | { readonly type: "error"; readonly id: number; readonly message: string };
+/** What a Worker reports when done. */
+export interface ThisCpuResult {
+  /** add_return: the first return value that was not the previous one plus 1 (null: every one was). */
+  readonly broken: string | null;
+  /** try: the failed attempts (each reported the value found, which the retry used). */
+  readonly retries: number;
+}

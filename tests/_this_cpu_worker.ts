@@ -3,22 +3,15 @@
  * runs M `addReturnCurrent(1)` on it (checking each return is the previous
  * plus one), or M `tryCmpxchgCurrent` increment loops on a CPU it shares.
  */
-import { defineThisCpuCounters, type ThisCpuReport, type ThisCpuTask } from "./_this_cpu_fixture.ts";
+import { defineThisCpuCounters, type ThisCpuResult, type ThisCpuTask } from "./_this_cpu_fixture.ts";
+import { serveWorker } from "./_workers.ts";
 
-const scope = globalThis as unknown as {
-  onmessage: ((e: { data: ThisCpuTask }) => void) | null;
-  postMessage(msg: ThisCpuReport): void;
-};
-
-scope.onmessage = async (e) => {
-  const task = e.data;
+serveWorker<ThisCpuTask, ThisCpuResult>(async (task, control) => {
   const { sdk, SEQ, CAS } = defineThisCpuCounters(task.tag);
   try {
     await sdk.load({ cpus: task.cpus });
     sdk.initPercpuReg(task.cpu, { shared: task.mode === "try" });
-    scope.postMessage({ type: "ready", id: task.id });
-    const go = new Int32Array(task.barrier);
-    while (Atomics.load(go, 0) === 0) Atomics.wait(go, 0, 0, 1000);
+    control.ready();
     let broken: string | null = null;
     let retries = 0;
     if (task.mode === "add_return") {
@@ -39,10 +32,8 @@ scope.onmessage = async (e) => {
         }
       }
     }
-    scope.postMessage({ type: "done", id: task.id, broken, retries });
-  } catch (err) {
-    scope.postMessage({ type: "error", id: task.id, message: err instanceof Error ? `${err.message}\n${err.stack}` : String(err) });
+    return { broken, retries };
   } finally {
     sdk.close();
   }
-};
+});

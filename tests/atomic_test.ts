@@ -15,7 +15,8 @@ import { createPercpu, PercpuError, struct, u16, u32, u64, u8 } from "../mod.ts"
 import { test } from "./_harness.ts";
 import { withTempDir } from "./_tmp.ts";
 import { run, runOk } from "./_toolchain.ts";
-import { type AtomicReport, type AtomicTask, defineAtomicCounters } from "./_atomic_fixture.ts";
+import { type AtomicTask, defineAtomicCounters } from "./_atomic_fixture.ts";
+import { WorkerGroup } from "./_workers.ts";
 
 test("define() accepts { atomic: true } on 32/64-bit integer scalars and refuses it elsewhere with options_invalid naming the variable", () => {
   const sdk = createPercpu();
@@ -157,41 +158,14 @@ test(
     const tag = "AT";
     const { sdk, EXACT, LOSSY } = defineAtomicCounters(tag);
     await sdk.load({ cpus: W });
-    const workers: Worker[] = [];
+    let workers: WorkerGroup<AtomicTask, null> | null = null;
     try {
       assert.equal(sdk.init(W), W);
-      const barrier = new SharedArrayBuffer(4);
-      const go = new Int32Array(barrier);
-      const done = new Map<number, AtomicReport>();
-      const ready = new Set<number>();
-      let failed: string | null = null;
-      for (let cpu = 0; cpu < W; cpu++) {
-        const w = new Worker(new URL("./_atomic_worker.ts", import.meta.url).href, { type: "module" });
-        w.onmessage = (e: MessageEvent<AtomicReport>) => {
-          const r = e.data;
-          if (r.type === "ready") ready.add(r.cpu);
-          else if (r.type === "error") failed = `worker ${r.cpu}: ${r.message}`;
-          else done.set(r.cpu, r);
-        };
-        w.onerror = (e: Event) => {
-          failed = `worker ${cpu} crashed: ${(e as ErrorEvent).message}`;
-        };
-        workers.push(w);
-        const task: AtomicTask = { tag, cpus: W, cpu, m: WM, barrier };
-        w.postMessage(task);
-      }
-      const until = async (cond: () => boolean, what: string): Promise<void> => {
-        const deadline = Date.now() + 90_000;
-        while (!cond()) {
-          if (failed) assert.fail(failed);
-          if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      };
-      await until(() => ready.size === W, "the Workers to bind");
-      Atomics.store(go, 0, 1);
-      Atomics.notify(go, 0);
-      await until(() => done.size === W, "the Workers to finish");
+      const tasks = Array.from({ length: W }, (_, cpu): AtomicTask => ({ tag, cpus: W, cpu, m: WM }));
+      workers = new WorkerGroup(new URL("./_atomic_worker.ts", import.meta.url), tasks);
+      await workers.ready("the Workers to bind");
+      workers.release();
+      await workers.reports("the Workers to finish");
       for (let cpu = 0; cpu < W; cpu++) assert.equal(EXACT.remoteRead(cpu), BigInt(3 * WM), `CPU ${cpu}'s copy`);
       assert.equal(EXACT.sum(), BigInt(3 * W * WM));
       const lossy = LOSSY.sum() as bigint;
@@ -207,7 +181,7 @@ test(
       EXACT.remoteAdd(1, -1);
       assert.equal(EXACT.remoteRead(1), 6n, "remoteAdd(-1) wraps as in C");
     } finally {
-      for (const w of workers) w.terminate();
+      workers?.terminate();
       sdk.close();
     }
   },

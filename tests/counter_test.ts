@@ -20,7 +20,8 @@ import { createPercpu, PercpuError, u32, u64 } from "../mod.ts";
 import { test } from "./_harness.ts";
 import { withTempDir } from "./_tmp.ts";
 import { run, runOk } from "./_toolchain.ts";
-import { type CounterReport, type CounterTask, counterValues, defineCounter } from "./_counter_fixture.ts";
+import { type CounterTask, counterValues, defineCounter } from "./_counter_fixture.ts";
+import { WorkerGroup } from "./_workers.ts";
 
 test("counter() validates batch and init with options_invalid naming the counter, and lays out an i32 delta per CPU", () => {
   const sdk = createPercpu();
@@ -170,49 +171,27 @@ test(
     const tag = "W";
     const { sdk, COUNT } = defineCounter(tag, WBATCH);
     await sdk.load({ cpus: W });
-    const workers: Worker[] = [];
+    let workers: WorkerGroup<CounterTask, null> | null = null;
     try {
       assert.equal(sdk.init(W), W);
       assert.equal(COUNT.batch(), WBATCH);
-      const shared = new SharedArrayBuffer(4 * (1 + W));
-      const flags = new Int32Array(shared);
+      const progress = new SharedArrayBuffer(4 * W);
+      const flags = new Int32Array(progress);
       const prefix = Array.from({ length: W }, (_, cpu) => {
         const v = counterValues(cpu, WM);
         const p = new BigInt64Array(WM + 1);
         for (let i = 0; i < WM; i++) p[i + 1] = p[i]! + v[i]!;
         return p;
       });
-      const ready = new Set<number>();
-      const done = new Set<number>();
-      let failed: string | null = null;
-      for (let cpu = 0; cpu < W; cpu++) {
-        const w = new Worker(new URL("./_counter_worker.ts", import.meta.url).href, { type: "module" });
-        w.onmessage = (e: MessageEvent<CounterReport>) => {
-          const r = e.data;
-          if (r.type === "ready") ready.add(r.cpu);
-          else if (r.type === "done") done.add(r.cpu);
-          else failed = `worker ${r.cpu}: ${r.message}`;
-        };
-        w.onerror = (e: Event) => {
-          failed = `worker ${cpu} crashed: ${(e as ErrorEvent).message}`;
-        };
-        workers.push(w);
-        const task: CounterTask = { tag, batch: WBATCH, cpus: W, cpu, m: WM, shared };
-        w.postMessage(task);
-      }
+      const tasks = Array.from({ length: W }, (_, cpu): CounterTask => ({ tag, batch: WBATCH, cpus: W, cpu, m: WM, progress }));
+      workers = new WorkerGroup(new URL("./_counter_worker.ts", import.meta.url), tasks);
+      await workers.ready("the Workers to bind");
+      workers.release();
       const deadline = Date.now() + 90_000;
-      const tick = async (what: string): Promise<void> => {
-        if (failed) assert.fail(failed);
-        if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 5));
-      };
-      while (ready.size < W) await tick("the Workers to bind");
-      Atomics.store(flags, 0, 1);
-      Atomics.notify(flags, 0);
       const slack = BigInt(WBATCH * W);
       let samples = 0;
       let moving = 0;
-      const seq = (cpu: number): number => Atomics.load(flags, 1 + cpu);
+      const seq = (cpu: number): number => Atomics.load(flags, cpu);
       for (;;) {
         for (let k = 0; k < 200; k++) {
           const s1 = Array.from({ length: W }, (_, c) => seq(c));
@@ -237,8 +216,10 @@ test(
           samples++;
           if (s1.some((x) => x > 0 && x < WM)) moving++;
         }
-        if (done.size === W) break;
-        await tick("the Workers to finish");
+        if (workers.settled()) break;
+        workers.check();
+        if (Date.now() > deadline) assert.fail("timed out waiting for the Workers to finish");
+        await new Promise((r) => setTimeout(r, 5));
       }
       const truth = prefix.reduce((t, p) => t + p[WM]!, 0n);
       assert.equal(COUNT.sum(), truth, "final sum exact");
@@ -247,7 +228,7 @@ test(
       console.log(`     ${samples} samples (${moving} while Workers ran), ${folds} folds for ${W * WM} adds`);
       assert.ok(moving > 0, "some samples were taken while the Workers were adding");
     } finally {
-      for (const w of workers) w.terminate();
+      workers?.terminate();
       sdk.close();
     }
   },

@@ -16,7 +16,8 @@ import { withTempDir } from "./_tmp.ts";
 import { elfSymbols, linkKernel, run, runOk } from "./_toolchain.ts";
 import { KERNEL, percpu as percpuCli, selfEntry } from "./_cli.ts";
 import { readFile } from "node:fs/promises";
-import { type DynamicReport, type DynamicSummary, type DynamicTask, dynamicSdk, WORKER_DYNAMIC } from "./_dynamic_fixture.ts";
+import { type DynamicSummary, type DynamicTask, dynamicSdk, WORKER_DYNAMIC } from "./_dynamic_fixture.ts";
+import { WorkerGroup } from "./_workers.ts";
 
 test("generate({ dynamic }) reserves the region after the static variables in every area, in percpu.h, percpu.ld and percpu.json; the linked kernel image has it", () =>
   withTempDir("dyn-gen", async (dir) => {
@@ -312,42 +313,14 @@ test(
   async () => {
     const sdk = dynamicSdk();
     await sdk.load({ cpus: W, dynamic: WORKER_DYNAMIC });
-    const workers: Worker[] = [];
+    let workers: WorkerGroup<DynamicTask, DynamicSummary> | null = null;
     try {
       assert.equal(sdk.init(W), W);
-      const shared = new SharedArrayBuffer(4);
-      const flag = new Int32Array(shared);
-      const ready = new Set<number>();
-      const done = new Map<number, DynamicSummary>();
-      let failed: string | null = null;
-      for (let worker = 0; worker < W; worker++) {
-        const w = new Worker(new URL("./_dynamic_worker.ts", import.meta.url).href, { type: "module" });
-        w.onmessage = (e: MessageEvent<DynamicReport>) => {
-          const r = e.data;
-          if (r.type === "ready") ready.add(r.worker);
-          else if (r.type === "done") done.set(r.worker, r.summary);
-          else failed = `worker ${r.worker}: ${r.message}`;
-        };
-        w.onerror = (e: Event) => {
-          failed = `worker ${worker} crashed: ${(e as ErrorEvent).message}`;
-        };
-        workers.push(w);
-        const task: DynamicTask = { cpus: W, worker, steps: WSTEPS, shared };
-        w.postMessage(task);
-      }
-      const until = async (cond: () => boolean, what: string): Promise<void> => {
-        const deadline = Date.now() + 120_000;
-        while (!cond()) {
-          if (failed) assert.fail(failed);
-          if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-          await new Promise((r) => setTimeout(r, 10));
-        }
-      };
-      await until(() => ready.size === W, "the Workers to load");
-      Atomics.store(flag, 0, 1);
-      Atomics.notify(flag, 0);
-      await until(() => done.size === W, "the Workers to finish");
-      const all = [...done.values()];
+      const tasks = Array.from({ length: W }, (_, worker): DynamicTask => ({ cpus: W, worker, steps: WSTEPS }));
+      workers = new WorkerGroup(new URL("./_dynamic_worker.ts", import.meta.url), tasks);
+      await workers.ready("the Workers to load");
+      workers.release();
+      const all = await workers.reports("the Workers to finish", 150_000);
       const total = (k: keyof DynamicSummary): number => all.reduce((n, s) => n + s[k], 0);
       assert.equal(total("corrupt"), 0, "no two live allocations overlapped on any CPU");
       assert.equal(total("dirty"), 0, "every block came zeroed on every CPU");
@@ -356,14 +329,12 @@ test(
       assert.equal(st.used, total("liveBytes"), "used = the live blocks");
       assert.equal(st.allocations, total("live"));
       console.log(`     ${total("allocs")} allocations, ${total("frees")} frees, ${total("exhausted")} exhaustions; ${st.used} bytes live, largest free ${st.largestFree} of ${st.free}`);
-      done.clear();
-      Atomics.store(flag, 0, 2);
-      Atomics.notify(flag, 0);
-      await until(() => done.size === W, "the Workers to free their blocks");
+      workers.release(2);
+      await workers.reports("the Workers to free their blocks");
       const end = sdk.allocStats();
       assert.deepEqual([end.used, end.largestFree, end.allocations], [0, WORKER_DYNAMIC, 0], "one free block again");
     } finally {
-      for (const w of workers) w.terminate();
+      workers?.terminate();
       sdk.close();
     }
   },

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { defineCounters, type WorkerReport, type WorkerTask } from "./_ffi_fixture.ts";
+import { defineCounters, type WorkerResult, type WorkerTask } from "./_ffi_fixture.ts";
 import { test } from "./_harness.ts";
+import { WorkerGroup } from "./_workers.ts";
 
 const W = 4;
 const M = 2_000_000;
@@ -11,54 +12,22 @@ test(
     const tag = "WK";
     const { sdk, HITS, SMALL } = defineCounters(tag);
     await sdk.load({ cpus: W + 1 });
-    const workers: Worker[] = [];
+    let workers: WorkerGroup<WorkerTask, WorkerResult> | null = null;
     try {
       assert.equal(sdk.init(W + 1), W + 1);
-      const barrier = new SharedArrayBuffer(4);
-      const go = new Int32Array(barrier);
-      const reports = new Map<number, WorkerReport>();
-      const ready = new Set<number>();
-      let failed: string | null = null;
-      let notify: () => void = () => {};
-      for (let cpu = 0; cpu < W; cpu++) {
-        const w = new Worker(new URL("./_ffi_worker.ts", import.meta.url).href, { type: "module" });
-        w.onmessage = (e: MessageEvent<WorkerReport>) => {
-          const r = e.data;
-          if (r.type === "ready") ready.add(r.cpu);
-          else if (r.type === "error") failed = `worker ${r.cpu}: ${r.message}`;
-          else reports.set(r.cpu, r);
-          notify();
-        };
-        w.onerror = (e: Event) => {
-          failed = `worker ${cpu} crashed: ${(e as ErrorEvent).message}`;
-          notify();
-        };
-        workers.push(w);
-        const task: WorkerTask = { tag, cpus: W + 1, cpu, m: M, barrier };
-        w.postMessage(task);
-      }
-      const until = async (cond: () => boolean, what: string): Promise<void> => {
-        const deadline = Date.now() + 60_000;
-        while (!cond()) {
-          if (failed) assert.fail(failed);
-          if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-          await new Promise<void>((r) => {
-            notify = r;
-            setTimeout(r, 50);
-          });
-        }
-      };
-      await until(() => ready.size === W, "the Workers to bind their CPUs");
+      const tasks = Array.from({ length: W }, (_, cpu): WorkerTask => ({ tag, cpus: W + 1, cpu, m: M }));
+      workers = new WorkerGroup(new URL("./_ffi_worker.ts", import.meta.url), tasks);
+      await workers.ready("the Workers to bind their CPUs");
       // The main thread is CPU W: its own counter stays untouched.
       sdk.initPercpuReg(W);
-      Atomics.store(go, 0, 1);
-      Atomics.notify(go, 0);
+      workers.release();
       // Remote reads while the Workers write: every value only grows and never passes M.
       const last = new Array<bigint>(W).fill(0n);
       let intermediate = 0;
       let reads = 0;
       const deadline = Date.now() + 60_000;
       while (last.some((v) => v < BigInt(M)) && Date.now() < deadline) {
+        workers.check();
         for (let cpu = 0; cpu < W; cpu++) {
           const v = HITS.remoteRead(cpu);
           reads++;
@@ -67,12 +36,10 @@ test(
           last[cpu] = v;
         }
       }
-      await until(() => reports.size === W, "the Workers to finish");
+      const reports = await workers.reports("the Workers to finish");
       assert.ok(intermediate > 0, `remote reads saw the counters move (${reads} reads)`);
       for (let cpu = 0; cpu < W; cpu++) {
-        const r = reports.get(cpu)!;
-        assert.equal(r.type, "done");
-        if (r.type !== "done") continue;
+        const r = reports[cpu]!;
         assert.equal(r.hits, BigInt(M), `CPU ${cpu} read its own counter`);
         assert.equal(r.small, M);
         assert.equal(r.reg, r.base, `Worker ${cpu}'s register points at its own area`);
@@ -84,7 +51,7 @@ test(
       assert.equal(HITS.readCurrent(), 0n, "the main thread's CPU was not touched");
       assert.equal(sdk.readPercpuReg(), sdk.areaBase(W));
     } finally {
-      for (const w of workers) w.terminate();
+      workers?.terminate();
       sdk.close();
     }
   },

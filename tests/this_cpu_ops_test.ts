@@ -11,7 +11,8 @@
 import assert from "node:assert/strict";
 import { bool, createPercpu, f64, i32, isize, PercpuError, type PercpuVar, type ScalarType, struct, u32, u64, usize } from "../mod.ts";
 import { test } from "./_harness.ts";
-import { defineThisCpuCounters, type ThisCpuReport, type ThisCpuTask } from "./_this_cpu_fixture.ts";
+import { defineThisCpuCounters, type ThisCpuResult, type ThisCpuTask } from "./_this_cpu_fixture.ts";
+import { WorkerGroup } from "./_workers.ts";
 
 /** The ops of the port's counters, on a number (32-bit) or bigint (64-bit) value. */
 interface CounterOps {
@@ -115,44 +116,15 @@ test("Linux's lib/percpu_test.c through FFI: add/sub/inc/dec and the _return ops
   }
 });
 
-/** Runs one Worker per task until each reports done; returns the reports by Worker id. */
-async function runWorkers(tasks: readonly Omit<ThisCpuTask, "barrier">[]): Promise<Map<number, ThisCpuReport & { type: "done" }>> {
-  const barrier = new SharedArrayBuffer(4);
-  const go = new Int32Array(barrier);
-  const done = new Map<number, ThisCpuReport & { type: "done" }>();
-  const ready = new Set<number>();
-  const workers: Worker[] = [];
-  let failed: string | null = null;
+/** Runs one Worker per task until each reports done; returns the reports, Worker `i`'s at index `i`. */
+async function runWorkers(tasks: readonly ThisCpuTask[]): Promise<ThisCpuResult[]> {
+  const workers = new WorkerGroup<ThisCpuTask, ThisCpuResult>(new URL("./_this_cpu_worker.ts", import.meta.url), tasks);
   try {
-    for (const t of tasks) {
-      const w = new Worker(new URL("./_this_cpu_worker.ts", import.meta.url).href, { type: "module" });
-      w.onmessage = (e: MessageEvent<ThisCpuReport>) => {
-        const r = e.data;
-        if (r.type === "ready") ready.add(r.id);
-        else if (r.type === "error") failed = `worker ${r.id}: ${r.message}`;
-        else done.set(r.id, r);
-      };
-      w.onerror = (e: Event) => {
-        failed = `worker ${t.id} crashed: ${(e as ErrorEvent).message}`;
-      };
-      workers.push(w);
-      w.postMessage({ ...t, barrier } satisfies ThisCpuTask);
-    }
-    const until = async (cond: () => boolean, what: string): Promise<void> => {
-      const deadline = Date.now() + 90_000;
-      while (!cond()) {
-        if (failed) assert.fail(failed);
-        if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
-    await until(() => ready.size === tasks.length, "the Workers to bind");
-    Atomics.store(go, 0, 1);
-    Atomics.notify(go, 0);
-    await until(() => done.size === tasks.length, "the Workers to finish");
-    return done;
+    await workers.ready("the Workers to bind");
+    workers.release();
+    return await workers.reports("the Workers to finish");
   } finally {
-    for (const w of workers) w.terminate();
+    workers.terminate();
   }
 }
 
@@ -166,8 +138,8 @@ test(`${T} Workers as CPUs, ${M} addReturnCurrent(1) each on its own copy: every
   await sdk.load({ cpus: T });
   try {
     sdk.init(T);
-    const reports = await runWorkers(Array.from({ length: T }, (_, cpu) => ({ tag, cpus: T, id: cpu, cpu, m: M, mode: "add_return" as const })));
-    for (const [id, r] of reports) assert.equal(r.broken, null, `worker ${id}: the sequence is strictly increasing by one`);
+    const reports = await runWorkers(Array.from({ length: T }, (_, cpu) => ({ tag, cpus: T, cpu, m: M, mode: "add_return" as const })));
+    reports.forEach((r, id) => assert.equal(r.broken, null, `worker ${id}: the sequence is strictly increasing by one`));
     for (let cpu = 0; cpu < T; cpu++) assert.equal(SEQ.remoteRead(cpu), BigInt(M), `CPU ${cpu}'s copy`);
     assert.equal(SEQ.sum(), BigInt(T * M));
   } finally {
@@ -181,8 +153,8 @@ test(`${T} Workers sharing one CPU, ${M} tryCmpxchgCurrent increment loops each 
   await sdk.load({ cpus: 1 });
   try {
     sdk.init(1);
-    const reports = await runWorkers(Array.from({ length: T }, (_, id) => ({ tag, cpus: 1, id, cpu: 0, m: M, mode: "try" as const })));
-    const retries = [...reports.values()].reduce((a, r) => a + r.retries, 0);
+    const reports = await runWorkers(Array.from({ length: T }, () => ({ tag, cpus: 1, cpu: 0, m: M, mode: "try" as const })));
+    const retries = reports.reduce((a, r) => a + r.retries, 0);
     assert.equal(CAS.remoteRead(0), BigInt(T * M), `every increment landed (${retries} retries after a miss reported the value found)`);
     console.log(`     ${retries} tryCmpxchgCurrent misses retried with the value found`);
   } finally {
