@@ -11,7 +11,7 @@ import type { BindOptions, CurrentCell, HookCounts, InitOptions, LoadInfo, LoadO
 import type { BootFirmwareOptions, BootResult, BuildFirmwareOptions, FirmwareImage } from "./firmware/build.ts";
 import type { GenerateOptions } from "./sdk/config.ts";
 import { fail, PercpuError, quotePath } from "./sdk/errors.ts";
-import { checkDefineOptions, computeLayout, type DefineOptions, type Layout, type LayoutOrder } from "./sdk/layout.ts";
+import { checkDefineOptions, computeLayout, counterOption, type DefineOptions, type Layout, type LayoutOrder } from "./sdk/layout.ts";
 import { buildManifest, type Manifest } from "./sdk/manifest.ts";
 import { checkVarName } from "./sdk/names.ts";
 import { parseOptions } from "./sdk/options.ts";
@@ -294,6 +294,50 @@ export class PercpuVar<T extends PercpuType = PercpuType> {
     return this.#n().integerOp("cmpxchgCurrent")(expected, desired) as Infer<V>;
   }
 
+  /** Adds 1 to the current CPU's value (wrapping; x86_64 `inc %gs:`). */
+  incCurrent<V extends IntegerVarType>(this: PercpuVar<V>): void {
+    this.#n().integerOp("incCurrent")();
+  }
+
+  /** Subtracts 1 from the current CPU's value (wrapping; x86_64 `dec %gs:`). */
+  decCurrent<V extends IntegerVarType>(this: PercpuVar<V>): void {
+    this.#n().integerOp("decCurrent")();
+  }
+
+  /** Adds to the current CPU's value; returns the new value (x86_64 `xadd %gs:` + `add`). */
+  addReturnCurrent<V extends IntegerVarType>(this: PercpuVar<V>, value: IntegerArgument): Infer<V> {
+    return this.#n().integerOp("addReturnCurrent")(value) as Infer<V>;
+  }
+
+  /** Subtracts from the current CPU's value; returns the new value. */
+  subReturnCurrent<V extends IntegerVarType>(this: PercpuVar<V>, value: IntegerArgument): Infer<V> {
+    return this.#n().integerOp("subReturnCurrent")(value) as Infer<V>;
+  }
+
+  /** Adds 1 to the current CPU's value; returns the new value. */
+  incReturnCurrent<V extends IntegerVarType>(this: PercpuVar<V>): Infer<V> {
+    return this.#n().integerOp("incReturnCurrent")() as Infer<V>;
+  }
+
+  /** Subtracts 1 from the current CPU's value; returns the new value. */
+  decReturnCurrent<V extends IntegerVarType>(this: PercpuVar<V>): Infer<V> {
+    return this.#n().integerOp("decReturnCurrent")() as Infer<V>;
+  }
+
+  /**
+   * Stores `desired` if the current CPU's value equals `expected` (one
+   * `cmpxchg %gs:` on x86_64, Linux's `this_cpu_try_cmpxchg`); returns
+   * whether it did and the value found (`expected` on success), as C's
+   * `*old`: a retry loop passes `value` back as the next `expected`.
+   */
+  tryCmpxchgCurrent<V extends IntegerVarType>(
+    this: PercpuVar<V>,
+    expected: IntegerArgument,
+    desired: IntegerArgument,
+  ): { ok: boolean; value: Infer<V> } {
+    return this.#n().integerOp("tryCmpxchgCurrent")(expected, desired) as { ok: boolean; value: Infer<V> };
+  }
+
   /**
    * Adds to `cpu`'s value with one atomic on its address (x86_64 `lock add`,
    * aarch64 LL/SC, riscv `amoadd`, loongarch `amadd`). Exact against other
@@ -391,7 +435,7 @@ type LeafOpMethod<T, K extends LeafOp> = (
     ...(LeafSpecs[K]["target"] extends "remote" ? [cpu: number] : []),
     ...LeafArgs<LeafSpecs[K]["values"], LeafSpecs[K]["integer"] extends true ? IntegerArgument : InferInit<T>>,
   ]
-) => LeafSpecs[K]["returns"] extends "value" ? Infer<T> : void;
+) => LeafSpecs[K]["returns"] extends "value" ? Infer<T> : LeafSpecs[K]["returns"] extends "ok" ? { ok: boolean; value: Infer<T> } : void;
 
 /**
  * The op methods of a leaf handle of type `T`, derived from the op catalog
@@ -669,6 +713,8 @@ export class PercpuSdk {
   readonly #names = new Set<string>();
   /** Variables defined `{ atomic: true }`. */
   readonly #atomic = new Set<string>();
+  /** Variables defined `{ counter: true }`. */
+  readonly #counter = new Set<string>();
   readonly #symbols = new SymbolClashes();
   readonly #layouts = new Map<Target, Layout>();
   readonly #order: LayoutOrder;
@@ -720,6 +766,7 @@ export class PercpuSdk {
     }
     const value = checkValue(type, init, [name]) as Infer<T>;
     if (checkDefineOptions(name, type, options)) this.#atomic.add(name);
+    if (counterOption(options)) this.#counter.add(name);
     const handle = new PercpuVar(this, name, type, value);
     this.#vars.push(handle as unknown as PercpuVar);
     this.#names.add(name);
@@ -760,7 +807,7 @@ export class PercpuSdk {
     let layout = this.#layouts.get(t);
     if (!layout) {
       const slab = new ByteSlab();
-      const defs = this.#vars.map((v) => ({ name: v.name, type: v.type, init: encodeChecked(v.type, v.init, t, [v.name], slab), atomic: this.#atomic.has(v.name) }));
+      const defs = this.#vars.map((v) => ({ name: v.name, type: v.type, init: encodeChecked(v.type, v.init, t, [v.name], slab), atomic: this.#atomic.has(v.name), counter: this.#counter.has(v.name) }));
       layout = computeLayout(defs, t, this.#order);
       this.#layouts.set(t, layout);
     }

@@ -41,7 +41,7 @@ import { cTypeName, GUARD_HOOKS, leafFunction, leafOps, type LeafOp, varFunction
 import type { ScalarName } from "../sdk/types.ts";
 import { AREAS_SYMBOL, BASE_SYMBOL, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
 import { type AsmItem, definedRegs, inlineTemplate, insn, label, renderFunction, renderLines } from "./asm.ts";
-import { type ArithmeticOp, type LocalRmwOp, REMOTE_RMW_LIKE, type RemoteRmwOp } from "../sdk/ops.ts";
+import { type ArithmeticOp, LEAF_OP_SPECS, type LocalRmwOp, REMOTE_RMW_LIKE, type RemoteRmwOp } from "../sdk/ops.ts";
 import { remoteRmwC } from "./_remote_c.ts";
 import { aarch64HeaderPrimitives } from "./aarch64_header.ts";
 import type { Features } from "../sdk/config.ts";
@@ -476,6 +476,11 @@ interface LlscRegs {
   readonly expected: Reg;
 }
 
+/** `cset rd, cond`: 1 when the condition holds, else 0. */
+function cset(rd: Opnd, cond: string): Item {
+  return insn("cset", [rd.text, cond], { defs: [rd.reg], uses: ["nzcv"] });
+}
+
 /** The LL/SC loop of an integer RMW op (without address setup or return-value move). */
 function llscLoop(isa: ScalarIsa, op: LocalRmwOp, r: LlscRegs): Item[] {
   const f = isa.valueForm;
@@ -483,8 +488,30 @@ function llscLoop(isa: ScalarIsa, op: LocalRmwOp, r: LlscRegs): Item[] {
   const st = (v: Reg): Item => stxr(isa.ex, r.status.w, v[f], r.addr.x);
   const retry = cbranch("cbnz", r.status.w, "1b");
   const arith = (mn: string): Item[] => [label("1"), ld, rrr(mn, r.next[f], r.old[f], r.value[f]), st(r.next), retry];
+  const step = (delta: 1 | -1): Item[] => [
+    label("1"),
+    ld,
+    delta === 1 ? addImm(r.next[f], r.old[f], 1) : subImm(r.next[f], r.old[f], 1),
+    st(r.next),
+    retry,
+  ];
+  const cas = (): Item[] => [
+    label("1"),
+    ld,
+    isa.cmpExt ? cmp(r.old.w, r.expected.w, isa.cmpExt) : cmp(r.old[f], r.expected[f]),
+    bne("2f"),
+    st(r.value),
+    retry,
+    label("2"),
+  ];
   return match(op)
     .returnType<Item[]>()
+    .with("inc_current", "inc_return_current", () => step(1))
+    .with("dec_current", "dec_return_current", () => step(-1))
+    .with("add_return_current", () => arith("add"))
+    .with("sub_return_current", () => arith("sub"))
+    // The flags of the loop's last `cmp` say whether it stored (stxr and cbnz leave them).
+    .with("try_cmpxchg_current", () => cas())
     .with("xchg_current", () => [label("1"), ld, st(r.value), retry])
     .with("cmpxchg_current", () => [
       label("1"),
@@ -499,10 +526,71 @@ function llscLoop(isa: ScalarIsa, op: LocalRmwOp, r: LlscRegs): Item[] {
     .exhaustive();
 }
 
+/** An LSE store-form atomic (`stadd`, `stclr`, `stset`, `steor` + size suffix): `[addr] op= v`. */
+function lseStore(mn: string, v: Opnd, addr: Opnd): Item {
+  return insn(mn, [v.text, `[${addr.text}]`], { uses: [v.reg, addr.reg] });
+}
+
+/** An LSE load-form atomic (`ldadd`, `swp`): `old = [addr]; [addr] = old op v`. */
+function lseLoad(mn: string, v: Opnd, old: Opnd, addr: Opnd): Item {
+  return insn(mn, [v.text, old.text, `[${addr.text}]`], { defs: [old.reg], uses: [v.reg, addr.reg] });
+}
+
+/** `cas{b,h} old, v, [addr]`: stores `v` if `[addr]` equals `old` (compared at the access width); `old` = the value found. */
+function lseCas(mn: string, old: Opnd, v: Opnd, addr: Opnd): Item {
+  return insn(mn, [old.text, v.text, `[${addr.text}]`], { defs: [old.reg], uses: [old.reg, v.reg, addr.reg] });
+}
+
+/** `rd = op rm` (`neg`, `mvn`). */
+function unaryOp(mn: string, rd: Opnd, rm: Opnd): Item {
+  return insn(mn, [rd.text, rm.text], { defs: [rd.reg], uses: [rm.reg] });
+}
+
+/**
+ * The ARMv8.1 LSE sequence of an integer RMW op (features `lse`; registers as {@link llscLoop}'s, the result in
+ * the same place): one atomic instruction on the address, with `neg`/`mvn`/`mov` of the operand where the
+ * instruction has the other sense, `add` for the `_return` ops' new value and `cmp` for try_cmpxchg's flags.
+ */
+function lseSeq(isa: ScalarIsa, op: LocalRmwOp, r: LlscRegs): Item[] {
+  const f = isa.valueForm;
+  const ex = isa.ex;
+  const [a, v, old, next] = [r.addr.x, r.value[f], r.old[f], r.next[f]];
+  const cas = (): Item[] => [mov(old, r.expected[f]), lseCas(`cas${ex}`, old, v, a)];
+  return match(op)
+    .returnType<Item[]>()
+    .with("add_current", () => [lseStore(`stadd${ex}`, v, a)])
+    .with("sub_current", () => [unaryOp("neg", next, v), lseStore(`stadd${ex}`, next, a)])
+    .with("and_current", () => [unaryOp("mvn", next, v), lseStore(`stclr${ex}`, next, a)])
+    .with("or_current", () => [lseStore(`stset${ex}`, v, a)])
+    .with("xor_current", () => [lseStore(`steor${ex}`, v, a)])
+    .with("inc_current", () => [movConst(next, 1), lseStore(`stadd${ex}`, next, a)])
+    .with("dec_current", () => [movConst(next, -1), lseStore(`stadd${ex}`, next, a)])
+    .with("xchg_current", () => [lseLoad(`swp${ex}`, v, old, a)])
+    .with("cmpxchg_current", () => cas())
+    .with("try_cmpxchg_current", () => [...cas(), isa.cmpExt ? cmp(r.old.w, r.expected.w, isa.cmpExt) : cmp(old, r.expected[f])])
+    .with("add_return_current", () => [lseLoad(`ldadd${ex}`, v, old, a), rrr("add", next, old, v)])
+    .with("sub_return_current", () => [unaryOp("neg", next, v), lseLoad(`ldadd${ex}`, next, old, a), rrr("sub", next, old, v)])
+    .with("inc_return_current", () => [movConst(next, 1), lseLoad(`ldadd${ex}`, next, old, a), addImm(next, old, 1)])
+    .with("dec_return_current", () => [movConst(next, -1), lseLoad(`ldadd${ex}`, next, old, a), subImm(next, old, 1)])
+    .exhaustive();
+}
+
 /** Moves an old value (from an exclusive load, zero-extended) into the return register with the C type's extension. */
 function returnOld(isa: ScalarIsa, from: Reg, to: Reg): Item {
   if (isa.signExt) return extend(isa.signExt, to.x, from.w);
   return mov(to[isa.valueForm], from[isa.valueForm]);
+}
+
+/** Moves a computed value (its bits above the type's width undefined) into the return register, extended as the C type is. */
+function returnNew(isa: ScalarIsa, from: Reg, to: Reg): Item {
+  if (isa.signExt) return extend(isa.signExt, to.x, from.w);
+  if (isa.cmpExt) return extend(isa.cmpExt, to.w, from.w);
+  return mov(to[isa.valueForm], from[isa.valueForm]);
+}
+
+/** The ops whose result or target must be this CPU's (guard class `this_cpu`): guarded when a guard feature is on. */
+function thisCpu(op: LocalRmwOp): boolean {
+  return LEAF_OP_SPECS[op].guard === "this_cpu";
 }
 
 /** Body (without `ret`) of one leaf operation in `percpu.S`. */
@@ -531,17 +619,32 @@ function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): Item[] {
         ...addOffset(BASE, leaf.areaOffset, TMP),
         ...leaf.indices.flatMap((dim, k) => scaledAdd(BASE, args.get(`i${k}`)!, dim.stride, TMP)),
       ];
+    const tryOp = o === "try_cmpxchg_current";
     const regs: LlscRegs = {
       addr: BASE,
       old: hw(11),
       next: hw(13),
       status: hw(12),
-      value: args.get(o === "cmpxchg_current" ? "desired" : "v")!,
-      expected: args.get("expected") ?? r0,
+      value: args.get(o === "cmpxchg_current" || tryOp ? "desired" : "v") ?? hw(14),
+      // try_cmpxchg: the expected value is loaded from *expected (x0) into x14.
+      expected: tryOp ? hw(14) : args.get("expected") ?? r0,
     };
-    const loop = llscLoop(isa, o, regs);
-    const tail = o === "xchg_current" || o === "cmpxchg_current" ? [returnOld(isa, regs.old, r0)] : [];
-    return [...addr, ...loop, ...tail];
+    // try_cmpxchg's `T *expected` (after any index arguments).
+    const ptr = args.get("expected") ?? r0;
+    const head = tryOp ? [load(isa.load === "ldrsw" ? "ldr" : isa.load.replace("ldrs", "ldr"), hw(14)[isa.valueForm], at(ptr.x))] : [];
+    const loop = features.lse ? lseSeq(isa, o, regs) : llscLoop(isa, o, regs);
+    const tail = match(o)
+      .returnType<Item[]>()
+      .with("xchg_current", "cmpxchg_current", () => [returnOld(isa, regs.old, r0)])
+      .with("add_return_current", "sub_return_current", "inc_return_current", "dec_return_current", () => [returnNew(isa, regs.next, r0)])
+      .with("try_cmpxchg_current", () => [store(isa.store, regs.old[isa.valueForm], at(ptr.x)), cset(r0.w, "eq")])
+      .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "inc_current", "dec_current", () => [])
+      .exhaustive();
+    const body = [...head, ...addr, ...loop, ...tail];
+    // Ops whose result or target must be this CPU's take the guard: mrs and the loop are several instructions.
+    // Counter ops too, unless the variable is counter: true (then a migration moves the whole update to the previous CPU's copy).
+    if (where === "current" && (thisCpu(o) || !leaf.counter)) return guarded(features, body, gpArgs, null, LEAF_OP_SPECS[o].returns === "void" ? null : "x");
+    return body;
   };
   return match(op)
     .returnType<Item[]>()
@@ -551,7 +654,23 @@ function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): Item[] {
     .with("write_current", () => guarded(features, write("current"), gpArgs, floatArg, null))
     .with("remote_read", () => read("remote"))
     .with("remote_write", () => write("remote"))
-    .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "cmpxchg_current", (o) => rmw(o))
+    .with(
+      "add_current",
+      "sub_current",
+      "and_current",
+      "or_current",
+      "xor_current",
+      "xchg_current",
+      "cmpxchg_current",
+      "inc_current",
+      "dec_current",
+      "add_return_current",
+      "sub_return_current",
+      "inc_return_current",
+      "dec_return_current",
+      "try_cmpxchg_current",
+      (o) => rmw(o),
+    )
     .with("remote_add", "remote_cmpxchg", (o) => rmw(REMOTE_RMW_LIKE[o], "remote"))
     .exhaustive();
 }
@@ -681,6 +800,8 @@ function varFunctions(input: GenInput): string[] {
 /** The complete `percpu.S`. */
 function code(input: GenInput): string {
   const parts = [
+    // features lse: ARMv8.1 atomics (the backend's -march is armv8-a).
+    ...(input.config.features.lse ? [".arch_extension lse"] : []),
     ".text",
     "",
     ...runtime(input),
@@ -824,19 +945,49 @@ function inlineBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
   const rmw = (o: LocalRmwOp): string[] => {
     const hold = cHold(isa, isa.valueForm, s);
     const regs: LlscRegs = { addr: operand("a"), old: operand("old"), next: operand("next"), status: operand("st"), value: operand("v"), expected: operand("e") };
-    const loop = llscLoop(isa, o, regs);
+    const loop = f.lse ? lseSeq(isa, o, regs) : llscLoop(isa, o, regs);
     // The loop's scratch values (old, status, and the new value of arithmetic ops) are the placeholders it writes.
     const scratch = scratchOutputs(loop, ["old", "st", "next"]);
     const outs = scratch.map((n) => `[${n}] "=&r"(${n})`);
-    const ins = [`[a] "r"(a)`, ...(o === "cmpxchg_current" ? [`[e] "r"((${hold})expected)`, `[v] "r"((${hold})desired)`] : [`[v] "r"((${hold})v)`])];
+    const spec = LEAF_OP_SPECS[o];
+    const ins = [
+      `[a] "r"(a)`,
+      ...match(o)
+        .returnType<string[]>()
+        .with("cmpxchg_current", () => [`[e] "r"((${hold})expected)`, `[v] "r"((${hold})desired)`])
+        .with("try_cmpxchg_current", () => [`[e] "r"((${hold})*expected)`, `[v] "r"((${hold})desired)`])
+        .with("inc_current", "dec_current", "inc_return_current", "dec_return_current", () => [])
+        .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "add_return_current", "sub_return_current", () => [`[v] "r"((${hold})v)`])
+        .exhaustive(),
+    ];
     const off = f.naive ? "" : ` + ${leaf.areaOffset}u`;
     const decls = [`uintptr_t a = ${inlineBase(input, leaf, "current")}${off};`, ...scratch.map((n) => `${n === "st" ? "uint32_t" : hold} ${n};`)];
-    const returns = o === "xchg_current" || o === "cmpxchg_current";
-    return [
-      ...decls,
-      `__asm__ volatile(${asmText(loop)} : ${outs.join(", ")} : ${ins.join(", ")} : ${inlineClobbers(loop, true)});`,
-      returns ? `return (${s})old;` : "(void)old;",
-    ];
+    const result = match(o)
+      .returnType<string>()
+      .with("xchg_current", "cmpxchg_current", () => `(${s})old`)
+      .with("add_return_current", "sub_return_current", "inc_return_current", "dec_return_current", () => `(${s})next`)
+      .with("try_cmpxchg_current", () => `((${s})old == *expected ? true : (*expected = (${s})old, false))`)
+      .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "inc_current", "dec_current", () => "(void)old")
+      .exhaustive();
+    // features lse: the LSE instructions need the extension whatever -march the includer compiles with.
+    const text = f.lse ? `".arch_extension lse\\n\\t" ${asmText(loop)}` : asmText(loop);
+    const stmt = `__asm__ volatile(${text} : ${outs.join(", ")} : ${ins.join(", ")} : ${inlineClobbers(loop, true)});`;
+    // Ops whose result or target must be this CPU's take the guard around the whole sequence (mrs, loop).
+    if ((thisCpu(o) || !leaf.counter) && (f.preempt || f.irq)) {
+      // The hooks around mrs and the loop; the result is computed before the exit hooks.
+      const ret = spec.returns === "void" ? [`${result};`] : [`${spec.returns === "ok" ? "bool" : s} r_ = ${result};`];
+      return [
+        ...(f.preempt ? [`${GUARD_HOOKS[0]}();`] : []),
+        ...(f.irq ? [`uintptr_t flags = ${GUARD_HOOKS[2]}();`] : []),
+        ...decls,
+        stmt,
+        ...ret,
+        ...(f.irq ? [`${GUARD_HOOKS[3]}(flags);`] : []),
+        ...(f.preempt ? [`${GUARD_HOOKS[1]}();`] : []),
+        ...(spec.returns === "void" ? [] : ["return r_;"]),
+      ];
+    }
+    return [...decls, stmt, spec.returns === "void" ? `${result};` : `return ${result};`];
   };
   return match(op)
     .returnType<string[]>()
@@ -846,7 +997,23 @@ function inlineBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
     .with("write_current", () => guard(callRaw("write_current_raw"), false))
     .with("remote_read", () => read("remote"))
     .with("remote_write", () => write("remote"))
-    .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "cmpxchg_current", (o) => rmw(o))
+    .with(
+      "add_current",
+      "sub_current",
+      "and_current",
+      "or_current",
+      "xor_current",
+      "xchg_current",
+      "cmpxchg_current",
+      "inc_current",
+      "dec_current",
+      "add_return_current",
+      "sub_return_current",
+      "inc_return_current",
+      "dec_return_current",
+      "try_cmpxchg_current",
+      (o) => rmw(o),
+    )
     .with("remote_add", "remote_cmpxchg", (o: RemoteRmwOp) => remoteRmwC(leaf, o, `(volatile ${leaf.cType} *)(${inlineBase(input, leaf, "remote")} + ${leaf.areaOffset}u)`))
     .exhaustive();
 }
@@ -902,5 +1069,6 @@ export const aarch64Backend: ArchBackend = {
   commentChar: "//",
   code,
   headerPrimitives: aarch64HeaderPrimitives,
+  counterKinds: true,
   inlineC,
 };

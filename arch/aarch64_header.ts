@@ -13,12 +13,16 @@
  *   `PERCPU__BASE() + a`, so the compiler folds the constant part of `a`;
  * - the guarded forms (`PERCPU__RD_G`, `PERCPU__WR_G`, their `_AT` forms via
  *   the generic fallback) always take the guard (`PERCPU__GUARD_ENTER/EXIT`);
- * - the integer read-modify-write ops (add/sub/and/or/xor/xchg/cmpxchg) are an
- *   ARMv8.0 LL/SC loop (`ldxr`/`stxr`, `ldxrb`/`stxrb`, `ldxrh`/`stxrh`; no
- *   LSE on Cortex-A57) on the address computed from the register, unguarded
- *   like `percpu.S`: an interrupt between `ldxr` and `stxr` clears the
- *   exclusive monitor so the loop retries, and a migration after `mrs` only
- *   means the update lands, atomically, on the previous CPU's copy;
+ * - the integer read-modify-write ops (add/sub/and/or/xor/inc/dec/xchg/cmpxchg/
+ *   add_return) are an ARMv8.0 LL/SC loop (`ldxr`/`stxr`, `ldxrb`/`stxrb`,
+ *   `ldxrh`/`stxrh`; no LSE on Cortex-A57) on the address computed from the
+ *   register: an interrupt between `ldxr` and `stxr` clears the exclusive
+ *   monitor so the loop retries. The counter ops (add/sub/and/or/xor/inc/dec)
+ *   are unguarded like `percpu.S`: a migration after `mrs` only means the
+ *   update lands, atomically, on the previous CPU's copy. The ops whose
+ *   result or target must be this CPU's (xchg, cmpxchg, try_cmpxchg, the
+ *   `_return` ops; guard class `this_cpu`) take the guard around `mrs` and
+ *   the loop, as Linux's arm64 `this_cpu_*` disables preemption;
  *   bool and float leaves have none (using one fails a `_Static_assert`);
  * - values travel through integer registers (floats as their bits), so the
  *   accesses compile with `-mgeneral-regs-only` and never touch FP/SIMD.
@@ -26,7 +30,7 @@
  * @module
  */
 import type { GenInput } from "../sdk/plan.ts";
-import { kindToken, type LeafKind } from "../sdk/c_names.ts";
+import { counterKindToken, kindToken, type LeafKind } from "../sdk/c_names.ts";
 
 /** Per kind: load, store, register width (`w`/`x`), exclusive suffix (null: no RMW ops) and cmpxchg compare extension. */
 export const KINDS: Record<LeafKind, { readonly ld: string; readonly st: string; readonly r: "w" | "x"; readonly ex: string | null; readonly cmp: string }> = {
@@ -45,9 +49,9 @@ export const KINDS: Record<LeafKind, { readonly ld: string; readonly st: string;
 
 /** The per-kind table: mnemonics, the integer type a value is held in and stored as, and the conversions between it and the C type. */
 function kindTable(): string[] {
-  return (Object.keys(KINDS) as LeafKind[]).flatMap((k) => {
+  // The same table for the kinds of counter: true variables (pkc_*), which differ only in PERCPU__CG_ENTER_/EXIT_.
+  return (Object.keys(KINDS) as LeafKind[]).flatMap((k) => [kindToken(k), counterKindToken(k)].map((t) => [k, t] as const)).flatMap(([k, t]) => {
     const { ld, st, r, ex, cmp } = KINDS[k];
-    const t = kindToken(k);
     const hold = r === "x" ? "uint64_t" : "uint32_t";
     const float = k === "f32" || k === "f64";
     // Floats as their bits (memcpy), a loaded bool as its byte (0 or 1, as a C bool load assumes); integers by conversion.
@@ -96,13 +100,45 @@ function constAccess(reg: string, insn: string, outs: string, ins: string): stri
 }
 
 /** The LL/SC loop text (a C string) of an RMW op: `op` is the data-processing mnemonic, or `xchg` / `cmpxchg`. */
-function llsc(op: string): string {
+function llsc(op: string, operand?: string): string {
   const w = `%" PERCPU__A64_R_##K "`;
   const ld = `1:\\n\\tldxr" PERCPU__A64_EX_##K " ${w}[old], [%[p]]\\n\\t`;
   const st = (v: string): string => `stxr" PERCPU__A64_EX_##K " %w[st], ${w}[${v}], [%[p]]\\n\\tcbnz %w[st], 1b`;
   if (op === "xchg") return `"${ld}${st("val")}"`;
   if (op === "cmpxchg") return `"${ld}cmp ${w}[old], ${w}[exp]" PERCPU__A64_CMP_##K "\\n\\tb.ne 2f\\n\\t${st("val")}\\n2:"`;
-  return `"${ld}${op} ${w}[new], ${w}[old], ${w}[val]\\n\\t${st("new")}"`;
+  return `"${ld}${op} ${w}[new], ${w}[old], ${operand ?? `${w}[val]`}\\n\\t${st("new")}"`;
+}
+
+/**
+ * The read-modify-write primitives with ARMv8.1 LSE atomics (features `lse`): one instruction on the address
+ * computed from the register (`stadd`/`stclr`/`stset`/`steor`, `swp`, `cas`, `ldadd` with the size suffix),
+ * the operand negated or inverted where the instruction has the other sense; guards as the LL/SC forms.
+ * Each template enables the extension itself (`.arch_extension lse`), whatever `-march` the includer uses.
+ */
+function lsePrimitives(rmwHead: (hold: string, guard: "this_cpu" | "counter") => string): string[] {
+  const w = (n: string): string => `%" PERCPU__A64_R_##K "[${n}]`;
+  const lse = (insn: string): string => `".arch_extension lse\\n\\t${insn}"`;
+  const store = (name: string, mn: string, value: string): string =>
+    `#define PERCPU__${name}_AT(T, K, a${name === "INC" || name === "DEC" ? "" : ", v"}) ${rmwHead(`percpu__a64v_ = ${value}`, "counter")}` +
+    `percpu__a64o_ = 0; percpu__a64s_ = 0; (void)percpu__a64o_; percpu__a64s_ = 0; (void)percpu__a64s_; __asm__ __volatile__(${lse(`${mn}" PERCPU__A64_EX_##K " ${w("val")}, [%[p]]`)} : : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "memory"); PERCPU__CG_EXIT_##K (void)0; })`;
+  const from = "PERCPU__A64_FROM_##K(T, v)";
+  return [
+    "/* Read-modify-write: ARMv8.1 LSE atomics (features lse), one instruction on the computed address. */",
+    store("ADD", "stadd", from),
+    store("SUB", "stadd", `(PERCPU__A64_H_##K)0 - ${from}`),
+    store("AND", "stclr", `~${from}`),
+    store("OR", "stset", from),
+    store("XOR", "steor", from),
+    store("INC", "stadd", "1"),
+    store("DEC", "stadd", "(PERCPU__A64_H_##K)0 - 1"),
+    `#define PERCPU__XCHG_AT(T, K, a, v) ${rmwHead(`percpu__a64v_ = ${from}`, "this_cpu")}percpu__a64s_ = 0; (void)percpu__a64s_; ` +
+    `__asm__ __volatile__(${lse(`swp" PERCPU__A64_EX_##K " ${w("val")}, ${w("old")}, [%[p]]`)} : [old] "=&r"(percpu__a64o_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "memory"); PERCPU__GUARD_EXIT PERCPU__A64_TO_##K(T, percpu__a64o_); })`,
+    `#define PERCPU__CMPXCHG_AT(T, K, a, e, d) ${rmwHead(`percpu__a64v_ = PERCPU__A64_FROM_##K(T, d)`, "this_cpu")}percpu__a64s_ = 0; (void)percpu__a64s_; percpu__a64o_ = PERCPU__A64_FROM_##K(T, e); ` +
+    `__asm__ __volatile__(${lse(`cas" PERCPU__A64_EX_##K " ${w("old")}, ${w("val")}, [%[p]]`)} : [old] "+r"(percpu__a64o_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "memory"); PERCPU__GUARD_EXIT PERCPU__A64_TO_##K(T, percpu__a64o_); })`,
+    "/* add_return: ldadd leaves the old value; the compiler adds the operand once more. */",
+    `#define PERCPU__ADD_RETURN_AT(T, K, a, v) ${rmwHead(`percpu__a64v_ = ${from}`, "this_cpu")}percpu__a64s_ = 0; (void)percpu__a64s_; ` +
+    `__asm__ __volatile__(${lse(`ldadd" PERCPU__A64_EX_##K " ${w("val")}, ${w("old")}, [%[p]]`)} : [old] "=&r"(percpu__a64o_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "memory"); PERCPU__GUARD_EXIT PERCPU__A64_TO_##K(T, (PERCPU__A64_H_##K)(percpu__a64o_ + percpu__a64v_)); })`,
+  ];
 }
 
 /**
@@ -123,11 +159,36 @@ function llsc(op: string): string {
 export function aarch64HeaderPrimitives(input: GenInput): string {
   const reg = input.config.features.el2 ? "tpidr_el2" : "tpidr_el1";
   const val = `%" PERCPU__A64_R_##K "[val]`;
-  const rmwHead = (hold: string): string =>
-    `__extension__({ PERCPU__A64_RMW_##K PERCPU__A64_H_##K ${hold}; uintptr_t percpu__a64p_ = PERCPU__BASE() + (uintptr_t)(a); PERCPU__A64_H_##K percpu__a64o_; uint32_t percpu__a64s_; `;
+  // `guard`: the op's result or target must be this CPU's (xchg, cmpxchg, add_return): the guard spans mrs and the loop.
+  // `guard`: the op's result or target must be this CPU's (xchg, cmpxchg, add_return): the guard spans mrs and the loop.
+  // Counter ops take PERCPU__CG_ENTER_##K instead: the guard, except for counter: true variables.
+  const rmwHead = (hold: string, guard: "this_cpu" | "counter"): string =>
+    `__extension__({ PERCPU__A64_RMW_##K PERCPU__A64_H_##K ${hold}; ${
+      guard === "this_cpu" ? "PERCPU__GUARD_ENTER" : "PERCPU__CG_ENTER_##K"
+    } uintptr_t percpu__a64p_ = PERCPU__BASE() + (uintptr_t)(a); PERCPU__A64_H_##K percpu__a64o_; uint32_t percpu__a64s_; `;
   const rmw = (name: string, op: string): string =>
-    `#define PERCPU__${name}_AT(T, K, a, v) ${rmwHead("percpu__a64v_ = PERCPU__A64_FROM_##K(T, v)")}PERCPU__A64_H_##K percpu__a64n_; ` +
-    `__asm__ __volatile__(${llsc(op)} : [old] "=&r"(percpu__a64o_), [new] "=&r"(percpu__a64n_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "cc", "memory"); (void)percpu__a64o_; })`;
+    `#define PERCPU__${name}_AT(T, K, a, v) ${rmwHead("percpu__a64v_ = PERCPU__A64_FROM_##K(T, v)", "counter")}PERCPU__A64_H_##K percpu__a64n_; ` +
+    `__asm__ __volatile__(${llsc(op)} : [old] "=&r"(percpu__a64o_), [new] "=&r"(percpu__a64n_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "cc", "memory"); PERCPU__CG_EXIT_##K (void)percpu__a64o_; })`;
+  const rmwLines = input.config.features.lse ? lsePrimitives(rmwHead) : [
+    "/* Read-modify-write: LL/SC loops; the constant-offset forms are the generic fallback's (PERCPU__ADD = PERCPU__ADD_AT, ...). */",
+    rmw("ADD", "add"),
+    rmw("SUB", "sub"),
+    rmw("AND", "and"),
+    rmw("OR", "orr"),
+    rmw("XOR", "eor"),
+    `#define PERCPU__XCHG_AT(T, K, a, v) ${rmwHead("percpu__a64v_ = PERCPU__A64_FROM_##K(T, v)", "this_cpu")}` +
+    `__asm__ __volatile__(${llsc("xchg")} : [old] "=&r"(percpu__a64o_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "memory"); PERCPU__GUARD_EXIT PERCPU__A64_TO_##K(T, percpu__a64o_); })`,
+    `#define PERCPU__CMPXCHG_AT(T, K, a, e, d) ${rmwHead("percpu__a64e_ = PERCPU__A64_FROM_##K(T, e), percpu__a64v_ = PERCPU__A64_FROM_##K(T, d)", "this_cpu")}` +
+    `__asm__ __volatile__(${llsc("cmpxchg")} : [old] "=&r"(percpu__a64o_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [exp] "r"(percpu__a64e_), [val] "r"(percpu__a64v_) : "cc", "memory"); PERCPU__GUARD_EXIT PERCPU__A64_TO_##K(T, percpu__a64o_); })`,
+    "/* inc/dec: the add/sub loop with the immediate 1 (no register for the operand). */",
+    `#define PERCPU__INC_AT(T, K, a) ${rmwHead("percpu__a64u_ = 0", "counter")}(void)percpu__a64u_; PERCPU__A64_H_##K percpu__a64n_; ` +
+    `__asm__ __volatile__(${llsc("add", "#1")} : [old] "=&r"(percpu__a64o_), [new] "=&r"(percpu__a64n_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_) : "cc", "memory"); PERCPU__CG_EXIT_##K (void)percpu__a64o_; })`,
+    `#define PERCPU__DEC_AT(T, K, a) ${rmwHead("percpu__a64u_ = 0", "counter")}(void)percpu__a64u_; PERCPU__A64_H_##K percpu__a64n_; ` +
+    `__asm__ __volatile__(${llsc("sub", "#1")} : [old] "=&r"(percpu__a64o_), [new] "=&r"(percpu__a64n_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_) : "cc", "memory"); PERCPU__CG_EXIT_##K (void)percpu__a64o_; })`,
+    "/* add_return: the LL/SC add loop returning the new value, guarded (the value returned must be this CPU's). */",
+    `#define PERCPU__ADD_RETURN_AT(T, K, a, v) ${rmwHead("percpu__a64v_ = PERCPU__A64_FROM_##K(T, v)", "this_cpu")}PERCPU__A64_H_##K percpu__a64n_; ` +
+    `__asm__ __volatile__(${llsc("add")} : [old] "=&r"(percpu__a64o_), [new] "=&r"(percpu__a64n_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "cc", "memory"); PERCPU__GUARD_EXIT (void)percpu__a64o_; PERCPU__A64_TO_##K(T, percpu__a64n_); })`,
+  ];
   return [
     `/* aarch64: the per-CPU base is ${reg.toUpperCase()}; no access is one instruction (mrs, then the access), so the guarded forms take the guard;`,
     " * RMW ops are LL/SC loops (ARMv8.0, no LSE) on the computed address, atomic on whichever CPU's copy they hit: no guard. */",
@@ -146,15 +207,6 @@ export function aarch64HeaderPrimitives(input: GenInput): string {
     "#define PERCPU__RD_AT(T, K, a) PERCPU__A64_TO_##K(T, *(volatile PERCPU__A64_S_##K(T) *)(PERCPU__BASE() + (uintptr_t)(a)))",
     "#define PERCPU__WR_AT(T, K, a, v) __extension__({ PERCPU__A64_H_##K percpu__a64v_ = PERCPU__A64_FROM_##K(T, v); " +
     "*(volatile PERCPU__A64_S_##K(T) *)(PERCPU__BASE() + (uintptr_t)(a)) = (PERCPU__A64_S_##K(T))percpu__a64v_; (void)0; })",
-    "/* Read-modify-write: LL/SC loops; the constant-offset forms are the generic fallback's (PERCPU__ADD = PERCPU__ADD_AT, ...). */",
-    rmw("ADD", "add"),
-    rmw("SUB", "sub"),
-    rmw("AND", "and"),
-    rmw("OR", "orr"),
-    rmw("XOR", "eor"),
-    `#define PERCPU__XCHG_AT(T, K, a, v) ${rmwHead("percpu__a64v_ = PERCPU__A64_FROM_##K(T, v)")}` +
-    `__asm__ __volatile__(${llsc("xchg")} : [old] "=&r"(percpu__a64o_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [val] "r"(percpu__a64v_) : "memory"); PERCPU__A64_TO_##K(T, percpu__a64o_); })`,
-    `#define PERCPU__CMPXCHG_AT(T, K, a, e, d) ${rmwHead("percpu__a64e_ = PERCPU__A64_FROM_##K(T, e), percpu__a64v_ = PERCPU__A64_FROM_##K(T, d)")}` +
-    `__asm__ __volatile__(${llsc("cmpxchg")} : [old] "=&r"(percpu__a64o_), [st] "=&r"(percpu__a64s_) : [p] "r"(percpu__a64p_), [exp] "r"(percpu__a64e_), [val] "r"(percpu__a64v_) : "cc", "memory"); PERCPU__A64_TO_##K(T, percpu__a64o_); })`,
+    ...rmwLines,
   ].join("\n");
 }

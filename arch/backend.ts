@@ -48,6 +48,14 @@ export interface ArchBackend {
    */
   readonly atomicKinds?: boolean;
   /**
+   * Whether the leaves of `counter: true` variables get their own kind
+   * tokens in `percpu.h` (`pkc_u64`, see `counterKindToken`) whose counter
+   * ops skip the guard (`PERCPU__CG_ENTER_`/`EXIT_` empty); the arch's
+   * primitives wrap their counter ops in those macros (aarch64, riscv,
+   * loongarch: the address is computed apart from the atomic).
+   */
+  readonly counterKinds?: boolean;
+  /**
    * C definitions used when `PERCPU_INLINE` is defined in a header generated
    * with `functions`: every per-variable function as a `static inline` function
    * with inline asm (runtime functions stay extern).

@@ -81,9 +81,11 @@ export function leafSignature(leaf: PlacedLeaf, op: LeafOp): CSignature {
   const params: CParam[] = [
     ...(spec.target === "remote" ? [{ type: "uintptr_t", name: "cpu" }] : []),
     ...leaf.indices.map((_, i) => ({ type: "uintptr_t", name: `i${i}` })),
-    ...spec.values.map((name) => ({ type: s, name })),
+    // `ok` ops (try_cmpxchg) take their first value by pointer: it receives the value found on failure.
+    ...spec.values.map((name, i) => ({ type: spec.returns === "ok" && i === 0 ? `${s} *` : s, name })),
   ];
-  return { name: leafFunction(leaf, op), ret: spec.returns === "value" ? s : "void", params };
+  const ret = spec.returns === "value" ? s : spec.returns === "ok" ? "bool" : "void";
+  return { name: leafFunction(leaf, op), ret, params };
 }
 
 /** `ret name(params)` as C text (`void` for no parameters). */

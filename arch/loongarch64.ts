@@ -43,7 +43,7 @@ import { cTypeName, GUARD_HOOKS, type IndexDim, INTEGER_OPS, leafFunction, leafO
 import type { VarLayout } from "../sdk/layout.ts";
 import { AREAS_SYMBOL, BASE_SYMBOL, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
 import { type AsmItem, definedRegs, inlineTemplate, insn, label, renderFunction } from "./asm.ts";
-import { type ArithmeticOp, isRemoteOp, type LocalRmwOp, REMOTE_RMW_LIKE } from "../sdk/ops.ts";
+import { type ArithmeticOp, isRemoteOp, LEAF_OP_SPECS, type LocalRmwOp, REMOTE_RMW_LIKE } from "../sdk/ops.ts";
 import { loongarch64HeaderPrimitives } from "./loongarch64_header.ts";
 import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
 import type { ArchBackend } from "./backend.ts";
@@ -314,11 +314,22 @@ const ALU: Record<RmwOp, (w: Width) => string> = {
 
 /** 32/64-bit RMW: one AM* (or an ll/sc loop for cmpxchg) on `T0 = base + disp`. */
 function atomicWord(op: AtomicOp, w: Width, s: Site, R: Regs): Item[] {
-  const [t0, t1, t2, t3] = R.t as [Reg, Reg, Reg, Reg];
+  const [t0, t1, t2, t3, t4] = R.t as [Reg, Reg, Reg, Reg, Reg];
   const sfx = SUFFIX[w.size];
   const addr = address(t0, s);
+  // add.w/addi.w sign-extend as the LP64 ABI keeps 32-bit values.
+  const add = w.size === 8 ? "add.d" : "add.w";
+  const sub = w.size === 8 ? "sub.d" : "sub.w";
+  const step = (n: 1 | -1): Item[] => [addiD(t4, "$zero", n), ...addr, amo(`amadd.${sfx}`, t1, t4, t0), rrr(add, R.r, t1, t4)];
   return match(op)
     .returnType<Item[]>()
+    .with("inc_current", "dec_current", (o) => [addiD(t4, "$zero", o === "inc_current" ? 1 : -1), ...addr, amo(`amadd.${sfx}`, "$zero", t4, t0)])
+    // amadd leaves the old value; one add makes it the new one (Linux's this_cpu_add_return).
+    .with("add_return_current", () => [...addr, amo(`amadd.${sfx}`, t1, R.v, t0), rrr(add, R.r, t1, R.v)])
+    .with("sub_return_current", () => [...addr, rrr("sub.d", t2, "$zero", R.v), amo(`amadd.${sfx}`, t1, t2, t0), rrr(sub, R.r, t1, R.v)])
+    .with("inc_return_current", () => step(1))
+    .with("dec_return_current", () => step(-1))
+    .with("try_cmpxchg_current", () => atomicWord("cmpxchg_current", w, s, R))
     .with("add_current", "and_current", "or_current", "xor_current", (o) => [...addr, amo(`${AMO[o]}.${sfx}`, "$zero", R.v, t0)])
     .with("sub_current", () => [...addr, rrr("sub.d", t1, "$zero", R.v), amo(`amadd.${sfx}`, "$zero", t1, t0)])
     .with("xchg_current", () => [...addr, amo(`amswap.${sfx}`, t1, R.v, t0), move(R.r, t1)])
@@ -362,8 +373,31 @@ function atomicSubword(op: AtomicOp, w: Width, s: Site, R: Regs): Item[] {
     ...(exit ? [label("2")] : []),
   ];
   const result = [rrr("srl.w", t4, t4, t1), ...extend(R.r, t4, w)];
+  // inc/dec: the operand 1 in t6 (free until cmpxchg's expected lane).
+  const one = [addiD(t6, "$zero", 1)];
+  const addLoop = (alu: string, v: Reg): Item[] => [
+    ...prologue,
+    ...lane(t3, v),
+    ...loop([rrr(alu, t5, t4, t3), rrr("xor", t5, t5, t4), rrr("and", t5, t5, t2), rrr("xor", t5, t5, t4)]),
+  ];
+  // _return: the old lane (t4 after the loop) plus the operand once more, extended as the type.
+  const newLane = (alu: string, v: Reg): Item[] => [rrr("srl.w", t4, t4, t1), rrr(alu, t4, t4, v), ...extend(R.r, t4, w)];
+  const cmpxchgLoop = (): Item[] => [
+    ...prologue,
+    ...lane(t6, R.e),
+    ...lane(t3, R.d),
+    ...loop([rrr("and", t5, t4, t2), bne(t5, t6, "2f"), rrr("andn", t5, t4, t2), rrr("or", t5, t5, t3)], true),
+    ...result,
+  ];
   return match(op)
     .returnType<Item[]>()
+    .with("inc_current", () => [...one, ...addLoop("add.w", t6)])
+    .with("dec_current", () => [...one, ...addLoop("sub.w", t6)])
+    .with("add_return_current", () => [...addLoop("add.w", R.v), ...newLane("add.w", R.v)])
+    .with("sub_return_current", () => [...addLoop("sub.w", R.v), ...newLane("sub.w", R.v)])
+    .with("inc_return_current", () => [...one, ...addLoop("add.w", t6), ...newLane("add.w", t6)])
+    .with("dec_return_current", () => [...one, ...addLoop("sub.w", t6), ...newLane("sub.w", t6)])
+    .with("try_cmpxchg_current", () => cmpxchgLoop())
     .with("add_current", "sub_current", (o) => [
       ...prologue,
       ...lane(t3, R.v),
@@ -384,11 +418,27 @@ function atomicSubword(op: AtomicOp, w: Width, s: Site, R: Regs): Item[] {
 
 /** 8/16-bit RMW without protection (both guard features off): load, op, store. */
 function plainSubword(op: AtomicOp, w: Width, site: Site, R: Regs): Item[] {
-  const [t0, t1, t2] = R.t as [Reg, Reg, Reg];
+  const [t0, t1, t2, t3] = R.t as [Reg, Reg, Reg, Reg];
   const { items, site: s } = shareable(site, t0);
   const uw: Width = { size: w.size, signed: false };
+  const step = (alu: string, v: Reg, pre: Item[], returns: boolean): Item[] => [
+    ...pre,
+    ...items,
+    ...access("ld", uw, t1, s, t0),
+    rrr(alu, t1, t1, v),
+    ...access("st", w, t1, s, t0),
+    ...(returns ? extend(R.r, t1, w) : []),
+  ];
+  const one = [addiD(t3, "$zero", 1)];
   return match(op)
     .returnType<Item[]>()
+    .with("inc_current", () => step("add.w", t3, one, false))
+    .with("dec_current", () => step("sub.w", t3, one, false))
+    .with("add_return_current", () => step("add.w", R.v, [], true))
+    .with("sub_return_current", () => step("sub.w", R.v, [], true))
+    .with("inc_return_current", () => step("add.w", t3, one, true))
+    .with("dec_return_current", () => step("sub.w", t3, one, true))
+    .with("try_cmpxchg_current", () => plainSubword("cmpxchg_current", w, site, R))
     .with("add_current", "sub_current", "and_current", "or_current", "xor_current", (o) => [
       ...items,
       ...access("ld", uw, t1, s, t0),
@@ -418,8 +468,23 @@ function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp, site: Site, R: 
     .with("read_current_raw", "read_current", "remote_read", () => access("ld", w, R.r, site, t0))
     .with("write_current_raw", "write_current", "remote_write", () => access("st", w, R.v, site, t0))
     // 32/64-bit RMW (every `atomic: true` variable) is one AM* or an ll/sc loop: atomic against other CPUs.
-    .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "cmpxchg_current", (o) =>
-      w.size >= 4 ? atomicWord(o, w, site, R) : guarded ? atomicSubword(o, w, site, R) : plainSubword(o, w, site, R))
+    .with(
+      "add_current",
+      "sub_current",
+      "and_current",
+      "or_current",
+      "xor_current",
+      "xchg_current",
+      "cmpxchg_current",
+      "inc_current",
+      "dec_current",
+      "add_return_current",
+      "sub_return_current",
+      "inc_return_current",
+      "dec_return_current",
+      "try_cmpxchg_current",
+      (o) => w.size >= 4 ? atomicWord(o, w, site, R) : guarded ? atomicSubword(o, w, site, R) : plainSubword(o, w, site, R),
+    )
     // Remote RMW: always atomic on `cpu`'s copy (amadd.w/d or ll/sc; the masked ll.w/sc.w loop for 8/16 bits).
     .with("remote_add", "remote_cmpxchg", (o) => {
       const like = REMOTE_RMW_LIKE[o];
@@ -484,6 +549,36 @@ function guard(input: GenInput, body: readonly Item[]): Item[] {
     ...(preempt ? [bl(preemptEnable)] : []),
     load("ld.d", "$ra", "$sp", 8),
     addiD("$sp", "$sp", 16),
+    ret(),
+  ];
+}
+
+/**
+ * Wraps the body of an op with arguments (ending without `ret`) in the enabled guard hooks: a frame keeps
+ * `$ra`, the argument registers across the entry hooks and the result `$a0` across the exit ones.
+ */
+function guardArgs(input: GenInput, args: readonly Reg[], body: readonly Item[], result: boolean): Item[] {
+  const { preempt, irq } = input.config.features;
+  if (!preempt && !irq) return [...body, ret()];
+  const [preemptDisable, preemptEnable, irqSave, irqRestore] = GUARD_HOOKS;
+  const frame = Math.ceil(((args.length + 3) * 8) / 16) * 16;
+  const raAt = frame - 8;
+  const flagsAt = frame - 16;
+  const resultAt = frame - 24;
+  return [
+    addiD("$sp", "$sp", -frame),
+    store("st.d", "$ra", "$sp", raAt),
+    ...args.map((r, k) => store("st.d", r, "$sp", 8 * k)),
+    ...(preempt ? [bl(preemptDisable)] : []),
+    ...(irq ? [bl(irqSave), store("st.d", "$a0", "$sp", flagsAt)] : []),
+    ...args.map((r, k) => load("ld.d", r, "$sp", 8 * k)),
+    ...body,
+    ...(result ? [store("st.d", "$a0", "$sp", resultAt)] : []),
+    ...(irq ? [load("ld.d", "$a0", "$sp", flagsAt), bl(irqRestore)] : []),
+    ...(preempt ? [bl(preemptEnable)] : []),
+    ...(result ? [load("ld.d", "$a0", "$sp", resultAt)] : []),
+    load("ld.d", "$ra", "$sp", raAt),
+    addiD("$sp", "$sp", frame),
     ret(),
   ];
 }
@@ -609,7 +704,31 @@ function leafAsm(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
   const { setup, site } = remote
     ? remoteSite(input, "$a0", leaf.areaOffset, idx, leaf.indices)
     : currentSite(input, leaf.areaOffset, idx, leaf.indices);
-  return renderFunction(leafFunction(leaf, op), [...setup, ...leafBody(input, leaf, op, site, R), ret()]);
+  // Ops whose result or target must be this CPU's (guard class `this_cpu`) take the guard, and the counter ops unless
+  // the variable is counter: true: `$r21` plus an offset is computed apart from the AM* / LL/SC, so a migration in
+  // between would act on the previous CPU's copy.
+  const spec = LEAF_OP_SPECS[op];
+  const params = leafSignature(leaf, op).params.length;
+  const guarded = (body: readonly Item[]): Item[] =>
+    !remote && (spec.guard === "this_cpu" || (spec.integer && !leaf.counter)) ? guardArgs(input, A.slice(0, params), body, true) : [...body, ret()];
+  if (op === "try_cmpxchg_current") {
+    // `T *expected` in e's register: the expected value loaded into $a6, the cmpxchg leaving the value found in $a7,
+    // which is stored back (the same value on success); $a0 = whether they matched.
+    if (vi + 1 >= 6) throw new Error(`loongarch64: no free argument registers for try_cmpxchg of ${leaf.symbol}`);
+    const w = widthOf(leaf);
+    const ptr = A[vi]!;
+    const at0: Site = { base: ptr, disp: { kind: "imm", value: 0 } };
+    const body = leafBody(input, leaf, op, site, { ...R, e: "$a6", r: "$a7" });
+    return renderFunction(leafFunction(leaf, op), guarded([
+      ...access("ld", w, "$a6", at0, T[0]!),
+      ...setup,
+      ...body,
+      ...access("st", w, "$a7", at0, T[0]!),
+      rrr("xor", "$t0", "$a7", "$a6"),
+      rri("sltui", "$a0", "$t0", 1),
+    ]));
+  }
+  return renderFunction(leafFunction(leaf, op), guarded([...setup, ...leafBody(input, leaf, op, site, R)]));
 }
 
 function code(input: GenInput): string {
@@ -664,6 +783,11 @@ function offsetExpr(off: number, dims: readonly IndexDim[]): string {
 
 function inlineLeaf(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
   const sig = leafSignature(leaf, op);
+  if (op === "try_cmpxchg_current") {
+    // The inline cmpxchg and the compare, in C: *expected receives the value found on failure.
+    const call = `${leafFunction(leaf, "cmpxchg_current")}(${[...leaf.indices.map((_, k) => `i${k}`), "e_", "desired"].join(", ")})`;
+    return [`static inline ${cPrototype(sig)} {`, `  ${leaf.cType} e_ = *expected, f_ = ${call};`, "  if (f_ == e_) return true;", "  *expected = f_;", "  return false;", "}"].join("\n");
+  }
   const w = widthOf(leaf);
   const remote = isRemoteOp(op);
   const naive = input.config.features.naive;
@@ -713,10 +837,17 @@ function inlineLeaf(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
       outputs.push(`[t${k}] "=&r"(__t${k})`);
     }
   });
+  // Guard class `this_cpu` (xchg, cmpxchg, the _return ops): the hooks around the address and the atomic.
+  const { preempt, irq } = input.config.features;
+  const guard = !remote && (LEAF_OP_SPECS[op].guard === "this_cpu" || (LEAF_OP_SPECS[op].integer && leaf.counter !== true));
+  const enter = guard ? [...(preempt ? [`${GUARD_HOOKS[0]}();`] : []), ...(irq ? [`uintptr_t __flags = ${GUARD_HOOKS[2]}();`] : [])] : [];
+  const exit = guard ? [...(irq ? [`${GUARD_HOOKS[3]}(__flags);`] : []), ...(preempt ? [`${GUARD_HOOKS[1]}();`] : [])] : [];
   const lines = [
     `static inline ${cPrototype(sig)} {`,
+    ...enter.map((l) => `  ${l}`),
     ...decls.map((d) => `  ${d}`),
     `  ${asmStatement(body, outputs, inputs)}`,
+    ...exit.map((l) => `  ${l}`),
     ...(hasResult ? returnFrom(leaf).map((l) => `  ${l}`) : []),
     "}",
     "",
@@ -783,5 +914,6 @@ export const loongarch64Backend: ArchBackend = {
   commentChar: "#",
   code,
   headerPrimitives: loongarch64HeaderPrimitives,
+  counterKinds: true,
   inlineC,
 };

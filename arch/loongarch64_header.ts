@@ -26,7 +26,7 @@
  * @module
  */
 import type { GenInput } from "../sdk/plan.ts";
-import { kindToken, type LeafKind } from "../sdk/c_names.ts";
+import { counterKindToken, kindToken, type LeafKind } from "../sdk/c_names.ts";
 
 /**
  * How a kind's read-modify-write ops are built: `amo` (32/64-bit integers: AM* / ll-sc on the
@@ -79,10 +79,12 @@ const SUBWORD_OPS: Record<string, readonly [string, string]> = {
 
 /** A masked `ll.w`/`sc.w` loop on the word holding an 8/16-bit value; `result`: return the old value (xchg). */
 function subword([body, val]: readonly [string, string], result = false): string {
-  return "__extension__({ T percpu__w_ = (T)(v); PERCPU__LA_SW_PRE(T, a) uint64_t percpu__o_, percpu__n_; " +
+  // Counter ops (result false) take PERCPU__CG_ENTER_##K: guarded unless counter: true; xchg is guarded by its wrapper.
+  const [enter, exit] = result ? ["", ""] : ["PERCPU__CG_ENTER_##K ", "PERCPU__CG_EXIT_##K "];
+  return `__extension__({ T percpu__w_ = (T)(v); ${enter}PERCPU__LA_SW_PRE(T, a) uint64_t percpu__o_, percpu__n_; ` +
     `__asm__ __volatile__("1:\\tll.w %0, %2, 0\\n\\t${body}\\n\\tsc.w %1, %2, 0\\n\\tbeqz %1, 1b" ` +
     `: "=&r"(percpu__o_), "=&r"(percpu__n_) : "r"(percpu__p_), "r"(${val}), "r"(percpu__m_) : "memory"); ` +
-    `(void)percpu__n_; ${result ? "(T)(percpu__o_ >> percpu__s_);" : "(void)percpu__o_;"} })`;
+    `${exit}(void)percpu__n_; ${result ? "(T)(percpu__o_ >> percpu__s_);" : "(void)percpu__o_;"} })`;
 }
 
 /** The C operator of each RMW primitive in the load-op-store form. */
@@ -93,9 +95,9 @@ const C_OPS: Record<string, string> = { ADD: "+", SUB: "-", AND: "&", OR: "|", X
  * integers take the masked ll/sc loop only when `guarded` (else load-op-store, no guard to take).
  */
 function kindTables(guarded: boolean): string[] {
-  return (Object.keys(KINDS) as LeafKind[]).flatMap((k) => {
+  // The same tables for the kinds of counter: true variables (pkc_*), which differ only in PERCPU__CG_ENTER_/EXIT_.
+  return (Object.keys(KINDS) as LeafKind[]).flatMap((k) => [kindToken(k), counterKindToken(k)].map((t) => [k, t] as const)).flatMap(([k, t]) => {
     const { ld, st, rmw, sx } = KINDS[k];
-    const t = kindToken(k);
     return [
       `#define PERCPU__LA_LD_${t} "${ld}"`,
       `#define PERCPU__LA_ST_${t} "${st}"`,
@@ -139,10 +141,11 @@ function accessPrimitives(): string[] {
 function rmwPrimitives(): string[] {
   // The address: `addi.d` for near constants (one asm with the AM*), else the _AT form with the offset in a register.
   const near = "PERCPU__LA_NEAR(o)";
+  // Counter ops: guarded (PERCPU__CG_ENTER_##K) unless the variable is counter: true.
   const amoAt = (stem: string, val: string) =>
-    `__extension__({ uintptr_t percpu__p_; __asm__ __volatile__("add.d %0, $r21, %1\\n\\t${stem}." PERCPU__LA_ST_##K " $zero, %2, %0" : "=&r"(percpu__p_) : "r"((uintptr_t)(a)), "r"(${val}) : "memory"); (void)percpu__p_; })`;
+    `__extension__({ uintptr_t percpu__p_; PERCPU__CG_ENTER_##K __asm__ __volatile__("add.d %0, $r21, %1\\n\\t${stem}." PERCPU__LA_ST_##K " $zero, %2, %0" : "=&r"(percpu__p_) : "r"((uintptr_t)(a)), "r"(${val}) : "memory"); PERCPU__CG_EXIT_##K (void)percpu__p_; })`;
   const amoI = (stem: string, val: string) =>
-    `__extension__({ uintptr_t percpu__p_; __asm__ __volatile__("addi.d %0, $r21, %1\\n\\t${stem}." PERCPU__LA_ST_##K " $zero, %2, %0" : "=&r"(percpu__p_) : "i"(o), "r"(${val}) : "memory"); (void)percpu__p_; })`;
+    `__extension__({ uintptr_t percpu__p_; PERCPU__CG_ENTER_##K __asm__ __volatile__("addi.d %0, $r21, %1\\n\\t${stem}." PERCPU__LA_ST_##K " $zero, %2, %0" : "=&r"(percpu__p_) : "i"(o), "r"(${val}) : "memory"); PERCPU__CG_EXIT_##K (void)percpu__p_; })`;
   const lines: string[] = [
     "/* AM* operands: 32-bit values sign-extended, as the psABI already holds them (no extension instruction). */",
     "#define PERCPU__LA_VAL(T, K, v) ((int64_t)(PERCPU__LA_SX_##K)(T)(v))",
@@ -170,8 +173,9 @@ function rmwPrimitives(): string[] {
   const casBody = (addr: string) =>
     `__asm__ __volatile__(${addr} "\\n1:\\tll." PERCPU__LA_ST_##K " %0, %1, 0\\n\\tbne %0, %3, 2f\\n\\tmove %2, %4\\n\\tsc." PERCPU__LA_ST_##K " %2, %1, 0\\n\\tbeqz %2, 1b\\n2:" ` +
     `: "=&r"(percpu__o_), "=&r"(percpu__p_), "=&r"(percpu__t_) : "r"(PERCPU__LA_VAL(T, K, e)), "r"((T)(d)), `;
+  // xchg and cmpxchg must act on this CPU's copy: the guard spans computing the address and the atomic.
   const wrap = (decls: string, body: string, tail: string) =>
-    `__extension__({ ${decls} ${body}${tail} : "memory"); (void)percpu__p_; percpu__o_; })`;
+    `__extension__({ ${decls} PERCPU__GUARD_ENTER ${body}${tail} : "memory"); PERCPU__GUARD_EXIT (void)percpu__p_; percpu__o_; })`;
   const swapDecl = "T percpu__o_; uintptr_t percpu__p_;";
   const casDecl = "T percpu__o_; uintptr_t percpu__p_, percpu__t_;";
   lines.push(
@@ -195,11 +199,23 @@ function rmwPrimitives(): string[] {
     }, PERCPU__LA_CMPXCHG_AT_amo(T, K, o, e, d))`,
     "#define PERCPU__LA_CMPXCHG_AT_gen(T, K, a, e, d) __extension__({ uintptr_t percpu__a_ = (uintptr_t)(a); PERCPU__LA_CMPXCHG_GEN(T, K, percpu__a_, e, d, PERCPU__RD_AT, PERCPU__WR_AT); })",
     "#define PERCPU__LA_CMPXCHG_gen(T, K, o, e, d) PERCPU__LA_CMPXCHG_GEN(T, K, o, e, d, PERCPU__RD, PERCPU__WR)",
-    `#define PERCPU__LA_XCHG_AT_sub(T, K, a, v) ${
+    "#define PERCPU__LA_XCHG_AT_sub(T, K, a, v) __extension__({ T percpu__gv_ = (T)(v); PERCPU__GUARD_ENTER T percpu__gr_ = PERCPU__LA_XCHG_AT_subr(T, K, a, percpu__gv_); PERCPU__GUARD_EXIT percpu__gr_; })",
+    "#define PERCPU__LA_CMPXCHG_AT_sub(T, K, a, e, d) __extension__({ T percpu__ge_ = (T)(e), percpu__gd_ = (T)(d); PERCPU__GUARD_ENTER " +
+      "T percpu__gr_ = PERCPU__LA_CMPXCHG_AT_subr(T, K, a, percpu__ge_, percpu__gd_); PERCPU__GUARD_EXIT percpu__gr_; })",
+    "/* add_return: amadd leaves the old value, the compiler adds the operand once more; guarded (the value returned must be this CPU's). */",
+    "#define PERCPU__ADD_RETURN_AT(T, K, a, v) PERCPU__LA_PICK(ADD_RETURN_AT, K)(T, K, a, v)",
+    `#define PERCPU__LA_ADD_RETURN_AT_amo(T, K, a, v) __extension__({ T percpu__w_ = (T)(v), percpu__o_; uintptr_t percpu__p_; PERCPU__GUARD_ENTER ` +
+      `__asm__ __volatile__("add.d %1, $r21, %3\\n\\tamadd." PERCPU__LA_ST_##K " %0, %2, %1" : "=&r"(percpu__o_), "=&r"(percpu__p_) : "r"(percpu__w_), "r"((uintptr_t)(a)) : "memory"); ` +
+      "PERCPU__GUARD_EXIT (void)percpu__p_; (T)(percpu__o_ + percpu__w_); })",
+    "#define PERCPU__LA_ADD_RETURN_AT_gen(T, K, a, v) PERCPU__LA_ADD_RETURN_G(T, K, a, v)",
+    "#define PERCPU__LA_ADD_RETURN_AT_sub(T, K, a, v) PERCPU__LA_ADD_RETURN_G(T, K, a, v)",
+    "#define PERCPU__LA_ADD_RETURN_G(T, K, a, v) __extension__({ T percpu__w_ = (T)(v), percpu__n_; uintptr_t percpu__a_ = (uintptr_t)(a); PERCPU__GUARD_ENTER " +
+      "percpu__n_ = (T)(PERCPU__RD_AT(T, K, percpu__a_) + percpu__w_); PERCPU__WR_AT(T, K, percpu__a_, percpu__n_); PERCPU__GUARD_EXIT percpu__n_; })",
+    `#define PERCPU__LA_XCHG_AT_subr(T, K, a, v) ${
       subword(["andn %1, %0, %4\\n\\tor %1, %1, %3", "PERCPU__LA_SW_LANE(percpu__w_)"], true)
     }`,
     "#define PERCPU__LA_XCHG_sub(T, K, o, v) PERCPU__LA_XCHG_AT_sub(T, K, o, v)",
-    "#define PERCPU__LA_CMPXCHG_AT_sub(T, K, a, e, d) __extension__({ T percpu__e_ = (T)(e), percpu__d_ = (T)(d); PERCPU__LA_SW_PRE(T, a) uint64_t percpu__o_, percpu__n_; " +
+    "#define PERCPU__LA_CMPXCHG_AT_subr(T, K, a, e, d) __extension__({ T percpu__e_ = (T)(e), percpu__d_ = (T)(d); PERCPU__LA_SW_PRE(T, a) uint64_t percpu__o_, percpu__n_; " +
       `__asm__ __volatile__("1:\\tll.w %0, %2, 0\\n\\tand %1, %0, %4\\n\\tbne %1, %5, 2f\\n\\tandn %1, %0, %4\\n\\tor %1, %1, %3\\n\\tsc.w %1, %2, 0\\n\\tbeqz %1, 1b\\n2:" ` +
       `: "=&r"(percpu__o_), "=&r"(percpu__n_) : "r"(percpu__p_), "r"(PERCPU__LA_SW_LANE(percpu__d_)), "r"(percpu__m_), "r"(PERCPU__LA_SW_LANE(percpu__e_)) : "memory"); ` +
       "(void)percpu__n_; (T)(percpu__o_ >> percpu__s_); })",

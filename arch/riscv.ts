@@ -388,7 +388,10 @@ function takesGuard(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): boolean {
   return match(op)
     .with("read_current_raw", "write_current_raw", "remote_read", "remote_write", "remote_add", "remote_cmpxchg", () => false)
     .with("read_current", "write_current", () => !singleInstruction(ctx, leaf))
-    .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "cmpxchg_current", () => !amoCapable(ctx, leaf))
+    // Counter ops: guarded unless they are one AMO on a counter: true variable (a migration then moves the whole update).
+    .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "inc_current", "dec_current", () => !amoCapable(ctx, leaf) || !leaf.counter)
+    // Guard class `this_cpu`: the result or the target must be this CPU's, and computing the address from gp is an instruction apart.
+    .with("xchg_current", "cmpxchg_current", "add_return_current", "sub_return_current", "inc_return_current", "dec_return_current", "try_cmpxchg_current", () => true)
     .exhaustive();
 }
 
@@ -400,16 +403,16 @@ function opBody(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp, regs: Regs): Item[] {
   const smn = storeMnemonic(leaf.size);
   const read = (m: Mem): Item[] => n === 2 ? [...m.setup, m.load("lw", regs.r[0]!), m.load("lw", regs.r[1]!, 4)] : [...m.setup, m.load(lmn, regs.r[0]!)];
   const write = (m: Mem): Item[] => n === 2 ? [...m.setup, m.store("sw", regs.v[0]!), m.store("sw", regs.v[1]!, 4)] : [...m.setup, m.store(smn, regs.v[0]!)];
-  const rmw = (kind: "add" | "sub" | "and" | "or" | "xor"): Item[] => {
+  const rmw = (kind: "add" | "sub" | "and" | "or" | "xor", v: readonly Operand[] = regs.v): Item[] => {
     if (amoCapable(ctx, leaf)) {
       const s = amoSuffix(leaf);
       const addr = currentAddress(ctx, "t0", leaf.areaOffset, leaf, regs.idx);
-      if (kind === "sub") return [...addr, rr("neg", "t2", regs.v[0]!), amo(`amoadd.${s}`, "zero", "t2", "t0")];
-      return [...addr, amo(`amo${kind}.${s}`, "zero", regs.v[0]!, "t0")];
+      if (kind === "sub") return [...addr, rr("neg", "t2", v[0]!), amo(`amoadd.${s}`, "zero", "t2", "t0")];
+      return [...addr, amo(`amo${kind}.${s}`, "zero", v[0]!, "t0")];
     }
     const m = currentMem(ctx, leaf, regs.idx, extraMax);
-    if (n === 1) return [...m.setup, m.load(lmn, "t2"), rrr(kind, "t2", "t2", regs.v[0]!), m.store(smn, "t2")];
-    const [v0, v1] = [regs.v[0]!, regs.v[1]!];
+    if (n === 1) return [...m.setup, m.load(lmn, "t2"), rrr(kind, "t2", "t2", v[0]!), m.store(smn, "t2")];
+    const [v0, v1] = [v[0]!, v[1]!];
     const pair = match(kind)
       .returnType<Item[]>()
       .with("add", () => [rrr("add", "t4", "t2", v0), rrr("sltu", "t2", "t4", "t2"), rrr("add", "t3", "t3", v1), rrr("add", "t3", "t3", "t2"), rr("mv", "t2", "t4")])
@@ -429,24 +432,56 @@ function opBody(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp, regs: Regs): Item[] {
       rr("mv", regs.r[0]!, "t2"), rr("mv", regs.r[1]!, "t3"),
     ];
   };
-  const cmpxchg = (): Item[] => {
+  // inc/dec and their _return forms: the operand 1 in t5 (the high word of a riscv32 pair is zero).
+  const one: Item[] = [ri("li", "t5", 1)];
+  const oneWords: readonly Operand[] = n === 2 ? ["t5", "zero"] : ["t5"];
+  // add_return: `amoadd` leaves the old value, one add (addw: the psABI's sign-extended 32-bit value) makes the new one;
+  // without an AMO (guarded) the load-op-store, then the new value read back with the type's extension.
+  const addReturn = (kind: "add" | "sub", v: readonly Operand[], pre: readonly Item[] = []): Item[] => {
+    if (amoCapable(ctx, leaf)) {
+      const s = amoSuffix(leaf);
+      const w = s === "w" && ctx.rv.xlen === 8 ? "w" : "";
+      const addr = currentAddress(ctx, "t0", leaf.areaOffset, leaf, regs.idx);
+      if (kind === "sub") return [...pre, ...addr, rr("neg", "t3", v[0]!), amo(`amoadd.${s}`, "t2", "t3", "t0"), rrr(`sub${w}`, regs.r[0]!, "t2", v[0]!)];
+      return [...pre, ...addr, amo(`amoadd.${s}`, "t2", v[0]!, "t0"), rrr(`add${w}`, regs.r[0]!, "t2", v[0]!)];
+    }
+    return [...pre, ...rmw(kind, v), ...read(currentMem(ctx, leaf, regs.idx, extraMax))];
+  };
+  const cmpxchg = (e: readonly Operand[] = regs.e, r: readonly Operand[] = regs.r): Item[] => {
+    const regs_ = { e, r };
     if (amoCapable(ctx, leaf)) {
       const s = amoSuffix(leaf);
       // lr.w sign-extends: compare with the sign-extended expected value on riscv64.
-      const ext = s === "w" && ctx.rv.xlen === 8 ? [rr("sext.w", "t3", regs.e[0]!)] : [];
-      const expected: Operand = ext.length > 0 ? "t3" : regs.e[0]!;
+      const ext = s === "w" && ctx.rv.xlen === 8 ? [rr("sext.w", "t3", regs_.e[0]!)] : [];
+      const expected: Operand = ext.length > 0 ? "t3" : regs_.e[0]!;
       return [
         ...currentAddress(ctx, "t0", leaf.areaOffset, leaf, regs.idx), ...ext,
         label("1"), lr(s, "t2", "t0"), branch2("bne", "t2", expected, "2f"), sc(s, "t4", regs.d[0]!, "t0"), branch1("bnez", "t4", "1b"),
-        label("2"), rr("mv", regs.r[0]!, "t2"),
+        label("2"), rr("mv", regs_.r[0]!, "t2"),
       ];
     }
     const m = currentMem(ctx, leaf, regs.idx, extraMax);
-    if (n === 1) return [...m.setup, m.load(lmn, "t2"), branch2("bne", "t2", regs.e[0]!, "1f"), m.store(smn, regs.d[0]!), label("1"), rr("mv", regs.r[0]!, "t2")];
+    if (n === 1) return [...m.setup, m.load(lmn, "t2"), branch2("bne", "t2", regs_.e[0]!, "1f"), m.store(smn, regs.d[0]!), label("1"), rr("mv", regs_.r[0]!, "t2")];
     return [
-      ...m.setup, m.load("lw", "t2"), m.load("lw", "t3", 4), branch2("bne", "t2", regs.e[0]!, "1f"), branch2("bne", "t3", regs.e[1]!, "1f"),
-      m.store("sw", regs.d[0]!), m.store("sw", regs.d[1]!, 4), label("1"), rr("mv", regs.r[0]!, "t2"), rr("mv", regs.r[1]!, "t3"),
+      ...m.setup, m.load("lw", "t2"), m.load("lw", "t3", 4), branch2("bne", "t2", regs_.e[0]!, "1f"), branch2("bne", "t3", regs_.e[1]!, "1f"),
+      m.store("sw", regs.d[0]!), m.store("sw", regs.d[1]!, 4), label("1"), rr("mv", regs_.r[0]!, "t2"), rr("mv", regs_.r[1]!, "t3"),
     ];
+  };
+  // try_cmpxchg(T *expected, desired): the expected words loaded from the pointer (in e's register), the cmpxchg
+  // on them, the value found stored back (the same value on success), a0 = whether it matched.
+  const tryCmpxchg = (): Item[] => {
+    const p = regs.e[0]!;
+    const used = new Set<Operand>([...regs.idx, ...regs.v, ...regs.e, ...regs.d, ...regs.r, ...(regs.cpu ? [regs.cpu] : [])]);
+    const free = (["a7", "a6", "a5", "a4", "a3", "a2", "t6"] as const).filter((x) => !used.has(x));
+    if (free.length < 2 * n) throw new Error(`riscv: no free registers for try_cmpxchg of ${leaf.symbol}`);
+    const e = free.slice(0, n);
+    const r = free.slice(n, 2 * n);
+    const loadE = n === 2 ? [load("lw", e[0]!, disp(p as XReg, 0)), load("lw", e[1]!, disp(p as XReg, 4))] : [load(lmn, e[0]!, disp(p as XReg, 0))];
+    const storeR = n === 2 ? [store("sw", r[0]!, disp(p as XReg, 0)), store("sw", r[1]!, disp(p as XReg, 4))] : [store(smn, r[0]!, disp(p as XReg, 0))];
+    const ok = n === 2
+      ? [rrr("xor", "t0", r[0]!, e[0]!), rrr("xor", "t1", r[1]!, e[1]!), rrr("or", "t0", "t0", "t1"), rr("seqz", "a0", "t0")]
+      : [rrr("xor", "t0", r[0]!, e[0]!), rr("seqz", "a0", "t0")];
+    return [...loadE, ...cmpxchg(e, r), ...storeR, ...ok];
   };
   return match(op)
     .returnType<Item[]>()
@@ -461,6 +496,13 @@ function opBody(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp, regs: Regs): Item[] {
     .with("xor_current", () => rmw("xor"))
     .with("xchg_current", () => xchg())
     .with("cmpxchg_current", () => cmpxchg())
+    .with("inc_current", () => [...one, ...rmw("add", oneWords)])
+    .with("dec_current", () => [...one, ...rmw("sub", oneWords)])
+    .with("add_return_current", () => addReturn("add", regs.v))
+    .with("sub_return_current", () => addReturn("sub", regs.v))
+    .with("inc_return_current", () => addReturn("add", oneWords, one))
+    .with("dec_return_current", () => addReturn("sub", oneWords, one))
+    .with("try_cmpxchg_current", () => tryCmpxchg())
     .with("remote_add", "remote_cmpxchg", (o) => remoteRmw(ctx, leaf, o, regs, extraMax))
     .exhaustive();
 }
@@ -622,12 +664,13 @@ function argumentRegs(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): { regs: Regs; liv
   for (const p of sig.params) {
     if (p.name === "cpu") cpu = take();
     else if (/^i\d+$/.test(p.name)) idx.push(take());
+    else if (p.type.endsWith(" *")) e.push(take()); // try_cmpxchg's `T *expected`: one pointer word
     else {
       const dst = p.name === "expected" ? e : p.name === "desired" ? d : v;
       for (let w = 0; w < valueWords; w++) dst.push(take());
     }
   }
-  const r: XReg[] = sig.ret === "void" ? [] : valueWords === 2 ? ["a0", "a1"] : ["a0"];
+  const r: XReg[] = sig.ret === "void" ? [] : sig.ret === "bool" || valueWords === 1 ? ["a0"] : ["a0", "a1"];
   return { regs: { idx, cpu, v, e, d, r }, live, entry };
 }
 
@@ -828,10 +871,31 @@ function leafInline(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): string {
     lines.push(...remoteRmwC(leaf, op, addr, ctx.rv.xlen).map((l) => `  ${l}`), "}");
     return lines.join("\n");
   }
+  if (op === "try_cmpxchg_current") {
+    // The inline cmpxchg (guarded itself) and the compare, in C: *expected receives the value found on failure.
+    const call = `${leafFunction(leaf, "cmpxchg_current")}(${[...leaf.indices.map((_, k) => `i${k}`), "e_", "desired"].join(", ")})`;
+    lines.push(`  ${leaf.cType} e_ = *expected, f_ = ${call};`, "  if (f_ == e_) return true;", "  *expected = f_;", "  return false;", "}");
+    return lines.join("\n");
+  }
   const plain = match(op)
     .with("read_current_raw", "read_current", "remote_read", () => "read" as const)
     .with("write_current_raw", "write_current", "remote_write", () => "write" as const)
-    .with("add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "cmpxchg_current", () => null)
+    .with(
+      "add_current",
+      "sub_current",
+      "and_current",
+      "or_current",
+      "xor_current",
+      "xchg_current",
+      "cmpxchg_current",
+      "inc_current",
+      "dec_current",
+      "add_return_current",
+      "sub_return_current",
+      "inc_return_current",
+      "dec_return_current",
+      () => null,
+    )
     .exhaustive();
   if (plain !== null) {
     // Plain loads/stores are C volatile accesses relative to gp (bound by an empty asm), so the compiler
@@ -934,6 +998,7 @@ function backend(rv: Rv, clangFlags: readonly string[]): ArchBackend {
     check: (input) => check(rv, input),
     commentChar: "#",
     code: (input) => code(rv, input),
+    counterKinds: true,
     inlineC: (input) => inlineC(rv, input),
     headerPrimitives: riscvHeaderPrimitives,
   };

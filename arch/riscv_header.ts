@@ -45,7 +45,7 @@
  * @module
  */
 import type { GenInput } from "../sdk/plan.ts";
-import { kindToken, type LeafKind } from "../sdk/c_names.ts";
+import { counterKindToken, kindToken, type LeafKind } from "../sdk/c_names.ts";
 
 /** Largest displacement of a load/store (signed 12-bit). */
 const IMM12_MAX = 2047;
@@ -78,7 +78,12 @@ function classes(kind: LeafKind, xlen: 4 | 8): { readonly words: "percpu__one" |
 
 /** The data lines of one kind: mnemonics, bits type and its two class tokens (prefixed so no macro of the includer expands them). */
 function kindLines(kind: LeafKind, xlen: 4 | 8): string[] {
-  const t = kindToken(kind);
+  // The same lines for the kinds of counter: true variables (pkc_*), which differ only in PERCPU__CG_ENTER_/EXIT_.
+  return [kindToken(kind), counterKindToken(kind)].flatMap((t) => kindTokenLines(kind, t, xlen));
+}
+
+/** {@link kindLines} for one token of the kind. */
+function kindTokenLines(kind: LeafKind, t: string, xlen: 4 | 8): string[] {
   const { ld, st, bits } = KIND[kind];
   const { words, amo } = classes(kind, xlen);
   return [
@@ -113,9 +118,9 @@ function dispatchLines(): string[] {
   for (const [name, mnemonic, op] of RMW) {
     for (const [aw, u] of [["w", "uint32_t"], ["d", "uint64_t"]] as const) {
       // The AMO operand is unsigned of the AMO's width: no extension needed, negation without overflow.
-      lines.push(`#define PERCPU__RV_${name}_percpu__${aw}(T, a, v) PERCPU__RV_AMO(T, ${u}, "amo${mnemonic}.${aw}", a, ${name === "SUB" ? `(${u})0 -` : ""}, v)`);
+      lines.push(`#define PERCPU__RV_${name}_percpu__${aw}(T, K, a, v) PERCPU__RV_AMO(T, K, ${u}, "amo${mnemonic}.${aw}", a, ${name === "SUB" ? `(${u})0 -` : ""}, v)`);
     }
-    lines.push(`#define PERCPU__RV_${name}_percpu__none(T, a, v) PERCPU__RMW_GENERIC(T, a, ${op}, v)`);
+    lines.push(`#define PERCPU__RV_${name}_percpu__none(T, K, a, v) PERCPU__RMW_GENERIC(T, a, ${op}, v)`);
   }
   lines.push(
     '#define PERCPU__RV_XCHG_percpu__w(T, K, a, v) PERCPU__RV_AMOSWAP(T, "w", a, v)',
@@ -124,13 +129,17 @@ function dispatchLines(): string[] {
     '#define PERCPU__RV_CMPXCHG_percpu__w(T, K, a, e, d) PERCPU__RV_LRSC(T, "w", int32_t, a, e, d)',
     '#define PERCPU__RV_CMPXCHG_percpu__d(T, K, a, e, d) PERCPU__RV_LRSC(T, "d", int64_t, a, e, d)',
     "#define PERCPU__RV_CMPXCHG_percpu__none(T, K, a, e, d) PERCPU__RV_CMPXCHG_G(T, K, a, e, d)",
+    '#define PERCPU__RV_ADD_RETURN_percpu__w(T, K, a, v) PERCPU__RV_AMOADD_RET(T, uint32_t, "w", a, v)',
+    '#define PERCPU__RV_ADD_RETURN_percpu__d(T, K, a, v) PERCPU__RV_AMOADD_RET(T, uint64_t, "d", a, v)',
+    "#define PERCPU__RV_ADD_RETURN_percpu__none(T, K, a, v) PERCPU__RV_ADD_RETURN_G(T, K, a, v)",
     "#define PERCPU__RD(T, K, o) PERCPU__RV_CAT(PERCPU__RV_RD_, PERCPU__RV_WORDS_##K)(T, K, o)",
     "#define PERCPU__WR(T, K, o, v) PERCPU__RV_CAT(PERCPU__RV_WR_, PERCPU__RV_WORDS_##K)(T, K, o, v)",
     "#define PERCPU__RD_G(T, K, o) PERCPU__RV_CAT(PERCPU__RV_RD_G_, PERCPU__RV_WORDS_##K)(T, K, o)",
     "#define PERCPU__WR_G(T, K, o, v) PERCPU__RV_CAT(PERCPU__RV_WR_G_, PERCPU__RV_WORDS_##K)(T, K, o, v)",
-    ...RMW.map(([name]) => `#define PERCPU__${name}_AT(T, K, a, v) PERCPU__RV_CAT(PERCPU__RV_${name}_, PERCPU__RV_AW_##K)(T, a, v)`),
+    ...RMW.map(([name]) => `#define PERCPU__${name}_AT(T, K, a, v) PERCPU__RV_CAT(PERCPU__RV_${name}_, PERCPU__RV_AW_##K)(T, K, a, v)`),
     "#define PERCPU__XCHG_AT(T, K, a, v) PERCPU__RV_CAT(PERCPU__RV_XCHG_, PERCPU__RV_AW_##K)(T, K, a, v)",
     "#define PERCPU__CMPXCHG_AT(T, K, a, e, d) PERCPU__RV_CAT(PERCPU__RV_CMPXCHG_, PERCPU__RV_AW_##K)(T, K, a, e, d)",
+    "#define PERCPU__ADD_RETURN_AT(T, K, a, v) PERCPU__RV_CAT(PERCPU__RV_ADD_RETURN_, PERCPU__RV_AW_##K)(T, K, a, v)",
   );
   return lines;
 }
@@ -160,15 +169,21 @@ function sharedShapes(): string[] {
     `#define PERCPU__RV_WRN(T, K, o, x) __extension__({ PERCPU__RV_BITS_##K percpu__u_; __builtin_memcpy(&percpu__u_, &(x), sizeof percpu__u_); __asm__ __volatile__(PERCPU__RV_ST_##K " %z0, %c1(gp)" : : "rJ"(percpu__u_), ${imm} : "memory"); })`,
     `#define PERCPU__RV_WR1(T, K, o, v) __extension__({ T percpu__x_ = (T)(v); if (${near}) PERCPU__RV_WRN(T, K, o, percpu__x_); else PERCPU__WR_AT(T, K, o, percpu__x_); (void)0; })`,
     `#define PERCPU__RV_WR1_G(T, K, o, v) __extension__({ T percpu__x_ = (T)(v); if (${near}) PERCPU__RV_WRN(T, K, o, percpu__x_); else PERCPU__WR_G_AT(T, K, o, percpu__x_); (void)0; })`,
-    "/* AMOs on the address computed from gp: unguarded (a migration only moves the whole, atomic update to the previous CPU). */",
-    "#define PERCPU__RV_AMO(T, U, insn, a, neg, v) __extension__({ U percpu__w_ = neg (U)(T)(v); " +
-    '__asm__ __volatile__(insn " zero, %z1, (%0)" : : "r"(PERCPU__BASE() + (uintptr_t)(a)), "rJ"(percpu__w_) : "memory"); })',
-    '#define PERCPU__RV_AMOSWAP(T, S, a, v) __extension__({ T percpu__w_ = (T)(v); intptr_t percpu__o_; __asm__ __volatile__("amoswap." S " %0, %z2, (%1)" : "=&r"(percpu__o_) ' +
-    ': "r"(PERCPU__BASE() + (uintptr_t)(a)), "rJ"(percpu__w_) : "memory"); (T)percpu__o_; })',
+    "/* Counter AMOs on the address computed from gp: guarded unless counter: true (then a migration only moves the whole, atomic update to the previous CPU). */",
+    "#define PERCPU__RV_AMO(T, K, U, insn, a, neg, v) __extension__({ U percpu__w_ = neg (U)(T)(v); PERCPU__CG_ENTER_##K " +
+    '__asm__ __volatile__(insn " zero, %z1, (%0)" : : "r"(PERCPU__BASE() + (uintptr_t)(a)), "rJ"(percpu__w_) : "memory"); PERCPU__CG_EXIT_##K })',
+    "/* xchg, cmpxchg and add_return must act on this CPU's copy: the guard spans computing the address and the AMO / LR/SC loop. */",
+    '#define PERCPU__RV_AMOSWAP(T, S, a, v) __extension__({ T percpu__w_ = (T)(v); intptr_t percpu__o_; PERCPU__GUARD_ENTER __asm__ __volatile__("amoswap." S " %0, %z2, (%1)" : "=&r"(percpu__o_) ' +
+    ': "r"(PERCPU__BASE() + (uintptr_t)(a)), "rJ"(percpu__w_) : "memory"); PERCPU__GUARD_EXIT (T)percpu__o_; })',
+    "/* amoadd leaves the old value; the compiler adds the operand once more (Linux's riscv this_cpu_add_return). */",
+    '#define PERCPU__RV_AMOADD_RET(T, U, S, a, v) __extension__({ U percpu__w_ = (U)(T)(v); intptr_t percpu__o_; PERCPU__GUARD_ENTER __asm__ __volatile__("amoadd." S " %0, %z2, (%1)" : "=&r"(percpu__o_) ' +
+    ': "r"(PERCPU__BASE() + (uintptr_t)(a)), "rJ"(percpu__w_) : "memory"); PERCPU__GUARD_EXIT (T)((U)percpu__o_ + percpu__w_); })',
+    "#define PERCPU__RV_ADD_RETURN_G(T, K, a, v) __extension__({ T percpu__w_ = (T)(v), percpu__n_; uintptr_t percpu__a_ = (uintptr_t)(a); " +
+    "PERCPU__GUARD_ENTER percpu__n_ = (T)(PERCPU__RD_AT(T, K, percpu__a_) + percpu__w_); PERCPU__WR_AT(T, K, percpu__a_, percpu__n_); PERCPU__GUARD_EXIT percpu__n_; })",
     "/* lr.w sign-extends: compare with the expected value sign-extended from the kind's width (ST). */",
-    "#define PERCPU__RV_LRSC(T, S, ST, a, e, d) __extension__({ T percpu__e_ = (T)(e), percpu__d_ = (T)(d); intptr_t percpu__o_; uintptr_t percpu__f_; " +
+    "#define PERCPU__RV_LRSC(T, S, ST, a, e, d) __extension__({ T percpu__e_ = (T)(e), percpu__d_ = (T)(d); intptr_t percpu__o_; uintptr_t percpu__f_; PERCPU__GUARD_ENTER " +
     '__asm__ __volatile__("1:\\n\\tlr." S " %0, (%2)\\n\\tbne %0, %z3, 2f\\n\\tsc." S " %1, %z4, (%2)\\n\\tbnez %1, 1b\\n2:" : "=&r"(percpu__o_), "=&r"(percpu__f_) ' +
-    ': "r"(PERCPU__BASE() + (uintptr_t)(a)), "rJ"((intptr_t)(ST)percpu__e_), "rJ"(percpu__d_) : "memory"); (T)percpu__o_; })',
+    ': "r"(PERCPU__BASE() + (uintptr_t)(a)), "rJ"((intptr_t)(ST)percpu__e_), "rJ"(percpu__d_) : "memory"); PERCPU__GUARD_EXIT (T)percpu__o_; })',
     "/* No AMO for this kind and width: a guarded load then store on the address. */",
     "#define PERCPU__RV_XCHG_G(T, K, a, v) __extension__({ T percpu__w_ = (T)(v), percpu__o_; uintptr_t percpu__a_ = (uintptr_t)(a); " +
     "PERCPU__GUARD_ENTER percpu__o_ = PERCPU__RD_AT(T, K, percpu__a_); PERCPU__WR_AT(T, K, percpu__a_, percpu__w_); PERCPU__GUARD_EXIT percpu__o_; })",

@@ -183,6 +183,21 @@ function dec(op: string, dst: Opnd): Item {
   return insn(op, [spell(dst)], { defs: [...writtenBy(dst), "flags"], uses: regsIn(dst) });
 }
 
+/** `dst = <op> dst` (`inc`, `neg`, ...), setting the flags. */
+function unary(op: string, dst: Opnd): Item {
+  return insn(op, [spell(dst)], { defs: [...writtenBy(dst), "flags"], uses: regsIn(dst) });
+}
+
+/** `xadd src, dst`: `dst += src`, `src` = the old `dst`. */
+function xadd(op: string, src: Opnd, dst: Opnd): Item {
+  return insn(op, [spell(src), spell(dst)], { defs: [...writtenBy(src), ...writtenBy(dst), "flags"], uses: [...regsIn(src), ...regsIn(dst)] });
+}
+
+/** `setcc dst` from the flags. */
+function setcc(op: string, dst: Opnd): Item {
+  return insn(op, [spell(dst)], { defs: writtenBy(dst), uses: ["flags"] });
+}
+
 /** Flags from `a & b`. */
 function test(a: Opnd, b: Opnd): Item {
   return insn("testq", [spell(a), spell(b)], { defs: ["flags"], uses: [...regsIn(a), ...regsIn(b)] });
@@ -363,6 +378,30 @@ function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): Item[] {
       const e = value("expected");
       const d = value("desired");
       return [mov(`mov${sfx}`, e, acc), cmpxchg(`${lock}cmpxchg${sfx}`, d, mem), ...extendResult(leaf.scalar)];
+    })
+    .with("inc_current", "dec_current", (o) => [unary(`${lock}${o === "inc_current" ? "inc" : "dec"}${sfx}`, mem)])
+    // Linux's this_cpu_add_return: `xadd` leaves the old value in the register, one `add` makes it the new one.
+    .with("add_return_current", "sub_return_current", (o) => {
+      const v = value("v");
+      const neg = o === "sub_return_current" ? [unary(`neg${sfx}`, acc)] : [];
+      return [mov(`mov${sfx}`, v, acc), ...neg, xadd(`${lock}xadd${sfx}`, acc, mem), alu(`${o === "sub_return_current" ? "sub" : "add"}${sfx}`, v, acc), ...extendResult(leaf.scalar)];
+    })
+    .with("inc_return_current", "dec_return_current", (o) => {
+      const inc = o === "inc_return_current";
+      return [mov(`mov${sfx}`, imm(inc ? 1 : -1), acc), xadd(`${lock}xadd${sfx}`, acc, mem), unary(`${inc ? "inc" : "dec"}${sfx}`, acc), ...extendResult(leaf.scalar)];
+    })
+    // try_cmpxchg(&expected, desired): one `cmpxchg`; *expected receives the value found (the same value on success).
+    .with("try_cmpxchg_current", () => {
+      const loc = locs.get("expected")!;
+      const ptr = loc.kind === "reg" ? loc.reg : (setup.push(mov("movq", locOperand(loc), reg("rdi"))), "rdi" as const);
+      const d = value("desired");
+      return [
+        mov(`mov${sfx}`, memRef(`(%${ptr})`, ptr), acc),
+        cmpxchg(`${lock}cmpxchg${sfx}`, d, mem),
+        mov(`mov${sfx}`, acc, memRef(`(%${ptr})`, ptr)),
+        setcc("sete", reg("rax", 1)),
+        mov("movzbl", reg("rax", 1), reg("rax", 4)),
+      ];
     })
     .exhaustive();
   return [...setup, ...body];
@@ -629,6 +668,22 @@ function inlineLeafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[]
         `${t} o_;`,
         asm([cmpxchg(`${lock}cmpxchg${sfx}`, "%[d]", mem)], outs(`[o] "=a"(o_)`), [`"0"(expected)`, `[d] "r"(desired)`, ...memIn]),
         "return o_;",
+      );
+    })
+    .with("inc_current", "dec_current", (o) => {
+      lines.push(asm([unary(`${lock}${o === "inc_current" ? "inc" : "dec"}${sfx}`, mem)], outs(), memIn));
+    })
+    .with("add_return_current", "sub_return_current", "inc_return_current", "dec_return_current", (o) => {
+      const delta = o === "add_return_current" ? "v" : o === "sub_return_current" ? `(${t})-v` : o === "inc_return_current" ? "1" : `(${t})-1`;
+      lines.push(`${t} d_ = ${delta}, o_ = d_;`, asm([xadd(`${lock}xadd${sfx}`, "%[o]", mem)], outs(`[o] "+r"(o_)`), memIn), `return (${t})(o_ + d_);`);
+    })
+    .with("try_cmpxchg_current", () => {
+      lines.push(
+        `${t} o_ = *expected;`,
+        "bool ok_;",
+        asm([cmpxchg(`${lock}cmpxchg${sfx}`, "%[d]", mem)], outs(`[o] "+a"(o_)`, `[ok] "=@ccz"(ok_)`), [`[d] "r"(desired)`, ...memIn]),
+        "*expected = o_;",
+        "return ok_;",
       );
     })
     .exhaustive();

@@ -102,6 +102,12 @@ export function x86_64HeaderPrimitives(input: GenInput): string {
       rmw("OR", "or"),
       rmw("XOR", "xor"),
       `#define PERCPU__XCHG${suffix}(T, K, o, v) __extension__({ T percpu__o_; __asm__ __volatile__("mov" PERCPU__X86_SFX_##K " ${mem(2)}, %0\\n1:\\t" PERCPU__X86_LOCK_##K "cmpxchg" PERCPU__X86_SFX_##K " %1, ${mem(2)}\\n\\tjne 1b" : "=&a"(percpu__o_) : "r"((T)(v)), ${at("o")} : "memory", "cc"); percpu__o_; })`,
+      `#define PERCPU__INC${suffix}(T, K, o) __asm__ __volatile__(PERCPU__X86_LOCK_##K "inc" PERCPU__X86_SFX_##K " ${mem(0)}" : : ${at("o")} : "memory", "cc")`,
+      `#define PERCPU__DEC${suffix}(T, K, o) __asm__ __volatile__(PERCPU__X86_LOCK_##K "dec" PERCPU__X86_SFX_##K " ${mem(0)}" : : ${at("o")} : "memory", "cc")`,
+      // xadd leaves the old value in the register; the compiler adds the operand once more (Linux's this_cpu_add_return).
+      `#define PERCPU__ADD_RETURN${suffix}(T, K, o, v) __extension__({ T percpu__d_ = (T)(v), percpu__o_ = percpu__d_; __asm__ __volatile__(PERCPU__X86_LOCK_##K "xadd" PERCPU__X86_SFX_##K " %0, ${mem(1)}" : "+r"(percpu__o_) : ${at("o")} : "memory", "cc"); (T)(percpu__o_ + percpu__d_); })`,
+      // try_cmpxchg: one cmpxchg; the compiler branches on its ZF (flag output), *expected gets the value found on failure.
+      `#define PERCPU__TRY_CMPXCHG${suffix}(T, K, o, pe, d) __extension__({ T *percpu__pe_ = (pe); T percpu__o_ = *percpu__pe_; bool percpu__ok_; __asm__ __volatile__(PERCPU__X86_LOCK_##K "cmpxchg" PERCPU__X86_SFX_##K " %2, ${mem(3)}" : "+a"(percpu__o_), "=@ccz"(percpu__ok_) : "r"((T)(d)), ${at("o")} : "memory"); if (!percpu__ok_) *percpu__pe_ = percpu__o_; percpu__ok_; })`,
       `#define PERCPU__CMPXCHG${suffix}(T, K, o, e, d) __extension__({ T percpu__o_; __asm__ __volatile__(PERCPU__X86_LOCK_##K "cmpxchg" PERCPU__X86_SFX_##K " %2, ${mem(3)}" : "=a"(percpu__o_) : "0"((T)(e)), "r"((T)(d)), ${at("o")} : "memory", "cc"); percpu__o_; })`,
     ];
   });

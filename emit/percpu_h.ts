@@ -28,7 +28,7 @@ import { AREAS_SYMBOL, BASE_SYMBOL, configSummary, TEMPLATE_SYMBOL } from "../ar
 import { INTEGER_OPS, LEAF_OP_SPECS, LEAF_OPS, type LeafOp, RUNTIME, RUNTIME_NAMES } from "../sdk/ops.ts";
 import { cTypeName, GUARD_HOOKS, leafDataMacro, leafIndexMacro, leafOps, offsetMacro, varFunction } from "../sdk/symbols.ts";
 import { TARGET_INFO } from "../sdk/targets.ts";
-import { atomicKindToken, kindToken, leafKind } from "../sdk/c_names.ts";
+import { atomicKindToken, counterKindToken, kindToken, type LeafKind, leafKind } from "../sdk/c_names.ts";
 import { remoteRmwMacros } from "../arch/_remote_c.ts";
 import { ChunkedText, LineBuffer } from "../sdk/text.ts";
 import { type PercpuType, SCALAR_NAMES, type ScalarName } from "../sdk/types.ts";
@@ -44,8 +44,7 @@ function pushLeafData(lines: LineBuffer, leaf: PlacedLeaf, kind: string): void {
 }
 
 /** The kind token of every scalar on a target with `pointerBytes`-wide pointers (looked up once per leaf). */
-function kindTokens(pointerBytes: number, atomic = false): Readonly<Record<ScalarName, string>> {
-  const token = atomic ? atomicKindToken : kindToken;
+function kindTokens(pointerBytes: number, token: (kind: LeafKind) => string = kindToken): Readonly<Record<ScalarName, string>> {
   return Object.fromEntries(SCALAR_NAMES.map((n) => [n, token(leafKind(n, pointerBytes))])) as Record<ScalarName, string>;
 }
 
@@ -62,6 +61,27 @@ function guardMacros(input: GenInput): string[] {
     `${[...(preempt ? ["preempt"] : []), ...(irq ? ["irq"] : [])].join(" ") || "none"}). */`,
     `#define PERCPU__GUARD_ENTER ${enter.join(" ")}`.trimEnd(),
     `#define PERCPU__GUARD_EXIT ${exit.join(" ")}`.trimEnd(),
+  ];
+}
+
+/** Every leaf kind, in a fixed order. */
+const LEAF_KINDS: readonly LeafKind[] = ["u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "bool", "f32", "f64"];
+
+/**
+ * The guard of the counter ops (add, sub, and, or, xor, inc, dec) per kind
+ * token: the preempt/irq guard for ordinary variables (the update must land
+ * on this CPU's copy), nothing for `counter: true` ones (`pkc_*`: an atomic
+ * update of the previous CPU's copy after a migration keeps sums exact).
+ */
+function counterGuardMacros(): string[] {
+  return [
+    "/* Counter ops: guarded unless the variable is counter: true (pkc_ kinds). */",
+    ...LEAF_KINDS.flatMap((k) => [
+      `#define PERCPU__CG_ENTER_${kindToken(k)} PERCPU__GUARD_ENTER`,
+      `#define PERCPU__CG_EXIT_${kindToken(k)} PERCPU__GUARD_EXIT`,
+      `#define PERCPU__CG_ENTER_${counterKindToken(k)}`,
+      `#define PERCPU__CG_EXIT_${counterKindToken(k)}`,
+    ]),
   ];
 }
 
@@ -88,7 +108,8 @@ function operandParams(op: LeafOp): string[] {
  */
 function rmwFallbacks(): string {
   return LOCAL_RMW_OPS.map((op) => {
-    const { primitive, c } = LEAF_OP_SPECS[op];
+    const { primitive, c, derived } = LEAF_OP_SPECS[op];
+    if (derived !== null) return `#ifndef ${primitive}_AT\n#define ${primitive}_AT(${["T", "K", "a", ...operandParams(op)].join(", ")}) ${derivedExpr(op, derived, "_AT", "a")}\n#endif`;
     if (c === null) throw new Error(`${op}: an integer op needs a C model for the generic fallback`);
     const params = operandParams(op);
     const expr = (e: string) => e.replaceAll("{old}", "percpu__o_").replace(/\{(\d+)\}/g, (_, i) => `percpu__a${i}_`);
@@ -98,11 +119,34 @@ function rmwFallbacks(): string {
   }).join("\n");
 }
 
+/** The fallback of an op derived from another primitive (see `LeafOpSpec.derived`), in form `form` (`""` or `_AT`) on offset `a`. */
+function derivedExpr(op: LeafOp, derived: string, form: string, a: string): string {
+  return derived.replaceAll("{F}", form).replaceAll("{a}", a).replace(/\{(\d+)\}/g, (_, i) => `(${operandParams(op)[Number(i)]})`);
+}
+
+/**
+ * Constant-offset forms of the derived ops (`inc` is `add 1`, ...) an arch does not define: its own run-time
+ * form when it specialises that (an immediate `add #1` loop), else the other op's constant form. Emitted
+ * before the run-time fallbacks, so `#ifdef` sees only the arch's primitives.
+ */
+function derivedConstForms(): string {
+  return LOCAL_RMW_OPS.flatMap((op) => {
+    const { primitive, derived } = LEAF_OP_SPECS[op];
+    if (derived === null) return [];
+    const params = ["T", "K", "o", ...operandParams(op)].join(", ");
+    return [
+      `#ifndef ${primitive}\n#ifdef ${primitive}_AT\n#define ${primitive}(${params}) ${primitive}_AT(${params})\n#else\n` +
+      `#define ${primitive}(${params}) ${derivedExpr(op, derived, "", "o")}\n#endif\n#endif`,
+    ];
+  }).join("\n");
+}
+
 /** Constant-offset forms of the RMW ops that an arch does not define: its run-time offset form. */
 function rmwConstForms(): string {
-  return LOCAL_RMW_OPS.map((op) => {
-    const { primitive } = LEAF_OP_SPECS[op];
+  return LOCAL_RMW_OPS.filter((op) => LEAF_OP_SPECS[op].derived === null).map((op) => {
+    const { primitive, derived } = LEAF_OP_SPECS[op];
     const params = ["T", "K", "o", ...operandParams(op)].join(", ");
+    if (derived !== null) return "";
     const args = ["T", "K", "o", ...operandParams(op)].join(", ");
     return `#ifndef ${primitive}\n#define ${primitive}(${params}) ${primitive}_AT(${args})\n#endif`;
   }).join("\n");
@@ -129,6 +173,7 @@ const GENERIC_FALLBACK = (): string => `/* Generic fallback for every primitive 
 #ifndef PERCPU__WR_G_AT
 #define PERCPU__WR_G_AT(T, K, a, v) __extension__({ T percpu__w_ = (T)(v); PERCPU__GUARD_ENTER PERCPU__WR_AT(T, K, a, percpu__w_); PERCPU__GUARD_EXIT (void)0; })
 #endif
+${derivedConstForms()}
 #define PERCPU__RMW_GENERIC(T, a, OP, v) __extension__({ T percpu__w_ = (T)(v); PERCPU__GUARD_ENTER volatile T *percpu__p_ = PERCPU__PTR(T, a); *percpu__p_ = (T)(*percpu__p_ OP percpu__w_); PERCPU__GUARD_EXIT (void)0; })
 ${rmwFallbacks()}
 #ifndef PERCPU__RD
@@ -287,10 +332,12 @@ function* headerChunks(backend: ArchBackend, input: GenInput, options: HeaderOpt
   const typedef = typedefWriter();
   const kinds = kindTokens(pointerBytes);
   // x86_64 locks the RMW primitives of atomic variables' kinds (pka_*); naive builds use the generic fallback.
-  const atomicKinds = backend.atomicKinds === true && !config.features.naive ? kindTokens(pointerBytes, true) : kinds;
+  const atomicKinds = backend.atomicKinds === true && !config.features.naive ? kindTokens(pointerBytes, atomicKindToken) : kinds;
+  // aarch64, riscv, loongarch guard the counter ops by default; counter: true variables' kinds (pkc_*) leave them unguarded.
+  const counterKinds = backend.counterKinds === true && !config.features.naive ? kindTokens(pointerBytes, counterKindToken) : kinds;
   for (const v of input.vars) {
     lines.push(`#define ${offsetMacro(v.layout.name)} ${v.layout.offset}u`, typedef(v.layout.type, cTypeName(v.layout.name)));
-    const k = v.layout.atomic ? atomicKinds : kinds;
+    const k = v.layout.atomic && atomicKinds !== kinds ? atomicKinds : v.layout.counter ? counterKinds : kinds;
     for (const leaf of v.leaves) pushLeafData(lines, leaf, k[leaf.scalar]);
     if (lines.ready) yield* lines.take();
   }
@@ -310,6 +357,7 @@ function* headerChunks(backend: ArchBackend, input: GenInput, options: HeaderOpt
     `void ${GUARD_HOOKS[3]}(uintptr_t flags);`,
     "",
     ...guardMacros(input),
+    ...(backend.counterKinds === true && !config.features.naive ? counterGuardMacros() : []),
     "",
     config.features.naive ? NAIVE_PRIMITIVES : backend.headerPrimitives(input),
     "",

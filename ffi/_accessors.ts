@@ -74,6 +74,11 @@ export interface AccessorEnv {
   checkScalar(value: unknown, method: string, param: string, mode: IntegerArgMode): unknown;
   /** Check of a whole value (struct/array) written by `method`: returns it normalised or throws. */
   checkValue(value: unknown, method: string): unknown;
+  /**
+   * A 16-byte buffer of this thread and its native address: the `T *expected`
+   * of `ok` ops (try_cmpxchg) points into it.
+   */
+  scratch(): { readonly buffer: ArrayBuffer; readonly address: bigint };
   /** Binds the native functions of these symbol names (one batch) and returns them in order. */
   bind(names: readonly string[]): ((...args: unknown[]) => unknown)[];
   /** Called when a method has been compiled in place of its stub. */
@@ -92,7 +97,7 @@ type Unknowns<V extends readonly unknown[]> = { -readonly [I in keyof V]: unknow
  */
 export type LeafMethod<S extends LeafOpSpec> = (
   ...args: [...(S["target"] extends "remote" ? [cpu: number] : []), ...Unknowns<S["values"]>]
-) => S["returns"] extends "value" ? unknown : void;
+) => S["returns"] extends "value" ? unknown : S["returns"] extends "ok" ? { ok: boolean; value: unknown } : void;
 
 /** The leaf ops whose `integer` flag is `I`. */
 type OpsWhere<I extends boolean> = { [K in LeafOp]: Specs[K]["integer"] extends I ? K : never }[LeafOp];
@@ -153,8 +158,25 @@ function opVerb(spec: LeafOpSpec): "read" | "write" | "update" {
   return spec.values.length === 0 && spec.returns === "value" ? "read" : "write";
 }
 
+/** The typed-array view of the scratch buffer holding a value of each scalar type (x86_64: usize/isize are 64-bit). */
+const SCRATCH_VIEW = {
+  u8: "Uint8Array",
+  i8: "Int8Array",
+  u16: "Uint16Array",
+  i16: "Int16Array",
+  u32: "Uint32Array",
+  i32: "Int32Array",
+  u64: "BigUint64Array",
+  i64: "BigInt64Array",
+  usize: "BigUint64Array",
+  isize: "BigInt64Array",
+  bool: "Uint8Array",
+  f32: "Float32Array",
+  f64: "Float64Array",
+} as const satisfies Record<ScalarName, string>;
+
 /** Names the generated method text uses itself, which a value parameter must not shadow. */
-const LOCALS = /^(?:state|env|F|cpu|n|s|c|[fvio][0-9]+)$/;
+const LOCALS = /^(?:state|env|F|S|A|X|ok|cpu|n|s|c|[fvio][0-9]+)$/;
 
 /** The value parameters of an op as JS parameter names (its C names), checked usable as such. */
 function valueParams(op: LeafOp, spec: LeafOpSpec): readonly string[] {
@@ -352,6 +374,11 @@ export function compileAccessors(
     values: readonly string[],
     ref: Ref,
   ): string => {
+    if (scalar !== null && spec.returns === "ok") {
+      // The first value goes through this thread's scratch buffer (the C `T *`), which holds the value found afterwards.
+      const [first, ...rest] = values;
+      return `S[0] = ${first}; const ok = ${call(ref, name, op, args, ["A", ...rest])}; return { ok, value: S[0] };`;
+    }
     if (scalar !== null) return `${spec.returns === "value" ? "return " : ""}${call(ref, name, op, args, values)};`;
     if (spec.values.length === 0 && spec.returns === "value") return `return ${expand(ref).read(type, name, args, op)};`;
     if (spec.values.length === 1 && spec.returns === "void") return expand(ref).write(type, name, args, values[0]!, op);
@@ -441,8 +468,12 @@ export function compileAccessors(
     const [params, body] = source(ref);
     const fns = env.bind(names);
     const consts = names.length > 0 ? `const ${names.map((_, i) => `f${i} = F[${i}]`).join(", ")};\n` : "";
+    // `ok` ops: S views the scratch buffer as the leaf's type, A is its address in the runtime's uintptr_t form.
+    const scratch = /\bS\[0\]/.test(body) && scalar !== null
+      ? `const X = env.scratch(), S = new ${SCRATCH_VIEW[scalar]}(X.buffer, 0, 1), A = ${env.wideArgs === "bigint" ? "X.address" : "Number(X.address)"};\n`
+      : "";
     const text =
-      `"use strict";\nconst state = env.state;\n${consts}return function ${fnName}_${method}(${params}) { ${body} };`;
+      `"use strict";\nconst state = env.state;\n${consts}${scratch}return function ${fnName}_${method}(${params}) { ${body} };`;
     // deno-lint-ignore no-new-func
     return new Function("env", "F", text)(env, fns) as (...args: never[]) => unknown;
   };

@@ -130,6 +130,8 @@ const C_TO_FFI: ReadonlyMap<string, FfiType> = new Map<string, FfiType>([
 ]);
 
 function ffiOf(cType: string): FfiType {
+  // A pointer parameter (try_cmpxchg's `T *expected`) is passed as the address of a buffer.
+  if (cType.endsWith(" *")) return "usize";
   const t = C_TO_FFI.get(cType);
   if (t === undefined) throw new Error(`no FFI type for C type ${cType}`);
   return t;
@@ -293,6 +295,16 @@ class NativeState {
   areaAlign = 64;
   /** Caller-owned buffers `init(cpus, { base })` placed areas in: kept alive until `close()`. */
   readonly keepAlive: (ArrayBuffer | SharedArrayBuffer)[] = [];
+  #scratch: { readonly buffer: ArrayBuffer; readonly address: bigint } | null = null;
+
+  /** A 16-byte buffer and its native address, for the in/out pointer argument of `try_cmpxchg` (made once per thread and library). */
+  scratch(): { readonly buffer: ArrayBuffer; readonly address: bigint } {
+    if (this.#scratch === null) {
+      const buffer = new ArrayBuffer(16);
+      this.#scratch = { buffer, address: this.lib.addressOf(buffer) };
+    }
+    return this.#scratch;
+  }
 
   /** Every function the library has, with its signature (computed on the first bind); bound on first use. */
   readonly #signatures: () => Readonly<Record<string, FfiSignature>>;
@@ -444,6 +456,7 @@ function accessorEnv(
       }
     },
     bind: (names) => state.bind(names),
+    scratch: () => state.scratch(),
     install,
   };
 }

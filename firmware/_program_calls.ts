@@ -23,6 +23,8 @@ export function guardUse(input: GenInput, op: LeafOp | VarOp): GuardUse {
   // aarch64 has no single-instruction access relative to TPIDR (mrs + ldr/str): plain reads and
   // writes of the current CPU's value must be guarded.
   if (input.config.arch === "aarch64" && (op === "read_current" || op === "write_current")) return "must";
+  // Ops whose result or target must be this CPU's are guarded wherever the address is computed apart from the atomic.
+  if (spec.guard === "this_cpu" && input.config.arch !== "x86_64" && !input.config.features.naive) return "must";
   return "may";
 }
 

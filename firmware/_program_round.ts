@@ -106,6 +106,15 @@ export function roundC(
     for (const op of leafOps(s.leaf.scalar)) {
       const spec = LEAF_OP_SPECS[op];
       const operand = spec.identity === "zero" ? "0" : spec.identity === "ones" ? hex(s.mask) : "r";
+      if (spec.returns === "ok") {
+        // try_cmpxchg(&r, r): succeeds and leaves the value as it is.
+        const invoked = call(s, op, { values: [`&e_`, valueOf(s, "r")] });
+        inner.push(`{ ${s.leaf.cType} e_ = ${valueOf(s, "r")};`, ...hooked(op, `fw_expect(&k, "${op}", ${invoked}, 1);`), "}");
+        continue;
+      }
+      // Ops that change the value whatever the operand (inc, add_return, ...) are watched in the ops phase instead:
+      // here other CPUs read this CPU's values remotely, so they must stay the initial ones throughout.
+      if (!keepsValue(op, s.mask)) continue;
       const invoked = call(s, op, { values: spec.values.map(() => valueOf(s, operand)) });
       inner.push(...hooked(op, spec.returns === "value" ? `fw_expect(&k, "${op}", ${bitsOf(s, invoked)}, r);` : `${invoked};`));
     }
@@ -188,15 +197,35 @@ export function roundC(
       for (const firstIsCurrent of [false, true]) {
         const operands = spec.values.map((_, i) => (i === 0 && firstIsCurrent ? now : fresh()));
         const outcomes = now.map((old, c) => spec.model!(old, operands.map((o) => o[c]!), s.mask));
-        const invoked = call(s, op, { values: operands.map((o) => valueOf(s, `${t((c) => o[c]!)}[cpu]`)) });
         const tag = `${op}${firstIsCurrent ? "/current" : ""}`;
-        if (spec.returns === "value") steps.push(`fw_expect(&k, "${tag}/returned", ${bitsOf(s, invoked)}, ${t((c) => outcomes[c]!.result!)}[cpu]);`);
-        else steps.push(`${invoked};`);
+        if (spec.returns === "ok") {
+          const [first, ...rest] = operands.map((o) => valueOf(s, `${t((c) => o[c]!)}[cpu]`));
+          const invoked = call(s, op, { values: ["&e_", ...rest] });
+          steps.push(
+            `{ ${s.leaf.cType} e_ = ${first}; bool ok_ = ${invoked};`,
+            `  fw_expect(&k, "${tag}/ok", ok_, ${t((c) => (outcomes[c]!.ok ? 1n : 0n))}[cpu]);`,
+            `  fw_expect(&k, "${tag}/found", ${bitsOf(s, "e_")}, ${t((c) => outcomes[c]!.result!)}[cpu]); }`,
+          );
+          now = outcomes.map((o) => o.value);
+          steps.push(`fw_expect(&k, "${tag}", ${bitsOf(s, call(s, "read_current"))}, ${t((c) => now[c]!)}[cpu]);`);
+          continue;
+        }
+        const invoked = call(s, op, { values: operands.map((o) => valueOf(s, `${t((c) => o[c]!)}[cpu]`)) });
+        const stmt = spec.returns === "value" ? `fw_expect(&k, "${tag}/returned", ${bitsOf(s, invoked)}, ${t((c) => outcomes[c]!.result!)}[cpu]);` : `${invoked};`;
+        // The guard hooks of the ops the hooks phase cannot call without changing the value are watched here.
+        steps.push(...(keepsValue(op, s.mask) ? [stmt] : ["{ fw_hook_snap hs;", ...hooked(op, stmt), "}"]));
         now = outcomes.map((o) => o.value);
         steps.push(`fw_expect(&k, "${tag}", ${bitsOf(s, call(s, "read_current"))}, ${t((c) => now[c]!)}[cpu]);`);
       }
     }
     line(s.name, "ops", steps, s.leaf.varName);
+  }
+
+  // 6b. Linux's lib/percpu_test.c, ported: the wrap-around and sign cases of add/sub/inc/dec and the _return ops
+  // on long, unsigned long, int and unsigned int (isize, usize, i32, u32; the first slot of each), each step
+  // checked against the same arithmetic in native C and against the literal Linux expects.
+  for (const s of linuxPercpuTestSlots(ints)) {
+    line(s.name, "percpu_test", linuxPercpuTestSteps(s, call), s.leaf.varName);
   }
 
   // 7. all CPUs hammer add_current at once; per-CPU and summed results are exact
@@ -271,4 +300,93 @@ ${body.join("\n")}
 }
 `;
   return { text, checks };
+}
+
+/**
+ * Whether an op called with the hooks phase's operands (its identity, or the value itself) leaves the value as
+ * it is and, returning a value, returns it: true for the reads and writes, add 0, and all-ones, xchg and cmpxchg
+ * of the value; false for inc, dec and the `_return` ops of the value (`add_return(r)` is `2r`).
+ */
+function keepsValue(op: LeafOp, mask: bigint): boolean {
+  const spec = LEAF_OP_SPECS[op];
+  if (spec.model === null || spec.returns === "ok") return true;
+  const sample = 5n;
+  const operand = spec.identity === "zero" ? 0n : spec.identity === "ones" ? mask : sample;
+  const outcome = spec.model(sample, spec.values.map(() => operand), mask);
+  return outcome.value === sample && (outcome.result === null || outcome.result === sample);
+}
+
+/** The scalar types of Linux's lib/percpu_test.c: long, unsigned long, int, unsigned int. */
+const LINUX_TEST_TYPES = ["isize", "usize", "i32", "u32"] as const;
+
+/** The first slot of each {@link LINUX_TEST_TYPES} type. */
+function linuxPercpuTestSlots(ints: readonly Slot[]): Slot[] {
+  return LINUX_TEST_TYPES.flatMap((t) => ints.find((s) => s.leaf.scalar === t) ?? []);
+}
+
+/**
+ * The steps of lib/percpu_test.c for one slot of type T (U: the unsigned type of its width): each step updates
+ * a native `n` as C does, runs the per-CPU op, and checks the per-CPU value (and the returned one) against `n`
+ * and `n` against the literal the Linux test expects. `ui_one` is a volatile `unsigned int` 1, so `-ui_one`
+ * is 0xffffffff: added to a 64-bit counter it adds 2^32 − 1, not −1 (the sign case the Linux test exists for).
+ */
+function linuxPercpuTestSteps(s: Slot, call: (slot: Slot, op: LeafOp, args?: { values?: readonly string[] }) => string): string[] {
+  const T = s.leaf.cType;
+  const U = `uint${s.bits}_t`;
+  const bits = (e: string): string => bitsOf(s, e);
+  const out = [`volatile unsigned int ui_one_v = 1; unsigned int ui_one = ui_one_v; ${T} n = 0, ret_ = 0; (void)ret_;`];
+  const check = (tag: string, linux: string, returned: boolean): void => {
+    out.push(`fw_expect(&k, "${tag}", ${bits(call(s, "read_current"))}, ${bits("n")});`);
+    out.push(`fw_expect(&k, "${tag}/linux", ${bits("n")}, ${bits(`(${T})(${linux})`)});`);
+    if (returned) out.push(`fw_expect(&k, "${tag}/returned", ${bits("ret_")}, ${bits("n")});`);
+  };
+  const reset = (): void => {
+    out.push(`n = 0; ${call(s, "write_current", { values: ["0"] })};`);
+  };
+  // native: `n = n <op> x` computed in U (no signed overflow), as the per-CPU op wraps.
+  const step = (tag: string, native: "+" | "-", x: string, op: LeafOp, values: readonly string[], linux: string): void => {
+    out.push(`n = (${T})((${U})n ${native} (${U})(${x}));`);
+    const invoked = call(s, op, { values: values.map((v) => `(${T})(${v})`) });
+    const returned = LEAF_OP_SPECS[op].returns === "value";
+    out.push(returned ? `ret_ = ${invoked};` : `${invoked};`);
+    check(tag, linux, returned);
+  };
+  reset();
+  step("add -1", "+", "-1", "add_current", ["-1"], "-1");
+  step("add 1", "+", "1", "add_current", ["1"], "0");
+  step("add -1UL", "+", "-1UL", "add_current", ["-1UL"], "-1");
+  step("inc", "+", "1", "inc_current", [], "0");
+  step("dec", "-", "1", "dec_current", [], "-1");
+  out.push(`fw_expect(&k, "dec/max", ${bits("n")}, ${bits(s.leaf.scalar.startsWith("u") ? `(${T})~(${U})0` : `(${T})-1`)});`);
+  reset();
+  step("add -ui_one", "+", "-ui_one", "add_current", ["-ui_one"], "0xffffffffu");
+  step("add ui_one", "+", "ui_one", "add_current", ["ui_one"], "0x100000000LL");
+  reset();
+  step("sub ui_one", "-", "ui_one", "sub_current", ["ui_one"], "-1");
+  step("sub -ui_one", "-", "-ui_one", "sub_current", ["-ui_one"], "-0x100000000LL");
+  reset();
+  step("add_return ui_one", "+", "ui_one", "add_return_current", ["ui_one"], "1");
+  step("sub_return ui_one", "-", "ui_one", "sub_return_current", ["ui_one"], "0");
+  step("add_return -ui_one", "+", "-ui_one", "add_return_current", ["-ui_one"], "0xffffffffu");
+  step("sub_return -ui_one", "-", "-ui_one", "sub_return_current", ["-ui_one"], "0");
+  step("inc_return", "+", "1", "inc_return_current", [], "1");
+  step("dec_return", "-", "1", "dec_return_current", [], "0");
+  step("dec_return wraps", "-", "1", "dec_return_current", [], "-1");
+  step("inc_return wraps", "+", "1", "inc_return_current", [], "0");
+  // The largest value of T (signed: LONG_MAX/INT_MAX) plus one wraps to its smallest.
+  const max = s.leaf.scalar.startsWith("u") ? `(${T})~(${U})0` : `(${T})(~(${U})0 >> 1)`;
+  out.push(`n = ${max}; ${call(s, "write_current", { values: [max] })};`);
+  step("inc_return max", "+", "1", "inc_return_current", [], s.leaf.scalar.startsWith("u") ? "0" : `(${T})((${U})1 << ${s.bits - 1})`);
+  // try_cmpxchg: a retry loop from a stale expected value loses nothing; a mismatch reports the value found.
+  out.push(
+    `{ ${T} e_ = (${T})((${U})n + 7u); unsigned tries_ = 0; while (!${call(s, "try_cmpxchg_current", { values: ["&e_", `(${T})((${U})e_ + 1u)`] })}) tries_++;`,
+    `  fw_expect(&k, "try_cmpxchg retries", tries_, 1); n = (${T})((${U})n + 1u); }`,
+  );
+  check("try_cmpxchg loop", `(${T})((${U})${max} + 2u)`, false);
+  out.push(
+    `{ ${T} e_ = (${T})((${U})n + 5u); bool ok_ = ${call(s, "try_cmpxchg_current", { values: ["&e_", "0"] })};`,
+    `  fw_expect(&k, "try_cmpxchg miss", ok_, 0); fw_expect(&k, "try_cmpxchg miss/found", ${bits("e_")}, ${bits("n")}); }`,
+  );
+  check("try_cmpxchg miss", `(${T})((${U})${max} + 2u)`, false);
+  return out;
 }

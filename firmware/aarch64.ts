@@ -213,7 +213,8 @@ export const aarch64Platform: FirmwarePlatform = {
   qemu: (image, cfg) => ({
     command: "qemu-system-aarch64",
     args: [
-      "-M", cfg.el2 ? "virt,virtualization=on" : "virt", "-cpu", "cortex-a57", "-smp", String(cfg.cpus), "-m", "128M",
+      // Cortex-A57 is ARMv8.0 (no LSE): images built with the lse feature run on -cpu max.
+      "-M", cfg.el2 ? "virt,virtualization=on" : "virt", "-cpu", cfg.lse === true ? "max" : "cortex-a57", "-smp", String(cfg.cpus), "-m", "128M",
       "-nographic", "-semihosting-config", "enable=on,target=native", "-kernel", image,
     ],
   }),

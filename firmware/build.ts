@@ -59,6 +59,8 @@ export interface FirmwareImage {
   readonly arch: Target;
   readonly cpus: number;
   readonly el2: boolean;
+  /** Built with the aarch64 `lse` feature: booted on a CPU with ARMv8.1 atomics (`-cpu max`). */
+  readonly lse?: boolean;
   /** Path of the linked ELF (`<out>/fw.elf`). */
   readonly image: string;
   /** The output directory. */
@@ -289,7 +291,7 @@ export async function buildFirmware(layout: Layout, options: BuildFirmwareOption
   checkMachineLimit(arch, config.cpus);
   const el2 = config.features.el2;
   const platform = platformFor(arch);
-  const cfg = { cpus: config.cpus, el2 };
+  const cfg = { cpus: config.cpus, el2, lse: config.features.lse };
   const program = firmwareProgram(generatorInput(options.expect ?? layout, config), options.program ?? {});
   const sources: Record<string, string> = {
     ...generated.files,
@@ -308,7 +310,7 @@ export async function buildFirmware(layout: Layout, options: BuildFirmwareOption
     const files: Record<string, string | Uint8Array> = { ...sources, "fw.elf": elf, [METADATA]: JSON.stringify(metadata, null, 2) + "\n" };
     await writeGeneratedFiles(options.out, files);
     const dir = resolve(options.out);
-    return { arch, cpus: config.cpus, el2, image: join(dir, "fw.elf"), dir, files: Object.keys(files), expectedChecks: program.expectedChecks };
+    return { arch, cpus: config.cpus, el2, lse: config.features.lse, image: join(dir, "fw.elf"), dir, files: Object.keys(files), expectedChecks: program.expectedChecks };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -430,13 +432,13 @@ async function loadImage(image: FirmwareImage | string): Promise<FirmwareImage> 
   if (typeof image !== "string") return image;
   const path = resolve(image);
   const dir = dirname(path);
-  let meta: { arch: Target; cpus: number; el2: boolean; expectedChecks: number };
+  let meta: { arch: Target; cpus: number; el2: boolean; features?: { lse?: boolean }; expectedChecks: number };
   try {
     meta = JSON.parse(await readFile(join(dir, METADATA), "utf8"));
   } catch (e) {
     fail("boot_failed", [], `Cannot boot ${JSON.stringify(image)}: ${METADATA} next to it is missing or invalid (${e instanceof Error ? e.message : String(e)})`);
   }
-  return { arch: meta.arch, cpus: meta.cpus, el2: meta.el2, image: path, dir, files: [], expectedChecks: meta.expectedChecks };
+  return { arch: meta.arch, cpus: meta.cpus, el2: meta.el2, lse: meta.features?.lse === true, image: path, dir, files: [], expectedChecks: meta.expectedChecks };
 }
 
 /**
@@ -457,7 +459,7 @@ export async function bootFirmware(image: FirmwareImage | string, options: BootF
   const platform = platformFor(img.arch);
   const cpus = options.cpus ?? img.cpus;
   checkMachineLimit(img.arch, cpus);
-  const { command, args } = platform.qemu(img.image, { cpus, el2: img.el2 });
+  const { command, args } = platform.qemu(img.image, { cpus, el2: img.el2, lse: img.lse === true });
   const started = performance.now();
   const r = await exec(command, args, { timeoutMs: options.timeoutMs ?? defaultBootTimeoutMs(cpus) });
   return parseBoot(img, { ...r, durationMs: performance.now() - started, bootedCpus: cpus });

@@ -17,6 +17,8 @@ export const FW_STACK_SIZE = 16384;
 export interface PlatformConfig {
   readonly cpus: number;
   readonly el2: boolean;
+  /** aarch64 `lse` images need a CPU with ARMv8.1 atomics (QEMU `-cpu max`). */
+  readonly lse?: boolean;
 }
 
 /** A QEMU command line. */

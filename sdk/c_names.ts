@@ -69,3 +69,18 @@ export function kindToken(kind: LeafKind): string {
 export function atomicKindToken(kind: LeafKind): string {
   return `pka_${kind}`;
 }
+
+/**
+ * The token of a `counter: true` variable's kind on arches whose counter ops
+ * in `percpu.h` are guarded by default (aarch64, riscv, loongarch): `pkc_u64`,
+ * whose `PERCPU__CG_ENTER_`/`EXIT_` are empty.
+ *
+ * @example
+ * ```ts
+ * import { counterKindToken } from "./c_names.ts";
+ * counterKindToken("u64"); // "pkc_u64"
+ * ```
+ */
+export function counterKindToken(kind: LeafKind): string {
+  return `pkc_${kind}`;
+}

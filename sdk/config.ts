@@ -23,6 +23,12 @@ export interface Features {
   readonly naive: boolean;
   /** aarch64 only: use TPIDR_EL2 (hypervisors). */
   readonly el2: boolean;
+  /**
+   * aarch64 only: ARMv8.1 LSE atomics (`stadd`, `ldadd`, `swp`, `cas`, ...)
+   * for the read-modify-write ops instead of ARMv8.0 `ldxr`/`stxr` loops
+   * (the CPU must implement FEAT_LSE: Cortex-A55/A76 and later, QEMU `-cpu max`).
+   */
+  readonly lse: boolean;
 }
 
 /** A validated, normalised generation request. */
@@ -42,7 +48,7 @@ export interface GenConfig {
 }
 
 /** Names of the optional features. */
-export const FEATURE_NAMES = ["preempt", "irq", "naive", "el2"] as const;
+export const FEATURE_NAMES = ["preempt", "irq", "naive", "el2", "lse"] as const;
 
 /** Largest CPU count a generation accepts. */
 export const MAX_CPUS = 4096;
@@ -75,6 +81,7 @@ const featureFlags = z.strictObject({
   irq: z.boolean().optional(),
   naive: z.boolean().optional(),
   el2: z.boolean().optional(),
+  lse: z.boolean().optional(),
 }, {
   error: (issue) =>
     issue.code === "unrecognized_keys"
@@ -104,7 +111,7 @@ const generateSchema = z.strictObject({
  * ```ts
  * import { resolveConfig } from "./config.ts";
  * resolveConfig({ arch: "riscv64", features: ["preempt"] });
- * // { arch: "riscv64", cpus: 4, mode: "kernel", features: { preempt: true, irq: false, naive: false, el2: false }, functions: false, rust: false }
+ * // { arch: "riscv64", cpus: 4, mode: "kernel", features: { preempt: true, irq: false, naive: false, el2: false, lse: false }, functions: false, rust: false }
  * ```
  */
 export function resolveConfig(options: GenerateOptions): GenConfig {
@@ -112,9 +119,10 @@ export function resolveConfig(options: GenerateOptions): GenConfig {
   const list = Array.isArray(o.features) ? o.features : undefined;
   const flags = Array.isArray(o.features) ? {} : (o.features ?? {});
   const on = (name: keyof Features): boolean => list ? list.includes(name) : flags[name] === true;
-  const features: Features = { preempt: on("preempt"), irq: on("irq"), naive: on("naive"), el2: on("el2") };
+  const features: Features = { preempt: on("preempt"), irq: on("irq"), naive: on("naive"), el2: on("el2"), lse: on("lse") };
   const mode = o.mode ?? "kernel";
   if (features.el2 && o.arch !== "aarch64") fail("options_invalid", ["features", "el2"], `Invalid generate options: el2 is an aarch64 feature, not ${o.arch}`);
+  if (features.lse && o.arch !== "aarch64") fail("options_invalid", ["features", "lse"], `Invalid generate options: lse is an aarch64 feature, not ${o.arch}`);
   // naive + preempt is accepted (the seed's CI tests `sp-naive,preempt`: the guarded ops keep their guard); irq has no naive meaning.
   if (features.naive && features.irq) {
     fail("options_invalid", ["features", "naive"], "Invalid generate options: naive (one CPU, plain globals) takes no irq guard (preempt is accepted, like the seed's sp-naive,preempt)");

@@ -151,6 +151,8 @@ export interface VarDef {
   readonly init: Uint8Array;
   /** `define(..., { atomic: true })`: local RMW ops are atomic against other CPUs (see {@link checkDefineOptions}). */
   readonly atomic?: boolean;
+  /** `define(..., { counter: true })`: the counter ops may act on the previous CPU's copy after a migration (see {@link DefineOptions.counter}). */
+  readonly counter?: boolean;
 }
 
 /** Placement of one variable in the per-CPU area. */
@@ -165,6 +167,8 @@ export interface VarLayout extends TypeLayout {
   readonly init: Uint8Array;
   /** Present (and `true`) only for variables defined `{ atomic: true }`. */
   readonly atomic?: true;
+  /** Present (and `true`) only for variables defined `{ counter: true }`. */
+  readonly counter?: true;
 }
 
 /** How variables are ordered in the area. */
@@ -206,7 +210,7 @@ export function computeLayout(defs: readonly VarDef[], target: Target, order: La
     const { size, align } = typeLayout(d.type, target);
     const offset = alignUp(end, align);
     const placedVar: VarLayout = { name: d.name, type: d.type, offset, size, align, paddingBefore: offset - end, init: d.init };
-    vars.push(d.atomic === true ? { ...placedVar, atomic: true } : placedVar);
+    vars.push({ ...placedVar, ...(d.atomic === true ? { atomic: true } : {}), ...(d.counter === true ? { counter: true } : {}) } as VarLayout);
     end = offset + size;
     if (align > maxAlign) maxAlign = align;
     if (end > MAX_AREA_SIZE) {
@@ -238,6 +242,47 @@ export interface DefineOptions {
    * `usize`, `isize`, possibly `aligned`); 64-bit ones not on riscv32.
    */
   readonly atomic?: boolean;
+  /**
+   * The variable's integers are statistics counters: their counter ops (add,
+   * sub, and, or, xor, inc, dec) stay unguarded where they are one atomic on
+   * the address computed from the per-CPU register (aarch64, riscv,
+   * loongarch), so a migration in between makes the update land, whole, on
+   * the previous CPU's copy — the sum over CPUs stays exact. Without it they
+   * take the preempt/irq guard there (the safe default: a preempt count
+   * needs this CPU's copy). Changes nothing on x86_64 (one `%gs:`
+   * instruction) or without guard features; the ops whose result must be
+   * this CPU's (xchg, cmpxchg, the `_return` ops) are always guarded.
+   * Variables with at least one integer leaf only.
+   */
+  readonly counter?: boolean;
+}
+
+/** Whether a type has an integer leaf (`counter: true` needs one). */
+function hasIntegerLeaf(type: PercpuType): boolean {
+  switch (type.kind) {
+    case "scalar":
+      return type.name !== "bool" && type.name !== "f32" && type.name !== "f64";
+    case "aligned":
+      return hasIntegerLeaf(type.inner);
+    case "array":
+      return hasIntegerLeaf(type.element);
+    case "struct":
+      return Object.values(type.fields).some(hasIntegerLeaf);
+  }
+}
+
+/**
+ * Whether `define()`'s options (already checked by {@link checkDefineOptions})
+ * make the variable a counter (`{ counter: true }`).
+ *
+ * @example
+ * ```ts
+ * import { counterOption } from "./layout.ts";
+ * counterOption({ counter: true }); // true
+ * ```
+ */
+export function counterOption(options: unknown): boolean {
+  return typeof options === "object" && options !== null && (options as { counter?: unknown }).counter === true;
 }
 
 /**
@@ -258,7 +303,16 @@ export function checkDefineOptions(name: string, type: PercpuType, options: unkn
     fail("options_invalid", [name], `Invalid define options of ${where}: expected an object like { atomic: true }, got ${options === null ? "null" : typeof options}`);
   }
   for (const key of Object.keys(options)) {
-    if (key !== "atomic") fail("options_invalid", [name, key], `Invalid define options of ${where}: unknown option ${JSON.stringify(key)} (only "atomic")`);
+    if (key !== "atomic" && key !== "counter") {
+      fail("options_invalid", [name, key], `Invalid define options of ${where}: unknown option ${JSON.stringify(key)} (only "atomic", "counter")`);
+    }
+  }
+  const counter = (options as { counter?: unknown }).counter;
+  if (counter !== undefined && typeof counter !== "boolean") {
+    fail("options_invalid", [name, "counter"], `Invalid define options of ${where}: counter must be a boolean, got ${typeof counter}`);
+  }
+  if (counter === true && !hasIntegerLeaf(type)) {
+    fail("options_invalid", [name, "counter"], `Invalid define options of ${where}: counter is for variables with integer leaves, and this one has none`);
   }
   const atomic = (options as { atomic?: unknown }).atomic;
   if (atomic === undefined || atomic === false) return false;

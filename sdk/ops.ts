@@ -44,11 +44,16 @@ export type OpTarget = "current" | "remote";
 
 /**
  * Whether an operation may call the preempt/irq hooks when a guard feature is
- * on: `never` (raw and remote ops, pointers), `lowering` (guarded exactly when
+ * on: `never` (raw and remote ops, pointers); `lowering` (guarded exactly when
  * the arch's lowering is more than one instruction, or is not an atomic on
- * the computed address).
+ * the computed address: a counter update that a migration moves to the
+ * previous CPU's copy still lands atomically, so sums stay exact);
+ * `this_cpu` (the result or the target must be this CPU's — xchg, cmpxchg,
+ * try_cmpxchg, the `_return` ops — so the op is guarded whenever its
+ * lowering is more than one instruction, atomic or not, as Linux's arm64
+ * `this_cpu_*` disables preemption around them).
  */
-export type GuardClass = "never" | "lowering";
+export type GuardClass = "never" | "lowering" | "this_cpu";
 
 /** A whole-variable operation (`percpu_current_ptr(V)`, `percpu_X_current_ptr()`). */
 export interface VarOpSpec {
@@ -79,8 +84,13 @@ export interface LeafOpSpec {
   readonly target: OpTarget;
   /** Value parameters after the CPU (remote ops) and the indices: C names, in order. */
   readonly values: readonly string[];
-  /** `value`: returns a value of the leaf's type (the read, or the old value); `void`: nothing. */
-  readonly returns: "value" | "void";
+  /**
+   * `value`: returns a value of the leaf's type (the read, the old or the new
+   * value); `void`: nothing; `ok`: returns a C `bool`, and the first value
+   * parameter is passed by pointer (`T *expected`) and receives the value
+   * found when the op fails, as Linux's `try_cmpxchg` (in JS: `{ ok, value }`).
+   */
+  readonly returns: "value" | "void" | "ok";
   /** Integer leaves only (read-modify-write). */
   readonly integer: boolean;
   readonly guard: GuardClass;
@@ -109,12 +119,22 @@ export interface LeafOpSpec {
    * it, so a new op works on every arch before any ISA specialises it.
    */
   readonly c: { readonly value: string; readonly result: string | null } | null;
+  /**
+   * When the op is another primitive with fixed operands (`inc` is `add 1`,
+   * `try_cmpxchg` is `cmpxchg` plus a compare): its `percpu.h` fallback as a
+   * C expression, with `{F}` the form suffix (empty or `_AT`), `{a}` the
+   * offset and `{0}`, `{1}` the operands. An arch with a shorter sequence
+   * specialises the primitive; otherwise it costs what the other op costs.
+   */
+  readonly derived: string | null;
 }
 
 /** The effect of a read-modify-write op: the value it leaves and what it returns. */
 export interface RmwOutcome {
   readonly value: bigint;
   readonly result: bigint | null;
+  /** For `returns: "ok"` ops: whether the op succeeded (`result` is then the value found). */
+  readonly ok?: boolean;
 }
 
 /** The model of a read-modify-write op (see {@link LeafOpSpec.model}); explicitly typed so the catalog's type is explicit for JSR. */
@@ -125,36 +145,69 @@ function arith(f: (old: bigint, v: bigint) => bigint): RmwModel {
   return (old, [v = 0n], mask) => ({ value: f(old, v) & mask, result: null });
 }
 
+/** The model of an op that returns the value it leaves (the `_return` ops). */
+function newValue(f: (old: bigint, v: bigint) => bigint): RmwModel {
+  return (old, [v = 0n], mask) => {
+    const value = f(old, v) & mask;
+    return { value, result: value };
+  };
+}
+
 /** Every per-leaf operation. The order is the order of the generated functions and prototypes. */
 export const LEAF_OP_SPECS = {
-  read_current_raw: { js: "readCurrentRaw", target: "current", values: [], returns: "value", integer: false, guard: "never", primitive: "PERCPU__RD", identity: null, model: null, c: null },
-  write_current_raw: { js: "writeCurrentRaw", target: "current", values: ["v"], returns: "void", integer: false, guard: "never", primitive: "PERCPU__WR", identity: null, model: null, c: null },
-  read_current: { js: "readCurrent", target: "current", values: [], returns: "value", integer: false, guard: "lowering", primitive: "PERCPU__RD_G", identity: null, model: null, c: null },
-  write_current: { js: "writeCurrent", target: "current", values: ["v"], returns: "void", integer: false, guard: "lowering", primitive: "PERCPU__WR_G", identity: null, model: null, c: null },
-  remote_read: { js: "remoteRead", target: "remote", values: [], returns: "value", integer: false, guard: "never", primitive: "PERCPU__REMOTE_RD", identity: null, model: null, c: null },
-  remote_write: { js: "remoteWrite", target: "remote", values: ["v"], returns: "void", integer: false, guard: "never", primitive: "PERCPU__REMOTE_WR", identity: null, model: null, c: null },
-  add_current: { js: "addCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__ADD", identity: "zero", model: arith((o, v) => o + v) as RmwModel, c: { value: "{old} + {0}", result: null } },
-  sub_current: { js: "subCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__SUB", identity: "zero", model: arith((o, v) => o - v) as RmwModel, c: { value: "{old} - {0}", result: null } },
-  and_current: { js: "andCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__AND", identity: "ones", model: arith((o, v) => o & v) as RmwModel, c: { value: "{old} & {0}", result: null } },
-  or_current: { js: "orCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__OR", identity: "zero", model: arith((o, v) => o | v) as RmwModel, c: { value: "{old} | {0}", result: null } },
-  xor_current: { js: "xorCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__XOR", identity: "zero", model: arith((o, v) => o ^ v) as RmwModel, c: { value: "{old} ^ {0}", result: null } },
-  xchg_current: { js: "xchgCurrent", target: "current", values: ["v"], returns: "value", integer: true, guard: "lowering", primitive: "PERCPU__XCHG", identity: null, model: ((old, [v = 0n]) => ({ value: v, result: old })) as RmwModel, c: { value: "{0}", result: "{old}" } },
+  read_current_raw: { js: "readCurrentRaw", target: "current", values: [], returns: "value", integer: false, guard: "never", primitive: "PERCPU__RD", identity: null, model: null, c: null, derived: null },
+  write_current_raw: { js: "writeCurrentRaw", target: "current", values: ["v"], returns: "void", integer: false, guard: "never", primitive: "PERCPU__WR", identity: null, model: null, c: null, derived: null },
+  read_current: { js: "readCurrent", target: "current", values: [], returns: "value", integer: false, guard: "lowering", primitive: "PERCPU__RD_G", identity: null, model: null, c: null, derived: null },
+  write_current: { js: "writeCurrent", target: "current", values: ["v"], returns: "void", integer: false, guard: "lowering", primitive: "PERCPU__WR_G", identity: null, model: null, c: null, derived: null },
+  remote_read: { js: "remoteRead", target: "remote", values: [], returns: "value", integer: false, guard: "never", primitive: "PERCPU__REMOTE_RD", identity: null, model: null, c: null, derived: null },
+  remote_write: { js: "remoteWrite", target: "remote", values: ["v"], returns: "void", integer: false, guard: "never", primitive: "PERCPU__REMOTE_WR", identity: null, model: null, c: null, derived: null },
+  add_current: { js: "addCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__ADD", identity: "zero", model: arith((o, v) => o + v) as RmwModel, c: { value: "{old} + {0}", result: null }, derived: null },
+  sub_current: { js: "subCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__SUB", identity: "zero", model: arith((o, v) => o - v) as RmwModel, c: { value: "{old} - {0}", result: null }, derived: null },
+  and_current: { js: "andCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__AND", identity: "ones", model: arith((o, v) => o & v) as RmwModel, c: { value: "{old} & {0}", result: null }, derived: null },
+  or_current: { js: "orCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__OR", identity: "zero", model: arith((o, v) => o | v) as RmwModel, c: { value: "{old} | {0}", result: null }, derived: null },
+  xor_current: { js: "xorCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__XOR", identity: "zero", model: arith((o, v) => o ^ v) as RmwModel, c: { value: "{old} ^ {0}", result: null }, derived: null },
+  xchg_current: { js: "xchgCurrent", target: "current", values: ["v"], returns: "value", integer: true, guard: "this_cpu", primitive: "PERCPU__XCHG", identity: null, model: ((old, [v = 0n]) => ({ value: v, result: old })) as RmwModel, c: { value: "{0}", result: "{old}" }, derived: null },
   cmpxchg_current: {
     js: "cmpxchgCurrent",
     target: "current",
     values: ["expected", "desired"],
     returns: "value",
     integer: true,
-    guard: "lowering",
+    guard: "this_cpu",
     primitive: "PERCPU__CMPXCHG",
     identity: null,
     model: ((old, [expected = 0n, desired = 0n]) => ({ value: old === expected ? desired : old, result: old })) as RmwModel,
     c: { value: "{old} == {0} ? {1} : {old}", result: "{old}" },
+    derived: null,
+  },
+  // Linux's this_cpu_inc/dec: `add 1`/`sub 1` (x86_64 `incq %gs:x`); counter class, like add.
+  inc_current: { js: "incCurrent", target: "current", values: [], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__INC", identity: null, model: arith((o) => o + 1n) as RmwModel, c: { value: "{old} + 1", result: null }, derived: "PERCPU__ADD{F}(T, K, {a}, 1)" },
+  dec_current: { js: "decCurrent", target: "current", values: [], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__DEC", identity: null, model: arith((o) => o - 1n) as RmwModel, c: { value: "{old} - 1", result: null }, derived: "PERCPU__SUB{F}(T, K, {a}, 1)" },
+  // this_cpu_add_return and friends: the new value (x86_64 `xadd %gs:x` + add); this CPU's value, so guarded where multi-instruction.
+  add_return_current: { js: "addReturnCurrent", target: "current", values: ["v"], returns: "value", integer: true, guard: "this_cpu", primitive: "PERCPU__ADD_RETURN", identity: null, model: newValue((o, v) => o + v) as RmwModel, c: { value: "{old} + {0}", result: "(T)({old} + {0})" }, derived: null },
+  sub_return_current: { js: "subReturnCurrent", target: "current", values: ["v"], returns: "value", integer: true, guard: "this_cpu", primitive: "PERCPU__SUB_RETURN", identity: null, model: newValue((o, v) => o - v) as RmwModel, c: { value: "{old} - {0}", result: "(T)({old} - {0})" }, derived: "PERCPU__ADD_RETURN{F}(T, K, {a}, (T)-(T)({0}))" },
+  inc_return_current: { js: "incReturnCurrent", target: "current", values: [], returns: "value", integer: true, guard: "this_cpu", primitive: "PERCPU__INC_RETURN", identity: null, model: newValue((o) => o + 1n) as RmwModel, c: { value: "{old} + 1", result: "(T)({old} + 1)" }, derived: "PERCPU__ADD_RETURN{F}(T, K, {a}, 1)" },
+  dec_return_current: { js: "decReturnCurrent", target: "current", values: [], returns: "value", integer: true, guard: "this_cpu", primitive: "PERCPU__DEC_RETURN", identity: null, model: newValue((o) => o - 1n) as RmwModel, c: { value: "{old} - 1", result: "(T)({old} - 1)" }, derived: "PERCPU__ADD_RETURN{F}(T, K, {a}, (T)-1)" },
+  // Linux's preferred compare-and-exchange: bool, and on failure *expected = the value found.
+  try_cmpxchg_current: {
+    js: "tryCmpxchgCurrent",
+    target: "current",
+    values: ["expected", "desired"],
+    returns: "ok",
+    integer: true,
+    guard: "this_cpu",
+    primitive: "PERCPU__TRY_CMPXCHG",
+    identity: null,
+    model: ((old, [expected = 0n, desired = 0n]) => ({ value: old === expected ? desired : old, result: old, ok: old === expected })) as RmwModel,
+    c: null,
+    // Locals named apart from the cmpxchg primitives' own (`percpu__e_`, ...), which expand inside.
+    derived:
+      "__extension__({ T *percpu__tp_ = ({0}); T percpu__te_ = *percpu__tp_; T percpu__tf_ = PERCPU__CMPXCHG{F}(T, K, {a}, percpu__te_, {1}); bool percpu__tok_ = percpu__tf_ == percpu__te_; if (!percpu__tok_) *percpu__tp_ = percpu__tf_; percpu__tok_; })",
   },
   // Remote read-modify-write: one atomic on `cpu`'s copy (x86_64 `lock add`/`lock cmpxchg`, aarch64
   // LL/SC, riscv AMO or LR/SC, loongarch AM* or LL/SC). Exact against other remote RMWs, and against
   // the owner's RMW ops when the variable is `atomic: true` (see README "Remote access").
-  remote_add: { js: "remoteAdd", target: "remote", values: ["v"], returns: "void", integer: true, guard: "never", primitive: "PERCPU__REMOTE_ADD", identity: "zero", model: arith((o, v) => o + v) as RmwModel, c: { value: "{old} + {0}", result: null } },
+  remote_add: { js: "remoteAdd", target: "remote", values: ["v"], returns: "void", integer: true, guard: "never", primitive: "PERCPU__REMOTE_ADD", identity: "zero", model: arith((o, v) => o + v) as RmwModel, c: { value: "{old} + {0}", result: null }, derived: null },
   remote_cmpxchg: {
     js: "remoteCmpxchg",
     target: "remote",
@@ -166,6 +219,7 @@ export const LEAF_OP_SPECS = {
     identity: null,
     model: ((old, [expected = 0n, desired = 0n]) => ({ value: old === expected ? desired : old, result: old })) as RmwModel,
     c: { value: "{old} == {0} ? {1} : {old}", result: "{old}" },
+    derived: null,
   },
 } as const satisfies Record<string, LeafOpSpec>;
 

@@ -21,6 +21,8 @@ export interface PlacedLeaf extends AccessorLeaf {
   readonly cType: string;
   /** The variable is `atomic: true`: its local RMW ops must be atomic against other CPUs. */
   readonly atomic?: boolean;
+  /** The variable is `counter: true`: its counter ops may stay unguarded where they are one atomic on the computed address. */
+  readonly counter?: boolean;
 }
 
 /** A variable and its accessor leaves. */
@@ -84,6 +86,7 @@ class PlannedVar implements PlacedVar {
       areaOffset: v.offset + l.offset,
       cType: cScalarType(l.scalar),
       atomic: v.atomic === true,
+      counter: v.counter === true,
     }));
   }
 }

@@ -188,7 +188,10 @@ export async function compileInlineHeader(gen: Generated, dir: string, opts: { e
     for (const leaf of v.leaves) {
       for (const op of leafOps(leaf.scalar)) {
         const sig = leafSignature(leaf, op);
-        const args = sig.params.map((p) => p.name === "cpu" ? "1" : /^i\d$/.test(p.name) ? "2" : `(${p.type})${(n++ % 5) + 1}`);
+        // A pointer parameter (try_cmpxchg's `T *expected`) points into a scratch buffer.
+        const args = sig.params.map((p) =>
+          p.name === "cpu" ? "1" : /^i\d$/.test(p.name) ? "2" : p.type.endsWith(" *") ? `(${p.type})(void *)percpu_test_scratch` : `(${p.type})${(n++ % 5) + 1}`
+        );
         const call = `${sig.name}(${args.join(", ")})`;
         calls.push(sig.ret === "void" ? `  ${call};` : `  sink((uintptr_t)${call});`);
       }
@@ -198,6 +201,7 @@ export async function compileInlineHeader(gen: Generated, dir: string, opts: { e
     "#define PERCPU_INLINE",
     '#include "percpu.h"',
     "volatile uintptr_t percpu_test_sink;",
+    "static uint64_t percpu_test_scratch[2];",
     "static void sink(uintptr_t v) { percpu_test_sink = v; }",
     "void percpu_test_all(void);",
     "void percpu_test_all(void) {",

@@ -22,35 +22,35 @@ function features(set: FeatureSet): ("preempt" | "irq" | "naive")[] {
 /** Every scalar kind, a struct, a short (expanded) and a long (indexed) array and an aligned var, all below 2048. */
 function smallLayout(): PercpuSdk {
   const sdk = createPercpu();
-  sdk.define("FLAG8", u8, 7);
-  sdk.define("TEMP", i16, -3);
-  sdk.define("WORD32", u32, 0xdeadbeef);
-  sdk.define("COUNT", u64, 5n);
-  sdk.define("DELTA", i64, -9n);
-  sdk.define("CPU_PTR", usize, 3);
+  sdk.define("FLAG8", u8, 7, { counter: true });
+  sdk.define("TEMP", i16, -3, { counter: true });
+  sdk.define("WORD32", u32, 0xdeadbeef, { counter: true });
+  sdk.define("COUNT", u64, 5n, { counter: true });
+  sdk.define("DELTA", i64, -9n, { counter: true });
+  sdk.define("CPU_PTR", usize, 3, { counter: true });
   sdk.define("READY", bool, true);
   sdk.define("RATIO", f32, 1.5);
   sdk.define("SCALE", f64, 2.25);
-  sdk.define("STATS", struct({ irqs: u64, ticks: u32, small: i8 }), { irqs: 1n, ticks: 2, small: -1 });
-  sdk.define("HIST", array(u32, 4), [1, 2, 3, 4]);
-  sdk.define("RING", array(u16, 20), new Array<number>(20).fill(6));
-  sdk.define("HOT", aligned(u16, 64), 9);
+  sdk.define("STATS", struct({ irqs: u64, ticks: u32, small: i8 }), { irqs: 1n, ticks: 2, small: -1 }, { counter: true });
+  sdk.define("HIST", array(u32, 4), [1, 2, 3, 4], { counter: true });
+  sdk.define("RING", array(u16, 20), new Array<number>(20).fill(6), { counter: true });
+  sdk.define("HOT", aligned(u16, 64), 9, { counter: true });
   return sdk;
 }
 
 /** A layout larger than 64 KiB: variables below 2048, beyond 2048 and beyond 64 KiB. */
 function bigLayout(): PercpuSdk {
   const sdk = createPercpu();
-  sdk.define("NEAR", u64, 1n);
-  sdk.define("NEAR32", u32, 4);
-  sdk.define("MID", array(u8, 3000), new Array<number>(3000).fill(0));
-  sdk.define("PAST2K", u32, 2);
-  sdk.define("PAST2K_B", i8, -5);
-  sdk.define("BULK", array(u8, 70000), new Array<number>(70000).fill(0));
-  sdk.define("FAR", u64, 77n);
-  sdk.define("FAR16", i16, -2);
+  sdk.define("NEAR", u64, 1n, { counter: true });
+  sdk.define("NEAR32", u32, 4, { counter: true });
+  sdk.define("MID", array(u8, 3000), new Array<number>(3000).fill(0), { counter: true });
+  sdk.define("PAST2K", u32, 2, { counter: true });
+  sdk.define("PAST2K_B", i8, -5, { counter: true });
+  sdk.define("BULK", array(u8, 70000), new Array<number>(70000).fill(0), { counter: true });
+  sdk.define("FAR", u64, 77n, { counter: true });
+  sdk.define("FAR16", i16, -2, { counter: true });
   sdk.define("FARF", f64, 0.5);
-  sdk.define("FARS", struct({ x: u32, y: u16 }), { x: 1, y: 2 });
+  sdk.define("FARS", struct({ x: u32, y: u16 }), { x: 1, y: 2 }, { counter: true });
   return sdk;
 }
 
@@ -181,7 +181,7 @@ test("riscv far offsets split into lui/add/load up to 2 GiB, also where lui woul
     for (const off of offsets) {
       const layout = computeLayout([{ name: "X", type: u32, init: new Uint8Array(4) }], arch);
       const moved = { ...layout, vars: [{ ...layout.vars[0]!, offset: off }] };
-      const gen = generatorInput(moved, { arch, cpus: 1, mode: "kernel", features: { preempt: false, irq: false, naive: false, el2: false }, functions: true, rust: false });
+      const gen = generatorInput(moved, { arch, cpus: 1, mode: "kernel", features: { preempt: false, irq: false, naive: false, el2: false, lse: false }, functions: true, rust: false });
       const asm = riscvLeafAssembly(arch, gen, gen.vars[0]!.leaves[0]!, "read_current_raw");
       lines.push(asm.replace(/percpu_X_read_current_raw/g, `f_${off}`));
     }
@@ -224,7 +224,7 @@ test("riscv check() rejects a variable beyond 2 GiB with offset_out_of_reach", (
     const layout = computeLayout([{ name: "X", type: u64, init: new Uint8Array(8) }], backend.arch);
     const inside = { ...layout, vars: [{ ...layout.vars[0]!, offset: 2 ** 31 - 8 }] };
     const beyond = { ...layout, vars: [{ ...layout.vars[0]!, offset: 2 ** 31 }] };
-    const config = { arch: backend.arch, cpus: 1, mode: "kernel" as const, features: { preempt: false, irq: false, naive: false, el2: false }, functions: true, rust: false };
+    const config = { arch: backend.arch, cpus: 1, mode: "kernel" as const, features: { preempt: false, irq: false, naive: false, el2: false, lse: false }, functions: true, rust: false };
     backend.check(generatorInput(inside, config));
     assert.throws(() => backend.check(generatorInput(beyond, config)), (e) => e instanceof PercpuError && e.code === "offset_out_of_reach");
   }
@@ -252,22 +252,22 @@ test("riscv backends declare the kernel-only soft-float medany flags without rel
 /** A layout for running every kind of access under QEMU: near, past 2048 and past 64 KiB, indexed, signed, float. */
 function bootLayout(): PercpuSdk {
   const sdk = createPercpu();
-  sdk.define("NEAR", u64, 1n);
-  sdk.define("NEAR32", u32, 4);
-  sdk.define("B8", u8, 200);
-  sdk.define("S16", i16, -300);
-  sdk.define("MID", array(u8, 3000), new Array<number>(3000).fill(0));
-  sdk.define("PAST2K", u32, 2);
-  sdk.define("PAST2K_B", i8, -5);
-  sdk.define("BULK", array(u8, 70000), new Array<number>(70000).fill(0));
-  sdk.define("FAR", u64, 77n);
-  sdk.define("FAR_I64", i64, -9n);
-  sdk.define("FAR16", i16, -2);
+  sdk.define("NEAR", u64, 1n, { counter: true });
+  sdk.define("NEAR32", u32, 4, { counter: true });
+  sdk.define("B8", u8, 200, { counter: true });
+  sdk.define("S16", i16, -300, { counter: true });
+  sdk.define("MID", array(u8, 3000), new Array<number>(3000).fill(0), { counter: true });
+  sdk.define("PAST2K", u32, 2, { counter: true });
+  sdk.define("PAST2K_B", i8, -5, { counter: true });
+  sdk.define("BULK", array(u8, 70000), new Array<number>(70000).fill(0), { counter: true });
+  sdk.define("FAR", u64, 77n, { counter: true });
+  sdk.define("FAR_I64", i64, -9n, { counter: true });
+  sdk.define("FAR16", i16, -2, { counter: true });
   sdk.define("FARF", f64, 0.5);
   sdk.define("FARFL", f32, -1.25);
-  sdk.define("FARS", struct({ x: u32, y: u16 }), { x: 1, y: 2 });
+  sdk.define("FARS", struct({ x: u32, y: u16 }), { x: 1, y: 2 }, { counter: true });
   sdk.define("FLAG", bool, true);
-  sdk.define("RING", array(u64, 20), new Array<bigint>(20).fill(0n));
+  sdk.define("RING", array(u64, 20), new Array<bigint>(20).fill(0n), { counter: true });
   return sdk;
 }
 
@@ -402,8 +402,8 @@ int TEST_NAME(void) {
 #endif
   CHECK(preempt_calls == p0 + GUARDED_PREEMPT && irq_calls == i0 + GUARDED_IRQ);
   (void)percpu_FAR_read_current(); percpu_FAR16_write_current(1); (void)percpu_RING_xchg_current(1, 2);
-  /* B8 add + FAR read + FAR16 write, and the u64 xchg on riscv32 (no AMO for 64 bits there) */
-  const unsigned long guarded = __riscv_xlen == 64 ? 3 : 4;
+  /* B8 add + FAR read + FAR16 write, and the u64 xchg (guard class this_cpu: the value taken must be this CPU's) */
+  const unsigned long guarded = 4;
   CHECK(preempt_calls == p0 + guarded * GUARDED_PREEMPT && irq_calls == i0 + guarded * GUARDED_IRQ);
   CHECK(preempt_depth == 0 && irq_depth == 0);
   return 0;
@@ -527,7 +527,7 @@ test("riscv accessors at offsets up to 2 GiB - 4 read, write and add the right w
     for (const off of offsets) {
       const layout = computeLayout([{ name: "X", type: u32, init: new Uint8Array(4) }], arch);
       const moved = { ...layout, vars: [{ ...layout.vars[0]!, offset: off }] };
-      const gen = generatorInput(moved, { arch, cpus: 1, mode: "kernel", features: { preempt: false, irq: false, naive: false, el2: false }, functions: true, rust: false });
+      const gen = generatorInput(moved, { arch, cpus: 1, mode: "kernel", features: { preempt: false, irq: false, naive: false, el2: false, lse: false }, functions: true, rust: false });
       const leaf = gen.vars[0]!.leaves[0]!;
       for (const op of ["read_current_raw", "write_current_raw", "add_current", "cmpxchg_current"] as const) {
         asm.push(riscvLeafAssembly(arch, gen, leaf, op).replace(/percpu_X_/g, `o${off}_`));

@@ -298,6 +298,12 @@ async function runFull(platform: FirmwarePlatform, cfg: FullConfig, dir: string)
   assert.deepEqual([...r.perCpu.keys()].sort(), [0, 1, 2, 3]);
   for (const [cpu, counts] of r.perCpu) assert.equal(counts.fail, 0, `cpu ${cpu}`);
   assert.equal(r.result?.checks, image.expectedChecks);
+  // Linux's lib/percpu_test.c, ported (long, unsigned long, int, unsigned int), passed on every CPU through both flavours.
+  for (let cpu = 0; cpu < 4; cpu++) {
+    for (const check of ["percpu_test", "percpu_test-generic"]) {
+      assert.ok(r.lines.some((l) => l.startsWith(`cpu=${cpu} var=`) && l.endsWith(` check=${check} ok`)), `cpu ${cpu} ran ${check}`);
+    }
+  }
   for (const v of layout.vars) {
     for (let cpu = 0; cpu < 4; cpu++) {
       assert.ok(r.lines.some((l) => l.startsWith(`cpu=${cpu} var=${v.name}`)), `cpu ${cpu} checked ${v.name}`);

@@ -173,6 +173,9 @@ test("x86_64 firmware passes every check on 4 CPUs for a config mixing every typ
     assertChecksCover(r, ["ops", "add"], ["FLAGS.level", "STATS.drift", "STATS.off", "RING[20]"]);
     assertChecksCover(r, INLINE_CHECKS, ["CPU_ID", "FLAGS", "STATS", "RATE", "LOAD", "HIST", "RING", "HOT"]);
     assertChecksCover(r, ["reg", "hooks"], ["-"]);
+    // Linux's lib/percpu_test.c, ported: long (isize), unsigned long (usize), int (i32), unsigned int (u32).
+    assertChecksCover(r, ["percpu_test"], ["CPU_ID", "STATS.ticks", "STATS.delta", "STATS.off"]);
+    assertChecksCover(r, ["percpu_test-generic"], ["CPU_ID", "STATS"]);
     assertLongOffsets(r, sdk);
     // The image is complete on disk: sources, generated files and the ELF with its PVH note.
     for (const f of ["percpu.S", "percpu.h", "percpu.ld", "boot.S", "platform.c", "main.c", "checks.c", "link.ld", "fw.elf"]) {
@@ -180,6 +183,20 @@ test("x86_64 firmware passes every check on 4 CPUs for a config mixing every typ
     }
     const notes = await run("llvm-readelf-19", ["-n", image.image]);
     assert.match(notes.stdout, /Xen/);
+  });
+});
+
+test("aarch64 firmware with the lse feature (ARMv8.1 stadd/ldadd/swp/cas) passes every check on 4 CPUs under -cpu max, with preempt and irq guards", async () => {
+  const sdk = mixedSdk(false);
+  await withTempDir("fw-a64-lse", async (root) => {
+    const out = join(root, "image");
+    const image = await sdk.buildFirmware({ arch: "aarch64", cpus: 4, features: ["preempt", "irq", "lse"], out });
+    const dis = await run("llvm-objdump-19", ["-d", "--no-show-raw-insn", image.image]);
+    for (const insn of ["stadd", "ldadd", "swp", "cas", "stclr", "stset", "steor"]) assert.match(dis.stdout, new RegExp(`\\t${insn}[bh]?\\t`), insn);
+    const r = await sdk.bootFirmware(image, { timeoutMs: BOOT_TIMEOUT_MS });
+    assertPassed(r, 4);
+    assertChecksCover(r, ["ops", "add", "percpu_test"], ["STATS.delta", "CPU_ID"]);
+    assertChecksCover(r, ["percpu_test-generic", "ops-generic"], ["CPU_ID", "STATS"]);
   });
 });
 
@@ -193,6 +210,7 @@ test("aarch64 firmware passes every check on 4 CPUs for a config mixing every ty
     assertChecksCover(r, ["init", "hooks", "write", "remote", "remote_write", "reset"], ["FLAGS.on", "STATS.irqs", "RATE", "RING[0]", "HOT.misses"]);
     assertChecksCover(r, INLINE_CHECKS, ["FLAGS", "STATS", "RATE", "RING", "HOT"]);
     assertChecksCover(r, ["ops", "add"], ["FLAGS.mode", "STATS.delta", "HIST[0]"]);
+    assertChecksCover(r, ["percpu_test"], ["CPU_ID", "STATS.ticks", "STATS.delta", "STATS.off"]);
     assertLongOffsets(r, sdk);
   });
 });

@@ -93,17 +93,24 @@ for (
             // remote ops on CPU 0's copy, which is this thread's current one
             const call = `percpu_${op}(${[name, ...(spec.target === "remote" ? ["0"] : []), ...args.map((a) => `(${c})${a}ull`)].join(", ")})`;
             lines.push(`  percpu_write_current_raw(${name}, (${c})${o}ull);`);
-            lines.push(spec.returns === "value" ? `  r = (uint64_t)${call};` : `  ${call}; r = 0;`);
+            if (spec.returns === "ok") {
+              // try_cmpxchg(X, &e, d): the bool, and e holding the value found.
+              const [e, d] = args.map((a) => `(${c})${a}ull`);
+              lines.push(`  { ${c} e_ = ${e}; ok = percpu_${op}(${name}, &e_, ${d}); r = e_; }`);
+            } else {
+              lines.push(spec.returns === "value" ? `  r = (uint64_t)${call};` : `  ${call}; r = 0;`);
+              lines.push("  ok = 0;");
+            }
             lines.push(
-              `  printf("%llu %llu\\n", (unsigned long long)percpu_read_current_raw(${name}), (unsigned long long)r);`,
+              `  printf("%llu %llu %d\\n", (unsigned long long)percpu_read_current_raw(${name}), (unsigned long long)r, (int)ok);`,
             );
-            expected.push(`${model.value} ${model.result ?? 0n}`);
+            expected.push(`${model.value} ${model.result ?? 0n} ${model.ok ? 1 : 0}`);
           }
         }
       }
       await writeFile(
         join(dir, "m.c"),
-        `#include <stdio.h>\n#include "percpu.h"\nint main(void) {\n  uint64_t r;\n  percpu_init_in_place(); percpu_init_reg(0);\n${
+        `#include <stdio.h>\n#include "percpu.h"\nint main(void) {\n  uint64_t r; bool ok;\n  percpu_init_in_place(); percpu_init_reg(0);\n${
           lines.join("\n")
         }\n  return 0;\n}\n`,
       );

@@ -96,6 +96,49 @@ if (!isMainThread) {
     }
   });
 
+  await check("node: Linux's lib/percpu_test.c cases through inc/dec, the _return ops and tryCmpxchgCurrent (long, unsigned long, int, unsigned int)", async () => {
+    const sdk = m.createPercpu();
+    const types = [["NLONG", m.isize, 64, true], ["NULONG", m.usize, 64, false], ["NINT", m.i32, 32, true], ["NUINT", m.u32, 32, false]];
+    const vars = types.map(([name, t, bits, signed]) => ({ v: sdk.define(name, t, bits === 64 ? 0n : 0), bits, signed }));
+    await sdk.load({ cpus: 1 });
+    try {
+      sdk.init(1);
+      sdk.initPercpuReg(0);
+      for (const { v, bits, signed } of vars) {
+        const c = (x) => {
+          const w = signed ? BigInt.asIntN(bits, x) : BigInt.asUintN(bits, x);
+          return bits === 64 ? w : Number(w);
+        };
+        const arg = (x) => (bits === 64 ? x : Number(x));
+        const minusUiOne = 0xffffffffn; // -ui_one: 2^32 - 1, not -1, added to a 64-bit counter
+        v.writeCurrent(c(0n));
+        v.addCurrent(-1);
+        assert.equal(v.readCurrent(), c(-1n), `${v.name} add -1`);
+        v.incCurrent();
+        assert.equal(v.readCurrent(), c(0n), `${v.name} inc`);
+        v.decCurrent();
+        assert.equal(v.readCurrent(), c(-1n), `${v.name} dec wraps to the all-ones value`);
+        v.writeCurrent(c(0n));
+        v.addCurrent(arg(minusUiOne));
+        assert.equal(v.readCurrent(), c(0xffffffffn), `${v.name} add -ui_one`);
+        v.addCurrent(1);
+        assert.equal(v.readCurrent(), c(0x100000000n), `${v.name} add ui_one`);
+        v.writeCurrent(c(0n));
+        assert.equal(v.addReturnCurrent(1), c(1n), `${v.name} add_return`);
+        assert.equal(v.subReturnCurrent(1), c(0n), `${v.name} sub_return`);
+        assert.equal(v.addReturnCurrent(arg(minusUiOne)), c(0xffffffffn), `${v.name} add_return -ui_one`);
+        assert.equal(v.subReturnCurrent(arg(minusUiOne)), c(0n), `${v.name} sub_return -ui_one`);
+        assert.equal(v.decReturnCurrent(), c(-1n), `${v.name} dec_return wraps`);
+        assert.equal(v.incReturnCurrent(), c(0n), `${v.name} inc_return wraps`);
+        assert.deepEqual(v.tryCmpxchgCurrent(c(5n), c(9n)), { ok: false, value: c(0n) }, `${v.name} try_cmpxchg miss reports the value found`);
+        assert.deepEqual(v.tryCmpxchgCurrent(c(0n), c(9n)), { ok: true, value: c(0n) }, `${v.name} try_cmpxchg hit`);
+        assert.equal(v.readCurrent(), c(9n));
+      }
+    } finally {
+      sdk.close();
+    }
+  });
+
   await check("node: misuse throws PercpuErrors instead of crashing", async () => {
     const sdk = m.createPercpu();
     const A = sdk.define("NMISUSE", m.u32, 1);
