@@ -47,6 +47,10 @@ function firmwareSdk(): PercpuSdk {
   sdk.define("HOT", aligned(struct({ hits: u64, misses: u32 }), 64), { hits: 9n, misses: 1 });
   sdk.define("ATOM", u64, 0, { atomic: true });
   sdk.define("ATOM32", i32, -7, { atomic: true });
+  // Declared statistics counters: their counter ops stay single unguarded atomics on aarch64/riscv/loongarch
+  // (riscv 8/16-bit excepted: no AMO there); this_cpu ops on them are guarded all the same.
+  sdk.define("EVENTS", u64, 3, { counter: true });
+  sdk.define("CSTAT", struct({ n32: i32, n16: u16 }), { n32: -5, n16: 65530 }, { counter: true });
   sdk.define("BUF", array(u8, 70_000), Array.from({ length: 70_000 }, (_, i) => (i % 4099 === 0 ? (i >> 4) & 0xff : 0)));
   sdk.define(
     "TAIL",
@@ -63,7 +67,10 @@ const CONFIGS = [
   { arch: "aarch64", features: ["el2"] },
   { arch: "riscv64", features: ["preempt"] },
   { arch: "loongarch64", features: [] },
-] as const satisfies readonly { arch: Target; features: readonly ("preempt" | "irq" | "el2")[] }[];
+  { arch: "loongarch64", features: ["preempt"] },
+  // ARMv8.1 atomics (rustc -C target-feature=+lse), booted on QEMU -cpu max.
+  { arch: "aarch64", features: ["lse", "preempt"] },
+] as const satisfies readonly { arch: Target; features: readonly ("preempt" | "irq" | "el2" | "lse")[] }[];
 
 const CPUS = 4;
 const BOOT_TIMEOUT_MS = 60_000;
@@ -97,6 +104,10 @@ test("Rust firmware passes every check of every accessor on 4 CPUs of x86_64, aa
       // The hooks' counts passed: ops that must take the guard did (with_current, aarch64 read/write_current), ops that
       // must not (raw, remote, pointers; every op without a guard feature) called no hook.
       for (let cpu = 0; cpu < CPUS; cpu++) assert.ok(result.lines.includes(`cpu=${cpu} var=CPU_ID check=hooks ok`), `${name} cpu ${cpu} (${config.features.join(",")})`);
+      // Every counter:true leaf's hooks check ran and passed (its counter ops called no hook, its this_cpu ops did).
+      for (const leaf of ["EVENTS", "CSTAT.n32", "CSTAT.n16"]) {
+        for (let cpu = 0; cpu < CPUS; cpu++) assert.ok(result.lines.includes(`cpu=${cpu} var=${leaf} check=hooks ok`), `${name} cpu ${cpu}: ${leaf} hooks`);
+      }
     }
     console.log(runs.map((r) => `${r.name}: ${r.image.expectedChecks} checks, build ${r.buildMs} ms, boot ${Math.round(r.result.durationMs)} ms`).join("; "));
   });
