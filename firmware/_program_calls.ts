@@ -16,10 +16,17 @@ import type { Slot } from "./_program_values.ts";
 /** How the guard hooks may be used by an operation. */
 export type GuardUse = "never" | "may" | "must";
 
-/** Whether an operation must, may or must never call the guard hooks (when a guard feature is on). */
-export function guardUse(input: GenInput, op: LeafOp | VarOp): GuardUse {
+/**
+ * Whether an operation must, may or must never call the guard hooks (when a guard feature is on), for a leaf
+ * of a variable defined `counter: true` or not (`counter`; unknown for whole-variable ops).
+ */
+export function guardUse(input: GenInput, op: LeafOp | VarOp, counter?: boolean): GuardUse {
   const spec = op in LEAF_OP_SPECS ? LEAF_OP_SPECS[op as LeafOp] : VAR_OP_SPECS[op as VarOp];
   if (spec.guard === "never") return "never";
+  // The counter ops are guarded by default wherever the address is computed apart from the atomic; a
+  // counter: true variable leaves the single-atomic ones unguarded.
+  const counterOp = op in LEAF_OP_SPECS && LEAF_OP_SPECS[op as LeafOp].integer && spec.guard === "lowering";
+  if (counterOp && counter === false && input.config.arch !== "x86_64" && !input.config.features.naive) return "must";
   // aarch64 has no single-instruction access relative to TPIDR (mrs + ldr/str): plain reads and
   // writes of the current CPU's value must be guarded.
   if (input.config.arch === "aarch64" && (op === "read_current" || op === "write_current")) return "must";

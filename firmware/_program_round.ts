@@ -85,8 +85,8 @@ export function roundC(
 
   // 1. guard hooks first, so the first guarded call of each op is watched: every op once with a
   // neutral operand (values stay the initial ones); raw and remote ops never call a hook
-  const hooked = (op: string, what: string): string[] => {
-    const use = guardUse(input, op as LeafOp);
+  const hooked = (op: string, what: string, slot?: Slot): string[] => {
+    const use = guardUse(input, op as LeafOp, slot === undefined ? undefined : slot.leaf.counter === true);
     return ["fw_hooks_take(cpu, &hs);", what, `fw_hooks_check(&k, cpu, &hs, "${op}", ${use === "never" ? 0 : use === "may" ? 1 : 2});`];
   };
   for (const v of input.vars) {
@@ -109,14 +109,14 @@ export function roundC(
       if (spec.returns === "ok") {
         // try_cmpxchg(&r, r): succeeds and leaves the value as it is.
         const invoked = call(s, op, { values: [`&e_`, valueOf(s, "r")] });
-        inner.push(`{ ${s.leaf.cType} e_ = ${valueOf(s, "r")};`, ...hooked(op, `fw_expect(&k, "${op}", ${invoked}, 1);`), "}");
+        inner.push(`{ ${s.leaf.cType} e_ = ${valueOf(s, "r")};`, ...hooked(op, `fw_expect(&k, "${op}", ${invoked}, 1);`, s), "}");
         continue;
       }
       // Ops that change the value whatever the operand (inc, add_return, ...) are watched in the ops phase instead:
       // here other CPUs read this CPU's values remotely, so they must stay the initial ones throughout.
       if (!keepsValue(op, s.mask)) continue;
       const invoked = call(s, op, { values: spec.values.map(() => valueOf(s, operand)) });
-      inner.push(...hooked(op, spec.returns === "value" ? `fw_expect(&k, "${op}", ${bitsOf(s, invoked)}, r);` : `${invoked};`));
+      inner.push(...hooked(op, spec.returns === "value" ? `fw_expect(&k, "${op}", ${bitsOf(s, invoked)}, r);` : `${invoked};`, s));
     }
     inner.push(`fw_expect(&k, "unchanged", ${bitsOf(s, call(s, "read_current_raw"))}, r);`);
     line(s.name, "hooks", inner, s.leaf.varName);
@@ -213,7 +213,7 @@ export function roundC(
         const invoked = call(s, op, { values: operands.map((o) => valueOf(s, `${t((c) => o[c]!)}[cpu]`)) });
         const stmt = spec.returns === "value" ? `fw_expect(&k, "${tag}/returned", ${bitsOf(s, invoked)}, ${t((c) => outcomes[c]!.result!)}[cpu]);` : `${invoked};`;
         // The guard hooks of the ops the hooks phase cannot call without changing the value are watched here.
-        steps.push(...(keepsValue(op, s.mask) ? [stmt] : ["{ fw_hook_snap hs;", ...hooked(op, stmt), "}"]));
+        steps.push(...(keepsValue(op, s.mask) ? [stmt] : ["{ fw_hook_snap hs;", ...hooked(op, stmt, s), "}"]));
         now = outcomes.map((o) => o.value);
         steps.push(`fw_expect(&k, "${tag}", ${bitsOf(s, call(s, "read_current"))}, ${t((c) => now[c]!)}[cpu]);`);
       }

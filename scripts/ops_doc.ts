@@ -18,8 +18,14 @@ export function opsDoc(): string {
     const c = `percpu_${op}(${["X", ...args].join(", ")})`;
     const at = `percpu_${op}_at(${["X", ...args, "i..."].join(", ")})`;
     const js = `${s.js}(${[...(s.target === "remote" ? ["cpu"] : []), ...s.values].join(", ")})`;
-    const guard = s.guard === "never" ? "never" : "when the lowering is more than one instruction or not atomic";
-    return `| \`${c}\`<br>\`${at}\` | \`${js}\` | ${s.returns === "value" ? "the leaf's type" : "—"} | ${s.integer ? "integers" : "every scalar"} | ${guard} | \`${s.primitive}\` |`;
+    const guard = s.guard === "never"
+      ? "never"
+      : s.guard === "this_cpu"
+      ? "with preempt/irq wherever the address is computed apart from the access (every arch but x86_64): the result must be this CPU's"
+      : s.integer
+      ? "with preempt/irq wherever the address is computed apart from the access, unless the variable is `counter: true` and the op is one atomic"
+      : "when the lowering is more than one instruction";
+    return `| \`${c}\`<br>\`${at}\` | \`${js}\` | ${s.returns === "value" ? "the leaf's type" : s.returns === "ok" ? "`bool` (the value found in `*expected`; JS `{ ok, value }`)" : "—"} | ${s.integer ? "integers" : "every scalar"} | ${guard} | \`${s.primitive}\` |`;
   });
   const varRows = VAR_OPS.map((op) => {
     const s = VAR_OP_SPECS[op];

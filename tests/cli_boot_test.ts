@@ -96,9 +96,9 @@ test("generate() names the bad feature or arch and the allowed values", () => {
   sdk.define("CPU_ID", u64, 0);
   assert.throws(() => sdk.generate({ arch: "x86_64", features: ["preemt" as "preempt"] }), {
     code: "options_invalid",
-    message: 'Invalid generate options: features[0]: unknown feature "preemt": expected one of preempt, irq, naive, el2',
+    message: 'Invalid generate options: features[0]: unknown feature "preemt": expected one of preempt, irq, naive, el2, lse',
   });
   assert.throws(() => sdk.generate({ arch: "x86_64", features: { preemt: true } as never }), {
-    message: 'Invalid generate options: features: unknown feature "preemt": expected one of preempt, irq, naive, el2',
+    message: 'Invalid generate options: features: unknown feature "preemt": expected one of preempt, irq, naive, el2, lse',
   });
 });

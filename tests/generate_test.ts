@@ -64,6 +64,7 @@ test("generate() rejects bad options with PercpuErrors naming the field", () => 
     [{ arch: "x86_64", mode: "hosted" }, "options_invalid", /mode/],
     [{ arch: "x86_64", features: ["turbo"] }, "options_invalid", /features/],
     [{ arch: "riscv64", features: ["el2"] }, "options_invalid", /el2 is an aarch64 feature/],
+    [{ arch: "x86_64", features: ["lse"] }, "options_invalid", /lse is an aarch64 feature/],
     [{ arch: "aarch64", mode: "user" }, "options_invalid", /user mode/],
     // naive + preempt is the seed's sp-naive,preempt (accepted); naive + irq has no meaning.
     [{ arch: "x86_64", features: ["naive", "irq"] }, "options_invalid", /naive/],
