@@ -122,7 +122,8 @@ export interface RustIsa {
   write(leaf: PlacedLeaf, acc: LeafAccess): Lowered;
   /**
    * An integer read-modify-write op as its own instructions (x86_64: one
-   * `%gs` instruction), or null: one atomic on the address from {@link address}.
+   * `%gs` instruction; aarch64 with `lse`: the counter ops as `stadd`/`stclr`/
+   * `stset`/`steor`), or null: one atomic on the address from {@link address}.
    */
   rmw(op: LocalRmwOp, leaf: PlacedLeaf, acc: LeafAccess): string[] | null;
   /** Statements binding `p: usize`, the address of the leaf's current copy. */
@@ -389,7 +390,35 @@ function aarch64Isa(input: GenInput): RustIsa {
         guarded: true,
       };
     },
-    rmw: () => null,
+    rmw(op, leaf, acc) {
+      if (!input.config.features.lse) return null;
+      // lse: the counter ops as percpu.h's lse forms, the store-only atomics (stadd/stclr/stset/steor; LLVM would
+      // write `ldadd` into a dead register); the others are core atomics, which +lse makes ldadd, swp and cas.
+      const { ex, r } = A64_KINDS[leafKind(leaf.scalar, pointerBytes)];
+      const t = leaf.scalar;
+      const store = (mnemonic: string, operand: string): string[] => [
+        "unsafe {",
+        ...indent1([
+          ...acc.offsetPrelude,
+          ...base(),
+          `let p = base + ${acc.constOffset === null ? "o" : "Self::OFFSET"};`,
+          `let v: ${t} = ${operand};`,
+          `core::arch::asm!("${mnemonic}${ex ?? ""} {v:${r}}, [{p}]", p = in(reg) p, v = in(reg) v, options(nostack, preserves_flags));`,
+        ]),
+        "}",
+      ];
+      return match(op)
+        .returnType<string[] | null>()
+        .with("add_current", () => store("stadd", "val"))
+        .with("sub_current", () => store("stadd", "val.wrapping_neg()"))
+        .with("and_current", () => store("stclr", "!val"))
+        .with("or_current", () => store("stset", "val"))
+        .with("xor_current", () => store("steor", "val"))
+        .with("inc_current", () => store("stadd", "1"))
+        .with("dec_current", () => store("stadd", `(1 as ${t}).wrapping_neg()`))
+        .with("xchg_current", "cmpxchg_current", "add_return_current", "sub_return_current", "inc_return_current", "dec_return_current", "try_cmpxchg_current", () => null)
+        .exhaustive();
+    },
     address(acc) {
       return [...acc.offsetPrelude, ...base(), `let p = base + ${acc.constOffset === null ? "o" : "Self::OFFSET"};`];
     },
@@ -402,6 +431,11 @@ function aarch64Isa(input: GenInput): RustIsa {
       ];
     },
   };
+}
+
+/** Indents lines by one level of four spaces. */
+function indent1(lines: readonly string[]): string[] {
+  return lines.map((l) => (l === "" ? l : "    " + l));
 }
 
 /** Largest signed 12-bit displacement (riscv and loongarch loads and stores, `addi`). */

@@ -363,7 +363,9 @@ function localRmw(op: LocalRmwOp, c: OpContext): { doc: string[]; body: string[]
     return { doc: [`${RMW_DOC[op]}, inside the guard (naive: plain memory).`], body: [...c.guard, `unsafe { let q = ${c.cur}; ${naiveRmw(op)} }`] };
   }
   const own = c.isa.rmw(op, c.leaf, c.acc);
-  if (own !== null) return { doc: [`${RMW_DOC[op]}: one \`%gs\` instruction, atomic against interrupts and preemption.`], body: own };
+  if (own !== null && c.input.config.arch === "x86_64") {
+    return { doc: [`${RMW_DOC[op]}: one \`%gs\` instruction, atomic against interrupts and preemption.`], body: own };
+  }
   const atomic = `core::sync::atomic::${atomicName(c.leaf.scalar)}::from_ptr(core::ptr::with_exposed_provenance_mut(p))`;
   const guarded = rustRmwGuarded(c.input, c.leaf, op);
   return {
@@ -380,9 +382,11 @@ function localRmw(op: LocalRmwOp, c: OpContext): { doc: string[]; body: string[]
       ],
     body: [
       ...(guarded ? c.guard : []),
-      "unsafe {",
-      ...indent([...c.isa.address(c.acc), ...ATOMIC_RMW[op](atomic, "core::sync::atomic::Ordering::Relaxed").split("\n")], 1),
-      "}",
+      ...(own ?? [
+        "unsafe {",
+        ...indent([...c.isa.address(c.acc), ...ATOMIC_RMW[op](atomic, "core::sync::atomic::Ordering::Relaxed").split("\n")], 1),
+        "}",
+      ]),
     ],
   };
 }

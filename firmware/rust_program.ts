@@ -60,6 +60,12 @@ function rmwGuardExpected(input: GenInput, slot: Slot, op: LeafOp): boolean | nu
   return !(slot.leaf.counter === true && oneAtomic);
 }
 
+/** Whether an op changes the value whatever its operands (inc, dec, the `_return` ops: no identity operand, not a swap or compare). */
+function changesValue(op: LeafOp): boolean {
+  const spec = LEAF_OP_SPECS[op];
+  return spec.integer && spec.target === "current" && spec.identity === null && spec.model !== null && spec.values.length <= 1 && op !== "xchg_current";
+}
+
 /** A `u64` literal of Rust. */
 function lit(v: bigint): string {
   return `0x${v.toString(16)}`;
@@ -664,12 +670,11 @@ export function rustFirmwareProgram(input: GenInput, options: RustProgramOptions
         inner.push(...hooked(op, usage(op, s), `let mut e = ${value(s, "r")}; let ok = ${invoked}; k.expect(${str(`${op}/ok`)}, ok as u64, 1); k.expect(${str(`${op}/expected`)}, ${bits(s, "e")}, r);`));
         continue;
       }
-      // Ops without an identity operand (inc, dec, the _return ops) change the value: write it back after the call.
-      const changes = spec.identity === null && spec.returns !== "value" || /_return_/.test(op);
+      // Ops that change the value whatever the operand (inc, dec, the _return ops) are watched in the ops phase: here
+      // another CPU may read this value remotely at any time.
+      if (changesValue(op)) continue;
       const invoked = call(s, op, { values: spec.values.map(() => value(s, operand)) });
-      const run = spec.returns === "value" && !changes ? `k.expect(${str(op)}, ${bits(s, invoked)}, r);` : `let _ = ${invoked};`;
-      inner.push(...hooked(op, usage(op, s), run));
-      if (changes) inner.push(`${call(s, "write_current_raw", { values: [value(s, "r")] })};`);
+      inner.push(...hooked(op, usage(op, s), spec.returns === "value" ? `k.expect(${str(op)}, ${bits(s, invoked)}, r);` : `${invoked};`));
     }
     inner.push(`k.expect("unchanged", ${bits(s, call(s, "read_current_raw"))}, r);`);
     check(s.name, "hooks", inner);
@@ -757,19 +762,22 @@ export function rustFirmwareProgram(input: GenInput, options: RustProgramOptions
         const outcomes = now.map((old, c) => spec.model!(old, operands.map((o) => o[c]!), s.mask));
         const args = operands.map((o) => value(s, `${t((c) => o[c]!)}[cpu]`));
         const tag = `${op}${firstIsCurrent ? "/current" : ""}`;
+        // The hooks of every op, here too (the ones that change the value whatever the operand only here).
+        const watched = (line: string): string[] => hooked(op, usage(op, s), line);
         if (spec.returns === "ok") {
           // try_cmpxchg: the bool, and `*expected` (unchanged on success, the value found on failure).
           const invoked = call(s, op, { cpu: "cpu", values: ["&mut e", ...args.slice(1)] });
           steps.push(
             `let mut e = ${args[0]};`,
-            `let ok = ${invoked};`,
+            ...watched(`let ok = ${invoked};`),
             `k.expect(${str(`${tag}/ok`)}, ok as u64, ${t((c) => (outcomes[c]!.ok ? 1n : 0n))}[cpu]);`,
             `k.expect(${str(`${tag}/expected`)}, ${bits(s, "e")}, ${t((c) => outcomes[c]!.result!)}[cpu]);`,
           );
           for (const o of outcomes) covered.add(`${op}/${o.ok ? "hit" : "miss"}`);
         } else if (spec.returns === "value") {
-          steps.push(`k.expect(${str(`${tag}/returned`)}, ${bits(s, call(s, op, { cpu: "cpu", values: args }))}, ${t((c) => outcomes[c]!.result!)}[cpu]);`);
-        } else steps.push(`${call(s, op, { cpu: "cpu", values: args })};`);
+          steps.push(...watched(`let got = ${bits(s, call(s, op, { cpu: "cpu", values: args }))};`));
+          steps.push(`k.expect(${str(`${tag}/returned`)}, got, ${t((c) => outcomes[c]!.result!)}[cpu]);`);
+        } else steps.push(...watched(`${call(s, op, { cpu: "cpu", values: args })};`));
         covered.add(op);
         now = outcomes.map((o) => o.value);
         steps.push(`k.expect(${str(tag)}, ${bits(s, call(s, "read_current"))}, ${t((c) => now[c]!)}[cpu]);`);
