@@ -24,10 +24,9 @@
  * Read-modify-write ops on aarch64, riscv64 and loongarch64 are one atomic
  * on the address computed from the register (`core::sync::atomic`, relaxed:
  * LL/SC on ARMv8.0, `amoadd`/`amadd` and LR/SC or LL/SC loops, masked ones
- * for 8/16-bit values): a migration between computing the address and the
- * atomic only makes the update land, whole, on the CPU the address was
- * computed on, so they take no guard — the reasoning of percpu.h's AMO
- * forms, extended to the 8/16-bit values percpu.h guards on riscv.
+ * for 8/16-bit values; with `lse` the counter ops are `stadd`/`stclr`/`stset`/
+ * `steor` asm and the others `ldadd`/`swp`/`cas` under `+lse`). Which of them
+ * take the guard is percpu.h's decision (emit/percpu_rs.ts `rustRmwGuarded`).
  *
  * @module
  */

@@ -26,7 +26,10 @@
  * `%gs`-relative instructions, aarch64 `mrs` + `ldr [x, #off]`, riscv64
  * `ld r, off(gp)`, loongarch64 `ld.d r, $r21, off`); the read-modify-write
  * ops are one `%gs` instruction on x86_64 and one atomic on the address
- * computed from the register elsewhere. Pointers are made from the register
+ * computed from the register elsewhere, guarded there as percpu.h guards them
+ * (the `this_cpu` ops always, the counter ops unless the variable is
+ * `counter: true`; see {@link rustRmwGuarded}). `try_cmpxchg_current` takes
+ * `&mut expected` and returns a `bool`, as C's `T *expected`. Pointers are made from the register
  * value with `core::ptr::with_exposed_provenance(_mut)` (the areas are memory
  * the Rust program never saw as an allocation, or a buffer `init` exposes),
  * never from `&self`. The runtime (`init`, `init_in_place`,
@@ -348,6 +351,20 @@ const RMW_DOC = {
  * whose result or target must be this CPU's (guard class `this_cpu`: xchg, cmpxchg, try_cmpxchg, the `_return` ops)
  * always, and the counter ops (guard class `lowering`) unless the variable is `counter: true` and the op is one atomic
  * on the computed address (riscv64 has no 8/16-bit AMO: percpu.h guards those there).
+ *
+ * @example
+ * ```ts
+ * import { createPercpu, u64 } from "../mod.ts";
+ * import { resolveConfig } from "../sdk/config.ts";
+ * import { generatorInput } from "../sdk/plan.ts";
+ * import { rustRmwGuarded } from "./percpu_rs.ts";
+ * const sdk = createPercpu();
+ * sdk.define("EVENTS", u64, 0, { counter: true });
+ * const input = generatorInput(sdk.layout("aarch64"), resolveConfig({ arch: "aarch64", features: ["preempt"] }));
+ * const leaf = input.vars[0]!.leaves[0]!;
+ * rustRmwGuarded(input, leaf, "add_current"); // false
+ * rustRmwGuarded(input, leaf, "add_return_current"); // true
+ * ```
  */
 export function rustRmwGuarded(input: GenInput, leaf: PlacedLeaf, op: LocalRmwOp): boolean {
   const { arch, features } = input.config;
