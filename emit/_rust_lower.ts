@@ -262,6 +262,18 @@ function x86_64Isa(input: GenInput): RustIsa {
         `unsafe { core::arch::asm!("${lock}${mnemonic}${sfx} {0${mod}}, ${mem}", in(${c}) val, ${acc.gs.operands}, ${opts}) }`,
       ];
       const t = leaf.scalar;
+      const unary = (mnemonic: string): string[] => [
+        ...acc.gs.prelude,
+        `unsafe { core::arch::asm!("${lock}${mnemonic}${sfx} ${mem}", ${acc.gs.operands}, ${opts}) }`,
+      ];
+      // xadd leaves the old value in the register; the new one is the old plus the operand (Linux's this_cpu_add_return).
+      const xadd = (operand: string): string[] => [
+        ...acc.gs.prelude,
+        `let d: ${t} = ${operand};`,
+        `let old: ${t};`,
+        `unsafe { core::arch::asm!("${lock}xadd${sfx} {v${mod}}, ${mem}", v = inout(${c}) d => old, ${acc.gs.operands}, ${opts}) }`,
+        "old.wrapping_add(d)",
+      ];
       return match(op)
         .returnType<string[]>()
         .with("add_current", () => arith("add"))
@@ -281,6 +293,23 @@ function x86_64Isa(input: GenInput): RustIsa {
           `let old: ${t};`,
           `unsafe { core::arch::asm!("${lock}cmpxchg${sfx} {d${mod}}, ${mem}", d = in(${c}) desired, ${acc.gs.operands}, inout("${ax}") expected => old, ${opts}) }`,
           "old",
+        ])
+        .with("inc_current", () => unary("inc"))
+        .with("dec_current", () => unary("dec"))
+        .with("add_return_current", () => xadd("val"))
+        .with("sub_return_current", () => xadd("val.wrapping_neg()"))
+        .with("inc_return_current", () => xadd("1"))
+        .with("dec_return_current", () => xadd(`(1 as ${t}).wrapping_neg()`))
+        .with("try_cmpxchg_current", () => [
+          ...acc.gs.prelude,
+          `let found: ${t};`,
+          "let ok: u8;",
+          // cmpxchg sets ZF on success (percpu.h takes it as a flag output; Rust asm has none, so `sete`).
+          `unsafe { core::arch::asm!("${lock}cmpxchg${sfx} {d${mod}}, ${mem}", "sete {ok}", d = in(${c}) desired, ok = out(reg_byte) ok, ${acc.gs.operands}, inout("${ax}") *expected => found, ${opts}) }`,
+          "if ok == 0 {",
+          "    *expected = found;",
+          "}",
+          "ok != 0",
         ])
         .exhaustive();
     },
