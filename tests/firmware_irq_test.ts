@@ -46,7 +46,7 @@ function irqLayoutSdk() {
   return sdk;
 }
 
-async function bootIrq(arch: Target, features: readonly "irq"[], root: string): Promise<BootResult> {
+async function bootIrq(arch: Target, features: readonly ("irq" | "el2")[], root: string): Promise<BootResult> {
   const sdk = irqLayoutSdk();
   const image = await buildFirmware(sdk.layout(arch), {
     arch,
@@ -75,13 +75,16 @@ function summary(what: string, r: BootResult): string {
   return `${what}: ${Math.round(r.durationMs)} ms, interrupts per CPU ${ticks.join("/")}, iterations per CPU ${loops.join("/")}`;
 }
 
-test("timer interrupts on 4 CPUs of every arch (-singlestep): with irq every total is exact; without a guard feature exactly the plain load-op-store forms lose updates", async () => {
+test("timer interrupts on 4 CPUs of every arch, aarch64 EL1 and EL2 (-singlestep): with irq every total is exact; without a guard feature exactly the plain load-op-store forms lose updates", async () => {
   await withTempDir("fw-irq", async (root) => {
-    const runs = await Promise.all(ARCHES.flatMap((arch) => [
-      bootIrq(arch, ["irq"], root).then((r) => ({ arch, features: "irq", r })),
-      bootIrq(arch, [], root).then((r) => ({ arch, features: "none", r })),
-    ]));
-    for (const { arch, features, r } of runs) {
+    const configs: { arch: Target; features: ("irq" | "el2")[] }[] = [
+      ...ARCHES.flatMap((arch) => [{ arch, features: ["irq" as const] }, { arch, features: [] }]),
+      { arch: "aarch64", features: ["irq", "el2"] },
+    ];
+    const runs = await Promise.all(configs.map(({ arch, features }) =>
+      bootIrq(arch, features, root).then((r) => ({ arch, features: features.join(",") || "none", irq: features.includes("irq"), r }))
+    ));
+    for (const { arch, features, irq, r } of runs) {
       const what = `${arch} [${features}]`;
       console.log(summary(what, r));
       const ticks = info(r, "ticks");
@@ -89,7 +92,7 @@ test("timer interrupts on 4 CPUs of every arch (-singlestep): with irq every tot
         assert.ok((ticks.get(`${cpu}:-`) ?? 0) >= MIN_TICKS, `${what}: cpu ${cpu} took ${ticks.get(`${cpu}:-`)} interrupts\n${describeBoot(r)}`);
         assert.ok(r.lines.includes(`cpu=${cpu} var=- check=irq_ticks ok`), `${what}: cpu ${cpu} irq_ticks\n${describeBoot(r)}`);
       }
-      const plain = features === "irq" ? [] : PLAIN[arch];
+      const plain = irq ? [] : PLAIN[arch];
       if (plain.length === 0) {
         assert.ok(r.passed, `${what}: ${describeBoot(r)}`);
         for (let cpu = 0; cpu < 4; cpu++) {
