@@ -3,7 +3,9 @@
  * `firmwareProgram(..., { irq })` asks for it): every CPU arms its periodic
  * timer (`firmware/_irq_platforms.ts`) and runs a loop of read-modify-write
  * ops on every integer leaf of the layout, while its timer handler does
- * read-modify-write ops on the same leaves of the same CPU. With the timer
+ * read-modify-write ops on the same leaves of the same CPU (add, sub, inc,
+ * dec, the `_return` ops, a try_cmpxchg retry loop in the loop and a cmpxchg
+ * in the handler). With the timer
  * stopped each CPU checks every leaf is exactly `start + loops × MAIN_DELTA +
  * ticks × TICK_DELTA` (mod 2^bits; ticks counted by the handler) and that it
  * took at least `minTicks` interrupts. An op the interrupt splits between its
@@ -33,7 +35,7 @@ export interface IrqPhaseOptions {
   readonly minTicks?: number;
 }
 
-/** The ops of one main-loop iteration, with their operands: net +3 (mod 2^bits). */
+/** The ops of one main-loop iteration, with their operands: net +3 (mod 2^bits), +2 more from a try_cmpxchg loop. */
 const MAIN_OPS: readonly (readonly [LeafOp, readonly string[]])[] = [
   ["add_current", ["3"]],
   ["inc_current", []],
@@ -42,16 +44,17 @@ const MAIN_OPS: readonly (readonly [LeafOp, readonly string[]])[] = [
   ["dec_current", []],
   ["sub_return_current", ["1"]],
 ];
-const MAIN_DELTA = 3n;
-/** The handler's ops: net +5. */
+const MAIN_DELTA = 5n;
+/** The handler's ops: net +6, +1 more from a cmpxchg (nothing can run between its read and the cmpxchg). */
 const TICK_OPS: readonly (readonly [LeafOp, readonly string[]])[] = [
   ["add_current", ["4"]],
   ["inc_return_current", []],
   ["sub_current", ["2"]],
   ["inc_current", []],
-  ["add_current", ["1"]],
+  ["add_current", ["2"]],
 ];
-const TICK_DELTA = 5n;
+/** Odd, so a count of lost handler updates is unique mod 2^bits. */
+const TICK_DELTA = 7n;
 
 /** The first barrier id of this phase (the counter/dynamic phases use 64..~80). */
 const BARRIER_BASE = 94;
@@ -75,6 +78,13 @@ export function irqPhaseC(input: GenInput, options: IrqPhaseOptions): IrqProgram
   const slots = irqSlots(input);
   const call = (s: Slot, [op, values]: readonly [LeafOp, readonly string[]]): string => `(void)${leafCall(s, op, { values })};`;
   const read = (s: Slot): string => `(uint64_t)${leafCall(s, "read_current")}`;
+  // A retry loop adding 2 (bounded: an exhausted bound leaves the total short, which the check reports).
+  const tryAdd = (s: Slot): string =>
+    `{ ${s.leaf.cType} e = ${leafCall(s, "read_current")}; for (uint32_t n = 0; n < 1000000u && !${
+      leafCall(s, "try_cmpxchg_current", { values: ["&e", `(${s.leaf.cType})(e + 2)`] })
+    }; n++) {} }`;
+  const cmpxchgAdd = (s: Slot): string =>
+    `{ ${s.leaf.cType} o = ${leafCall(s, "read_current")}; (void)${leafCall(s, "cmpxchg_current", { values: ["o", `(${s.leaf.cType})(o + 1)`] })}; }`;
   const mask = (s: Slot): string => hex(s.mask);
   const perSlot = slots.map((s, i) => {
     return `  {
@@ -110,7 +120,7 @@ static uintptr_t fw_irq_cpu(void) {
 
 /* The timer handler: the same leaves as the interrupted loop, this CPU's copies. */
 void fw_irq_tick(void) {
-${slots.flatMap((s) => TICK_OPS.map((o) => `  ${call(s, o)}`)).join("\n")}
+${slots.flatMap((s) => [...TICK_OPS.map((o) => `  ${call(s, o)}`), `  ${cmpxchgAdd(s)}`]).join("\n")}
   fw_irq_ticks[fw_irq_cpu()]++;
 }
 
@@ -123,7 +133,7 @@ ${slots.map((s, i) => `  start[${i}] = ${read(s)};`).join("\n")}
   /* At least FW_IRQ_LOOPS iterations, more (up to 64 times as many) until twice the minimum of interrupts came. */
   uint64_t loops = 0;
   for (; loops < FW_IRQ_LOOPS || (fw_irq_ticks[cpu] < 2u * FW_IRQ_MIN_TICKS && loops < 64u * FW_IRQ_LOOPS); loops++) {
-${slots.flatMap((s) => MAIN_OPS.map((o) => `    ${call(s, o)}`)).join("\n")}
+${slots.flatMap((s) => [...MAIN_OPS.map((o) => `    ${call(s, o)}`), `    ${tryAdd(s)}`]).join("\n")}
   }
   fw_irq_timer_stop();
   uint64_t ticks = fw_irq_ticks[cpu];

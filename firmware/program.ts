@@ -21,7 +21,9 @@
  * accessor), `_program_runtime.ts` (`fw.h` and the C runtime of `main.c`) and
  * `_program_round.ts` (the phases of one round). With per-CPU counters or a
  * dynamic region, `_program_runtime_ext.ts` adds their phases after the
- * rounds (`checks_runtime.c`).
+ * rounds (`checks_runtime.c`). With the `irq` option, `_program_irq.ts` adds
+ * the timer-interrupt phase (`checks_irq.c`; the image then links the arch's
+ * interrupt entry and timer from `_irq_platforms.ts`).
  *
  * @module
  */
