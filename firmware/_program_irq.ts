@@ -27,7 +27,7 @@ import { collectSlots, hex, type Slot } from "./_program_values.ts";
 
 /** Options of the interrupt phase. */
 export interface IrqPhaseOptions {
-  /** Iterations of the main loop per CPU (default 5000; up to 64 times as many until `2 × minTicks` interrupts came). */
+  /** Iterations of the main loop per CPU (default 5000; up to 64 times as many until `1.5 × minTicks` interrupts came). */
   readonly loops?: number;
   /** Timer period in microseconds (default 50). */
   readonly periodUs?: number;
@@ -130,9 +130,9 @@ ${slots.map((s, i) => `  start[${i}] = ${read(s)};`).join("\n")}
   fw_irq_setup(cpu);
   fw_barrier(cpu, ${BARRIER_BASE}, "irq-start");
   fw_irq_timer_start(FW_IRQ_PERIOD_US);
-  /* At least FW_IRQ_LOOPS iterations, more (up to 64 times as many) until twice the minimum of interrupts came. */
+  /* At least FW_IRQ_LOOPS iterations, more (up to 64 times as many) until 1.5 times the minimum of interrupts came. */
   uint64_t loops = 0;
-  for (; loops < FW_IRQ_LOOPS || (fw_irq_ticks[cpu] < 2u * FW_IRQ_MIN_TICKS && loops < 64u * FW_IRQ_LOOPS); loops++) {
+  for (; loops < FW_IRQ_LOOPS || (fw_irq_ticks[cpu] < FW_IRQ_MIN_TICKS + FW_IRQ_MIN_TICKS / 2u && loops < 64u * FW_IRQ_LOOPS); loops++) {
 ${slots.flatMap((s) => [...MAIN_OPS.map((o) => `    ${call(s, o)}`), `    ${tryAdd(s)}`]).join("\n")}
   }
   fw_irq_timer_stop();

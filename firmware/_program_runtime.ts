@@ -414,21 +414,27 @@ static fw_hook_state *fw_hook_cpu(void) {
   return &fw_hooks[reg >= base && (reg - base) % PERCPU_STRIDE == 0 && cpu < FW_CPUS ? cpu : FW_CPUS];
 }
 
-void percpu_preempt_disable(void) {
-  fw_hook_state *h = fw_hook_cpu();
+${withIrq ? `uintptr_t fw_irq_mask(void);
+void fw_irq_unmask(uintptr_t state);
+
+/* With the timer phase a handler may run inside these hooks: their call counts only grow, so the
+ * preempt hooks count with interrupts masked (a preempt count proper needs no masking: a handler
+ * leaves it as it found it). The irq hooks really mask interrupts: masked first, unmasked last. */
+` : ""}void percpu_preempt_disable(void) {
+${withIrq ? "  uintptr_t state = fw_irq_mask();\n" : ""}  fw_hook_state *h = fw_hook_cpu();
   h->pd++;
   h->depth++;
-}
+${withIrq ? "  fw_irq_unmask(state);\n" : ""}}
 
 void percpu_preempt_enable(void) {
-  fw_hook_state *h = fw_hook_cpu();
+${withIrq ? "  uintptr_t state = fw_irq_mask();\n" : ""}  fw_hook_state *h = fw_hook_cpu();
   h->pe++;
   if (h->depth <= 0) h->err |= 1;
   if (h->irq_depth > 0) h->err |= 8; /* irq_restore must come first */
   h->depth--;
-}
+${withIrq ? "  fw_irq_unmask(state);\n" : ""}}
 
-${withIrq ? "uintptr_t fw_irq_mask(void);\nvoid fw_irq_unmask(uintptr_t state);\n\n/* With the timer phase the irq hooks really mask interrupts (masked first, unmasked last), and count as before. */\n" : ""}uintptr_t percpu_irq_save(void) {
+uintptr_t percpu_irq_save(void) {
 ${withIrq ? "  uintptr_t state = fw_irq_mask();\n" : ""}  fw_hook_state *h = fw_hook_cpu();
   h->is++;
   if (FW_PREEMPT && h->depth <= 0) h->err |= 4; /* irq_save must be inside preempt_disable */

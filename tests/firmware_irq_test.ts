@@ -18,7 +18,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createPercpu, i8, u16, u32, u64, u8 } from "../mod.ts";
+import { createPercpu, i8, PercpuError, u16, u32, u64, u8 } from "../mod.ts";
 import { type BootResult, bootFirmware, buildFirmware, describeBoot } from "../firmware/build.ts";
 import type { Target } from "../sdk/targets.ts";
 import { test } from "./_harness.ts";
@@ -46,7 +46,9 @@ function irqLayoutSdk() {
   return sdk;
 }
 
-async function bootIrq(arch: Target, features: readonly ("irq" | "el2")[], root: string): Promise<BootResult> {
+type Feature = "irq" | "el2" | "preempt";
+
+async function bootIrq(arch: Target, features: readonly Feature[], root: string): Promise<BootResult> {
   const sdk = irqLayoutSdk();
   const image = await buildFirmware(sdk.layout(arch), {
     arch,
@@ -54,7 +56,7 @@ async function bootIrq(arch: Target, features: readonly ("irq" | "el2")[], root:
     features: [...features],
     out: join(root, `${arch}-${features.join(",") || "none"}`),
     // The barrier after the loop waits for the slowest CPU: ten 4-CPU boots share the host cores.
-    program: { inline: false, hammer: 20, timeoutMs: 60_000, irq: { loops: 5000, periodUs: 50, minTicks: MIN_TICKS } },
+    program: { inline: false, hammer: 20, timeoutMs: 60_000, irq: { loops: 2000, periodUs: 50, minTicks: MIN_TICKS } },
   });
   return await bootFirmware(image, { timeoutMs: 150_000, qemuArgs: ["-singlestep"] });
 }
@@ -77,9 +79,11 @@ function summary(what: string, r: BootResult): string {
 
 test("timer interrupts on 4 CPUs of every arch, aarch64 EL1 and EL2 (-singlestep): with irq every total is exact; without a guard feature exactly the plain load-op-store forms lose updates", async () => {
   await withTempDir("fw-irq", async (root) => {
-    const configs: { arch: Target; features: ("irq" | "el2")[] }[] = [
+    const configs: { arch: Target; features: Feature[] }[] = [
       ...ARCHES.flatMap((arch) => [{ arch, features: ["irq" as const] }, { arch, features: [] }]),
       { arch: "aarch64", features: ["irq", "el2"] },
+      // Both guards nest (preempt_disable, irq_save, ..., irq_restore, preempt_enable) while the handler takes them too.
+      { arch: "riscv32", features: ["preempt", "irq"] },
     ];
     const runs = await Promise.all(configs.map(({ arch, features }) =>
       bootIrq(arch, features, root).then((r) => ({ arch, features: features.join(",") || "none", irq: features.includes("irq"), r }))
@@ -118,3 +122,18 @@ test("timer interrupts on 4 CPUs of every arch, aarch64 EL1 and EL2 (-singlestep
     }
   });
 }, { only: ["deno"], timeoutMs: 300_000 });
+
+test("the interrupt phase's options are checked before anything is built", async () => {
+  const layout = irqLayoutSdk().layout("riscv64");
+  for (const [irq, field] of [[{ loops: 0 }, "loops"], [{ periodUs: 1.5 }, "periodUs"], [{ minTicks: -1 }, "minTicks"], [{ every: 1 }, "every"]] as const) {
+    await assert.rejects(
+      buildFirmware(layout, { arch: "riscv64", out: "/nonexistent/percpu-irq-never-built", program: { irq } as never }),
+      (e: unknown) => e instanceof PercpuError && e.code === "options_invalid" && e.message.includes(field),
+      field,
+    );
+  }
+  await assert.rejects(
+    bootFirmware("/nonexistent/fw.elf", { qemuArgs: [1] } as never),
+    (e: unknown) => e instanceof PercpuError && e.code === "options_invalid" && e.message.includes("qemuArgs"),
+  );
+});
