@@ -22,7 +22,7 @@ const SCALARS: readonly { name: ScalarName; c: string; u: string }[] = (
 });
 
 /** `fw.h`: the declarations shared by `main.c` and the check files, with the run's configuration as macros. */
-export function header(input: GenInput, opts: { readonly timeoutMs: number; readonly hammer: number }): string {
+export function header(input: GenInput, opts: { readonly timeoutMs: number; readonly hammer: number; readonly irqTimer?: boolean }): string {
   const { config, layout } = input;
   const conv = SCALARS.map((s) =>
     `static inline uint64_t fwb_${s.name}(${s.c} v) { return (uint64_t)(${s.u})v; }\n` +
@@ -66,6 +66,8 @@ void fw_expect_at(fw_chk *k, const char *op, uintptr_t of, uint64_t got, uint64_
 void fw_chk_end(fw_chk *k);
 void fw_barrier(uintptr_t cpu, uint32_t id, const char *name);
 int fw_bytes_equal(fw_chk *k, const char *op, const void *got, const uint8_t *want, uintptr_t n);
+/* An information line, not a check: "irq: cpu=<cpu> var=<var> <key>=<value>". */
+void fw_info(uintptr_t cpu, const char *var, const char *key, uint64_t value);
 
 /* Guard-hook accounting (per CPU). use: 0 never, 1 may, 2 must call the hooks. */
 typedef struct {
@@ -84,12 +86,19 @@ ${conv.join("\n")}
 
 void fw_round_extern(uintptr_t cpu);
 void fw_round_generic(uintptr_t cpu);
-#endif
+${opts.irqTimer ? "void fw_irq_phase(uintptr_t cpu);\n" : ""}#endif
 `;
 }
 
 /** The runtime part: printing, checks, barriers, hooks, fw_main. */
-export function mainC(input: GenInput, emitter: Emitter, initTables: readonly string[], withInline: boolean, withRuntimeExt = false): string {
+export function mainC(
+  input: GenInput,
+  emitter: Emitter,
+  initTables: readonly string[],
+  withInline: boolean,
+  withRuntimeExt = false,
+  withIrq = false,
+): string {
   const { layout, config } = input;
   const kernel = config.mode === "kernel" && !config.features.naive;
   const selfCheck = layout.selfPointerOffset !== null && !config.features.naive
@@ -272,6 +281,19 @@ int fw_bytes_equal(fw_chk *k, const char *op, const void *got, const uint8_t *wa
   return 1;
 }
 
+void fw_info(uintptr_t cpu, const char *var, const char *key, uint64_t value) {
+  fw_line l = {.n = 0};
+  fw_add(&l, "irq: cpu=");
+  fw_add_dec(&l, cpu);
+  fw_add(&l, " var=");
+  fw_add(&l, var);
+  fw_add(&l, " ");
+  fw_add(&l, key);
+  fw_add(&l, "=");
+  fw_add_dec(&l, value);
+  fw_emit(&l);
+}
+
 void fw_chk_end(fw_chk *k) {
   fw_line l = {.n = 0};
   fw_add(&l, "cpu=");
@@ -379,6 +401,8 @@ typedef struct {
   int64_t irq_depth;
   uint32_t err;
   uint32_t pad[7];
+  /* With the timer phase: the interrupt state each percpu_irq_save saved, by depth. */
+  uintptr_t irq_state[4];
 } fw_hook_state;
 /* Slot FW_CPUS counts calls that came from no known CPU. */
 static fw_hook_state fw_hooks[FW_CPUS + 1];
@@ -390,34 +414,40 @@ static fw_hook_state *fw_hook_cpu(void) {
   return &fw_hooks[reg >= base && (reg - base) % PERCPU_STRIDE == 0 && cpu < FW_CPUS ? cpu : FW_CPUS];
 }
 
-void percpu_preempt_disable(void) {
-  fw_hook_state *h = fw_hook_cpu();
+${withIrq ? `uintptr_t fw_irq_mask(void);
+void fw_irq_unmask(uintptr_t state);
+
+/* With the timer phase a handler may run inside these hooks: their call counts only grow, so the
+ * preempt hooks count with interrupts masked (a preempt count proper needs no masking: a handler
+ * leaves it as it found it). The irq hooks really mask interrupts: masked first, unmasked last. */
+` : ""}void percpu_preempt_disable(void) {
+${withIrq ? "  uintptr_t state = fw_irq_mask();\n" : ""}  fw_hook_state *h = fw_hook_cpu();
   h->pd++;
   h->depth++;
-}
+${withIrq ? "  fw_irq_unmask(state);\n" : ""}}
 
 void percpu_preempt_enable(void) {
-  fw_hook_state *h = fw_hook_cpu();
+${withIrq ? "  uintptr_t state = fw_irq_mask();\n" : ""}  fw_hook_state *h = fw_hook_cpu();
   h->pe++;
   if (h->depth <= 0) h->err |= 1;
   if (h->irq_depth > 0) h->err |= 8; /* irq_restore must come first */
   h->depth--;
-}
+${withIrq ? "  fw_irq_unmask(state);\n" : ""}}
 
 uintptr_t percpu_irq_save(void) {
-  fw_hook_state *h = fw_hook_cpu();
+${withIrq ? "  uintptr_t state = fw_irq_mask();\n" : ""}  fw_hook_state *h = fw_hook_cpu();
   h->is++;
   if (FW_PREEMPT && h->depth <= 0) h->err |= 4; /* irq_save must be inside preempt_disable */
   h->irq_depth++;
-  return (uintptr_t)0xF1A60000u + (uintptr_t)(h - fw_hooks) * 256u + (uintptr_t)h->irq_depth;
+${withIrq ? "  h->irq_state[h->irq_depth & 3] = state;\n" : ""}  return (uintptr_t)0xF1A60000u + (uintptr_t)(h - fw_hooks) * 256u + (uintptr_t)h->irq_depth;
 }
 
 void percpu_irq_restore(uintptr_t flags) {
   fw_hook_state *h = fw_hook_cpu();
   h->ir++;
   if (flags != (uintptr_t)0xF1A60000u + (uintptr_t)(h - fw_hooks) * 256u + (uintptr_t)h->irq_depth) h->err |= 2;
-  h->irq_depth--;
-}
+${withIrq ? "  uintptr_t state = h->irq_state[h->irq_depth & 3];\n" : ""}  h->irq_depth--;
+${withIrq ? "  fw_irq_unmask(state);\n" : ""}}
 
 void fw_hooks_take(uintptr_t cpu, fw_hook_snap *s) {
   s->pd = fw_hooks[cpu].pd;
@@ -488,7 +518,7 @@ ${withRuntimeExt ? "void fw_runtime_ext(uintptr_t cpu);\n" : ""}void fw_main(uin
   }
   fw_barrier(cpu, 0, "start");
   fw_round_extern(cpu);
-${withInline ? "  fw_round_generic(cpu);\n" : ""}${withRuntimeExt ? "  fw_runtime_ext(cpu);\n" : ""}  fw_hooks_total(cpu);
+${withInline ? "  fw_round_generic(cpu);\n" : ""}${withRuntimeExt ? "  fw_runtime_ext(cpu);\n" : ""}${withIrq ? "  fw_irq_phase(cpu);\n" : ""}  fw_hooks_total(cpu);
   fw_barrier(cpu, 63, "end");
   if (cpu == 0 && __atomic_exchange_n(&fw_done, 1, __ATOMIC_SEQ_CST) == 0) fw_result_and_exit();
 }

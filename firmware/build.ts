@@ -31,6 +31,7 @@ import type { Target } from "../sdk/targets.ts";
 import { FW_STACK_SIZE } from "./platform.ts";
 import { platformFor } from "./platforms.ts";
 import { firmwareProgram, type ProgramOptions } from "./program.ts";
+import { irqSources } from "./_irq_platforms.ts";
 
 /** Options of {@link buildFirmware}. */
 export interface BuildFirmwareOptions {
@@ -79,6 +80,11 @@ export interface BootFirmwareOptions {
   readonly timeoutMs?: number;
   /** Boot with this many CPUs instead of the image's count (a missing CPU must fail the run). */
   readonly cpus?: number;
+  /**
+   * Extra QEMU arguments after the platform's (e.g. `["-singlestep"]`: one guest instruction per
+   * translation block, so an interrupt can land between any two instructions, as on hardware).
+   */
+  readonly qemuArgs?: readonly string[];
 }
 
 /** One failing check (or a run-level problem with `check` "result", "fatal" or "barrier"). */
@@ -177,6 +183,11 @@ const buildSchema = z.looseObject({
     inline: z.boolean().optional(),
     hammer: z.number().int().min(1).max(1_000_000).optional(),
     timeoutMs: z.number().int().min(1).max(600_000).optional(),
+    irq: z.strictObject({
+      loops: z.number().int().min(1).max(100_000_000).optional(),
+      periodUs: z.number().int().min(1).max(1_000_000).optional(),
+      minTicks: z.number().int().min(0).optional(),
+    }).optional(),
   }).optional(),
 });
 
@@ -221,6 +232,7 @@ export function checkMachineLimit(arch: Target, cpus: number): void {
 const bootSchema = z.strictObject({
   timeoutMs: z.number().int().min(1).optional(),
   cpus: z.number().int().min(1).max(4096).optional(),
+  qemuArgs: z.array(z.string()).optional(),
 });
 
 /**
@@ -302,12 +314,16 @@ export async function buildFirmware(layout: Layout, options: BuildFirmwareOption
     "boot.S": platform.bootAsm(cfg),
     "platform.c": platform.platformC(cfg),
     ...program.files,
+    ...(options.program?.irq ? irqSources(arch) : {}),
     "link.ld": firmwareLinkerScript(platform.loadAddress, config.cpus),
   };
   const work = await mkdtemp(join(tmpdir(), `percpu-fw-${arch}-`));
   try {
     for (const [name, text] of Object.entries(sources)) await writeFile(join(work, name), text);
-    const units = ["percpu.S", "boot.S", "platform.c", ...(generated.files["percpu_runtime.c"] !== undefined ? ["percpu_runtime.c"] : []), ...program.sources];
+    const units = [
+      "percpu.S", "boot.S", "platform.c", ...(generated.files["percpu_runtime.c"] !== undefined ? ["percpu_runtime.c"] : []),
+      ...(options.program?.irq ? ["irq.S", "irq.c"] : []), ...program.sources,
+    ];
     await linkFirmware(work, arch, units);
     const elf = await readFile(join(work, "fw.elf"));
     const metadata = { arch, cpus: config.cpus, el2, features: config.features, expectedChecks: program.expectedChecks, units };
@@ -465,7 +481,7 @@ export async function bootFirmware(image: FirmwareImage | string, options: BootF
   checkMachineLimit(img.arch, cpus);
   const { command, args } = platform.qemu(img.image, { cpus, el2: img.el2, lse: img.lse === true });
   const started = performance.now();
-  const r = await exec(command, args, { timeoutMs: options.timeoutMs ?? defaultBootTimeoutMs(cpus) });
+  const r = await exec(command, [...args, ...(options.qemuArgs ?? [])], { timeoutMs: options.timeoutMs ?? defaultBootTimeoutMs(cpus) });
   return parseBoot(img, { ...r, durationMs: performance.now() - started, bootedCpus: cpus });
 }
 

@@ -21,7 +21,9 @@
  * accessor), `_program_runtime.ts` (`fw.h` and the C runtime of `main.c`) and
  * `_program_round.ts` (the phases of one round). With per-CPU counters or a
  * dynamic region, `_program_runtime_ext.ts` adds their phases after the
- * rounds (`checks_runtime.c`).
+ * rounds (`checks_runtime.c`). With the `irq` option, `_program_irq.ts` adds
+ * the timer-interrupt phase (`checks_irq.c`; the image then links the arch's
+ * interrupt entry and timer from `_irq_platforms.ts`).
  *
  * @module
  */
@@ -30,6 +32,9 @@ import { roundC } from "./_program_round.ts";
 import { header, initArray, mainC } from "./_program_runtime.ts";
 import { collectSlots, Emitter } from "./_program_values.ts";
 import { runtimeExtC } from "./_program_runtime_ext.ts";
+import { irqPhaseC, type IrqPhaseOptions } from "./_program_irq.ts";
+
+export type { IrqPhaseOptions } from "./_program_irq.ts";
 
 /** Options of {@link firmwareProgram}. */
 export interface ProgramOptions {
@@ -39,11 +44,17 @@ export interface ProgramOptions {
   readonly hammer?: number;
   /** Milliseconds a barrier waits while no CPU makes progress before the run fails (default 750 per CPU, at least 3000). */
   readonly timeoutMs?: number;
+  /**
+   * Add the timer-interrupt phase (`checks_irq.c`, `firmware/_program_irq.ts`): the image then also
+   * links the arch's interrupt entry and timer driver (`irq.S`, `irq.c`), and with the `irq` feature
+   * `percpu_irq_save`/`percpu_irq_restore` really mask interrupts. Off by default.
+   */
+  readonly irq?: IrqPhaseOptions;
 }
 
 /** The generated C sources and what the run must report. */
 export interface FirmwareProgram {
-  /** File name → C text: `fw.h`, `main.c`, `checks.c` and, with `inline`, `checks_generic.c`. */
+  /** File name → C text: `fw.h`, `main.c`, `checks.c` and, with `inline`, `checks_generic.c` (with `irq`, `checks_irq.c`). */
   readonly files: Readonly<Record<string, string>>;
   /** Names of the C files to compile. */
   readonly sources: readonly string[];
@@ -80,7 +91,7 @@ function defaultBarrierIdleMs(cpus: number): number {
  * ```
  */
 export function firmwareProgram(input: GenInput, options: ProgramOptions = {}): FirmwareProgram {
-  const opts: Required<ProgramOptions> = {
+  const opts = {
     inline: options.inline ?? true,
     hammer: options.hammer ?? DEFAULT_HAMMER,
     timeoutMs: options.timeoutMs ?? defaultBarrierIdleMs(input.config.cpus),
@@ -92,17 +103,19 @@ export function firmwareProgram(input: GenInput, options: ProgramOptions = {}): 
   const initTables = input.vars.map((v) => initArray(`fw_init_${v.layout.name}`, v.layout.init));
   // Counters and the dynamic allocator (firmware/_program_runtime_ext.ts): phases after the rounds, when the layout has them.
   const runtimeExt = runtimeExtC(input);
+  const irq = options.irq ? irqPhaseC(input, options.irq) : null;
   const files: Record<string, string> = {
-    "fw.h": header(input, opts),
-    "main.c": mainC(input, emitter, initTables, inline !== null, runtimeExt !== null),
+    "fw.h": header(input, { ...opts, irqTimer: irq !== null }),
+    "main.c": mainC(input, emitter, initTables, inline !== null, runtimeExt !== null, irq !== null),
     "checks.c": extern.text,
   };
   if (inline) files["checks_generic.c"] = inline.text;
   if (runtimeExt) files["checks_runtime.c"] = runtimeExt.text;
+  if (irq) files["checks_irq.c"] = irq.text;
   const perCpu = 1 + extern.checks + (inline?.checks ?? 0) + 1; // reg + rounds + hooks total
   return {
     files,
     sources: Object.keys(files).filter((f) => f.endsWith(".c")),
-    expectedChecks: perCpu * input.config.cpus + 1 + (runtimeExt?.checks ?? 0), // + CPU 0's runtime check
+    expectedChecks: perCpu * input.config.cpus + 1 + (runtimeExt?.checks ?? 0) + (irq?.checks ?? 0), // + CPU 0's runtime check
   };
 }
