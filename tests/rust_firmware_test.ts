@@ -26,7 +26,7 @@ import { generatorInput } from "../sdk/plan.ts";
 import { leafOps } from "../sdk/symbols.ts";
 import type { Target } from "../sdk/targets.ts";
 import { test } from "./_harness.ts";
-import { disassemble, OBJDUMP, runOk } from "./_toolchain.ts";
+import { disassemble, OBJDUMP, run, runOk } from "./_toolchain.ts";
 import { withTempDir } from "./_tmp.ts";
 
 /**
@@ -396,7 +396,7 @@ test("percpu.rs per arch: every catalog op on every leaf, guards where the arch'
   assert.ok(el2.includes("tpidr_el2") && !el2.includes("tpidr_el1"));
 });
 
-test("kernel-mode percpu.rs of every 64-bit arch compiles warning-free for its bare-metal target with every feature set (edition 2024; 2021 too without features)", async () => {
+test("kernel-mode percpu.rs of every 64-bit arch compiles warning-free for its bare-metal target with every feature set (edition 2024; 2021 too without features); lse only with +lse", async () => {
   await withTempDir("rust-fw-features", async (dir) => {
     const sdk = firmwareSdk();
     const sets = [[], ["preempt", "irq"], ["naive"], ["naive", "preempt"]] as const;
@@ -411,6 +411,14 @@ test("kernel-mode percpu.rs of every 64-bit arch compiles warning-free for its b
         await writeFile(join(sub, "percpu.rs"), gen.files["percpu.rs"]!);
         // A public module: rustc type-checks and lints every item (the boots above run the code of the feature sets they use).
         await writeFile(join(sub, "lib.rs"), '#![no_std]\n#[path = "percpu.rs"] pub mod percpu;\n');
+        if ((features as readonly string[]).includes("lse")) {
+          // Without +lse the atomics would be LL/SC loops, not percpu.h's lse forms: the module refuses to build.
+          const r = await run(bareMetalRustc(), [
+            "--edition", "2024", "--crate-type", "lib", "--emit=obj", "--target", target, "--sysroot", sysroot, "-C", "panic=abort", "lib.rs", "-o", "nolse.o",
+          ], { cwd: sub, timeoutMs: 300_000 });
+          assert.notEqual(r.code, 0, "percpu.rs with lse builds without +lse");
+          assert.match(r.stderr, /generated with features lse: compile with -C target-feature=\+lse/);
+        }
         for (const edition of features.length === 0 ? ["2021", "2024"] : ["2024"]) {
           await runOk(bareMetalRustc(), [
             "--edition", edition, "--crate-type", "lib", "--emit=obj", "--target", target, "--sysroot", sysroot,
