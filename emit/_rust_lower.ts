@@ -24,10 +24,9 @@
  * Read-modify-write ops on aarch64, riscv64 and loongarch64 are one atomic
  * on the address computed from the register (`core::sync::atomic`, relaxed:
  * LL/SC on ARMv8.0, `amoadd`/`amadd` and LR/SC or LL/SC loops, masked ones
- * for 8/16-bit values): a migration between computing the address and the
- * atomic only makes the update land, whole, on the CPU the address was
- * computed on, so they take no guard — the reasoning of percpu.h's AMO
- * forms, extended to the 8/16-bit values percpu.h guards on riscv.
+ * for 8/16-bit values; with `lse` the counter ops are `stadd`/`stclr`/`stset`/
+ * `steor` asm and the others `ldadd`/`swp`/`cas` under `+lse`). Which of them
+ * take the guard is percpu.h's decision (emit/percpu_rs.ts `rustRmwGuarded`).
  *
  * @module
  */
@@ -122,7 +121,8 @@ export interface RustIsa {
   write(leaf: PlacedLeaf, acc: LeafAccess): Lowered;
   /**
    * An integer read-modify-write op as its own instructions (x86_64: one
-   * `%gs` instruction), or null: one atomic on the address from {@link address}.
+   * `%gs` instruction; aarch64 with `lse`: the counter ops as `stadd`/`stclr`/
+   * `stset`/`steor`), or null: one atomic on the address from {@link address}.
    */
   rmw(op: LocalRmwOp, leaf: PlacedLeaf, acc: LeafAccess): string[] | null;
   /** Statements binding `p: usize`, the address of the leaf's current copy. */
@@ -262,6 +262,18 @@ function x86_64Isa(input: GenInput): RustIsa {
         `unsafe { core::arch::asm!("${lock}${mnemonic}${sfx} {0${mod}}, ${mem}", in(${c}) val, ${acc.gs.operands}, ${opts}) }`,
       ];
       const t = leaf.scalar;
+      const unary = (mnemonic: string): string[] => [
+        ...acc.gs.prelude,
+        `unsafe { core::arch::asm!("${lock}${mnemonic}${sfx} ${mem}", ${acc.gs.operands}, ${opts}) }`,
+      ];
+      // xadd leaves the old value in the register; the new one is the old plus the operand (Linux's this_cpu_add_return).
+      const xadd = (operand: string): string[] => [
+        ...acc.gs.prelude,
+        `let d: ${t} = ${operand};`,
+        `let old: ${t};`,
+        `unsafe { core::arch::asm!("${lock}xadd${sfx} {v${mod}}, ${mem}", v = inout(${c}) d => old, ${acc.gs.operands}, ${opts}) }`,
+        "old.wrapping_add(d)",
+      ];
       return match(op)
         .returnType<string[]>()
         .with("add_current", () => arith("add"))
@@ -281,6 +293,23 @@ function x86_64Isa(input: GenInput): RustIsa {
           `let old: ${t};`,
           `unsafe { core::arch::asm!("${lock}cmpxchg${sfx} {d${mod}}, ${mem}", d = in(${c}) desired, ${acc.gs.operands}, inout("${ax}") expected => old, ${opts}) }`,
           "old",
+        ])
+        .with("inc_current", () => unary("inc"))
+        .with("dec_current", () => unary("dec"))
+        .with("add_return_current", () => xadd("val"))
+        .with("sub_return_current", () => xadd("val.wrapping_neg()"))
+        .with("inc_return_current", () => xadd("1"))
+        .with("dec_return_current", () => xadd(`(1 as ${t}).wrapping_neg()`))
+        .with("try_cmpxchg_current", () => [
+          ...acc.gs.prelude,
+          `let found: ${t};`,
+          "let ok: u8;",
+          // cmpxchg sets ZF on success (percpu.h takes it as a flag output; Rust asm has none, so `sete`).
+          `unsafe { core::arch::asm!("${lock}cmpxchg${sfx} {d${mod}}, ${mem}", "sete {ok}", d = in(${c}) desired, ok = out(reg_byte) ok, ${acc.gs.operands}, inout("${ax}") *expected => found, ${opts}) }`,
+          "if ok == 0 {",
+          "    *expected = found;",
+          "}",
+          "ok != 0",
         ])
         .exhaustive();
     },
@@ -360,7 +389,35 @@ function aarch64Isa(input: GenInput): RustIsa {
         guarded: true,
       };
     },
-    rmw: () => null,
+    rmw(op, leaf, acc) {
+      if (!input.config.features.lse) return null;
+      // lse: the counter ops as percpu.h's lse forms, the store-only atomics (stadd/stclr/stset/steor; LLVM would
+      // write `ldadd` into a dead register); the others are core atomics, which +lse makes ldadd, swp and cas.
+      const { ex, r } = A64_KINDS[leafKind(leaf.scalar, pointerBytes)];
+      const t = leaf.scalar;
+      const store = (mnemonic: string, operand: string): string[] => [
+        "unsafe {",
+        ...indent1([
+          ...acc.offsetPrelude,
+          ...base(),
+          `let p = base + ${acc.constOffset === null ? "o" : "Self::OFFSET"};`,
+          `let v: ${t} = ${operand};`,
+          `core::arch::asm!("${mnemonic}${ex ?? ""} {v:${r}}, [{p}]", p = in(reg) p, v = in(reg) v, options(nostack, preserves_flags));`,
+        ]),
+        "}",
+      ];
+      return match(op)
+        .returnType<string[] | null>()
+        .with("add_current", () => store("stadd", "val"))
+        .with("sub_current", () => store("stadd", "val.wrapping_neg()"))
+        .with("and_current", () => store("stclr", "!val"))
+        .with("or_current", () => store("stset", "val"))
+        .with("xor_current", () => store("steor", "val"))
+        .with("inc_current", () => store("stadd", "1"))
+        .with("dec_current", () => store("stadd", `(1 as ${t}).wrapping_neg()`))
+        .with("xchg_current", "cmpxchg_current", "add_return_current", "sub_return_current", "inc_return_current", "dec_return_current", "try_cmpxchg_current", () => null)
+        .exhaustive();
+    },
     address(acc) {
       return [...acc.offsetPrelude, ...base(), `let p = base + ${acc.constOffset === null ? "o" : "Self::OFFSET"};`];
     },
@@ -373,6 +430,11 @@ function aarch64Isa(input: GenInput): RustIsa {
       ];
     },
   };
+}
+
+/** Indents lines by one level of four spaces. */
+function indent1(lines: readonly string[]): string[] {
+  return lines.map((l) => (l === "" ? l : "    " + l));
 }
 
 /** Largest signed 12-bit displacement (riscv and loongarch loads and stores, `addi`). */

@@ -26,7 +26,10 @@
  * `%gs`-relative instructions, aarch64 `mrs` + `ldr [x, #off]`, riscv64
  * `ld r, off(gp)`, loongarch64 `ld.d r, $r21, off`); the read-modify-write
  * ops are one `%gs` instruction on x86_64 and one atomic on the address
- * computed from the register elsewhere. Pointers are made from the register
+ * computed from the register elsewhere, guarded there as percpu.h guards them
+ * (the `this_cpu` ops always, the counter ops unless the variable is
+ * `counter: true`; see {@link rustRmwGuarded}). `try_cmpxchg_current` takes
+ * `&mut expected` and returns a `bool`, as C's `T *expected`. Pointers are made from the register
  * value with `core::ptr::with_exposed_provenance(_mut)` (the areas are memory
  * the Rust program never saw as an allocation, or a buffer `init` exposes),
  * never from `&self`. The runtime (`init`, `init_in_place`,
@@ -280,7 +283,11 @@ function rustParam(name: string): string {
   return name === "v" ? "val" : name;
 }
 
-/** The `core::sync::atomic` form of each local read-modify-write op on `a` (an atomic reference) with ordering `o`. */
+/**
+ * The `core::sync::atomic` form of each local read-modify-write op on `a` (an atomic reference) with ordering `o`:
+ * an expression (the op's value) or statements. `_return` ops add the operand once more to the old value the
+ * atomic leaves (Linux's `this_cpu_add_return` on AMO arches: `ldadd`, `amoadd`, `amadd`).
+ */
 const ATOMIC_RMW = {
   add_current: (a: string, o: string) => `${a}.fetch_add(val, ${o});`,
   sub_current: (a: string, o: string) => `${a}.fetch_sub(val, ${o});`,
@@ -289,6 +296,14 @@ const ATOMIC_RMW = {
   xor_current: (a: string, o: string) => `${a}.fetch_xor(val, ${o});`,
   xchg_current: (a: string, o: string) => `${a}.swap(val, ${o})`,
   cmpxchg_current: (a: string, o: string) => `match ${a}.compare_exchange(expected, desired, ${o}, ${o}) {\n    Ok(v) | Err(v) => v,\n}`,
+  inc_current: (a: string, o: string) => `${a}.fetch_add(1, ${o});`,
+  dec_current: (a: string, o: string) => `${a}.fetch_sub(1, ${o});`,
+  add_return_current: (a: string, o: string) => `${a}.fetch_add(val, ${o}).wrapping_add(val)`,
+  sub_return_current: (a: string, o: string) => `${a}.fetch_sub(val, ${o}).wrapping_sub(val)`,
+  inc_return_current: (a: string, o: string) => `${a}.fetch_add(1, ${o}).wrapping_add(1)`,
+  dec_return_current: (a: string, o: string) => `${a}.fetch_sub(1, ${o}).wrapping_sub(1)`,
+  try_cmpxchg_current: (a: string, o: string) =>
+    `match ${a}.compare_exchange(*expected, desired, ${o}, ${o}) {\n    Ok(_) => true,\n    Err(found) => {\n        *expected = found;\n        false\n    }\n}`,
 } as const satisfies Record<LocalRmwOp, (a: string, o: string) => string>;
 
 /** The naive (one area, plain memory) form of each local read-modify-write op on `q`, from the catalog's C model. */
@@ -301,6 +316,13 @@ function naiveRmw(op: LocalRmwOp): string {
     .with("xor_current", () => "q.write_volatile(q.read_volatile() ^ val)")
     .with("xchg_current", () => "let old = q.read_volatile(); q.write_volatile(val); old")
     .with("cmpxchg_current", () => "let old = q.read_volatile(); if old == expected { q.write_volatile(desired) } old")
+    .with("inc_current", () => "q.write_volatile(q.read_volatile().wrapping_add(1))")
+    .with("dec_current", () => "q.write_volatile(q.read_volatile().wrapping_sub(1))")
+    .with("add_return_current", () => "let new = q.read_volatile().wrapping_add(val); q.write_volatile(new); new")
+    .with("sub_return_current", () => "let new = q.read_volatile().wrapping_sub(val); q.write_volatile(new); new")
+    .with("inc_return_current", () => "let new = q.read_volatile().wrapping_add(1); q.write_volatile(new); new")
+    .with("dec_return_current", () => "let new = q.read_volatile().wrapping_sub(1); q.write_volatile(new); new")
+    .with("try_cmpxchg_current", () => "let old = q.read_volatile(); if old == *expected { q.write_volatile(desired); true } else { *expected = old; false }")
     .exhaustive();
 }
 
@@ -313,7 +335,44 @@ const RMW_DOC = {
   xor_current: "`xor`s `val` into the current CPU's value",
   xchg_current: "Replaces the current CPU's value with `val`, returning the old one",
   cmpxchg_current: "Stores `desired` if the current CPU's value is `expected`; returns the old value",
+  inc_current: "Adds 1 to the current CPU's value (wrapping; Linux's `this_cpu_inc`)",
+  dec_current: "Subtracts 1 from the current CPU's value (wrapping; Linux's `this_cpu_dec`)",
+  add_return_current: "Adds `val` to the current CPU's value (wrapping) and returns the new value",
+  sub_return_current: "Subtracts `val` from the current CPU's value (wrapping) and returns the new value",
+  inc_return_current: "Adds 1 to the current CPU's value (wrapping) and returns the new value",
+  dec_return_current: "Subtracts 1 from the current CPU's value (wrapping) and returns the new value",
+  try_cmpxchg_current:
+    "Stores `desired` if the current CPU's value is `*expected` and returns true; else writes the value found into `*expected` and returns false (Linux's `this_cpu_try_cmpxchg`, C's `T *expected`)",
 } as const satisfies Record<LocalRmwOp, string>;
+
+/**
+ * Whether a local read-modify-write op takes the guard (when a guard feature is on), as percpu.h decides: never on
+ * x86_64 (one `%gs` instruction); always in naive builds (plain memory); on aarch64, riscv64 and loongarch64 the ops
+ * whose result or target must be this CPU's (guard class `this_cpu`: xchg, cmpxchg, try_cmpxchg, the `_return` ops)
+ * always, and the counter ops (guard class `lowering`) unless the variable is `counter: true` and the op is one atomic
+ * on the computed address (riscv64 has no 8/16-bit AMO: percpu.h guards those there).
+ *
+ * @example
+ * ```ts
+ * import { createPercpu, u64 } from "../mod.ts";
+ * import { resolveConfig } from "../sdk/config.ts";
+ * import { generatorInput } from "../sdk/plan.ts";
+ * import { rustRmwGuarded } from "./percpu_rs.ts";
+ * const sdk = createPercpu();
+ * sdk.define("EVENTS", u64, 0, { counter: true });
+ * const input = generatorInput(sdk.layout("aarch64"), resolveConfig({ arch: "aarch64", features: ["preempt"] }));
+ * const leaf = input.vars[0]!.leaves[0]!;
+ * rustRmwGuarded(input, leaf, "add_current"); // false
+ * rustRmwGuarded(input, leaf, "add_return_current"); // true
+ * ```
+ */
+export function rustRmwGuarded(input: GenInput, leaf: PlacedLeaf, op: LocalRmwOp): boolean {
+  const { arch, features } = input.config;
+  if (features.naive) return true;
+  if (arch === "x86_64") return false;
+  if (LEAF_OP_SPECS[op].guard === "this_cpu") return true;
+  return !(leaf.counter === true && !(arch === "riscv64" && leaf.size < 4));
+}
 
 /** A local read-modify-write op: the arch's instructions, else one atomic on the computed address; naive: guarded plain memory. */
 function localRmw(op: LocalRmwOp, c: OpContext): { doc: string[]; body: string[] } {
@@ -321,14 +380,31 @@ function localRmw(op: LocalRmwOp, c: OpContext): { doc: string[]; body: string[]
     return { doc: [`${RMW_DOC[op]}, inside the guard (naive: plain memory).`], body: [...c.guard, `unsafe { let q = ${c.cur}; ${naiveRmw(op)} }`] };
   }
   const own = c.isa.rmw(op, c.leaf, c.acc);
-  if (own !== null) return { doc: [`${RMW_DOC[op]}: one \`%gs\` instruction, atomic against interrupts and preemption.`], body: own };
+  if (own !== null && c.input.config.arch === "x86_64") {
+    return { doc: [`${RMW_DOC[op]}: one \`%gs\` instruction, atomic against interrupts and preemption.`], body: own };
+  }
   const atomic = `core::sync::atomic::${atomicName(c.leaf.scalar)}::from_ptr(core::ptr::with_exposed_provenance_mut(p))`;
+  const guarded = rustRmwGuarded(c.input, c.leaf, op);
   return {
-    doc: [
-      `${RMW_DOC[op]}: one atomic on the address computed from ${c.isa.register} (a migration in between`,
-      "only makes the whole update land on the CPU the address was computed on), so no guard.",
+    doc: guarded
+      ? [
+        `${RMW_DOC[op]}: one atomic on the address computed from ${c.isa.register}, inside the guard of the preempt / irq`,
+        LEAF_OP_SPECS[op].guard === "this_cpu"
+          ? "features (the result or the target must be this CPU's)."
+          : "features (a counter op of a variable not declared `counter: true`).",
+      ]
+      : [
+        `${RMW_DOC[op]}: one atomic on the address computed from ${c.isa.register} (a migration in between`,
+        "only makes the whole update land on the CPU the address was computed on; `counter: true`), so no guard.",
+      ],
+    body: [
+      ...(guarded ? c.guard : []),
+      ...(own ?? [
+        "unsafe {",
+        ...indent([...c.isa.address(c.acc), ...ATOMIC_RMW[op](atomic, "core::sync::atomic::Ordering::Relaxed").split("\n")], 1),
+        "}",
+      ]),
     ],
-    body: ["unsafe {", ...indent([...c.isa.address(c.acc), ...ATOMIC_RMW[op](atomic, "core::sync::atomic::Ordering::Relaxed").split("\n")], 1), "}"],
   };
 }
 
@@ -370,6 +446,13 @@ const OP_METHODS = {
   xor_current: (c: OpContext) => localRmw("xor_current", c),
   xchg_current: (c: OpContext) => localRmw("xchg_current", c),
   cmpxchg_current: (c: OpContext) => localRmw("cmpxchg_current", c),
+  inc_current: (c: OpContext) => localRmw("inc_current", c),
+  dec_current: (c: OpContext) => localRmw("dec_current", c),
+  add_return_current: (c: OpContext) => localRmw("add_return_current", c),
+  sub_return_current: (c: OpContext) => localRmw("sub_return_current", c),
+  inc_return_current: (c: OpContext) => localRmw("inc_return_current", c),
+  dec_return_current: (c: OpContext) => localRmw("dec_return_current", c),
+  try_cmpxchg_current: (c: OpContext) => localRmw("try_cmpxchg_current", c),
   remote_add: (c: OpContext) => remoteRmw("remote_add", c),
   remote_cmpxchg: (c: OpContext) => remoteRmw("remote_cmpxchg", c),
 } as const satisfies Record<LeafOp, (c: OpContext) => { doc: string[]; body: string[] }>;
@@ -419,9 +502,11 @@ function scalarMethods(input: GenInput, isa: RustIsa, leaf: PlacedLeaf, acc: Lea
       "&self",
       ...(spec.target === "remote" ? ["cpu_id: usize"] : []),
       ...acc.params.split(", ").filter(Boolean),
-      ...spec.values.map((v) => `${rustParam(v)}: ${t}`),
+      // `ok` ops (try_cmpxchg) take the first value by `&mut`, as C's `T *expected`.
+      ...spec.values.map((v, i) => `${rustParam(v)}: ${spec.returns === "ok" && i === 0 ? "&mut " : ""}${t}`),
     ];
-    const sig = `pub ${isUnsafeOp(op) ? "unsafe " : ""}fn ${op}(${params.join(", ")})${spec.returns === "value" ? ` -> ${t}` : ""}`;
+    const ret = spec.returns === "value" ? ` -> ${t}` : spec.returns === "ok" ? " -> bool" : "";
+    const sig = `pub ${isUnsafeOp(op) ? "unsafe " : ""}fn ${op}(${params.join(", ")})${ret}`;
     return method(doc, sig, body);
   });
 }
@@ -897,6 +982,15 @@ export function emitRust(input: GenInput): string {
     "#![allow(dead_code, non_camel_case_types, non_upper_case_globals, non_snake_case, unused_unsafe)]",
     "#![allow(clippy::missing_safety_doc, clippy::mut_from_ref, clippy::identity_op)]",
     "",
+    ...(config.features.lse
+      ? [
+        "// features lse: the read-modify-write ops are core atomics, one ARMv8.1 instruction each (stadd, ldadd, swp, cas)",
+        "// only when the crate is compiled for LSE.",
+        '#[cfg(not(target_feature = "lse"))]',
+        'compile_error!("percpu.rs was generated with features lse: compile with -C target-feature=+lse");',
+        "",
+      ]
+      : []),
     `/// Bytes used by one area.`,
     `pub const PERCPU_AREA_SIZE: usize = ${layout.areaSize};`,
     `/// Distance between consecutive areas.`,

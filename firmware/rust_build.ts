@@ -99,6 +99,21 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** The flags every bare-metal crate of the firmware is compiled with (core included). */
+/**
+ * The rustc flags a generation's features need: `lse` (aarch64 ARMv8.1 atomics) compiles the program with
+ * `-C target-feature=+lse`, so the module's `core::sync::atomic` RMW ops are the single LSE instructions of
+ * percpu.h's lse forms (`stadd`, `ldadd`, `swp`, `cas`, ...); percpu.rs refuses to build without it.
+ *
+ * @example
+ * ```ts
+ * import { rustFeatureFlags } from "./rust_build.ts";
+ * rustFeatureFlags(true); // ["-C", "target-feature=+lse"]
+ * ```
+ */
+export function rustFeatureFlags(lse: boolean): string[] {
+  return lse ? ["-C", "target-feature=+lse"] : [];
+}
+
 const COMMON_FLAGS = ["-C", "opt-level=2", "-C", "panic=abort", "-C", "debuginfo=0", "-C", "relocation-model=static"];
 
 /**
@@ -236,7 +251,7 @@ export async function buildRustFirmware(layout: Layout, options: BuildRustFirmwa
   if (config.features.naive) fail("options_invalid", ["features", "naive"], "Cannot build Rust firmware with naive: it runs on every CPU");
   checkMachineLimit(config.arch, config.cpus);
   const platform = platformFor(config.arch);
-  const cfg = { cpus: config.cpus, el2: config.features.el2 };
+  const cfg = { cpus: config.cpus, el2: config.features.el2, lse: config.features.lse };
   const program = rustFirmwareProgram(generatorInput(options.expect ?? layout, config), options.program ?? {});
   const sources: Record<string, string> = {
     "percpu.S": generated.files["percpu.S"]!,
@@ -256,7 +271,7 @@ export async function buildRustFirmware(layout: Layout, options: BuildRustFirmwa
     const rustc = bareMetalRustc();
     await Promise.all([
       ...units.map((u) => execOk("clang-19", [...flags, "-c", u, "-o", `${u}.o`], work)),
-      execOk(rustc, ["--edition", "2024", "--crate-type", "staticlib", "--target", target, "--sysroot", sysroot, ...COMMON_FLAGS, "-D", "warnings", "fw.rs", "-o", "libfw.a"], work, 300_000),
+      execOk(rustc, ["--edition", "2024", "--crate-type", "staticlib", "--target", target, "--sysroot", sysroot, ...COMMON_FLAGS, "-D", "warnings", ...rustFeatureFlags(config.features.lse), "fw.rs", "-o", "libfw.a"], work, 300_000),
     ]);
     await execOk("ld.lld-19", ["-nostdlib", "-static", "--gc-sections", "-T", "link.ld", "-L", ".", "-o", "fw.elf", ...units.map((u) => `${u}.o`), "libfw.a"], work);
     const elf = await readFile(join(work, "fw.elf"));
@@ -264,7 +279,7 @@ export async function buildRustFirmware(layout: Layout, options: BuildRustFirmwa
     const files: Record<string, string | Uint8Array> = { ...sources, "fw.elf": elf, "firmware.json": JSON.stringify(metadata, null, 2) + "\n" };
     await writeGeneratedFiles(options.out, files);
     const dir = resolve(options.out);
-    return { arch: config.arch, cpus: config.cpus, el2: cfg.el2, image: join(dir, "fw.elf"), dir, files: Object.keys(files), expectedChecks: program.expectedChecks };
+    return { arch: config.arch, cpus: config.cpus, el2: cfg.el2, lse: cfg.lse, image: join(dir, "fw.elf"), dir, files: Object.keys(files), expectedChecks: program.expectedChecks };
   } finally {
     await rm(work, { recursive: true, force: true });
   }

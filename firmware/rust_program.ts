@@ -45,6 +45,27 @@ export interface RustFirmwareProgram {
   readonly expectedChecks: number;
 }
 
+/**
+ * Whether a current-CPU read-modify-write op must (true) or must never (false) call the hooks when a guard feature
+ * is on, by percpu.h's rule; null for the other ops. x86_64: one `%gs` instruction, never. aarch64, riscv64,
+ * loongarch64: the ops of guard class `this_cpu` (xchg, cmpxchg, try_cmpxchg, `_return`) always; the counter ops
+ * only when the variable is not `counter: true`, or the arch has no single atomic for it (riscv 8/16-bit).
+ */
+function rmwGuardExpected(input: GenInput, slot: Slot, op: LeafOp): boolean | null {
+  const spec = LEAF_OP_SPECS[op];
+  if (!spec.integer || spec.target !== "current") return null;
+  if (input.config.arch === "x86_64") return false;
+  if (spec.guard === "this_cpu") return true;
+  const oneAtomic = !(input.config.arch === "riscv64" && slot.leaf.size < 4);
+  return !(slot.leaf.counter === true && oneAtomic);
+}
+
+/** Whether an op changes the value whatever its operands (inc, dec, the `_return` ops: no identity operand, not a swap or compare). */
+function changesValue(op: LeafOp): boolean {
+  const spec = LEAF_OP_SPECS[op];
+  return spec.integer && spec.target === "current" && spec.identity === null && spec.model !== null && spec.values.length <= 1 && op !== "xchg_current";
+}
+
 /** A `u64` literal of Rust. */
 function lit(v: bigint): string {
   return `0x${v.toString(16)}`;
@@ -615,7 +636,11 @@ export function rustFirmwareProgram(input: GenInput, options: RustProgramOptions
     what,
     `hooks_check(&mut k, cpu, &hs, ${str(op)}, ${usage});`,
   ];
-  const usage = (op: LeafOp | "reset_to_init"): number => {
+  const usage = (op: LeafOp | "reset_to_init", slot?: Slot): number => {
+    if (slot !== undefined && op !== "reset_to_init") {
+      const exact = rmwGuardExpected(input, slot, op);
+      if (exact !== null) return exact ? 2 : 0;
+    }
     const u = guardUse(input, op);
     return u === "never" ? 0 : u === "may" ? 1 : 2;
   };
@@ -639,8 +664,17 @@ export function rustFirmwareProgram(input: GenInput, options: RustProgramOptions
     for (const op of leafOps(s.leaf.scalar)) {
       const spec = LEAF_OP_SPECS[op];
       const operand = spec.identity === "zero" ? "0" : spec.identity === "ones" ? lit(s.mask) : "r";
+      if (spec.returns === "ok") {
+        // try_cmpxchg with the current value: succeeds, leaves the value and `*expected` as they are.
+        const invoked = call(s, op, { values: ["&mut e", value(s, "r")] });
+        inner.push(...hooked(op, usage(op, s), `let mut e = ${value(s, "r")}; let ok = ${invoked}; k.expect(${str(`${op}/ok`)}, ok as u64, 1); k.expect(${str(`${op}/expected`)}, ${bits(s, "e")}, r);`));
+        continue;
+      }
+      // Ops that change the value whatever the operand (inc, dec, the _return ops) are watched in the ops phase: here
+      // another CPU may read this value remotely at any time.
+      if (changesValue(op)) continue;
       const invoked = call(s, op, { values: spec.values.map(() => value(s, operand)) });
-      inner.push(...hooked(op, usage(op), spec.returns === "value" ? `k.expect(${str(op)}, ${bits(s, invoked)}, r);` : `${invoked};`));
+      inner.push(...hooked(op, usage(op, s), spec.returns === "value" ? `k.expect(${str(op)}, ${bits(s, invoked)}, r);` : `${invoked};`));
     }
     inner.push(`k.expect("unchanged", ${bits(s, call(s, "read_current_raw"))}, r);`);
     check(s.name, "hooks", inner);
@@ -711,6 +745,7 @@ export function rustFirmwareProgram(input: GenInput, options: RustProgramOptions
   // 6. read-modify-write semantics: every integer op of the catalog twice (a fresh operand, then the
   // current value, which makes compare-style ops hit); expected values from the catalog's models
   const rmwOps = INTEGER_OPS.filter((op) => LEAF_OP_SPECS[op].model !== null);
+  const covered = new Set<string>();
   for (const s of ints) {
     const steps: string[] = [];
     let phase = 20;
@@ -725,15 +760,35 @@ export function rustFirmwareProgram(input: GenInput, options: RustProgramOptions
       for (const firstIsCurrent of [false, true]) {
         const operands = spec.values.map((_, i) => (i === 0 && firstIsCurrent ? now : fresh()));
         const outcomes = now.map((old, c) => spec.model!(old, operands.map((o) => o[c]!), s.mask));
-        const invoked = call(s, op, { cpu: "cpu", values: operands.map((o) => value(s, `${t((c) => o[c]!)}[cpu]`)) });
+        const args = operands.map((o) => value(s, `${t((c) => o[c]!)}[cpu]`));
         const tag = `${op}${firstIsCurrent ? "/current" : ""}`;
-        if (spec.returns === "value") steps.push(`k.expect(${str(`${tag}/returned`)}, ${bits(s, invoked)}, ${t((c) => outcomes[c]!.result!)}[cpu]);`);
-        else steps.push(`${invoked};`);
+        // The hooks of every op, here too (the ones that change the value whatever the operand only here).
+        const watched = (line: string): string[] => hooked(op, usage(op, s), line);
+        if (spec.returns === "ok") {
+          // try_cmpxchg: the bool, and `*expected` (unchanged on success, the value found on failure).
+          const invoked = call(s, op, { cpu: "cpu", values: ["&mut e", ...args.slice(1)] });
+          steps.push(
+            `let mut e = ${args[0]};`,
+            ...watched(`let ok = ${invoked};`),
+            `k.expect(${str(`${tag}/ok`)}, ok as u64, ${t((c) => (outcomes[c]!.ok ? 1n : 0n))}[cpu]);`,
+            `k.expect(${str(`${tag}/expected`)}, ${bits(s, "e")}, ${t((c) => outcomes[c]!.result!)}[cpu]);`,
+          );
+          for (const o of outcomes) covered.add(`${op}/${o.ok ? "hit" : "miss"}`);
+        } else if (spec.returns === "value") {
+          steps.push(...watched(`let got = ${bits(s, call(s, op, { cpu: "cpu", values: args }))};`));
+          steps.push(`k.expect(${str(`${tag}/returned`)}, got, ${t((c) => outcomes[c]!.result!)}[cpu]);`);
+        } else steps.push(...watched(`${call(s, op, { cpu: "cpu", values: args })};`));
+        covered.add(op);
         now = outcomes.map((o) => o.value);
         steps.push(`k.expect(${str(tag)}, ${bits(s, call(s, "read_current"))}, ${t((c) => now[c]!)}[cpu]);`);
       }
     }
     check(s.name, "ops", steps);
+  }
+  // Coverage: every RMW op of the catalog ran on every integer slot, try_cmpxchg both hitting and missing.
+  if (ints.length > 0) {
+    const missing = [...rmwOps, "try_cmpxchg_current/hit", "try_cmpxchg_current/miss"].filter((op) => !covered.has(op));
+    if (missing.length > 0) throw new Error(`Rust firmware program: no check of ${missing.join(", ")}`);
   }
 
   // 7. all CPUs hammer add_current at once, then remote_add on the next CPU's copy: exact results

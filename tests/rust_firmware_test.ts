@@ -13,20 +13,20 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { aligned, array, bool, createPercpu, f32, f64, i16, i32, i64, i8, isize, type PercpuSdk, struct, u16, u32, u64, u8, usize } from "../mod.ts";
 import { emitRust } from "../emit/percpu_rs.ts";
 import { generateFiles } from "../emit/index.ts";
 import { type BootResult, bootFirmware, describeBoot } from "../firmware/build.ts";
-import { bareMetalRustc, buildRustFirmware, rustSysroot, rustTarget } from "../firmware/rust_build.ts";
+import { bareMetalRustc, buildRustFirmware, rustFeatureFlags, rustSysroot, rustTarget } from "../firmware/rust_build.ts";
 import { resolveConfig } from "../sdk/config.ts";
 import { LEAF_OP_SPECS } from "../sdk/ops.ts";
 import { generatorInput } from "../sdk/plan.ts";
 import { leafOps } from "../sdk/symbols.ts";
 import type { Target } from "../sdk/targets.ts";
 import { test } from "./_harness.ts";
-import { disassemble, runOk } from "./_toolchain.ts";
+import { disassemble, OBJDUMP, runOk } from "./_toolchain.ts";
 import { withTempDir } from "./_tmp.ts";
 
 /**
@@ -47,6 +47,10 @@ function firmwareSdk(): PercpuSdk {
   sdk.define("HOT", aligned(struct({ hits: u64, misses: u32 }), 64), { hits: 9n, misses: 1 });
   sdk.define("ATOM", u64, 0, { atomic: true });
   sdk.define("ATOM32", i32, -7, { atomic: true });
+  // Declared statistics counters: their counter ops stay single unguarded atomics on aarch64/riscv/loongarch
+  // (riscv 8/16-bit excepted: no AMO there); this_cpu ops on them are guarded all the same.
+  sdk.define("EVENTS", u64, 3, { counter: true });
+  sdk.define("CSTAT", struct({ n32: i32, n16: u16 }), { n32: -5, n16: 65530 }, { counter: true });
   sdk.define("BUF", array(u8, 70_000), Array.from({ length: 70_000 }, (_, i) => (i % 4099 === 0 ? (i >> 4) & 0xff : 0)));
   sdk.define(
     "TAIL",
@@ -63,7 +67,10 @@ const CONFIGS = [
   { arch: "aarch64", features: ["el2"] },
   { arch: "riscv64", features: ["preempt"] },
   { arch: "loongarch64", features: [] },
-] as const satisfies readonly { arch: Target; features: readonly ("preempt" | "irq" | "el2")[] }[];
+  { arch: "loongarch64", features: ["preempt"] },
+  // ARMv8.1 atomics (rustc -C target-feature=+lse), booted on QEMU -cpu max.
+  { arch: "aarch64", features: ["lse", "preempt"] },
+] as const satisfies readonly { arch: Target; features: readonly ("preempt" | "irq" | "el2" | "lse")[] }[];
 
 const CPUS = 4;
 const BOOT_TIMEOUT_MS = 60_000;
@@ -97,6 +104,40 @@ test("Rust firmware passes every check of every accessor on 4 CPUs of x86_64, aa
       // The hooks' counts passed: ops that must take the guard did (with_current, aarch64 read/write_current), ops that
       // must not (raw, remote, pointers; every op without a guard feature) called no hook.
       for (let cpu = 0; cpu < CPUS; cpu++) assert.ok(result.lines.includes(`cpu=${cpu} var=CPU_ID check=hooks ok`), `${name} cpu ${cpu} (${config.features.join(",")})`);
+      // Every counter:true leaf's hooks check ran and passed (its counter ops called no hook, its this_cpu ops did).
+      for (const leaf of ["EVENTS", "CSTAT.n32", "CSTAT.n16", "STATS.irqs"]) {
+        for (let cpu = 0; cpu < CPUS; cpu++) assert.ok(result.lines.includes(`cpu=${cpu} var=${leaf} check=hooks ok`), `${name} cpu ${cpu}: ${leaf} hooks`);
+      }
+      // What those checks demanded (0: no hook call allowed, 2: the guard must be taken), with a guard feature on.
+      const program = await readFile(join(image.dir, "fw.rs"), "utf8");
+      const demanded = (leaf: string, op: string): string => {
+        const re = new RegExp(`hooks_check\\(&mut k, cpu, &hs, "${op}", (\\d)\\)`);
+        // The variable's hooks check (pointers, with_current) and the leaf's (ops that keep the value) share the name;
+        // the ops that change it are watched in its ops check: take the check with the op.
+        for (const head of [`Chk::new(cpu, ${JSON.stringify(leaf)}, "hooks")`, `Chk::new(cpu, ${JSON.stringify(leaf)}, "ops")`]) {
+          for (let at = program.indexOf(head); at !== -1; at = program.indexOf(head, at + 1)) {
+            const m = re.exec(program.slice(at, program.indexOf("k.end()", at)));
+            if (m) return m[1]!;
+          }
+        }
+        return assert.fail(`${name}: no hooks check of ${leaf} ${op}`);
+      };
+      const guardedArch = config.arch !== "x86_64" && (config.features as readonly string[]).some((f) => f === "preempt" || f === "irq");
+      if (guardedArch) {
+        assert.equal(demanded("EVENTS", "add_current"), "0", `${name}: counter: true add stays unguarded`);
+        assert.equal(demanded("EVENTS", "inc_current"), "0", name);
+        assert.equal(demanded("EVENTS", "add_return_current"), "2", `${name}: this_cpu op guarded`);
+        assert.equal(demanded("EVENTS", "try_cmpxchg_current"), "2", name);
+        assert.equal(demanded("STATS.irqs", "add_current"), "2", `${name}: counter op of a variable not declared counter`);
+        assert.equal(demanded("CSTAT.n16", "add_current"), config.arch === "riscv64" ? "2" : "0", `${name}: 16-bit counter`);
+      } else if (config.arch === "x86_64") {
+        for (const op of ["add_current", "add_return_current", "try_cmpxchg_current"]) assert.equal(demanded("STATS.irqs", op), "0", name);
+      }
+      if ((config.features as readonly string[]).includes("lse")) {
+        // The image runs ARMv8.1 atomics (QEMU -cpu max): the module's RMW ops are LSE instructions.
+        const text = [...(await disassemble(image.image)).values()].flat();
+        for (const insn of ["stadd", "ldadd", "swp", "cas"]) assert.ok(text.some((l) => l.startsWith(`${insn} `) || l.startsWith(`${insn}h `) || l.startsWith(`${insn}b `)), `${name}: no ${insn}`);
+      }
     }
     console.log(runs.map((r) => `${r.name}: ${r.image.expectedChecks} checks, build ${r.buildMs} ms, boot ${Math.round(r.result.durationMs)} ms`).join("; "));
   });
@@ -136,29 +177,79 @@ use percpu::*;
 #[unsafe(no_mangle)] pub fn probe_read() -> usize { unsafe { CPU_ID.read_current_raw() } }
 #[unsafe(no_mangle)] pub fn probe_write(v: usize) { unsafe { CPU_ID.write_current_raw(v) } }
 #[unsafe(no_mangle)] pub fn probe_read_i8() -> i8 { FLAGS__level.read_current() }
-#[unsafe(no_mangle)] pub fn probe_add(v: u64) { STATS__irqs.add_current(v) }
-#[unsafe(no_mangle)] pub fn probe_cmpxchg(e: u64, d: u64) -> u64 { STATS__irqs.cmpxchg_current(e, d) }
+#[unsafe(no_mangle)] pub fn probe_add(v: u64) { EVENTS.add_current(v) }
+#[unsafe(no_mangle)] pub fn probe_inc() { EVENTS.inc_current() }
+#[unsafe(no_mangle)] pub fn probe_dec32() { CSTAT__n32.dec_current() }
+#[unsafe(no_mangle)] pub fn probe_add_plain(v: u64) { STATS__irqs.add_current(v) }
+#[unsafe(no_mangle)] pub fn probe_cmpxchg(e: u64, d: u64) -> u64 { EVENTS.cmpxchg_current(e, d) }
+#[unsafe(no_mangle)] pub fn probe_xchg(v: u64) -> u64 { EVENTS.xchg_current(v) }
+#[unsafe(no_mangle)] pub fn probe_add_return(v: u64) -> u64 { EVENTS.add_return_current(v) }
+#[unsafe(no_mangle)] pub fn probe_inc_return() -> u64 { EVENTS.inc_return_current() }
+#[unsafe(no_mangle)] pub fn probe_try_cmpxchg(e: &mut u64, d: u64) -> bool { EVENTS.try_cmpxchg_current(e, d) }
 #[unsafe(no_mangle)] pub fn probe_read_far() -> u64 { unsafe { TAIL__a.read_current_raw() } }
 `;
 
-test("Rust accessors compile to the shortest forms of percpu.h on each arch (measured in the -O2 code)", async () => {
+/** The probes of counter ops on `counter: true` variables: no guard on any arch. */
+const COUNTER_PROBES = ["probe_add", "probe_inc", "probe_dec32"];
+/** The probes that take the guard with preempt on aarch64/riscv64/loongarch64: this_cpu ops, and a counter op of a variable not declared counter. */
+const GUARDED_PROBES = ["probe_add_plain", "probe_cmpxchg", "probe_xchg", "probe_add_return", "probe_inc_return", "probe_try_cmpxchg"];
+
+/** A compiled probe object: each function's instructions up to its return, and the guard hooks it calls. */
+interface Probes {
+  readonly insns: Map<string, string[]>;
+  /** Per function: relocations naming a guard hook (`percpu_preempt_disable`, `_enable`; tail calls included). */
+  readonly hookCalls: Map<string, number>;
+}
+
+/** Compiles the probes against one generation (-O2) and disassembles them. */
+async function compileProbes(dir: string, arch: "x86_64" | "aarch64" | "riscv64" | "loongarch64", features: readonly ("preempt" | "lse")[]): Promise<Probes> {
+  const target = rustTarget(arch);
+  const sub = join(dir, `${arch}-${features.join("-") || "none"}`);
+  const gen = generateFiles(firmwareSdk().layout(arch), { arch, mode: "kernel", rust: true, features: [...features] });
+  await mkdir(sub, { recursive: true });
+  await writeFile(join(sub, "percpu.rs"), gen.files["percpu.rs"]!);
+  await writeFile(join(sub, "probe.rs"), PROBES);
+  await runOk(bareMetalRustc(), [
+    "--edition", "2024", "--crate-type", "lib", "--emit=obj", "--target", target, "--sysroot", await rustSysroot(target),
+    "-C", "opt-level=2", "-C", "panic=abort", ...rustFeatureFlags(features.includes("lse")), "probe.rs", "-o", "probe.o",
+  ], { cwd: sub, timeoutMs: 300_000 });
+  const insns = new Map<string, string[]>();
+  for (const [fn, body] of await disassemble(join(sub, "probe.o"))) {
+    const ret = body.findIndex((l) => /^(ret|retq|jr ra|ret x30|jirl \$zero, \$ra, 0)\b/.test(l));
+    insns.set(fn, body.slice(0, ret === -1 ? body.length : ret));
+  }
+  // The hooks are external symbols: every call of one (bl, call, tail b/jmp) carries a relocation naming it.
+  const hookCalls = new Map<string, number>();
+  let current = "";
+  for (const line of (await runOk(OBJDUMP, ["-dr", join(sub, "probe.o")], { timeoutMs: 120_000 })).split("\n")) {
+    const head = /^[0-9a-f]+ <([^>]+)>:$/.exec(line.trim());
+    if (head) current = head[1]!;
+    else if (/R_\w+\s+percpu_preempt_(disable|enable)\b/.test(line)) hookCalls.set(current, (hookCalls.get(current) ?? 0) + 1);
+  }
+  return { insns, hookCalls };
+}
+
+test("Rust accessors compile to the shortest forms of percpu.h on each arch, guarded exactly where percpu.h guards (measured in the -O2 code)", async () => {
   await withTempDir("rust-fw-insn", async (dir) => {
-    const sdk = firmwareSdk();
     const forms: Record<"x86_64" | "aarch64" | "riscv64" | "loongarch64", Record<string, RegExp[]>> = {
       x86_64: {
         probe_read: [/^movq %gs:0x8, %rax$/],
         probe_write: [/^movq %rdi, %gs:0x8$/],
         probe_read_i8: [/^movsbl %gs:0x\w+, %eax$/],
         probe_add: [/^addq %rdi, %gs:0x\w+$/],
+        probe_inc: [/^incq %gs:0x\w+$/],
+        probe_dec32: [/^decl %gs:0x\w+$/],
+        probe_add_plain: [/^addq %rdi, %gs:0x\w+$/],
         probe_cmpxchg: [/^movq %rdi, %rax$/, /^cmpxchgq %rsi, %gs:0x\w+$/],
+        probe_add_return: [/^movq %rdi, %rax$/, /^xaddq %rax, %gs:0x\w+$/, /^addq %rdi, %rax$/],
+        probe_inc_return: [/^movl \$0x1, %eax$/, /^xaddq %rax, %gs:0x\w+$/, /^incq %rax$/],
         probe_read_far: [/^movq %gs:0x1\w{4}, %rax$/],
       },
       aarch64: {
         probe_read: [/^mrs x8, TPIDR_EL1$/, /^ldr x0, \[x8\]$/],
         probe_write: [/^mrs x8, TPIDR_EL1$/, /^str x0, \[x8\]$/],
-        // A guarded read on aarch64 (2 instructions): the hooks around mrs + ldrsb.
-        probe_read_i8: [/^str x30/, /^bl /, /^mrs x8, TPIDR_EL1$/, /^ldrsb w\d+, \[x8, #0x\w+\]$/],
         probe_add: [/^mrs x8, TPIDR_EL1$/, /^add x8, x8, #0x\w+$/, /^ldxr x9, \[x8\]$/, /^add x9, x9, x0$/, /^stxr w10, x9, \[x8\]$/, /^cbnz w10/],
+        probe_inc: [/^mrs x8, TPIDR_EL1$/, /^add x8, x8, #0x\w+$/, /^ldxr x9, \[x8\]$/, /^add x9, x9, #0x1$/, /^stxr w10, x9, \[x8\]$/, /^cbnz w10/],
         probe_read_far: [/^mrs x8, TPIDR_EL1$/, /^add x8, x8, #0x11, lsl #12$/, /^ldr x0, \[x8, #0x\w+\]$/],
       },
       riscv64: {
@@ -177,32 +268,75 @@ test("Rust accessors compile to the shortest forms of percpu.h on each arch (mea
       },
     };
     const counts: string[] = [];
-    for (const arch of ["x86_64", "aarch64", "riscv64", "loongarch64"] as const) {
-      const target = rustTarget(arch);
-      const sub = join(dir, arch);
-      const features = arch === "x86_64" ? [] : ["preempt" as const];
-      const gen = generateFiles(sdk.layout(arch), { arch, mode: "kernel", rust: true, features });
-      await mkdir(sub, { recursive: true });
-      await writeFile(join(sub, "percpu.rs"), gen.files["percpu.rs"]!);
-      await writeFile(join(sub, "probe.rs"), PROBES);
-      await runOk(bareMetalRustc(), [
-        "--edition", "2024", "--crate-type", "lib", "--emit=obj", "--target", target, "--sysroot", await rustSysroot(target),
-        "-C", "opt-level=2", "-C", "panic=abort", "probe.rs", "-o", "probe.o",
-      ], { cwd: sub, timeoutMs: 300_000 });
-      const fns = await disassemble(join(sub, "probe.o"));
+    const pin = (what: string, insns: readonly string[], want: readonly RegExp[]): void => {
+      assert.equal(insns.length, want.length, `${what}:\n${insns.join("\n")}`);
+      want.forEach((re, i) => assert.match(insns[i]!, re, `${what}:\n${insns.join("\n")}`));
+    };
+    const arches = ["x86_64", "aarch64", "riscv64", "loongarch64"] as const;
+    const guardedBuilds = await Promise.all(arches.map((arch) => compileProbes(dir, arch, arch === "x86_64" ? [] : ["preempt"])));
+    const bareBuilds = await Promise.all([
+      ...arches.slice(1).map((arch) => compileProbes(dir, arch, [])),
+      compileProbes(dir, "aarch64", ["lse"]),
+    ]);
+    for (const [i, arch] of arches.entries()) {
+      const { insns: fns, hookCalls } = guardedBuilds[i]!;
+      const get = (fn: string): string[] => fns.get(fn) ?? assert.fail(`${arch}: ${fn} not found`);
+      const calls = (fn: string): number => hookCalls.get(fn) ?? 0;
       for (const [fn, want] of Object.entries(forms[arch])) {
-        const body = fns.get(fn) ?? assert.fail(`${arch}: ${fn} not found`);
-        const ret = body.findIndex((l) => /^(ret|retq)\b/.test(l));
-        const insns = body.slice(0, ret === -1 ? body.length : ret);
-        if (fn === "probe_read_i8" && arch === "aarch64") {
-          // Guarded: only check that both hooks are called and the access is mrs + ldrsb.
-          assert.ok(insns.some((l) => want[2]!.test(l)) && insns.some((l) => want[3]!.test(l)), `${arch} ${fn}:\n${body.join("\n")}`);
-          assert.equal(insns.filter((l) => /^bl /.test(l)).length, 2, `${arch} ${fn} calls both hooks:\n${body.join("\n")}`);
-          continue;
-        }
-        assert.equal(insns.length, want.length, `${arch} ${fn}:\n${body.join("\n")}`);
-        want.forEach((re, i) => assert.match(insns[i]!, re, `${arch} ${fn}:\n${body.join("\n")}`));
-        counts.push(`${arch} ${fn}=${insns.length}`);
+        pin(`${arch} ${fn}`, get(fn), want);
+        counts.push(`${arch} ${fn}=${get(fn).length}`);
+      }
+      if (arch === "x86_64") {
+        // One %gs instruction or cmpxchg + sete: never a call.
+        for (const fn of [...COUNTER_PROBES, ...GUARDED_PROBES]) assert.equal(calls(fn), 0, `${arch} ${fn}:\n${get(fn).join("\n")}`);
+        counts.push(`x86_64 probe_try_cmpxchg=${get("probe_try_cmpxchg").length}`);
+        continue;
+      }
+      // preempt on: counter ops of counter: true variables call no hook; this_cpu ops and other variables' counter ops both hooks.
+      for (const fn of COUNTER_PROBES) assert.equal(calls(fn), 0, `${arch} ${fn} (counter: true) is unguarded:\n${get(fn).join("\n")}`);
+      for (const fn of GUARDED_PROBES) assert.equal(calls(fn), 2, `${arch} ${fn} calls percpu_preempt_disable and _enable:\n${get(fn).join("\n")}`);
+      if (arch === "aarch64") {
+        // A guarded read on aarch64 (2 instructions): the hooks around mrs + ldrsb.
+        const rd = get("probe_read_i8");
+        assert.ok(rd.some((l) => /^mrs x8, TPIDR_EL1$/.test(l)) && rd.some((l) => /^ldrsb w\d+, \[x8, #0x\w+\]$/.test(l)) && calls("probe_read_i8") === 2, rd.join("\n"));
+      }
+    }
+    // Without guard features: the this_cpu forms themselves (the atomics percpu.h uses).
+    const bare: Record<string, Record<string, RegExp[]>> = {
+      aarch64: {
+        // The loop's new value is the result (LLVM reuses the add; percpu.h's loop returns [new] too).
+        probe_add_return: [/^mrs x8, TPIDR_EL1$/, /^add x9, x8, #0x\w+$/, /^ldxr x8, \[x9\]$/, /^add x8, x8, x0$/, /^stxr w10, x8, \[x9\]$/, /^cbnz w10/, /^mov x0, x8$/],
+        probe_inc: [/^mrs x8, TPIDR_EL1$/, /^add x8, x8, #0x\w+$/, /^ldxr x9, \[x8\]$/, /^add x9, x9, #0x1$/, /^stxr w10, x9, \[x8\]$/, /^cbnz w10/],
+      },
+      riscv64: {
+        probe_add_return: [/^addi a1, gp, 0x\w+$/, /^amoadd\.d a1, a0, \(a1\)$/, /^add a0, a0, a1$/],
+        probe_xchg: [/^addi a1, gp, 0x\w+$/, /^amoswap\.d a0, a0, \(a1\)$/],
+      },
+      loongarch64: {
+        probe_add_return: [/^addi\.d \$a1, \$r21, \d+$/, /^amadd\.d \$a2, \$a0, \$a1$/, /^add\.d \$a0, \$a2, \$a0$/],
+        probe_xchg: [/^addi\.d \$a2, \$r21, \d+$/, /^amswap\.d \$a1, \$a0, \$a2$/, /^move \$a0, \$a1$/],
+      },
+      "aarch64-lse": {
+        probe_add: [/^mrs x8, TPIDR_EL1$/, /^add x8, x8, #0x\w+$/, /^stadd x0, \[x8\]$/],
+        probe_inc: [/^mrs x8, TPIDR_EL1$/, /^(add x8, x8, #0x\w+|mov w9, #0x1)$/, /^(add x8, x8, #0x\w+|mov w9, #0x1)$/, /^stadd x9, \[x8\]$/],
+        probe_dec32: [/^mrs x8, TPIDR_EL1$/, /^(add x8, x8, #0x\w+|mov w9, #-0x1)$/, /^(add x8, x8, #0x\w+|mov w9, #-0x1)$/, /^stadd w9, \[x8\]$/],
+        probe_inc_return: [/^mrs x8, TPIDR_EL1$/, /^(add x8, x8, #0x\w+|mov w9, #0x1)$/, /^(add x8, x8, #0x\w+|mov w9, #0x1)$/, /^ldadd x9, x8, \[x8\]$/, /^add x0, x8, #0x1$/],
+        probe_try_cmpxchg: [/^mrs x8, TPIDR_EL1$/, /^ldr x10, \[x0\]$/, /^add x8, x8, #0x\w+$/, /^mov x9, x10$/, /^cas x9, x1, \[x8\]$/, /^cmp x9, x10$/, /^cset w8, eq$/, /^b\.eq/, /^str x9, \[x0\]$/, /^mov w0, w8$/],
+        probe_xchg: [/^mrs x8, TPIDR_EL1$/, /^add x8, x8, #0x\w+$/, /^swp x0, x0, \[x8\]$/],
+        probe_add_return: [/^mrs x8, TPIDR_EL1$/, /^add x8, x8, #0x\w+$/, /^ldadd x0, x8, \[x8\]$/, /^add x0, x8, x0$/],
+        probe_cmpxchg: [/^mrs x8, TPIDR_EL1$/, /^add x8, x8, #0x\w+$/, /^cas x0, x1, \[x8\]$/],
+      },
+    };
+    for (const [i, name] of ["aarch64", "riscv64", "loongarch64", "aarch64-lse"].entries()) {
+      const { insns: fns, hookCalls } = bareBuilds[i]!;
+      for (const fn of ["probe_add", "probe_inc", "probe_dec32", ...GUARDED_PROBES]) {
+        const insns = fns.get(fn) ?? assert.fail(`${name}: ${fn} not found`);
+        assert.equal(hookCalls.get(fn) ?? 0, 0, `${name} ${fn}:\n${insns.join("\n")}`);
+        if (!(fn in (bare[name] ?? {}))) counts.push(`${name} ${fn}=${insns.length}`);
+      }
+      for (const [fn, want] of Object.entries(bare[name] ?? {})) {
+        pin(`${name} ${fn}`, fns.get(fn)!, want);
+        counts.push(`${name} ${fn}=${want.length}`);
       }
     }
     console.log(counts.join(", "));
@@ -215,6 +349,8 @@ test("percpu.rs per arch: every catalog op on every leaf, guards where the arch'
   sdk.define("PAD", array(u8, 5000), new Array(5000).fill(0));
   sdk.define("FAR", u64, 2);
   sdk.define("S", struct({ a: i16, b: f32 }), { a: 1, b: 2 });
+  sdk.define("CNT", u64, 0, { counter: true });
+  sdk.define("CNT8", u8, 0, { counter: true });
   const bodyOf = (rs: string, wrapper: string, method: string): string => {
     const impl = rs.indexOf(`impl ${wrapper} {`);
     assert.notEqual(impl, -1, wrapper);
@@ -237,8 +373,19 @@ test("percpu.rs per arch: every catalog op on every leaf, guards where the arch'
     // with_current and reset_to_init always take the guard; raw and remote ops never do.
     assert.ok(guarded(rs, "NEAR_WRAPPER", "with_current") && guarded(rs, "NEAR_WRAPPER", "reset_to_init"), arch);
     assert.ok(!guarded(rs, "NEAR_WRAPPER", "read_current_raw") && !guarded(rs, "NEAR_WRAPPER", "remote_read"), arch);
-    // RMW: one instruction or one atomic on the computed address, never guarded.
-    assert.ok(!guarded(rs, "NEAR_WRAPPER", "add_current") && !guarded(rs, "NEAR_WRAPPER", "cmpxchg_current"), arch);
+    // RMW as percpu.h: x86_64 one %gs instruction, never guarded; elsewhere the this_cpu ops always, the counter ops
+    // unless the variable is counter: true and the op is one atomic (riscv64 8/16-bit: no AMO, guarded).
+    const x86 = arch === "x86_64";
+    for (const op of ["xchg_current", "cmpxchg_current", "try_cmpxchg_current", "add_return_current", "sub_return_current", "inc_return_current", "dec_return_current"]) {
+      assert.equal(guarded(rs, "NEAR_WRAPPER", op), !x86, `${arch} NEAR ${op}`);
+      assert.equal(guarded(rs, "CNT_WRAPPER", op), !x86, `${arch} CNT ${op}`);
+    }
+    for (const op of ["add_current", "sub_current", "and_current", "or_current", "xor_current", "inc_current", "dec_current"]) {
+      assert.equal(guarded(rs, "NEAR_WRAPPER", op), !x86, `${arch} NEAR ${op}`);
+      assert.equal(guarded(rs, "CNT_WRAPPER", op), false, `${arch} CNT ${op}`);
+      assert.equal(guarded(rs, "CNT8_WRAPPER", op), arch === "riscv64", `${arch} CNT8 ${op}`);
+    }
+    assert.ok(rs.includes("pub fn try_cmpxchg_current(&self, expected: &mut u64, desired: u64) -> bool"), arch);
     const expectGuard = { x86_64: [false, false], aarch64: [true, true], riscv64: [false, true], loongarch64: [false, false] }[arch];
     assert.equal(guarded(rs, "NEAR_WRAPPER", "read_current"), expectGuard[0], `${arch} near read_current`);
     assert.equal(guarded(rs, "FAR_WRAPPER", "read_current"), expectGuard[1], `${arch} far read_current`);
@@ -256,7 +403,7 @@ test("kernel-mode percpu.rs of every 64-bit arch compiles warning-free for its b
     for (const arch of ["x86_64", "aarch64", "riscv64", "loongarch64"] as const) {
       const target = rustTarget(arch);
       const sysroot = await rustSysroot(target);
-      for (const features of [...sets, ...(arch === "aarch64" ? [["el2", "preempt"]] as const : [])]) {
+      for (const features of [...sets, ...(arch === "aarch64" ? [["el2", "preempt"], ["lse", "irq"]] as const : [])]) {
         const sub = join(dir, `${arch}-${features.join("-") || "none"}`);
         await mkdir(sub, { recursive: true });
         const naive = (features as readonly string[]).includes("naive");
@@ -267,7 +414,7 @@ test("kernel-mode percpu.rs of every 64-bit arch compiles warning-free for its b
         for (const edition of features.length === 0 ? ["2021", "2024"] : ["2024"]) {
           await runOk(bareMetalRustc(), [
             "--edition", edition, "--crate-type", "lib", "--emit=obj", "--target", target, "--sysroot", sysroot,
-            "-C", "opt-level=0", "-C", "panic=abort", "-D", "warnings", "lib.rs", "-o", `lib-${edition}.o`,
+            "-C", "opt-level=0", "-C", "panic=abort", "-D", "warnings", ...rustFeatureFlags((features as readonly string[]).includes("lse")), "lib.rs", "-o", `lib-${edition}.o`,
           ], { cwd: sub, timeoutMs: 300_000 });
         }
       }

@@ -208,17 +208,83 @@ fn test_leaves() {
 }
 `;
 
+/**
+ * The ops of issue 12 on the host: inc/dec, the `_return` ops (the new value, wrapping at the type's ends, signed
+ * and unsigned, on a field and an indexed element) and try_cmpxchg (`&mut expected` untouched on success, the value
+ * found on failure, as C's `T *expected`), plus a retry loop.
+ */
+const THIS_CPU_OPS_RS = `
+#[test]
+fn test_this_cpu_ops() {
+    assert!(init_in_place().is_ok());
+    init_percpu_reg(0);
+    WRAP8.write_current(254);
+    WRAP8.inc_current();
+    assert_eq!(WRAP8.read_current(), 255);
+    WRAP8.inc_current();
+    assert_eq!(WRAP8.read_current(), 0);
+    WRAP8.dec_current();
+    assert_eq!(WRAP8.read_current(), 255);
+    assert_eq!(WRAP8.inc_return_current(), 0);
+    assert_eq!(WRAP8.dec_return_current(), 255);
+    assert_eq!(WRAP8.add_return_current(3), 2);
+    assert_eq!(WRAP8.sub_return_current(5), 253);
+    SIGNED.write_current(i16::MAX - 1);
+    assert_eq!(SIGNED.inc_return_current(), i16::MAX);
+    assert_eq!(SIGNED.inc_return_current(), i16::MIN);
+    assert_eq!(SIGNED.dec_return_current(), i16::MAX);
+    assert_eq!(SIGNED.add_return_current(-3), i16::MAX - 3);
+    assert_eq!(SIGNED.sub_return_current(-4), i16::MIN);
+    SIGNED.dec_current();
+    assert_eq!(SIGNED.read_current(), i16::MAX);
+    STATS__irqs.write_current(u64::MAX);
+    assert_eq!(STATS__irqs.add_return_current(2), 1);
+    assert_eq!(STATS__irqs.sub_return_current(2), u64::MAX);
+    STATS__irqs.inc_current();
+    assert_eq!(STATS__irqs.read_current(), 0);
+    // try_cmpxchg: a miss writes the value found into expected and leaves the value; a hit stores desired.
+    STATS__irqs.write_current(40);
+    let mut e = 41u64;
+    assert!(!STATS__irqs.try_cmpxchg_current(&mut e, 7));
+    assert_eq!((e, STATS__irqs.read_current()), (40, 40));
+    assert!(STATS__irqs.try_cmpxchg_current(&mut e, 7));
+    assert_eq!((e, STATS__irqs.read_current()), (40, 7));
+    // The Linux retry loop: each miss refreshes expected.
+    let mut old = 0u64;
+    let mut tries = 0;
+    while !{ let next = old * 3 + 1; STATS__irqs.try_cmpxchg_current(&mut old, next) } { tries += 1; }
+    assert_eq!((tries, STATS__irqs.read_current()), (1, 22));
+    let mut e8 = 0u8;
+    assert!(!WRAP8.try_cmpxchg_current(&mut e8, 1));
+    assert_eq!(e8, 253);
+    assert!(WRAP8.try_cmpxchg_current(&mut e8, 1));
+    assert_eq!(WRAP8.read_current(), 1);
+    // An indexed element: the _at forms.
+    BIG.write_current(3, u32::MAX);
+    assert_eq!(BIG.inc_return_current(3), 0);
+    BIG.dec_current(3);
+    let mut eb = u32::MAX;
+    assert!(BIG.try_cmpxchg_current(3, &mut eb, 9));
+    assert_eq!(BIG.add_return_current(3, 1), 10);
+    GRID__h.write_current(19, 1);
+    GRID__h.inc_current(19);
+    assert_eq!(GRID__h.sub_return_current(19, 3), u16::MAX);
+}
+`;
+
 /** Defines the leaf test's variables. */
 function defineLeafVars(sdk: PercpuSdk): void {
   sdk.define("STATS", struct({ irqs: u64, hist: array(u16, 4) }), { irqs: 0, hist: [0, 0, 0, 0] });
   sdk.define("BIG", array(u32, 40), new Array(40).fill(1));
   sdk.define("GRID", array(struct({ h: u16, f: f64 }), 20), new Array(20).fill({ h: 1, f: 2.5 }));
   sdk.define("M", array(array(u8, 20), 18), new Array(18).fill(new Array(20).fill(3)));
+  sdk.define("WRAP8", u8, 0);
+  sdk.define("SIGNED", i16, 0, { counter: true });
 }
 
 for (const features of [[], ["naive"]] as const) {
   test(
-    `rust: field, element and indexed leaves work on the current CPU and remotely (x86_64 user mode${
+    `rust: field, element and indexed leaves, inc/dec, _return (wrapping) and try_cmpxchg (hit, miss, retry) work on the current CPU and remotely (x86_64 user mode${
       features.length ? ", naive" : ""
     })`,
     async () => {
@@ -227,7 +293,7 @@ for (const features of [[], ["naive"]] as const) {
         defineLeafVars(sdk);
         const naive = features.length > 0;
         await buildGenerated(sdk, { arch: "x86_64", mode: "user", cpus: naive ? 1 : 4, features: [...features] }, dir);
-        await writeFile(join(dir, "leaves.rs"), LEAVES_RS);
+        await writeFile(join(dir, "leaves.rs"), LEAVES_RS + THIS_CPU_OPS_RS);
         await runOk(await rustc(), [
           "--edition",
           "2021",
@@ -247,7 +313,8 @@ for (const features of [[], ["naive"]] as const) {
         const r = await run(join(dir, "leaves"), ["--test-threads=1"], { cwd: dir });
         assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
         assert.match(r.stdout, /^test test_leaves \.\.\. ok$/m);
-        assert.match(r.stdout, /^test result: ok\. 1 passed; 0 failed/m);
+        assert.match(r.stdout, /^test test_this_cpu_ops \.\.\. ok$/m);
+        assert.match(r.stdout, /^test result: ok\. 2 passed; 0 failed/m);
       });
     },
     { only: ["deno"], timeoutMs: 120_000 },
@@ -278,6 +345,11 @@ test("rust: optimised accessors are the shortest %gs forms, as in C (one instruc
         "#[unsafe(no_mangle)] pub fn probe_read_hot() -> u64 { HOT.read_current() }",
         "#[unsafe(no_mangle)] pub fn probe_cmpxchg_u32(e: u32, d: u32) -> u32 { U32.cmpxchg_current(e, d) }",
         "#[unsafe(no_mangle)] pub fn probe_read_big(i: usize) -> u32 { BIG.read_current(i) }",
+        "#[unsafe(no_mangle)] pub fn probe_inc_u64() { U64.inc_current() }",
+        "#[unsafe(no_mangle)] pub fn probe_dec_u16() { U16.dec_current() }",
+        "#[unsafe(no_mangle)] pub fn probe_add_return_u32(v: u32) -> u32 { U32.add_return_current(v) }",
+        "#[unsafe(no_mangle)] pub fn probe_inc_return_u64() -> u64 { U64.inc_return_current() }",
+        "#[unsafe(no_mangle)] pub fn probe_try_cmpxchg_u64(e: &mut u64, d: u64) -> bool { U64.try_cmpxchg_current(e, d) }",
         "#[unsafe(no_mangle)] pub fn probe_ptr() -> *const STRUCT_T { unsafe { STRUCT.current_ptr() } }",
         "",
       ].join("\n"),
@@ -304,6 +376,22 @@ test("rust: optimised accessors are the shortest %gs forms, as in C (one instruc
     assert.deepEqual(body("probe_add_hits"), [`lock add qword ptr gs:[${off("HITS")}], rdi`, "ret"]);
     assert.deepEqual(body("probe_read_hot"), [`mov rax, qword ptr gs:[${off("HOT")}]`, "ret"]);
     assert.deepEqual(body("probe_cmpxchg_u32"), ["mov eax, edi", `cmpxchg dword ptr gs:[${off("U32")}], esi`, "ret"]);
+    // Issue 12's ops: inc/dec one %gs instruction, _return xadd + add, try_cmpxchg cmpxchg + sete (C: the ZF flag output).
+    assert.deepEqual(body("probe_inc_u64"), [`inc qword ptr gs:[${off("U64")}]`, "ret"]);
+    assert.deepEqual(body("probe_dec_u16"), [`dec word ptr gs:[${off("U16")}]`, "ret"]);
+    const addReturn = body("probe_add_return_u32");
+    assert.equal(addReturn.length, 4, addReturn.join("\n"));
+    assert.equal(addReturn.filter((l) => l.startsWith("xadd dword ptr gs:[")).length, 1, addReturn.join("\n"));
+    assert.equal(addReturn.filter((l) => /^(add|lea) /.test(l)).length, 1, addReturn.join("\n"));
+    const incReturn = body("probe_inc_return_u64");
+    assert.equal(incReturn.length, 4, incReturn.join("\n"));
+    assert.equal(incReturn.filter((l) => l.startsWith("xadd qword ptr gs:[")).length, 1, incReturn.join("\n"));
+    const tryCmpxchg = body("probe_try_cmpxchg_u64");
+    console.log(`try_cmpxchg: ${tryCmpxchg.join("; ")}; add_return: ${addReturn.join("; ")}; inc_return: ${incReturn.join("; ")}`);
+    // load *e; cmpxchg; sete; branch; store *e on failure; the bool (9 with ret; C's flag output saves the sete).
+    assert.equal(tryCmpxchg.length, 9, tryCmpxchg.join("\n"));
+    assert.equal(tryCmpxchg[1], `cmpxchg qword ptr gs:[${off("U64")}], rsi`, tryCmpxchg.join("\n"));
+    assert.match(tryCmpxchg[2]!, /^sete /, tryCmpxchg.join("\n"));
     // A long array: the bounds check, then one scaled-index access (C's `%gs:off(,%rdi,4)`).
     const big = body("probe_read_big");
     const hot = big.slice(0, big.indexOf("ret") + 1);
