@@ -37,8 +37,8 @@
  */
 import { match } from "ts-pattern";
 import { fail, type PathSegment } from "../sdk/errors.ts";
-import { cTypeName, GUARD_HOOKS, leafFunction, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
-import type { ScalarName } from "../sdk/types.ts";
+import { cTypeName, GUARD_HOOKS, leafFunction, leafOps, type LeafOp, type LoweredLeafOp, varFunction } from "../sdk/symbols.ts";
+import type { LoweredScalarName } from "../sdk/c_names.ts";
 import { AREAS_SYMBOL, BASE_SYMBOL, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
 import { type AsmItem, definedRegs, inlineTemplate, insn, label, renderFunction, renderLines } from "./asm.ts";
 import { type ArithmeticOp, LEAF_OP_SPECS, type LocalRmwOp, REMOTE_RMW_LIKE, type RemoteRmwOp } from "../sdk/ops.ts";
@@ -292,7 +292,7 @@ interface ScalarIsa {
 }
 
 /** Load/store facts of each scalar (signed loads sign-extend to 64 bits; bool and unsigned zero-extend). */
-function scalarIsa(name: ScalarName): ScalarIsa {
+function scalarIsa(name: LoweredScalarName): ScalarIsa {
   const int = (load: string, store: string, ex: string, form: "x" | "w", valueForm: "x" | "w", cmpExt: string | null, signExt: string | null): ScalarIsa =>
     ({ load, store, ex, form, valueForm, cmpExt, signExt, float: false });
   return match(name)
@@ -372,7 +372,7 @@ function symPlus(sym: string, off: number): string {
 }
 
 /** Register assignment of a leaf op's C parameters by the AAPCS64 (GP in x0.., FP in v0..). */
-function argRegs(leaf: PlacedLeaf, op: LeafOp): Map<string, Reg> {
+function argRegs(leaf: PlacedLeaf, op: LoweredLeafOp): Map<string, Reg> {
   const out = new Map<string, Reg>();
   let gp = 0;
   let fp = 0;
@@ -594,7 +594,7 @@ function thisCpu(op: LocalRmwOp): boolean {
 }
 
 /** Body (without `ret`) of one leaf operation in `percpu.S`. */
-function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): Item[] {
+function leafBody(input: GenInput, leaf: PlacedLeaf, op: LoweredLeafOp): Item[] {
   const isa = scalarIsa(leaf.scalar);
   const args = argRegs(leaf, op);
   const features = input.config.features;
@@ -692,7 +692,7 @@ function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): Item[] {
  * aarch64LeafAssembly(input, input.vars[0]!.leaves[0]!, "read_current_raw"); // "...\tmrs x9, tpidr_el1\n\tldr x0, [x9]\n\tret\n..."
  * ```
  */
-export function aarch64LeafAssembly(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
+export function aarch64LeafAssembly(input: GenInput, leaf: PlacedLeaf, op: LoweredLeafOp): string {
   return renderFunction(leafFunction(leaf, op), [...leafBody(input, leaf, op), ret()]);
 }
 
@@ -894,7 +894,7 @@ function scratchOutputs(items: readonly Item[], names: readonly string[]): strin
 }
 
 /** Body statements of one inline leaf op. */
-function inlineBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
+function inlineBody(input: GenInput, leaf: PlacedLeaf, op: LoweredLeafOp): string[] {
   const isa = scalarIsa(leaf.scalar);
   const f = input.config.features;
   const s = leaf.cType;
@@ -906,7 +906,7 @@ function inlineBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
   const tmpDecl = (items: readonly Item[]): string[] => (usesTmp(items) ? ["uintptr_t t;"] : []);
   const baseOut = (items: readonly Item[]): string[] => [`[b] "+r"(b)`, ...(usesTmp(items) ? [`[t] "=&r"(t)`] : [])];
   const sig = leafSignature(leaf, op);
-  const callRaw = (rawOp: LeafOp): string => `${leafFunction(leaf, rawOp)}(${sig.params.map((p) => p.name).join(", ")})`;
+  const callRaw = (rawOp: LoweredLeafOp): string => `${leafFunction(leaf, rawOp)}(${sig.params.map((p) => p.name).join(", ")})`;
   const guard = (call: string, returns: boolean): string[] => {
     if (!f.preempt && !f.irq) return [returns ? `return ${call};` : `${call};`];
     const out: string[] = [];

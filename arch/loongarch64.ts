@@ -39,7 +39,7 @@
  */
 import { match } from "ts-pattern";
 import { fail, type PathSegment, quotePath } from "../sdk/errors.ts";
-import { cTypeName, GUARD_HOOKS, type IndexDim, INTEGER_OPS, leafFunction, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
+import { cTypeName, GUARD_HOOKS, type IndexDim, INTEGER_OPS, leafFunction, leafOps, type LeafOp, type LoweredLeafOp, varFunction } from "../sdk/symbols.ts";
 import type { VarLayout } from "../sdk/layout.ts";
 import { AREAS_SYMBOL, BASE_SYMBOL, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
 import { type AsmItem, definedRegs, inlineTemplate, insn, label, renderFunction } from "./asm.ts";
@@ -459,7 +459,7 @@ function plainSubword(op: AtomicOp, w: Width, site: Site, R: Regs): Item[] {
 }
 
 /** The body of one leaf op at a prepared site (setup already emitted). */
-function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp, site: Site, R: Regs): Item[] {
+function leafBody(input: GenInput, leaf: PlacedLeaf, op: LoweredLeafOp, site: Site, R: Regs): Item[] {
   const w = widthOf(leaf);
   const guarded = input.config.features.preempt || input.config.features.irq;
   const t0 = R.t[0]!;
@@ -695,7 +695,7 @@ function varAsm(input: GenInput, v: VarLayout): string[] {
   ];
 }
 
-function leafAsm(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
+function leafAsm(input: GenInput, leaf: PlacedLeaf, op: LoweredLeafOp): string {
   const remote = isRemoteOp(op);
   const first = remote ? 1 : 0;
   const idx = leaf.indices.map((_, k) => A[first + k]!);
@@ -710,7 +710,7 @@ function leafAsm(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
   const spec = LEAF_OP_SPECS[op];
   const params = leafSignature(leaf, op).params.length;
   const guarded = (body: readonly Item[]): Item[] =>
-    !remote && (spec.guard === "this_cpu" || (spec.integer && !leaf.counter)) ? guardArgs(input, A.slice(0, params), body, true) : [...body, ret()];
+    !remote && (spec.guard === "this_cpu" || ((spec.scalars === "integer") && !leaf.counter)) ? guardArgs(input, A.slice(0, params), body, true) : [...body, ret()];
   if (op === "try_cmpxchg_current") {
     // `T *expected` in e's register: the expected value loaded into $a6, the cmpxchg leaving the value found in $a7,
     // which is stored back (the same value on success); $a0 = whether they matched.
@@ -781,7 +781,7 @@ function offsetExpr(off: number, dims: readonly IndexDim[]): string {
   return [`(uintptr_t)${off}u`, ...dims.map((d, k) => `i${k} * (uintptr_t)${d.stride}u`)].join(" + ");
 }
 
-function inlineLeaf(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
+function inlineLeaf(input: GenInput, leaf: PlacedLeaf, op: LoweredLeafOp): string {
   const sig = leafSignature(leaf, op);
   if (op === "try_cmpxchg_current") {
     // The inline cmpxchg and the compare, in C: *expected receives the value found on failure.
@@ -839,7 +839,7 @@ function inlineLeaf(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
   });
   // Guard class `this_cpu` (xchg, cmpxchg, the _return ops): the hooks around the address and the atomic.
   const { preempt, irq } = input.config.features;
-  const guard = !remote && (LEAF_OP_SPECS[op].guard === "this_cpu" || (LEAF_OP_SPECS[op].integer && leaf.counter !== true));
+  const guard = !remote && (LEAF_OP_SPECS[op].guard === "this_cpu" || ((LEAF_OP_SPECS[op].scalars === "integer") && leaf.counter !== true));
   const enter = guard ? [...(preempt ? [`${GUARD_HOOKS[0]}();`] : []), ...(irq ? [`uintptr_t __flags = ${GUARD_HOOKS[2]}();`] : [])] : [];
   const exit = guard ? [...(irq ? [`${GUARD_HOOKS[3]}(__flags);`] : []), ...(preempt ? [`${GUARD_HOOKS[1]}();`] : [])] : [];
   const lines = [

@@ -50,8 +50,9 @@
 import { match } from "ts-pattern";
 import { fail } from "../sdk/errors.ts";
 import { MAX_AREA_SIZE } from "../sdk/layout.ts";
-import { cTypeName, GUARD_HOOKS, leafFunction, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
+import { cTypeName, GUARD_HOOKS, leafFunction, leafOps, type LeafOp, type LoweredLeafOp, varFunction } from "../sdk/symbols.ts";
 import type { ScalarName } from "../sdk/types.ts";
+import type { LoweredScalarName } from "../sdk/c_names.ts";
 import { AREAS_SYMBOL, BASE_SYMBOL, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
 import { type AsmItem, definedRegs, insn, label, renderFunction, renderLines } from "./asm.ts";
 import { riscvHeaderPrimitives } from "./riscv_header.ts";
@@ -346,7 +347,7 @@ function words(ctx: Ctx, leaf: PlacedLeaf): 1 | 2 {
 }
 
 /** Load mnemonic giving the ABI-extended value of a scalar that fits a register. */
-function loadMnemonic(ctx: Ctx, s: ScalarName): string {
+function loadMnemonic(ctx: Ctx, s: LoweredScalarName): string {
   return match(s)
     .with("u8", "bool", () => "lbu")
     .with("i8", () => "lb")
@@ -383,7 +384,7 @@ function singleInstruction(ctx: Ctx, leaf: PlacedLeaf): boolean {
 }
 
 /** Whether an op takes the preempt/irq guard in this generation. */
-function takesGuard(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): boolean {
+function takesGuard(ctx: Ctx, leaf: PlacedLeaf, op: LoweredLeafOp): boolean {
   if (!ctx.guarded) return false;
   return match(op)
     .with("read_current_raw", "write_current_raw", "remote_read", "remote_write", "remote_add", "remote_cmpxchg", () => false)
@@ -396,7 +397,7 @@ function takesGuard(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): boolean {
 }
 
 /** The instructions of a leaf operation (no guard, no return). Results go to `regs.r`. */
-function opBody(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp, regs: Regs): Item[] {
+function opBody(ctx: Ctx, leaf: PlacedLeaf, op: LoweredLeafOp, regs: Regs): Item[] {
   const n = words(ctx, leaf);
   const extraMax = n === 2 ? 4 : 0;
   const lmn = loadMnemonic(ctx, leaf.scalar);
@@ -636,7 +637,7 @@ function guardWrap(ctx: Ctx, live: readonly XReg[], results: readonly Operand[],
 }
 
 /** Argument registers of a leaf op per the calling convention; stack words are loaded into t5, t6 at entry. */
-function argumentRegs(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): { regs: Regs; live: XReg[]; entry: Item[] } {
+function argumentRegs(ctx: Ctx, leaf: PlacedLeaf, op: LoweredLeafOp): { regs: Regs; live: XReg[]; entry: Item[] } {
   const sig = leafSignature(leaf, op);
   const valueWords = words(ctx, leaf);
   let next = 0;
@@ -675,7 +676,7 @@ function argumentRegs(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): { regs: Regs; liv
 }
 
 /** The `percpu.S` function of one leaf op. */
-function leafAsm(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): string {
+function leafAsm(ctx: Ctx, leaf: PlacedLeaf, op: LoweredLeafOp): string {
   const { regs, live, entry } = argumentRegs(ctx, leaf, op);
   const body = opBody(ctx, leaf, op, regs);
   const guarded = takesGuard(ctx, leaf, op) ? guardWrap(ctx, live, regs.r, body) : body;
@@ -687,7 +688,7 @@ function leafAsm(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): string {
  * `assembly()` emits for it); exposed so tests can assemble accessors for
  * offsets near 2 GiB without a 2 GiB template.
  */
-export function riscvLeafAssembly(arch: RiscvTarget, input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
+export function riscvLeafAssembly(arch: RiscvTarget, input: GenInput, leaf: PlacedLeaf, op: LoweredLeafOp): string {
   return leafAsm(context(arch === "riscv64" ? RV64 : RV32, input), leaf, op);
 }
 
@@ -851,7 +852,7 @@ function addressC(ctx: Ctx, leaf: PlacedLeaf, remote: boolean): string {
 }
 
 /** The static inline version of one leaf op. */
-function leafInline(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): string {
+function leafInline(ctx: Ctx, leaf: PlacedLeaf, op: LoweredLeafOp): string {
   const sig = leafSignature(leaf, op);
   const guard = takesGuard(ctx, leaf, op);
   const { preempt, irq } = ctx.input.config.features;

@@ -29,8 +29,8 @@
  */
 import { match } from "ts-pattern";
 import { fail } from "../sdk/errors.ts";
-import type { ScalarName } from "../sdk/types.ts";
-import { cTypeName, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
+import type { LoweredScalarName } from "../sdk/c_names.ts";
+import { cTypeName, leafOps, type LeafOp, type LoweredLeafOp, varFunction } from "../sdk/symbols.ts";
 import { isRemoteOp } from "../sdk/ops.ts";
 import { remoteRmwC } from "./_remote_c.ts";
 import { AREAS_SYMBOL, BASE_SYMBOL, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
@@ -95,7 +95,7 @@ function suffix(size: number): string {
 }
 
 /** Whether a scalar is passed in an SSE register. */
-function isFloat(s: ScalarName): boolean {
+function isFloat(s: LoweredScalarName): boolean {
   return s === "f32" || s === "f64";
 }
 
@@ -264,7 +264,7 @@ interface Address {
 }
 
 /** The memory operand of a leaf for an op (current area, or the remote area of the `cpu` argument). */
-function leafAddress(input: GenInput, leaf: PlacedLeaf, op: LeafOp, locs: Map<string, ParamLoc>): Address {
+function leafAddress(input: GenInput, leaf: PlacedLeaf, op: LoweredLeafOp, locs: Map<string, ParamLoc>): Address {
   const setup: Item[] = [];
   const remote = isRemoteOp(op);
   const off = leaf.areaOffset;
@@ -298,7 +298,7 @@ function leafAddress(input: GenInput, leaf: PlacedLeaf, op: LeafOp, locs: Map<st
 }
 
 /** The load of a scalar into the return register, extended to 64 bits (signed: sign-extended). */
-function loadInstr(s: ScalarName, size: number, mem: Operand): Item {
+function loadInstr(s: LoweredScalarName, size: number, mem: Operand): Item {
   return match(s)
     .with("u8", "bool", () => mov("movzbl", mem, reg("rax", 4)))
     .with("i8", () => mov("movsbq", mem, reg("rax")))
@@ -313,7 +313,7 @@ function loadInstr(s: ScalarName, size: number, mem: Operand): Item {
 }
 
 /** Extends the old value left in al/ax/eax/rax by `cmpxchg` to the 64-bit return convention of {@link loadInstr}. */
-function extendResult(s: ScalarName): Item[] {
+function extendResult(s: LoweredScalarName): Item[] {
   return match(s)
     .with("u8", () => [mov("movzbl", reg("rax", 1), reg("rax", 4))])
     .with("i8", () => [mov("movsbq", reg("rax", 1), reg("rax"))])
@@ -326,7 +326,7 @@ function extendResult(s: ScalarName): Item[] {
 }
 
 /** Body (without `ret`) of a leaf operation. */
-function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): Item[] {
+function leafBody(input: GenInput, leaf: PlacedLeaf, op: LoweredLeafOp): Item[] {
   const sig = leafSignature(leaf, op);
   const locs = paramLocations(sig);
   const { setup, mem } = leafAddress(input, leaf, op, locs);
@@ -571,7 +571,7 @@ function check(input: GenInput): void {
 // ---------------------------------------------------------------- inline C
 
 /** Inline-asm operand constraint of a value of this scalar (immediates only where the instruction takes them). */
-function valueConstraint(s: ScalarName, size: number): string {
+function valueConstraint(s: LoweredScalarName, size: number): string {
   if (isFloat(s)) return "x";
   return size === 8 ? "er" : "ri";
 }
@@ -586,7 +586,7 @@ function inlineClobbers(items: readonly Item[]): string {
 }
 
 /** One inline accessor: the C body statements of a leaf op. */
-function inlineLeafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
+function inlineLeafBody(input: GenInput, leaf: PlacedLeaf, op: LoweredLeafOp): string[] {
   const s = leaf.scalar;
   const t = leaf.cType;
   const size = leaf.size;

@@ -28,7 +28,7 @@ import { AREAS_SYMBOL, BASE_SYMBOL, configSummary, TEMPLATE_SYMBOL } from "../ar
 import { INTEGER_OPS, LEAF_OP_SPECS, LEAF_OPS, type LeafOp, RUNTIME, RUNTIME_NAMES } from "../sdk/ops.ts";
 import { cTypeName, GUARD_HOOKS, leafDataMacro, leafIndexMacro, leafOps, offsetMacro, varFunction } from "../sdk/symbols.ts";
 import { TARGET_INFO } from "../sdk/targets.ts";
-import { atomicKindToken, counterKindToken, kindToken, type LeafKind, leafKind } from "../sdk/c_names.ts";
+import { atomicKindToken, counterKindToken, kindToken, type LeafKind, leafKind, LOWERED_SCALAR_NAMES, type LoweredScalarName } from "../sdk/c_names.ts";
 import { remoteRmwMacros } from "../arch/_remote_c.ts";
 import { ChunkedText, LineBuffer } from "../sdk/text.ts";
 import { type PercpuType, SCALAR_NAMES, type ScalarName } from "../sdk/types.ts";
@@ -45,8 +45,8 @@ function pushLeafData(lines: LineBuffer, leaf: PlacedLeaf, kind: string): void {
 }
 
 /** The kind token of every scalar on a target with `pointerBytes`-wide pointers (looked up once per leaf). */
-function kindTokens(pointerBytes: number, token: (kind: LeafKind) => string = kindToken): Readonly<Record<ScalarName, string>> {
-  return Object.fromEntries(SCALAR_NAMES.map((n) => [n, token(leafKind(n, pointerBytes))])) as Record<ScalarName, string>;
+function kindTokens(pointerBytes: number, token: (kind: LeafKind) => string = kindToken): Readonly<Record<LoweredScalarName, string>> {
+  return Object.fromEntries(LOWERED_SCALAR_NAMES.map((n) => [n, token(leafKind(n, pointerBytes))])) as Record<LoweredScalarName, string>;
 }
 
 /**

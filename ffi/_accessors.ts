@@ -37,7 +37,8 @@
  * @module
  */
 import { structFields, typeLayout } from "../sdk/layout.ts";
-import { LEAF_OP_SPECS, LEAF_OPS, type LeafOpSpec } from "../sdk/ops.ts";
+import { match } from "ts-pattern";
+import { LEAF_OP_SPECS, LEAF_OPS, type LeafOpSpec, type ScalarClass } from "../sdk/ops.ts";
 import { ARRAY_EXPAND_LIMIT, type LeafOp } from "../sdk/symbols.ts";
 import type { PercpuType, ScalarName } from "../sdk/types.ts";
 import { integerRange, type IntegerArgMode, isInteger, isWide } from "../sdk/values.ts";
@@ -99,8 +100,8 @@ export type LeafMethod<S extends LeafOpSpec> = (
   ...args: [...(S["target"] extends "remote" ? [cpu: number] : []), ...Unknowns<S["values"]>]
 ) => S["returns"] extends "value" ? unknown : S["returns"] extends "ok" ? { ok: boolean; value: unknown } : void;
 
-/** The leaf ops whose `integer` flag is `I`. */
-type OpsWhere<I extends boolean> = { [K in LeafOp]: Specs[K]["integer"] extends I ? K : never }[LeafOp];
+/** The leaf ops whose `scalars` class is `C`. */
+type OpsWhere<C extends ScalarClass> = { [K in LeafOp]: Specs[K]["scalars"] extends C ? K : never }[LeafOp];
 
 /** What a method derived in JS from catalog ops is: integer variables only or not, and the leaf op it calls. */
 export interface DerivedMethodSpec {
@@ -131,8 +132,8 @@ type Flat<T> = { [K in keyof T]: T[K] };
  * variables have them), plus the {@link DERIVED_METHODS}.
  */
 export type CompiledAccessors = Flat<
-  & { [K in OpsWhere<false> as Specs[K]["js"]]: LeafMethod<Specs[K]> }
-  & { [K in OpsWhere<true> as Specs[K]["js"]]?: LeafMethod<Specs[K]> }
+  & { [K in OpsWhere<"every"> as Specs[K]["js"]]: LeafMethod<Specs[K]> }
+  & { [K in OpsWhere<"integer" | "u128"> as Specs[K]["js"]]?: LeafMethod<Specs[K]> }
   & { [K in DerivedMethod as typeof DERIVED_METHODS[K]["integer"] extends true ? never : K]: () => unknown }
   & { [K in DerivedMethod as typeof DERIVED_METHODS[K]["integer"] extends true ? K : never]?: () => unknown }
 >;
@@ -154,7 +155,7 @@ export type IntegerAccessorName = {
  * and takes none, `write` for the others.
  */
 function opVerb(spec: LeafOpSpec): "read" | "write" | "update" {
-  if (spec.integer) return "update";
+  if (spec.scalars !== "every") return "update";
   return spec.values.length === 0 && spec.returns === "value" ? "read" : "write";
 }
 
@@ -173,6 +174,8 @@ const SCRATCH_VIEW = {
   bool: "Uint8Array",
   f32: "Float32Array",
   f64: "Float64Array",
+  // Two 64-bit halves, low first.
+  u128: "BigUint64Array",
 } as const satisfies Record<ScalarName, string>;
 
 /** Names the generated method text uses itself, which a value parameter must not shadow. */
@@ -341,7 +344,7 @@ export function compileAccessors(
     const spec: LeafOpSpec = LEAF_OP_SPECS[op];
     const values = valueParams(op, spec);
     const verb = opVerb(spec);
-    const stmts = values.map((v) => check(v, spec.js, spec.integer ? "wrap" : "exact"));
+    const stmts = values.map((v) => check(v, spec.js, spec.scalars === "integer" ? "wrap" : "exact"));
     let args: CallArgs;
     let params: readonly string[];
     switch (spec.target) {
@@ -488,7 +491,12 @@ export function compileAccessors(
     };
   };
   for (const op of LEAF_OPS) {
-    if (LEAF_OP_SPECS[op].integer && !integer) continue;
+    const applies = match(LEAF_OP_SPECS[op].scalars)
+      .with("every", () => true)
+      .with("integer", () => integer)
+      .with("u128", () => scalar === "u128")
+      .exhaustive();
+    if (!applies) continue;
     stub(LEAF_OP_SPECS[op].js, (ref) => leafSource(op, ref));
   }
   for (const m of Object.keys(DERIVED_METHODS) as DerivedMethod[]) {

@@ -589,7 +589,7 @@ export class NativeVar {
   integerOp<K extends IntegerAccessorName>(op: K): NonNullable<HandleAccessors[K]> {
     const f = this.accessors[op];
     if (f === undefined) {
-      throw new TypeError(`Cannot call ${op}() on ${quotePath([this.#name])}: it is not an integer variable`);
+      throw new TypeError(`Cannot call ${op}() on ${quotePath([this.#name])}: it is not ${op === "cmpxchg128Current" ? "a u128" : "an integer"} variable`);
     }
     return f as NonNullable<HandleAccessors[K]>;
   }

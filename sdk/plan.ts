@@ -7,12 +7,15 @@
  */
 import { cScalarType } from "./c_names.ts";
 import type { GenConfig } from "./config.ts";
-import type { Layout, VarLayout } from "./layout.ts";
+import type { LoweredScalarName } from "./c_names.ts";
+import { type Layout, refuseU128, type VarLayout } from "./layout.ts";
 import type { Target } from "./targets.ts";
 import { type AccessorLeaf, typeLeaves } from "./symbols.ts";
 
 /** An accessor leaf placed in the area: `areaOffset` is relative to the per-CPU register. */
 export interface PlacedLeaf extends AccessorLeaf {
+  /** The scalar: never u128, which {@link generatorInput} refuses until a backend lowers it. */
+  readonly scalar: LoweredScalarName;
   /** The variable the leaf belongs to. */
   readonly varName: string;
   /** Offset of the leaf (element 0 of indexed dims) from the area base. */
@@ -54,6 +57,8 @@ export interface GenInput {
  * ```
  */
 export function generatorInput(layout: Layout, config: GenConfig): GenInput {
+  // u128 is laid out on every 64-bit target, but no backend lowers its accessors yet: refused before any output is made.
+  for (const v of layout.vars) refuseU128(v.name, v.type, layout.target, "no generated accessors for u128 leaves yet (percpu.S, percpu.h and the FFI lower only up to 64-bit scalars)");
   const vars: PlacedVar[] = layout.vars.map((v) => new PlannedVar(v, layout.target));
   return { layout, config, vars };
 }
@@ -78,7 +83,7 @@ class PlannedVar implements PlacedVar {
     return typeLeaves(v.type, this.#target).map((l): PlacedLeaf => ({
       symbol: v.name + l.suffix,
       path: l.path,
-      scalar: l.scalar,
+      scalar: l.scalar as LoweredScalarName, // generatorInput refused u128
       size: l.size,
       offset: l.offset,
       indices: l.indices,
