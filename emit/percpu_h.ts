@@ -384,6 +384,8 @@ function* functionDeclarations(lines: LineBuffer, backend: ArchBackend, input: G
     const t = cTypeName(v.layout.name);
     lines.push(`${t} *${varFunction(v.layout.name, "remote_ptr")}(uintptr_t cpu);`);
     lines.push(`void ${varFunction(v.layout.name, "reset_to_init")}(void);`);
+    // u128 leaves (x86_64): out-of-line functions only, with or without PERCPU_INLINE.
+    for (const leaf of v.u128Leaves) for (const op of leafOps(leaf.scalar)) lines.push(`${cPrototype(leafSignature(leaf, op))};`);
     if (lines.ready) yield* lines.take();
   }
   lines.push("", "#ifndef PERCPU_INLINE", "");

@@ -317,6 +317,7 @@ function movedInput(offset: number): GenInput {
   const delta = offset - last.layout.offset;
   const moved: PlacedVar = {
     layout: { ...last.layout, offset },
+    u128Leaves: [],
     leaves: last.leaves.map((l): PlacedLeaf => ({ ...l, areaOffset: l.areaOffset + delta })),
   };
   return { ...input, vars: input.vars.map((v, k) => (k === at ? moved : v)) };

@@ -14,7 +14,7 @@ import { LEAF_OP_SPECS } from "../sdk/ops.ts";
 import { leafOps } from "../sdk/symbols.ts";
 import { test } from "./_harness.ts";
 import { withTempDir } from "./_tmp.ts";
-import { CLANG, run } from "./_toolchain.ts";
+import { CLANG, disassemble, run } from "./_toolchain.ts";
 
 /** The 64-bit kernel targets and their clang-19 flags. */
 const TARGETS_64: Readonly<Record<Exclude<Target, "riscv32">, readonly string[]>> = {
@@ -104,12 +104,119 @@ test("riscv32 refuses u128 at layout time, naming the variable and the field", (
   assert.equal(sdk.layout("riscv64").vars.length, 2);
 });
 
-test("code generation refuses u128 leaves on every target (no backend lowers them yet), naming the variable and the leaf", () => {
-  for (const arch of ["x86_64", "aarch64", "riscv64", "loongarch64"] as const) {
+test("generation refuses u128 where it is not lowered (aarch64, riscv64, loongarch64; x86_64 without functions or with rust), naming the variable and the leaf", () => {
+  const cases = [
+    { arch: "aarch64", functions: true, rust: false, says: "aarch64" },
+    { arch: "riscv64", functions: true, rust: false, says: "riscv64" },
+    { arch: "loongarch64", functions: true, rust: false, says: "loongarch64" },
+    { arch: "x86_64", functions: false, rust: false, says: "functions: true" },
+    { arch: "x86_64", functions: true, rust: true, says: "percpu.rs" },
+  ] as const;
+  for (const c of cases) {
     const sdk = createPercpu();
     sdk.define("HITS", u64, 0);
     sdk.define("SLOT", struct({ seq: u64, pair: u128 }), { seq: 0n, pair: 0n });
-    assertRefused(() => sdk.generate({ arch, cpus: 2 }), "type_not_on_target", ['"SLOT"', "pair", "u128", arch]);
-    assertRefused(() => sdk.generate({ arch, cpus: 2, rust: true }), "type_not_on_target", ['"SLOT"', "u128"]);
+    assertRefused(() => sdk.generate({ arch: c.arch, cpus: 2, functions: c.functions, rust: c.rust }), "type_not_on_target", ['"SLOT"', "pair", "u128", c.says]);
   }
+});
+
+/** The u128 methods of a variable or leaf handle (one type for the loop over both). */
+interface U128Handle {
+  readCurrent(): bigint;
+  readCurrentRaw(): bigint;
+  writeCurrent(v: bigint): void;
+  writeCurrentRaw(v: bigint): void;
+  remoteRead(cpu: number): bigint;
+  remoteWrite(cpu: number, v: bigint): void;
+  cmpxchg128Current(expected: bigint, desired: bigint): bigint;
+}
+
+/** Four CPUs' worth of u128 variables at every kind of position: a scalar, a struct field, an expanded and an indexed array. */
+function defineU128(sdk: ReturnType<typeof createPercpu>) {
+  return {
+    LONE: sdk.define("U_LONE", u128, 7n),
+    SLOT: sdk.define("U_SLOT", struct({ seq: u64, pair: u128 }), { seq: 1n, pair: (1n << 100n) + 3n }),
+    PAIRS: sdk.define("U_PAIRS", array(u128, 3), [1n, 2n, 3n]),
+    RING: sdk.define("U_RING", array(u128, 20), Array.from({ length: 20 }, (_, i) => BigInt(i) << 70n)),
+  };
+}
+
+test("u128 through FFI (x86_64 user mode): reads, writes, remote access and cmpxchg128Current hit and miss, above 2^64 and at 2^128-1, with no guard hook called", async () => {
+  for (const features of [[], ["preempt", "irq"]] as const) {
+    const sdk = createPercpu();
+    const { LONE, SLOT, PAIRS, RING } = defineU128(sdk);
+    await sdk.load({ cpus: 2, features: [...features] });
+    try {
+      sdk.init(2);
+      sdk.initPercpuReg(0);
+      assert.equal(LONE.readCurrent(), 7n);
+      assert.deepEqual(SLOT.readCurrent(), { seq: 1n, pair: (1n << 100n) + 3n });
+      assert.deepEqual(PAIRS.remoteRead(1), [1n, 2n, 3n]);
+      assert.equal(RING.at(19).readCurrent(), 19n << 70n);
+      // Typed without casts: a u128 leaf handle has cmpxchg128Current returning a bigint.
+      const found: bigint = RING.at(1).cmpxchg128Current(0n, 5n);
+      assert.equal(found, 1n << 70n, "a miss on the indexed element");
+      sdk.resetHookCounts();
+      const big = 0x0123456789abcdef_fedcba9876543210n;
+      const handles = [LONE, SLOT.field("pair"), PAIRS.at(2), RING.at(17)] as unknown as readonly U128Handle[];
+      for (const h of handles) {
+        for (const v of [MAX, big, 1n << 64n, (1n << 64n) - 1n, 0n]) {
+          h.writeCurrent(v);
+          assert.equal(h.readCurrent(), v);
+          assert.equal(h.readCurrentRaw(), v);
+          assert.equal(h.remoteRead(0), v, "CPU 0 is the current one");
+          h.writeCurrentRaw(v ^ MAX);
+          assert.equal(h.readCurrent(), v ^ MAX);
+          h.remoteWrite(1, v);
+          assert.equal(h.remoteRead(1), v);
+          // Hit: the old value returned, the new one stored; miss by the high half only: nothing stored.
+          const old = v ^ MAX;
+          assert.equal(h.cmpxchg128Current(old, big), old);
+          assert.equal(h.readCurrent(), big);
+          assert.equal(h.cmpxchg128Current(big ^ (1n << 64n), MAX), big, "a miss returns the value found");
+          assert.equal(h.readCurrent(), big, "a miss stores nothing");
+          assert.equal(h.cmpxchg128Current(big ^ 1n, MAX), big);
+          assert.equal(h.readCurrent(), big);
+        }
+        assert.equal(h.remoteRead(1), 0n, "CPU 1 keeps its own copy");
+      }
+      assert.equal(SLOT.field("seq").readCurrent(), 1n, "the u64 beside the u128 is untouched");
+      SLOT.writeCurrent({ seq: 9n, pair: MAX - 1n });
+      assert.deepEqual(SLOT.remoteRead(0), { seq: 9n, pair: MAX - 1n });
+      const hooks = sdk.hookCounts();
+      assert.deepEqual([hooks.preemptDisable, hooks.irqSave], [0, 0], `${features.join("+") || "no features"}: cmpxchg16b needs no guard`);
+      // Arguments are checked like any integer's: out of range or not an integer throws and changes nothing.
+      assertRefused(() => LONE.writeCurrent(MAX + 1n), "value_out_of_range", ["U_LONE", "u128"]);
+      assertRefused(() => LONE.cmpxchg128Current(-1n, 0n), "value_out_of_range", ["U_LONE"]);
+      assertRefused(() => LONE.cmpxchg128Current(0n, 1.5), "value_wrong_kind", ["U_LONE"]);
+      assert.equal(LONE.readCurrent(), big);
+      assert.throws(() => (SLOT.field("seq") as unknown as { cmpxchg128Current(a: bigint, b: bigint): bigint }).cmpxchg128Current(0n, 0n), TypeError);
+      assert.throws(() => (LONE as unknown as { addCurrent(v: bigint): void }).addCurrent(1n), /not an integer variable/, "no integer RMW on u128");
+      assert.equal((SLOT.field("pair") as unknown as { addCurrent?: unknown }).addCurrent, undefined, "a u128 leaf handle has no integer RMW");
+      assert.equal((SLOT.field("pair") as unknown as { sum?: unknown }).sum, undefined, "nor sum()");
+    } finally {
+      sdk.close();
+    }
+  }
+});
+
+test("u128 x86_64 functions, measured (clang-19 + llvm-objdump-19): cmpxchg128 is push/movs/cmpxchg16b %gs:/pop, reads and writes as documented", async () => {
+  const sdk = createPercpu();
+  defineU128(sdk);
+  const gen = sdk.generate({ arch: "x86_64", cpus: 2, functions: true });
+  await withTempDir("percpu-u128-counts-", async (dir) => {
+    await writeFile(join(dir, "percpu.S"), gen.files["percpu.S"]);
+    const r = await run(CLANG, ["--target=x86_64-unknown-none-elf", "-c", "percpu.S", "-o", "percpu.o"], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const dis = await disassemble(join(dir, "percpu.o"));
+    const body = (op: string): string[] => dis.get(`percpu_U_LONE_${op}`)!.slice(0, -1);
+    const cx = body("cmpxchg128_current");
+    assert.deepEqual(cx.map((i) => i.split(" ")[0]), ["pushq", "movq", "movq", "movq", "cmpxchg16b", "popq"], cx.join("; "));
+    assert.match(cx[4]!, /^cmpxchg16b %gs:0x[0-9a-f]+$/, "unlocked, %gs-relative");
+    assert.equal(body("read_current_raw").length, 2);
+    assert.equal(body("remote_read").length, 4, "cpu * stride, + base, then two loads");
+    assert.deepEqual(body("read_current").map((i) => i.split(" ")[0]), ["pushq", "xorl", "xorl", "xorl", "xorl", "cmpxchg16b", "popq"]);
+    assert.deepEqual(body("write_current").map((i) => i.split(" ")[0]), ["pushq", "movq", "movq", "movq", "movq", "cmpxchg16b", "jne", "popq"]);
+    assert.ok(!gen.files["percpu.S"].includes("lock cmpxchg16b"), "no lock prefix on the current CPU's copy");
+  });
 });
