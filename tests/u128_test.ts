@@ -220,3 +220,20 @@ test("u128 x86_64 functions, measured (clang-19 + llvm-objdump-19): cmpxchg128 i
     assert.ok(!gen.files["percpu.S"].includes("lock cmpxchg16b"), "no lock prefix on the current CPU's copy");
   });
 });
+
+test("x86_64 firmware under QEMU (4 CPUs, preempt + irq): every CPU's u128 writes, reads, cmpxchg128 hit and both misses match the catalog model, and remote reads see each CPU's value", async () => {
+  const sdk = createPercpu();
+  sdk.define("HITS", u64, 0);
+  defineU128(sdk);
+  await withTempDir("percpu-u128-fw-", async (root) => {
+    const image = await sdk.buildFirmware({ arch: "x86_64", cpus: 4, features: ["preempt", "irq"], out: join(root, "image") });
+    const r = await sdk.bootFirmware(image, { timeoutMs: 60_000 });
+    assert.ok(r.passed, `${r.failures.map((f) => `cpu=${f.cpu} ${f.var} ${f.check}: ${f.detail}`).join("\n")}\n${r.stderr}`);
+    assert.equal(r.result?.checks, image.expectedChecks);
+    for (const leaf of ["U_LONE", "U_SLOT__pair", "U_PAIRS__0", "U_PAIRS__2", "U_RING"]) {
+      for (const check of ["u128-ops", "u128-remote"]) {
+        for (let cpu = 0; cpu < 4; cpu++) assert.ok(r.lines.includes(`cpu=${cpu} var=${leaf} check=${check} ok`), `cpu=${cpu} ${leaf} ${check}`);
+      }
+    }
+  });
+}, { timeoutMs: 120_000 });
