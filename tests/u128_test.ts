@@ -104,9 +104,10 @@ test("riscv32 refuses u128 at layout time, naming the variable and the field", (
   assert.equal(sdk.layout("riscv64").vars.length, 2);
 });
 
-test("generation refuses u128 where it is not lowered (aarch64, riscv64, loongarch64; x86_64 without functions or with rust), naming the variable and the leaf", () => {
+test("generation refuses u128 where it is not lowered (riscv64, loongarch64; x86_64 and aarch64 without functions or with rust), naming the variable and the leaf", () => {
   const cases = [
-    { arch: "aarch64", functions: true, rust: false, says: "aarch64" },
+    { arch: "aarch64", functions: false, rust: false, says: "functions: true" },
+    { arch: "aarch64", functions: true, rust: true, says: "percpu.rs" },
     { arch: "riscv64", functions: true, rust: false, says: "riscv64" },
     { arch: "loongarch64", functions: true, rust: false, says: "loongarch64" },
     { arch: "x86_64", functions: false, rust: false, says: "functions: true" },
@@ -220,6 +221,47 @@ test("u128 x86_64 functions, measured (clang-19 + llvm-objdump-19): cmpxchg128 i
     assert.ok(!gen.files["percpu.S"].includes("lock cmpxchg16b"), "no lock prefix on the current CPU's copy");
   });
 });
+
+test("u128 aarch64 functions, measured: cmpxchg128 is the ARMv8.0 ldxp/cmp/ccmp/stxp loop (stxp of the old value on a miss), one casp with lse", async () => {
+  const sdk = createPercpu();
+  defineU128(sdk);
+  await withTempDir("percpu-u128-a64-", async (dir) => {
+    const forms = new Map<string, Map<string, string[]>>();
+    for (const lse of [false, true]) {
+      const gen = sdk.generate({ arch: "aarch64", cpus: 2, functions: true, features: lse ? ["lse"] : [] });
+      await writeFile(join(dir, "percpu.S"), gen.files["percpu.S"]);
+      const r = await run(CLANG, ["--target=aarch64-unknown-none-elf", "-c", "percpu.S", "-o", `p${lse}.o`], { cwd: dir });
+      assert.equal(r.code, 0, r.stderr);
+      forms.set(String(lse), await disassemble(join(dir, `p${lse}.o`)));
+    }
+    const ops = (lse: boolean, fn: string): string[] => forms.get(String(lse))!.get(fn)!.slice(0, -1).map((i) => i.split(" ")[0]!);
+    assert.deepEqual(ops(false, "percpu_U_LONE_cmpxchg128_current"), ["mrs", "ldxp", "cmp", "ccmp", "b.ne", "stxp", "cbnz", "b", "stxp", "cbnz", "mov", "mov"]);
+    assert.deepEqual(ops(true, "percpu_U_LONE_cmpxchg128_current"), ["mrs", "casp"], "expected already in x0:x1, the result pair");
+    assert.deepEqual(ops(true, "percpu_U_RING_cmpxchg128_current"), ["mrs", "add", "add", "casp", "mov", "mov"], "indexed: expected in x2:x3");
+    assert.deepEqual(ops(false, "percpu_U_LONE_read_current"), ["mrs", "ldxp", "stxp", "cbnz"]);
+    assert.deepEqual(ops(false, "percpu_U_LONE_write_current"), ["mrs", "ldxp", "stxp", "cbnz"]);
+    assert.deepEqual(ops(false, "percpu_U_LONE_read_current_raw"), ["mrs", "ldp"]);
+    assert.deepEqual(ops(false, "percpu_U_LONE_write_current_raw"), ["mrs", "stp"]);
+  });
+});
+
+test("aarch64 firmware under QEMU, ARMv8.0 (cortex-a57, LL/SC) and lse (-cpu max, casp), 4 CPUs with preempt + irq: the u128 phase passes on every CPU", async () => {
+  for (const lse of [false, true]) {
+    const sdk = createPercpu();
+    sdk.define("HITS", u64, 0);
+    defineU128(sdk);
+    await withTempDir("percpu-u128-fw-a64-", async (root) => {
+      const features = ["preempt", "irq", ...(lse ? ["lse"] as const : [])] as ("preempt" | "irq" | "lse")[];
+      const image = await sdk.buildFirmware({ arch: "aarch64", cpus: 4, features, out: join(root, "image") });
+      const r = await sdk.bootFirmware(image, { timeoutMs: 60_000 });
+      assert.ok(r.passed, `lse=${lse}: ${r.failures.map((f) => `cpu=${f.cpu} ${f.var} ${f.check}: ${f.detail}`).join("\n")}\n${r.stderr}`);
+      assert.equal(r.result?.checks, image.expectedChecks);
+      for (const leaf of ["U_LONE", "U_SLOT__pair", "U_RING"]) {
+        for (let cpu = 0; cpu < 4; cpu++) assert.ok(r.lines.includes(`cpu=${cpu} var=${leaf} check=u128-ops ok`), `lse=${lse} cpu=${cpu} ${leaf}`);
+      }
+    });
+  }
+}, { timeoutMs: 180_000 });
 
 test("x86_64 firmware under QEMU (4 CPUs, preempt + irq): every CPU's u128 writes, reads, cmpxchg128 hit and both misses match the catalog model, and remote reads see each CPU's value", async () => {
   const sdk = createPercpu();
