@@ -104,11 +104,11 @@ test("riscv32 refuses u128 at layout time, naming the variable and the field", (
   assert.equal(sdk.layout("riscv64").vars.length, 2);
 });
 
-test("generation refuses u128 where it is not lowered (riscv64, loongarch64; x86_64 and aarch64 without functions or with rust), naming the variable and the leaf", () => {
+test("generation refuses u128 where it is not lowered (loongarch64; x86_64, aarch64, riscv64 without functions or with rust), naming the variable and the leaf", () => {
   const cases = [
     { arch: "aarch64", functions: false, rust: false, says: "functions: true" },
     { arch: "aarch64", functions: true, rust: true, says: "percpu.rs" },
-    { arch: "riscv64", functions: true, rust: false, says: "riscv64" },
+    { arch: "riscv64", functions: false, rust: false, says: "functions: true" },
     { arch: "loongarch64", functions: true, rust: false, says: "loongarch64" },
     { arch: "x86_64", functions: false, rust: false, says: "functions: true" },
     { arch: "x86_64", functions: true, rust: true, says: "percpu.rs" },
@@ -262,6 +262,37 @@ test("aarch64 firmware under QEMU, ARMv8.0 (cortex-a57, LL/SC) and lse (-cpu max
     });
   }
 }, { timeoutMs: 180_000 });
+
+test("u128 riscv64 functions, measured: the guarded generic fallback (two ld, two bne, two sd) where no 128-bit CAS exists", async () => {
+  const sdk = createPercpu();
+  defineU128(sdk);
+  await withTempDir("percpu-u128-rv-", async (dir) => {
+    const gen = sdk.generate({ arch: "riscv64", cpus: 2, functions: true });
+    await writeFile(join(dir, "percpu.S"), gen.files["percpu.S"]);
+    const r = await run(CLANG, ["--target=riscv64-unknown-none-elf", "-march=rv64imac", "-mabi=lp64", "-mno-relax", "-c", "percpu.S", "-o", "p.o"], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const dis = await disassemble(join(dir, "p.o"));
+    const ops = (fn: string): string[] => dis.get(fn)!.slice(0, -1).map((i) => i.split(" ")[0]!);
+    assert.deepEqual(ops("percpu_U_LONE_cmpxchg128_current"), ["ld", "ld", "bne", "bne", "sd", "sd", "mv", "mv"]);
+    assert.deepEqual(ops("percpu_U_LONE_read_current"), ["ld", "ld"], "no guard feature: nothing around it");
+    assert.deepEqual(ops("percpu_U_LONE_write_current_raw"), ["sd", "sd"]);
+  });
+});
+
+test("riscv64 firmware under QEMU (4 CPUs, preempt + irq): the guarded u128 fallback passes the u128 phase on every CPU", async () => {
+  const sdk = createPercpu();
+  sdk.define("HITS", u64, 0);
+  defineU128(sdk);
+  await withTempDir("percpu-u128-fw-rv-", async (root) => {
+    const image = await sdk.buildFirmware({ arch: "riscv64", cpus: 4, features: ["preempt", "irq"], out: join(root, "image") });
+    const r = await sdk.bootFirmware(image, { timeoutMs: 60_000 });
+    assert.ok(r.passed, `${r.failures.map((f) => `cpu=${f.cpu} ${f.var} ${f.check}: ${f.detail}`).join("\n")}\n${r.stderr}`);
+    assert.equal(r.result?.checks, image.expectedChecks);
+    for (const leaf of ["U_LONE", "U_SLOT__pair", "U_RING"]) {
+      for (let cpu = 0; cpu < 4; cpu++) assert.ok(r.lines.includes(`cpu=${cpu} var=${leaf} check=u128-ops ok`), `cpu=${cpu} ${leaf}`);
+    }
+  });
+}, { timeoutMs: 120_000 });
 
 test("x86_64 firmware under QEMU (4 CPUs, preempt + irq): every CPU's u128 writes, reads, cmpxchg128 hit and both misses match the catalog model, and remote reads see each CPU's value", async () => {
   const sdk = createPercpu();
