@@ -70,10 +70,8 @@ export interface GenInput {
  * ```
  */
 export function generatorInput(layout: Layout, config: GenConfig): GenInput {
-  // u128 is laid out on every 64-bit target (riscv32 refused it at layout); the per-variable functions of x86_64, aarch64 and riscv64 lower it.
-  const why = layout.target === "loongarch64"
-    ? "no generated accessors for u128 leaves on this target yet (the per-variable functions of x86_64, aarch64 and riscv64 only)"
-    : !config.functions
+  // u128 is laid out on every 64-bit target (riscv32 refused it at layout); every backend's per-variable functions lower it.
+  const why = !config.functions
     ? "u128 leaves have per-variable functions only (generate with functions: true; percpu.h's generic macros go up to 64-bit scalars)"
     : config.rust
     ? "u128 is not supported in percpu.rs yet (generate without rust)"

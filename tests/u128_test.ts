@@ -104,12 +104,13 @@ test("riscv32 refuses u128 at layout time, naming the variable and the field", (
   assert.equal(sdk.layout("riscv64").vars.length, 2);
 });
 
-test("generation refuses u128 where it is not lowered (loongarch64; x86_64, aarch64, riscv64 without functions or with rust), naming the variable and the leaf", () => {
+test("generation refuses u128 where it is not lowered (every target without functions: true, or with rust), naming the variable and the leaf", () => {
   const cases = [
     { arch: "aarch64", functions: false, rust: false, says: "functions: true" },
     { arch: "aarch64", functions: true, rust: true, says: "percpu.rs" },
     { arch: "riscv64", functions: false, rust: false, says: "functions: true" },
-    { arch: "loongarch64", functions: true, rust: false, says: "loongarch64" },
+    { arch: "loongarch64", functions: false, rust: false, says: "functions: true" },
+    { arch: "riscv64", functions: true, rust: true, says: "percpu.rs" },
     { arch: "x86_64", functions: false, rust: false, says: "functions: true" },
     { arch: "x86_64", functions: true, rust: true, says: "percpu.rs" },
   ] as const;
@@ -279,20 +280,37 @@ test("u128 riscv64 functions, measured: the guarded generic fallback (two ld, tw
   });
 });
 
-test("riscv64 firmware under QEMU (4 CPUs, preempt + irq): the guarded u128 fallback passes the u128 phase on every CPU", async () => {
+test("u128 loongarch64 functions, measured: the guarded generic fallback (two ld.d, two bne, two st.d)", async () => {
   const sdk = createPercpu();
-  sdk.define("HITS", u64, 0);
   defineU128(sdk);
-  await withTempDir("percpu-u128-fw-rv-", async (root) => {
-    const image = await sdk.buildFirmware({ arch: "riscv64", cpus: 4, features: ["preempt", "irq"], out: join(root, "image") });
-    const r = await sdk.bootFirmware(image, { timeoutMs: 60_000 });
-    assert.ok(r.passed, `${r.failures.map((f) => `cpu=${f.cpu} ${f.var} ${f.check}: ${f.detail}`).join("\n")}\n${r.stderr}`);
-    assert.equal(r.result?.checks, image.expectedChecks);
-    for (const leaf of ["U_LONE", "U_SLOT__pair", "U_RING"]) {
-      for (let cpu = 0; cpu < 4; cpu++) assert.ok(r.lines.includes(`cpu=${cpu} var=${leaf} check=u128-ops ok`), `cpu=${cpu} ${leaf}`);
-    }
+  await withTempDir("percpu-u128-la-", async (dir) => {
+    const gen = sdk.generate({ arch: "loongarch64", cpus: 2, functions: true });
+    await writeFile(join(dir, "percpu.S"), gen.files["percpu.S"]);
+    const r = await run(CLANG, ["--target=loongarch64-unknown-none-elf", "-mabi=lp64s", "-c", "percpu.S", "-o", "p.o"], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const dis = await disassemble(join(dir, "p.o"));
+    const ops = (fn: string): string[] => dis.get(fn)!.slice(0, -1).map((i) => i.split(" ")[0]!);
+    assert.deepEqual(ops("percpu_U_LONE_cmpxchg128_current"), ["ld.d", "ld.d", "bne", "bne", "st.d", "st.d", "move", "move"]);
+    assert.deepEqual(ops("percpu_U_LONE_write_current_raw"), ["st.d", "st.d"]);
   });
-}, { timeoutMs: 120_000 });
+});
+
+test("riscv64 and loongarch64 firmware under QEMU (4 CPUs, preempt + irq): the guarded u128 fallback passes the u128 phase on every CPU", async () => {
+  for (const arch of ["riscv64", "loongarch64"] as const) {
+    const sdk = createPercpu();
+    sdk.define("HITS", u64, 0);
+    defineU128(sdk);
+    await withTempDir("percpu-u128-fw-", async (root) => {
+      const image = await sdk.buildFirmware({ arch, cpus: 4, features: ["preempt", "irq"], out: join(root, "image") });
+      const r = await sdk.bootFirmware(image, { timeoutMs: 60_000 });
+      assert.ok(r.passed, `${arch}: ${r.failures.map((f) => `cpu=${f.cpu} ${f.var} ${f.check}: ${f.detail}`).join("\n")}\n${r.stderr}`);
+      assert.equal(r.result?.checks, image.expectedChecks);
+      for (const leaf of ["U_LONE", "U_SLOT__pair", "U_RING"]) {
+        for (let cpu = 0; cpu < 4; cpu++) assert.ok(r.lines.includes(`cpu=${cpu} var=${leaf} check=u128-ops ok`), `${arch} cpu=${cpu} ${leaf}`);
+      }
+    });
+  }
+}, { timeoutMs: 180_000 });
 
 test("x86_64 firmware under QEMU (4 CPUs, preempt + irq): every CPU's u128 writes, reads, cmpxchg128 hit and both misses match the catalog model, and remote reads see each CPU's value", async () => {
   const sdk = createPercpu();
