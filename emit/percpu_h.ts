@@ -228,7 +228,8 @@ function genericAccessors(pointerBytes: number): string {
     ...remoteRmwMacros(pointerBytes),
     "",
   );
-  for (const op of LEAF_OPS) {
+  // The u128 ops have no generic primitive: percpu_cmpxchg128_current(X, ...) names the per-variable function (functionDeclarations).
+  for (const op of LEAF_OPS.filter((o) => LEAF_OP_SPECS[o].scalars !== "u128")) {
     const { primitive } = LEAF_OP_SPECS[op];
     const args = opArgs(op);
     const wrapped = args.map((x) => `(${x})`);
@@ -387,6 +388,13 @@ function* functionDeclarations(lines: LineBuffer, backend: ArchBackend, input: G
     // u128 leaves (x86_64): out-of-line functions only, with or without PERCPU_INLINE.
     for (const leaf of v.u128Leaves) for (const op of leafOps(leaf.scalar)) lines.push(`${cPrototype(leafSignature(leaf, op))};`);
     if (lines.ready) yield* lines.take();
+  }
+  if (input.vars.some((v) => v.u128Leaves.length > 0)) {
+    lines.push(
+      "",
+      "/* u128 leaves: the per-variable functions above; the generic name of Linux's this_cpu_cmpxchg128 on a plain leaf. */",
+      "#define percpu_cmpxchg128_current(X, old, new) percpu_##X##_cmpxchg128_current(old, new)",
+    );
   }
   lines.push("", "#ifndef PERCPU_INLINE", "");
   for (const v of input.vars) {

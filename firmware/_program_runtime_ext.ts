@@ -114,8 +114,12 @@ function u128Phase(input: GenInput, next: (name: string) => string): { body: str
       ];
       const step = (s: number, name: string): string[] => {
         const base = 2 + 4 * s;
+        // The hit goes through percpu.h's generic percpu_cmpxchg128_current(X, old, new) on a plain leaf.
+        const cx = s === 0 && leaf.indices.length === 0
+          ? `percpu_cmpxchg128_current(${leaf.symbol}, ${val(base)}, ${val(base + 1)})`
+          : call("cmpxchg128_current", val(base), val(base + 1));
         return [
-          ...expect(`${name}_result`, call("cmpxchg128_current", val(base), val(base + 1)), base + 2),
+          ...expect(`${name}_result`, cx, base + 2),
           ...expect(`${name}_value`, call("read_current"), base + 3),
         ];
       };
