@@ -29,6 +29,7 @@ export {
   u32,
   u64,
   u8,
+  u128,
   usize,
   typeName,
   SCALAR_NAMES,
@@ -48,7 +49,7 @@ export { TARGETS, type Target } from "./sdk/targets.ts";
 export { type DefineOptions, type FieldLayout, type Layout, type LayoutOrder, type TypeLayout, type VarLayout, typeLayout } from "./sdk/layout.ts";
 export { type Manifest, type ManifestType, type ManifestVar, MANIFEST_VERSION } from "./sdk/manifest.ts";
 export { decodeValue, encodeValue } from "./sdk/values.ts";
-export { createPercpu, type IntegerArgument, type IntegerVarType, percpu, PercpuSdk, type PercpuOptions, PercpuVar } from "./percpu.ts";
+export { createPercpu, type IntegerArgument, type IntegerVarType, percpu, type U128VarType, PercpuSdk, type PercpuOptions, PercpuVar } from "./percpu.ts";
 export {
   type ElementType,
   type FieldName,

@@ -15,16 +15,16 @@ import { checkDefineOptions, computeLayout, counterOption, type DefineOptions, t
 import { buildManifest, type Manifest } from "./sdk/manifest.ts";
 import { checkVarName } from "./sdk/names.ts";
 import { parseOptions } from "./sdk/options.ts";
-import { SymbolClashes } from "./sdk/symbols.ts";
+import { leafOps, SymbolClashes } from "./sdk/symbols.ts";
 // Leaf handles (field/at):
 import type { NativeLeaf } from "./ffi/native.ts";
 import type { PathSegment } from "./sdk/errors.ts";
-import { structFields, typeLayout } from "./sdk/layout.ts";
-import { type LEAF_OP_SPECS as LEAF_OP_SPECS_TYPE, LEAF_OP_SPECS, LEAF_OPS, type LeafOp } from "./sdk/ops.ts";
+import { refuseU128, structFields, typeLayout } from "./sdk/layout.ts";
+import { type LEAF_OP_SPECS as LEAF_OP_SPECS_TYPE, LEAF_OP_SPECS, type LeafOp, SCALAR_OPS } from "./sdk/ops.ts";
 import { type ArrayType, describeValue, type StructType } from "./sdk/types.ts";
 import { checkTarget, type Target } from "./sdk/targets.ts";
 import { type AlignedType, checkType, type Infer, type InferInit, type IntegerScalarName, type PercpuType, type ScalarType, typeName } from "./sdk/types.ts";
-import { ByteSlab, checkValue, encodeChecked, encodeValue } from "./sdk/values.ts";
+import { ByteSlab, checkValue, encodeChecked, encodeValue, isInteger } from "./sdk/values.ts";
 // Per-CPU counters and dynamic allocation (percpu_runtime.ts):
 import { checkCounterOptions, type CounterOptions } from "./sdk/counters.ts";
 import type { CounterSpec } from "./sdk/layout.ts";
@@ -41,6 +41,9 @@ export type IntegerArgument = number | bigint;
 
 /** Types whose handles have the integer read-modify-write ops and `sum()`. */
 export type IntegerVarType = ScalarType<IntegerScalarName> | AlignedType<ScalarType<IntegerScalarName>>;
+
+/** A u128 scalar variable's type (`aligned()` wrappers allowed): the variables with `cmpxchg128Current`. */
+export type U128VarType = ScalarType<"u128"> | AlignedType<ScalarType<"u128">>;
 
 function notLoaded(what: string): never {
   fail("native_not_loaded", [], `Cannot ${what}: the native library is not loaded, await sdk.load({ cpus }) first`);
@@ -330,6 +333,15 @@ export class PercpuVar<T extends PercpuType = PercpuType> {
   }
 
   /**
+   * Stores `desired` if the current CPU's u128 value equals `expected`;
+   * returns the old value (Linux's `this_cpu_cmpxchg128`, x86_64
+   * `cmpxchg16b %gs:`). Values are bigints in 0..2^128 − 1.
+   */
+  cmpxchg128Current<V extends U128VarType>(this: PercpuVar<V>, expected: bigint | number, desired: bigint | number): bigint {
+    return this.#n().integerOp("cmpxchg128Current")(expected, desired) as bigint;
+  }
+
+  /**
    * Stores `desired` if the current CPU's value equals `expected` (one
    * `cmpxchg %gs:` on x86_64, Linux's `this_cpu_try_cmpxchg`); returns
    * whether it did and the value found (`expected` on success), as C's
@@ -429,6 +441,14 @@ export type ElementType<T> = [PercpuType] extends [T] ? PercpuType : Unaligned<T
 /** Whether a type is an integer scalar (`aligned()` looked through); true for the unknown `PercpuType` (every method typed). */
 type IsIntegerType<T> = [PercpuType] extends [T] ? true : Unaligned<T> extends ScalarType<infer N> ? ([N] extends [IntegerScalarName] ? true : false) : false;
 
+/** Whether a type is the u128 scalar (`aligned()` looked through); true for the unknown `PercpuType`. */
+type IsU128Type<T> = [PercpuType] extends [T] ? true : Unaligned<T> extends ScalarType<infer N> ? ([N] extends ["u128"] ? true : false) : false;
+
+/** Whether catalog op `K` applies to a leaf of type `T` (its `scalars` class). */
+type OpApplies<T, K extends LeafOp> = LeafSpecs[K]["scalars"] extends "integer" ? IsIntegerType<T>
+  : LeafSpecs[K]["scalars"] extends "u128" ? IsU128Type<T>
+  : true;
+
 type LeafSpecs = typeof LEAF_OP_SPECS_TYPE;
 
 /** One argument type per element of a tuple of C parameter names. */
@@ -438,7 +458,7 @@ type LeafArgs<V extends readonly unknown[], A> = { -readonly [I in keyof V]: A }
 type LeafOpMethod<T, K extends LeafOp> = (
   ...args: [
     ...(LeafSpecs[K]["target"] extends "remote" ? [cpu: number] : []),
-    ...LeafArgs<LeafSpecs[K]["values"], LeafSpecs[K]["integer"] extends true ? IntegerArgument : InferInit<T>>,
+    ...LeafArgs<LeafSpecs[K]["values"], LeafSpecs[K]["scalars"] extends "integer" ? IntegerArgument : InferInit<T>>,
   ]
 ) => LeafSpecs[K]["returns"] extends "value" ? Infer<T> : LeafSpecs[K]["returns"] extends "ok" ? { ok: boolean; value: Infer<T> } : void;
 
@@ -459,8 +479,7 @@ type LeafOpMethod<T, K extends LeafOp> = (
  */
 export type LeafOpMethods<T> =
   & {
-    [K in LeafOp as LeafSpecs[K]["integer"] extends true ? (IsIntegerType<T> extends true ? LeafSpecs[K]["js"] : never)
-      : LeafSpecs[K]["js"]]: LeafOpMethod<T, K>;
+    [K in LeafOp as OpApplies<T, K> extends true ? LeafSpecs[K]["js"] : never]: LeafOpMethod<T, K>;
   }
   & (IsIntegerType<T> extends true ? { sum(): Infer<T> } : unknown);
 
@@ -598,10 +617,11 @@ export class PercpuLeaf<T extends PercpuType = PercpuType> {
     this.type = type;
     let t: PercpuType = type;
     while (t.kind === "aligned") t = t.inner;
-    const integer = t.kind === "scalar" && t.name !== "bool" && t.name !== "f32" && t.name !== "f64";
+    const integer = t.kind === "scalar" && isInteger(t.name);
     const what = `access ${quotePath([variable.name, ...path])}`;
     const unloaded = (): never => notLoaded(what);
-    for (const op of LEAF_OPS) if (!LEAF_OP_SPECS[op].integer || integer) this.#install(LEAF_OP_SPECS[op].js, unloaded);
+    if (t.kind === "scalar") for (const op of leafOps(t.name)) this.#install(LEAF_OP_SPECS[op].js, unloaded);
+    else for (const op of SCALAR_OPS) this.#install(LEAF_OP_SPECS[op].js, unloaded);
     if (integer) this.#install("sum", unloaded);
   }
 
@@ -852,6 +872,7 @@ export class PercpuSdk {
     const allocator = native.allocator;
     if (allocator === null) fail("alloc_unavailable", [], "Cannot alloc: the library was loaded without a dynamic region, load({ dynamic: bytes }) first");
     checkType(type, ["alloc"]);
+    refuseU128("alloc", type, "x86_64", "the dynamic-allocation accessors go up to 64-bit scalars");
     const { size, align } = typeLayout(type, "x86_64");
     const areaAlign = native.layoutExpected(1).align;
     if (align > areaAlign) fail("options_invalid", ["alloc"], `Cannot alloc ${typeName(type)}: its alignment ${align} is larger than the area alignment ${areaAlign}`);

@@ -37,15 +37,15 @@
  */
 import { match } from "ts-pattern";
 import { fail, type PathSegment } from "../sdk/errors.ts";
-import { cTypeName, GUARD_HOOKS, leafFunction, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
-import type { ScalarName } from "../sdk/types.ts";
+import { cTypeName, GUARD_HOOKS, leafFunction, leafOps, type LeafOp, type LoweredLeafOp, varFunction } from "../sdk/symbols.ts";
+import { cScalarType, type LoweredScalarName } from "../sdk/c_names.ts";
 import { AREAS_SYMBOL, BASE_SYMBOL, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
 import { type AsmItem, definedRegs, inlineTemplate, insn, label, renderFunction, renderLines } from "./asm.ts";
 import { type ArithmeticOp, LEAF_OP_SPECS, type LocalRmwOp, REMOTE_RMW_LIKE, type RemoteRmwOp } from "../sdk/ops.ts";
 import { remoteRmwC } from "./_remote_c.ts";
 import { aarch64HeaderPrimitives } from "./aarch64_header.ts";
 import type { Features } from "../sdk/config.ts";
-import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
+import type { GenInput, PlacedLeaf, PlacedU128Leaf } from "../sdk/plan.ts";
 import type { ArchBackend } from "./backend.ts";
 import { leafSignature } from "./c_types.ts";
 
@@ -292,7 +292,7 @@ interface ScalarIsa {
 }
 
 /** Load/store facts of each scalar (signed loads sign-extend to 64 bits; bool and unsigned zero-extend). */
-function scalarIsa(name: ScalarName): ScalarIsa {
+function scalarIsa(name: LoweredScalarName): ScalarIsa {
   const int = (load: string, store: string, ex: string, form: "x" | "w", valueForm: "x" | "w", cmpExt: string | null, signExt: string | null): ScalarIsa =>
     ({ load, store, ex, form, valueForm, cmpExt, signExt, float: false });
   return match(name)
@@ -372,7 +372,7 @@ function symPlus(sym: string, off: number): string {
 }
 
 /** Register assignment of a leaf op's C parameters by the AAPCS64 (GP in x0.., FP in v0..). */
-function argRegs(leaf: PlacedLeaf, op: LeafOp): Map<string, Reg> {
+function argRegs(leaf: PlacedLeaf, op: LoweredLeafOp): Map<string, Reg> {
   const out = new Map<string, Reg>();
   let gp = 0;
   let fp = 0;
@@ -423,9 +423,9 @@ function currentAddress(input: GenInput, reg: Reg, off: number, tmp: Reg): Item[
  * sp) saves lr and the arguments across the hook calls, and the result across
  * the restore calls. Without hooks the body is returned as is.
  */
-function guarded(features: Features, body: readonly Item[], args: readonly Reg[], floatArg: keyof Reg | null, result: keyof Reg | null): Item[] {
+function guarded(features: Features, body: readonly Item[], args: readonly Reg[], floatArg: keyof Reg | null, result: keyof Reg | "pair" | null): Item[] {
   if (!features.preempt && !features.irq) return [...body];
-  const slots = args.length + (floatArg ? 1 : 0) + (features.irq ? 1 : 0) + (result ? 1 : 0);
+  const slots = args.length + (floatArg ? 1 : 0) + (features.irq ? 1 : 0) + (result ? 1 : 0) + (result === "pair" ? 1 : 0);
   const frame = Math.ceil((16 + 8 * slots) / 16) * 16;
   let next = 16;
   const argSlots = args.map((r) => ({ r, at: (next += 8) - 8 }));
@@ -443,10 +443,14 @@ function guarded(features: Features, body: readonly Item[], args: readonly Reg[]
   for (const s of argSlots) out.push(load("ldr", s.r.x, at(SP, s.at)));
   if (floatArg) out.push(load("ldr", r0.d, at(SP, floatSlot)));
   out.push(...body);
+  // A u128 result is the pair x0:x1 (the slot after the first is kept free for it).
+  const highSlot = result === "pair" ? (next += 8) - 8 : 0;
   if (result) out.push(store("str", resultReg, at(SP, resultSlot)));
+  if (result === "pair") out.push(store("str", hw(1).x, at(SP, highSlot)));
   if (features.irq) out.push(load("ldr", r0.x, at(SP, flagsSlot)), bl(GUARD_HOOKS[3]));
   if (features.preempt) out.push(bl(GUARD_HOOKS[1]));
   if (result) out.push(load("ldr", resultReg, at(SP, resultSlot)));
+  if (result === "pair") out.push(load("ldr", hw(1).x, at(SP, highSlot)));
   out.push(ldp(hw(29).x, hw(30).x, postIndex(SP, frame)));
   return out;
 }
@@ -594,7 +598,7 @@ function thisCpu(op: LocalRmwOp): boolean {
 }
 
 /** Body (without `ret`) of one leaf operation in `percpu.S`. */
-function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): Item[] {
+function leafBody(input: GenInput, leaf: PlacedLeaf, op: LoweredLeafOp): Item[] {
   const isa = scalarIsa(leaf.scalar);
   const args = argRegs(leaf, op);
   const features = input.config.features;
@@ -692,8 +696,103 @@ function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): Item[] {
  * aarch64LeafAssembly(input, input.vars[0]!.leaves[0]!, "read_current_raw"); // "...\tmrs x9, tpidr_el1\n\tldr x0, [x9]\n\tret\n..."
  * ```
  */
-export function aarch64LeafAssembly(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
+export function aarch64LeafAssembly(input: GenInput, leaf: PlacedLeaf, op: LoweredLeafOp): string {
   return renderFunction(leafFunction(leaf, op), [...leafBody(input, leaf, op), ret()]);
+}
+
+/**
+ * AAPCS64 registers of a u128 leaf op's parameters: `uintptr_t`s one each,
+ * an `unsigned __int128` an even-numbered pair (its high half as `name.hi`).
+ * A value that would go on the stack (more than x0..x7) is refused.
+ */
+function u128ArgRegs(leaf: PlacedU128Leaf, op: LeafOp): Map<string, Reg> {
+  const out = new Map<string, Reg>();
+  let gp = 0;
+  const sig = leafSignature(leaf, op);
+  for (const p of sig.params) {
+    if (p.type === cScalarType("u128")) {
+      gp += gp % 2;
+      if (gp + 2 > ARG_REGS.length) {
+        fail("type_not_on_target", [leaf.varName, ...leaf.path], `Variable "${leaf.varName}" leaf ${leaf.symbol}: the u128 ${p.name} of ${sig.name} would be passed on the stack (too many index arguments); aarch64 lowers u128 values in register pairs only`);
+      }
+      out.set(p.name, hw(gp));
+      out.set(`${p.name}.hi`, hw(gp + 1));
+      gp += 2;
+    } else {
+      out.set(p.name, hw(gp++));
+    }
+  }
+  return out;
+}
+
+/**
+ * Body (without `ret`) of an op on a u128 leaf. The full address is in x9.
+ * The raw and remote accesses are `ldp`/`stp` (not single-copy atomic before
+ * LSE2: a remote read may tear); `read_current` and `write_current` are
+ * `ldxp`/`stxp` loops (a 128-bit `ldxp` is single-copy atomic only when the
+ * `stxp` after it succeeds, so the read stores back what it loaded);
+ * `cmpxchg128_current` is the LL/SC loop of ARMv8.0 (on a miss the value
+ * found is stored back, for the same reason) or one `casp` with `lse`. The
+ * current-CPU ops take the guard (several instructions: `mrs` + the access),
+ * as Linux's arm64 this_cpu ops disable preemption.
+ */
+function u128Body(input: GenInput, leaf: PlacedU128Leaf, op: LeafOp): Item[] {
+  const args = u128ArgRegs(leaf, op);
+  const features = input.config.features;
+  const x = (n: number): Opnd => hw(n).x;
+  const a = (name: string): Opnd => args.get(name)!.x;
+  const idx = leaf.indices.flatMap((dim, k) => scaledAdd(BASE, args.get(`i${k}`)!, dim.stride, TMP));
+  const current = (): Item[] => [...currentAddress(input, BASE, leaf.areaOffset, TMP), ...idx];
+  const remote = (): Item[] => [...remoteBase(input, BASE, args.get("cpu")!, TMP), ...addOffset(BASE, leaf.areaOffset, TMP), ...idx];
+  const pair = (o: string, lo: Opnd, hi: Opnd, defs: readonly A64Reg[], uses: readonly A64Reg[]): Item =>
+    insn(o, [lo.text, hi.text, at(BASE.x).text], { defs, uses: [...uses, BASE.x.reg] });
+  const ldxp = (lo: Opnd, hi: Opnd): Item => pair("ldxp", lo, hi, [lo.reg, hi.reg], []);
+  const stxp = (lo: Opnd, hi: Opnd): Item =>
+    insn("stxp", [TMP.w.text, lo.text, hi.text, at(BASE.x).text], { defs: [TMP.x.reg], uses: [lo.reg, hi.reg, BASE.x.reg] });
+  const cbnz = (target: string): Item => insn("cbnz", [TMP.w.text, target], { uses: [TMP.x.reg] });
+  const movx = (to: Opnd, from: Opnd): Item[] => (to.reg === from.reg ? [] : [insn("mov", [to.text, from.text], { defs: [to.reg], uses: [from.reg] })]);
+  const gpArgs = [...args.values()];
+  const guard = (body: Item[], result: "pair" | null): Item[] => guarded(features, body, gpArgs, null, result);
+  return match(op)
+    .returnType<Item[]>()
+    .with("read_current_raw", () => [...current(), pair("ldp", x(0), x(1), ["x0", "x1"], [])])
+    .with("remote_read", () => [...remote(), pair("ldp", x(0), x(1), ["x0", "x1"], [])])
+    .with("write_current_raw", () => [...current(), pair("stp", a("v"), a("v.hi"), [], [a("v").reg, a("v.hi").reg])])
+    .with("remote_write", () => [...remote(), pair("stp", a("v"), a("v.hi"), [], [a("v").reg, a("v.hi").reg])])
+    .with("read_current", () => guard([...current(), label("1"), ldxp(x(0), x(1)), stxp(x(0), x(1)), cbnz("1b")], "pair"))
+    .with("write_current", () => guard([...current(), label("1"), ldxp(x(11), x(12)), stxp(a("v"), a("v.hi")), cbnz("1b")], null))
+    .with("cmpxchg128_current", () => {
+      const [e, eh, d, dh] = [a("expected"), a("expected.hi"), a("desired"), a("desired.hi")];
+      if (features.lse) {
+        // casp compares and receives in the even pair of `expected` (AAPCS64 gives it one), stores the pair of `desired`.
+        return guard([...current(), insn("casp", [e.text, eh.text, d.text, dh.text, at(BASE.x).text], { defs: [e.reg, eh.reg], uses: [e.reg, eh.reg, d.reg, dh.reg, BASE.x.reg] }), ...movx(x(0), e), ...movx(x(1), eh)], "pair");
+      }
+      return guard([
+        ...current(),
+        label("1"),
+        ldxp(x(11), x(12)),
+        insn("cmp", [x(11).text, e.text], { defs: ["nzcv"], uses: ["x11", e.reg] }),
+        insn("ccmp", [x(12).text, eh.text, "#0", "eq"], { defs: ["nzcv"], uses: ["x12", eh.reg, "nzcv"] }),
+        insn("b.ne", ["2f"], { uses: ["nzcv"] }),
+        stxp(d, dh),
+        cbnz("1b"),
+        insn("b", ["3f"]),
+        label("2"),
+        stxp(x(11), x(12)),
+        cbnz("1b"),
+        label("3"),
+        ...movx(x(0), x(11)),
+        ...movx(x(1), x(12)),
+      ], "pair");
+    })
+    .with(
+      "add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "cmpxchg_current", "inc_current", "dec_current",
+      "add_return_current", "sub_return_current", "inc_return_current", "dec_return_current", "try_cmpxchg_current", "remote_add", "remote_cmpxchg",
+      (o) => {
+        throw new Error(`aarch64: ${o} does not apply to u128 leaves (sdk/ops.ts scalars)`);
+      },
+    )
+    .exhaustive();
 }
 
 /** A copy unit in bytes. */
@@ -809,6 +908,9 @@ function code(input: GenInput): string {
   ];
   for (const v of input.vars) {
     for (const leaf of v.leaves) for (const op of leafOps(leaf.scalar)) parts.push(aarch64LeafAssembly(input, leaf, op));
+    for (const leaf of v.u128Leaves) {
+      for (const op of leafOps(leaf.scalar)) parts.push(renderFunction(leafFunction(leaf, op), [...u128Body(input, leaf, op), ret()]));
+    }
   }
   return parts.join("\n");
 }
@@ -894,7 +996,7 @@ function scratchOutputs(items: readonly Item[], names: readonly string[]): strin
 }
 
 /** Body statements of one inline leaf op. */
-function inlineBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
+function inlineBody(input: GenInput, leaf: PlacedLeaf, op: LoweredLeafOp): string[] {
   const isa = scalarIsa(leaf.scalar);
   const f = input.config.features;
   const s = leaf.cType;
@@ -906,7 +1008,7 @@ function inlineBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
   const tmpDecl = (items: readonly Item[]): string[] => (usesTmp(items) ? ["uintptr_t t;"] : []);
   const baseOut = (items: readonly Item[]): string[] => [`[b] "+r"(b)`, ...(usesTmp(items) ? [`[t] "=&r"(t)`] : [])];
   const sig = leafSignature(leaf, op);
-  const callRaw = (rawOp: LeafOp): string => `${leafFunction(leaf, rawOp)}(${sig.params.map((p) => p.name).join(", ")})`;
+  const callRaw = (rawOp: LoweredLeafOp): string => `${leafFunction(leaf, rawOp)}(${sig.params.map((p) => p.name).join(", ")})`;
   const guard = (call: string, returns: boolean): string[] => {
     if (!f.preempt && !f.irq) return [returns ? `return ${call};` : `${call};`];
     const out: string[] = [];

@@ -9,7 +9,7 @@ import { match } from "ts-pattern";
 import { cScalarType } from "../sdk/c_names.ts";
 import { leafOpSpec } from "../sdk/ops.ts";
 import { leafFunction, type LeafOp } from "../sdk/symbols.ts";
-import type { PlacedLeaf } from "../sdk/plan.ts";
+import type { AnyPlacedLeaf } from "../sdk/plan.ts";
 import type { PercpuType } from "../sdk/types.ts";
 
 /**
@@ -75,7 +75,7 @@ export interface CSignature {
  * Signature of a leaf operation, from the op catalog. Parameter order: `cpu`
  * (remote ops), one `uintptr_t iN` per index dimension, then the value(s).
  */
-export function leafSignature(leaf: PlacedLeaf, op: LeafOp): CSignature {
+export function leafSignature(leaf: AnyPlacedLeaf, op: LeafOp): CSignature {
   const spec = leafOpSpec(op);
   const s = leaf.cType;
   const params: CParam[] = [

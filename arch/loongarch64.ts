@@ -39,13 +39,13 @@
  */
 import { match } from "ts-pattern";
 import { fail, type PathSegment, quotePath } from "../sdk/errors.ts";
-import { cTypeName, GUARD_HOOKS, type IndexDim, INTEGER_OPS, leafFunction, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
+import { cTypeName, GUARD_HOOKS, type IndexDim, INTEGER_OPS, leafFunction, leafOps, type LeafOp, type LoweredLeafOp, varFunction } from "../sdk/symbols.ts";
 import type { VarLayout } from "../sdk/layout.ts";
 import { AREAS_SYMBOL, BASE_SYMBOL, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
 import { type AsmItem, definedRegs, inlineTemplate, insn, label, renderFunction } from "./asm.ts";
 import { type ArithmeticOp, isRemoteOp, LEAF_OP_SPECS, type LocalRmwOp, REMOTE_RMW_LIKE } from "../sdk/ops.ts";
 import { loongarch64HeaderPrimitives } from "./loongarch64_header.ts";
-import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
+import type { GenInput, PlacedLeaf, PlacedU128Leaf } from "../sdk/plan.ts";
 import type { ArchBackend } from "./backend.ts";
 import { cPrototype, leafSignature } from "./c_types.ts";
 
@@ -459,7 +459,7 @@ function plainSubword(op: AtomicOp, w: Width, site: Site, R: Regs): Item[] {
 }
 
 /** The body of one leaf op at a prepared site (setup already emitted). */
-function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp, site: Site, R: Regs): Item[] {
+function leafBody(input: GenInput, leaf: PlacedLeaf, op: LoweredLeafOp, site: Site, R: Regs): Item[] {
   const w = widthOf(leaf);
   const guarded = input.config.features.preempt || input.config.features.irq;
   const t0 = R.t[0]!;
@@ -557,14 +557,16 @@ function guard(input: GenInput, body: readonly Item[]): Item[] {
  * Wraps the body of an op with arguments (ending without `ret`) in the enabled guard hooks: a frame keeps
  * `$ra`, the argument registers across the entry hooks and the result `$a0` across the exit ones.
  */
-function guardArgs(input: GenInput, args: readonly Reg[], body: readonly Item[], result: boolean): Item[] {
+function guardArgs(input: GenInput, args: readonly Reg[], body: readonly Item[], result: boolean | "pair"): Item[] {
   const { preempt, irq } = input.config.features;
   if (!preempt && !irq) return [...body, ret()];
   const [preemptDisable, preemptEnable, irqSave, irqRestore] = GUARD_HOOKS;
-  const frame = Math.ceil(((args.length + 3) * 8) / 16) * 16;
+  const frame = Math.ceil(((args.length + (result === "pair" ? 4 : 3)) * 8) / 16) * 16;
   const raAt = frame - 8;
   const flagsAt = frame - 16;
   const resultAt = frame - 24;
+  // A u128 result is the pair $a0:$a1.
+  const high = result === "pair" ? { save: [store("st.d", "$a1", "$sp", frame - 32)], load: [load("ld.d", "$a1", "$sp", frame - 32)] } : { save: [], load: [] };
   return [
     addiD("$sp", "$sp", -frame),
     store("st.d", "$ra", "$sp", raAt),
@@ -574,9 +576,11 @@ function guardArgs(input: GenInput, args: readonly Reg[], body: readonly Item[],
     ...args.map((r, k) => load("ld.d", r, "$sp", 8 * k)),
     ...body,
     ...(result ? [store("st.d", "$a0", "$sp", resultAt)] : []),
+    ...high.save,
     ...(irq ? [load("ld.d", "$a0", "$sp", flagsAt), bl(irqRestore)] : []),
     ...(preempt ? [bl(preemptEnable)] : []),
     ...(result ? [load("ld.d", "$a0", "$sp", resultAt)] : []),
+    ...high.load,
     load("ld.d", "$ra", "$sp", raAt),
     addiD("$sp", "$sp", frame),
     ret(),
@@ -695,7 +699,7 @@ function varAsm(input: GenInput, v: VarLayout): string[] {
   ];
 }
 
-function leafAsm(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
+function leafAsm(input: GenInput, leaf: PlacedLeaf, op: LoweredLeafOp): string {
   const remote = isRemoteOp(op);
   const first = remote ? 1 : 0;
   const idx = leaf.indices.map((_, k) => A[first + k]!);
@@ -710,7 +714,7 @@ function leafAsm(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
   const spec = LEAF_OP_SPECS[op];
   const params = leafSignature(leaf, op).params.length;
   const guarded = (body: readonly Item[]): Item[] =>
-    !remote && (spec.guard === "this_cpu" || (spec.integer && !leaf.counter)) ? guardArgs(input, A.slice(0, params), body, true) : [...body, ret()];
+    !remote && (spec.guard === "this_cpu" || ((spec.scalars === "integer") && !leaf.counter)) ? guardArgs(input, A.slice(0, params), body, true) : [...body, ret()];
   if (op === "try_cmpxchg_current") {
     // `T *expected` in e's register: the expected value loaded into $a6, the cmpxchg leaving the value found in $a7,
     // which is stored back (the same value on success); $a0 = whether they matched.
@@ -731,12 +735,70 @@ function leafAsm(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
   return renderFunction(leafFunction(leaf, op), guarded([...setup, ...leafBody(input, leaf, op, site, R)]));
 }
 
+/**
+ * The `percpu.S` function of one op on a u128 leaf: loongarch64 has no
+ * 128-bit atomic, so every access is two `ld.d`/`st.d` (remote ones may
+ * tear) and `cmpxchg128_current` a load, two compares and two stores
+ * (Linux's asm-generic this_cpu_cmpxchg128), under the preempt/irq guard on
+ * the current CPU's copy. LP64: a u128 argument is two consecutive GARs
+ * (low first), the result `$a0:$a1`.
+ */
+function u128Asm(input: GenInput, leaf: PlacedU128Leaf, op: LeafOp): string {
+  const sig = leafSignature(leaf, op);
+  const remote = isRemoteOp(op);
+  const first = remote ? 1 : 0;
+  const idx = leaf.indices.map((_, k) => A[first + k]!);
+  const vi = first + leaf.indices.length;
+  const words = LEAF_OP_SPECS[op].values.length * 2;
+  if (vi + words > A.length) {
+    fail("type_not_on_target", [leaf.varName, ...leaf.path], `Variable "${leaf.varName}" leaf ${leaf.symbol}: the u128 values of ${sig.name} would be passed on the stack (too many index arguments); loongarch64 lowers u128 values in register pairs only`);
+  }
+  const arg = (k: number): Reg => A[vi + k]!;
+  const { setup, site } = remote ? remoteSite(input, "$a0", leaf.areaOffset, idx, leaf.indices) : currentSite(input, leaf.areaOffset, idx, leaf.indices);
+  // Both halves: straight off the site when the displacement + 8 is a 12-bit immediate, else through the address in $t0.
+  const near = site.disp.kind === "imm" && isSi12(site.disp.value + 8);
+  const at = near ? [] : address("$t0", site);
+  const base: Reg = near ? site.base : "$t0";
+  const d0 = near && site.disp.kind === "imm" ? site.disp.value : 0;
+  const ld = (r: Reg, half: 0 | 1): Item => load("ld.d", r, base, d0 + 8 * half);
+  const st = (r: Reg, half: 0 | 1): Item => store("st.d", r, base, d0 + 8 * half);
+  const body = match(op)
+    .returnType<Item[]>()
+    .with("read_current_raw", "read_current", "remote_read", () => [...setup, ...at, ld("$t1", 0), ld("$a1", 1), move("$a0", "$t1")])
+    .with("write_current_raw", "write_current", "remote_write", () => [...setup, ...at, st(arg(0), 0), st(arg(1), 1)])
+    .with("cmpxchg128_current", () => [
+      ...setup,
+      ...at,
+      ld("$t1", 0),
+      ld("$t2", 1),
+      bne("$t1", arg(0), "1f"),
+      bne("$t2", arg(1), "1f"),
+      st(arg(2), 0),
+      st(arg(3), 1),
+      label("1"),
+      move("$a0", "$t1"),
+      move("$a1", "$t2"),
+    ])
+    .with(
+      "add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "cmpxchg_current", "inc_current", "dec_current",
+      "add_return_current", "sub_return_current", "inc_return_current", "dec_return_current", "try_cmpxchg_current", "remote_add", "remote_cmpxchg",
+      (o) => {
+        throw new Error(`loongarch64: ${o} does not apply to u128 leaves (sdk/ops.ts scalars)`);
+      },
+    )
+    .exhaustive();
+  const guarded = !remote && op !== "read_current_raw" && op !== "write_current_raw";
+  const returns = LEAF_OP_SPECS[op].returns === "value" ? "pair" : false;
+  return renderFunction(leafFunction(leaf, op), guarded ? guardArgs(input, A.slice(0, sig.params.length + words / 2), body, returns) : [...body, ret()]);
+}
+
 function code(input: GenInput): string {
   const out = [".text", ""];
   out.push(...runtimeAsm(input));
   for (const v of input.vars) {
     out.push(...varAsm(input, v.layout));
     for (const leaf of v.leaves) for (const op of leafOps(leaf.scalar)) out.push(leafAsm(input, leaf, op));
+    for (const leaf of v.u128Leaves) for (const op of leafOps(leaf.scalar)) out.push(u128Asm(input, leaf, op));
   }
   return out.join("\n");
 }
@@ -781,7 +843,7 @@ function offsetExpr(off: number, dims: readonly IndexDim[]): string {
   return [`(uintptr_t)${off}u`, ...dims.map((d, k) => `i${k} * (uintptr_t)${d.stride}u`)].join(" + ");
 }
 
-function inlineLeaf(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
+function inlineLeaf(input: GenInput, leaf: PlacedLeaf, op: LoweredLeafOp): string {
   const sig = leafSignature(leaf, op);
   if (op === "try_cmpxchg_current") {
     // The inline cmpxchg and the compare, in C: *expected receives the value found on failure.
@@ -839,7 +901,7 @@ function inlineLeaf(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
   });
   // Guard class `this_cpu` (xchg, cmpxchg, the _return ops): the hooks around the address and the atomic.
   const { preempt, irq } = input.config.features;
-  const guard = !remote && (LEAF_OP_SPECS[op].guard === "this_cpu" || (LEAF_OP_SPECS[op].integer && leaf.counter !== true));
+  const guard = !remote && (LEAF_OP_SPECS[op].guard === "this_cpu" || ((LEAF_OP_SPECS[op].scalars === "integer") && leaf.counter !== true));
   const enter = guard ? [...(preempt ? [`${GUARD_HOOKS[0]}();`] : []), ...(irq ? [`uintptr_t __flags = ${GUARD_HOOKS[2]}();`] : [])] : [];
   const exit = guard ? [...(irq ? [`${GUARD_HOOKS[3]}(__flags);`] : []), ...(preempt ? [`${GUARD_HOOKS[1]}();`] : [])] : [];
   const lines = [

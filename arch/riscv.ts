@@ -50,12 +50,13 @@
 import { match } from "ts-pattern";
 import { fail } from "../sdk/errors.ts";
 import { MAX_AREA_SIZE } from "../sdk/layout.ts";
-import { cTypeName, GUARD_HOOKS, leafFunction, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
+import { cTypeName, GUARD_HOOKS, leafFunction, leafOps, type LeafOp, type LoweredLeafOp, varFunction } from "../sdk/symbols.ts";
 import type { ScalarName } from "../sdk/types.ts";
+import type { LoweredScalarName } from "../sdk/c_names.ts";
 import { AREAS_SYMBOL, BASE_SYMBOL, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
 import { type AsmItem, definedRegs, insn, label, renderFunction, renderLines } from "./asm.ts";
 import { riscvHeaderPrimitives } from "./riscv_header.ts";
-import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
+import type { AnyPlacedLeaf, GenInput, PlacedLeaf, PlacedU128Leaf } from "../sdk/plan.ts";
 import type { ArchBackend } from "./backend.ts";
 import { leafSignature } from "./c_types.ts";
 import { type RemoteRmwOp } from "../sdk/ops.ts";
@@ -267,7 +268,7 @@ function scaled(dst: XReg, src: Operand, k: number): Item[] {
 }
 
 /** `t1 = Σ idx[k] * stride[k]` (scratch t2, t3). */
-function indexSum(leaf: PlacedLeaf, idx: readonly Operand[]): Item[] {
+function indexSum(leaf: AnyPlacedLeaf, idx: readonly Operand[]): Item[] {
   const out: Item[] = [];
   leaf.indices.forEach((dim, k) => {
     if (k === 0) out.push(...scaled("t1", idx[0]!, dim.stride));
@@ -300,7 +301,7 @@ function memAt(base: XReg, off: number, extraMax: number, tmp: XReg, setup: read
 }
 
 /** The current-CPU memory operand of a leaf (`extraMax`: largest `extra` used, 4 for riscv32 pairs). */
-function currentMem(ctx: Ctx, leaf: PlacedLeaf, idx: readonly Operand[], extraMax: number): Mem {
+function currentMem(ctx: Ctx, leaf: AnyPlacedLeaf, idx: readonly Operand[], extraMax: number): Mem {
   const off = leaf.areaOffset;
   if (leaf.indices.length > 0) {
     if (ctx.naive) return memAt("t0", 0, extraMax, "t0", [...indexSum(leaf, idx), ri("lla", "t0", `${AREAS_SYMBOL}+${off}`), rrr("add", "t0", "t0", "t1")]);
@@ -333,7 +334,7 @@ function remoteBase(ctx: Ctx, cpu: Operand): Item[] {
 }
 
 /** The remote memory operand of a leaf: BASE + cpu*stride + index + off. */
-function remoteMem(ctx: Ctx, leaf: PlacedLeaf, regs: Regs, extraMax: number): Mem {
+function remoteMem(ctx: Ctx, leaf: AnyPlacedLeaf, regs: Regs, extraMax: number): Mem {
   if (regs.cpu === null) throw new Error("riscv: a remote access needs a cpu register");
   const setup = [...indexSum(leaf, regs.idx), ...remoteBase(ctx, regs.cpu)];
   if (leaf.indices.length > 0) setup.push(rrr("add", "t0", "t0", "t1"));
@@ -341,12 +342,12 @@ function remoteMem(ctx: Ctx, leaf: PlacedLeaf, regs: Regs, extraMax: number): Me
 }
 
 /** Register words a value of this scalar takes. */
-function words(ctx: Ctx, leaf: PlacedLeaf): 1 | 2 {
+function words(ctx: Ctx, leaf: AnyPlacedLeaf): 1 | 2 {
   return leaf.size > ctx.rv.xlen ? 2 : 1;
 }
 
 /** Load mnemonic giving the ABI-extended value of a scalar that fits a register. */
-function loadMnemonic(ctx: Ctx, s: ScalarName): string {
+function loadMnemonic(ctx: Ctx, s: LoweredScalarName): string {
   return match(s)
     .with("u8", "bool", () => "lbu")
     .with("i8", () => "lb")
@@ -383,7 +384,7 @@ function singleInstruction(ctx: Ctx, leaf: PlacedLeaf): boolean {
 }
 
 /** Whether an op takes the preempt/irq guard in this generation. */
-function takesGuard(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): boolean {
+function takesGuard(ctx: Ctx, leaf: PlacedLeaf, op: LoweredLeafOp): boolean {
   if (!ctx.guarded) return false;
   return match(op)
     .with("read_current_raw", "write_current_raw", "remote_read", "remote_write", "remote_add", "remote_cmpxchg", () => false)
@@ -396,7 +397,7 @@ function takesGuard(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): boolean {
 }
 
 /** The instructions of a leaf operation (no guard, no return). Results go to `regs.r`. */
-function opBody(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp, regs: Regs): Item[] {
+function opBody(ctx: Ctx, leaf: PlacedLeaf, op: LoweredLeafOp, regs: Regs): Item[] {
   const n = words(ctx, leaf);
   const extraMax = n === 2 ? 4 : 0;
   const lmn = loadMnemonic(ctx, leaf.scalar);
@@ -636,7 +637,7 @@ function guardWrap(ctx: Ctx, live: readonly XReg[], results: readonly Operand[],
 }
 
 /** Argument registers of a leaf op per the calling convention; stack words are loaded into t5, t6 at entry. */
-function argumentRegs(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): { regs: Regs; live: XReg[]; entry: Item[] } {
+function argumentRegs(ctx: Ctx, leaf: AnyPlacedLeaf, op: LeafOp): { regs: Regs; live: XReg[]; entry: Item[] } {
   const sig = leafSignature(leaf, op);
   const valueWords = words(ctx, leaf);
   let next = 0;
@@ -675,10 +676,56 @@ function argumentRegs(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): { regs: Regs; liv
 }
 
 /** The `percpu.S` function of one leaf op. */
-function leafAsm(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): string {
+function leafAsm(ctx: Ctx, leaf: PlacedLeaf, op: LoweredLeafOp): string {
   const { regs, live, entry } = argumentRegs(ctx, leaf, op);
   const body = opBody(ctx, leaf, op, regs);
   const guarded = takesGuard(ctx, leaf, op) ? guardWrap(ctx, live, regs.r, body) : body;
+  return renderFunction(leafFunction(leaf, op), [...entry, ...guarded, ret()]);
+}
+
+/**
+ * The `percpu.S` function of one op on a u128 leaf (riscv64; riscv32 has no
+ * u128): no 128-bit atomic exists (Zacas is not assumed), so every access is
+ * two `ld`/`sd` and `cmpxchg128_current` a load, two compares and two stores
+ * (Linux's asm-generic this_cpu_cmpxchg128), under the preempt/irq guard on
+ * the current CPU's copy when a guard feature is on. Remote accesses may tear.
+ */
+function u128Asm(ctx: Ctx, leaf: PlacedU128Leaf, op: LeafOp): string {
+  const { regs, live, entry } = argumentRegs(ctx, leaf, op);
+  const [r0, r1] = [regs.r[0] ?? "a0", regs.r[1] ?? "a1"];
+  const read = (m: Mem): Item[] => [...m.setup, m.load("ld", r0), m.load("ld", r1, 8)];
+  const write = (m: Mem, v: readonly Operand[]): Item[] => [...m.setup, m.store("sd", v[0]!), m.store("sd", v[1]!, 8)];
+  const current = (): Mem => currentMem(ctx, leaf, regs.idx, 8);
+  const body = match(op)
+    .returnType<Item[]>()
+    .with("read_current_raw", "read_current", () => read(current()))
+    .with("remote_read", () => read(remoteMem(ctx, leaf, regs, 8)))
+    .with("write_current_raw", "write_current", () => write(current(), regs.v))
+    .with("remote_write", () => write(remoteMem(ctx, leaf, regs, 8), regs.v))
+    .with("cmpxchg128_current", () => {
+      const m = current();
+      return [
+        ...m.setup,
+        m.load("ld", "t2"),
+        m.load("ld", "t3", 8),
+        branch2("bne", "t2", regs.e[0]!, "1f"),
+        branch2("bne", "t3", regs.e[1]!, "1f"),
+        m.store("sd", regs.d[0]!),
+        m.store("sd", regs.d[1]!, 8),
+        label("1"),
+        rr("mv", r0, "t2"),
+        rr("mv", r1, "t3"),
+      ];
+    })
+    .with(
+      "add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "cmpxchg_current", "inc_current", "dec_current",
+      "add_return_current", "sub_return_current", "inc_return_current", "dec_return_current", "try_cmpxchg_current", "remote_add", "remote_cmpxchg",
+      (o) => {
+        throw new Error(`riscv: ${o} does not apply to u128 leaves (sdk/ops.ts scalars)`);
+      },
+    )
+    .exhaustive();
+  const guarded = ctx.guarded && (op === "read_current" || op === "write_current" || op === "cmpxchg128_current") ? guardWrap(ctx, live, regs.r, body) : body;
   return renderFunction(leafFunction(leaf, op), [...entry, ...guarded, ret()]);
 }
 
@@ -687,7 +734,7 @@ function leafAsm(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): string {
  * `assembly()` emits for it); exposed so tests can assemble accessors for
  * offsets near 2 GiB without a 2 GiB template.
  */
-export function riscvLeafAssembly(arch: RiscvTarget, input: GenInput, leaf: PlacedLeaf, op: LeafOp): string {
+export function riscvLeafAssembly(arch: RiscvTarget, input: GenInput, leaf: PlacedLeaf, op: LoweredLeafOp): string {
   return leafAsm(context(arch === "riscv64" ? RV64 : RV32, input), leaf, op);
 }
 
@@ -786,6 +833,7 @@ function code(rv: Rv, input: GenInput): string {
   for (const v of input.vars) {
     out.push(...varAsm(ctx, v.layout.name, v.layout.offset, v.layout.size, v.layout.align));
     for (const leaf of v.leaves) for (const op of leafOps(leaf.scalar)) out.push(leafAsm(ctx, leaf, op));
+    for (const leaf of v.u128Leaves) for (const op of leafOps(leaf.scalar)) out.push(u128Asm(ctx, leaf, op));
   }
   return out.join("\n");
 }
@@ -851,7 +899,7 @@ function addressC(ctx: Ctx, leaf: PlacedLeaf, remote: boolean): string {
 }
 
 /** The static inline version of one leaf op. */
-function leafInline(ctx: Ctx, leaf: PlacedLeaf, op: LeafOp): string {
+function leafInline(ctx: Ctx, leaf: PlacedLeaf, op: LoweredLeafOp): string {
   const sig = leafSignature(leaf, op);
   const guard = takesGuard(ctx, leaf, op);
   const { preempt, irq } = ctx.input.config.features;

@@ -29,14 +29,14 @@
  */
 import { match } from "ts-pattern";
 import { fail } from "../sdk/errors.ts";
-import type { ScalarName } from "../sdk/types.ts";
-import { cTypeName, leafOps, type LeafOp, varFunction } from "../sdk/symbols.ts";
-import { isRemoteOp } from "../sdk/ops.ts";
+import type { LoweredScalarName } from "../sdk/c_names.ts";
+import { cTypeName, leafOps, type LeafOp, type LoweredLeafOp, varFunction } from "../sdk/symbols.ts";
+import { isRemoteOp, LEAF_OP_SPECS } from "../sdk/ops.ts";
 import { remoteRmwC } from "./_remote_c.ts";
 import { AREAS_SYMBOL, BASE_SYMBOL, NUM_SYMBOL, TEMPLATE_SYMBOL } from "./_asm.ts";
 import { type AsmItem, definedRegs, inlineTemplate, insn, label, renderFunction } from "./asm.ts";
 import { x86_64HeaderPrimitives } from "./x86_64_header.ts";
-import type { GenInput, PlacedLeaf, PlacedVar } from "../sdk/plan.ts";
+import type { AnyPlacedLeaf, GenInput, PlacedLeaf, PlacedU128Leaf, PlacedVar } from "../sdk/plan.ts";
 import type { ArchBackend } from "./backend.ts";
 import { cPrototype, type CSignature, leafSignature } from "./c_types.ts";
 
@@ -95,21 +95,36 @@ function suffix(size: number): string {
 }
 
 /** Whether a scalar is passed in an SSE register. */
-function isFloat(s: ScalarName): boolean {
+function isFloat(s: LoweredScalarName): boolean {
   return s === "f32" || s === "f64";
 }
 
 /** Where a parameter arrives: an integer register, the stack (offset from `%rsp` at entry) or an SSE register. */
 type ParamLoc = { readonly kind: "reg"; readonly reg: Gpr } | { readonly kind: "stack"; readonly at: number } | { readonly kind: "xmm"; readonly index: number };
 
-/** SysV locations of a signature's parameters, by name. */
+/** The C type of a u128 leaf's values (`cScalarType("u128")`). */
+const U128_C_TYPE = "unsigned __int128";
+
+/** SysV locations of a signature's parameters, by name (a u128 value `v` also has `v.hi`, its high half). */
 function paramLocations(sig: CSignature): Map<string, ParamLoc> {
   const out = new Map<string, ParamLoc>();
   let ints = 0;
   let floats = 0;
   let stack = 0;
   for (const p of sig.params) {
-    if (p.type === "float" || p.type === "double") {
+    if (p.type === U128_C_TYPE) {
+      // SysV: an __int128 takes two consecutive integer registers, or a 16-byte-aligned stack slot when two are not left.
+      if (ints + 2 <= INT_ARG_REGS.length) {
+        out.set(p.name, { kind: "reg", reg: INT_ARG_REGS[ints]! });
+        out.set(`${p.name}.hi`, { kind: "reg", reg: INT_ARG_REGS[ints + 1]! });
+        ints += 2;
+      } else {
+        stack += stack % 2;
+        out.set(p.name, { kind: "stack", at: 8 + 8 * stack });
+        out.set(`${p.name}.hi`, { kind: "stack", at: 16 + 8 * stack });
+        stack += 2;
+      }
+    } else if (p.type === "float" || p.type === "double") {
       out.set(p.name, { kind: "xmm", index: floats++ });
     } else if (ints < INT_ARG_REGS.length) {
       out.set(p.name, { kind: "reg", reg: INT_ARG_REGS[ints++]! });
@@ -264,7 +279,7 @@ interface Address {
 }
 
 /** The memory operand of a leaf for an op (current area, or the remote area of the `cpu` argument). */
-function leafAddress(input: GenInput, leaf: PlacedLeaf, op: LeafOp, locs: Map<string, ParamLoc>): Address {
+function leafAddress(input: GenInput, leaf: AnyPlacedLeaf, op: LeafOp, locs: Map<string, ParamLoc>): Address {
   const setup: Item[] = [];
   const remote = isRemoteOp(op);
   const off = leaf.areaOffset;
@@ -298,7 +313,7 @@ function leafAddress(input: GenInput, leaf: PlacedLeaf, op: LeafOp, locs: Map<st
 }
 
 /** The load of a scalar into the return register, extended to 64 bits (signed: sign-extended). */
-function loadInstr(s: ScalarName, size: number, mem: Operand): Item {
+function loadInstr(s: LoweredScalarName, size: number, mem: Operand): Item {
   return match(s)
     .with("u8", "bool", () => mov("movzbl", mem, reg("rax", 4)))
     .with("i8", () => mov("movsbq", mem, reg("rax")))
@@ -313,7 +328,7 @@ function loadInstr(s: ScalarName, size: number, mem: Operand): Item {
 }
 
 /** Extends the old value left in al/ax/eax/rax by `cmpxchg` to the 64-bit return convention of {@link loadInstr}. */
-function extendResult(s: ScalarName): Item[] {
+function extendResult(s: LoweredScalarName): Item[] {
   return match(s)
     .with("u8", () => [mov("movzbl", reg("rax", 1), reg("rax", 4))])
     .with("i8", () => [mov("movsbq", reg("rax", 1), reg("rax"))])
@@ -326,7 +341,7 @@ function extendResult(s: ScalarName): Item[] {
 }
 
 /** Body (without `ret`) of a leaf operation. */
-function leafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): Item[] {
+function leafBody(input: GenInput, leaf: PlacedLeaf, op: LoweredLeafOp): Item[] {
   const sig = leafSignature(leaf, op);
   const locs = paramLocations(sig);
   const { setup, mem } = leafAddress(input, leaf, op, locs);
@@ -421,6 +436,80 @@ function guarded(input: GenInput, inner: readonly Item[]): Item[] {
     ...(preempt ? [call(PREEMPT_ENABLE)] : []),
     pop("rbx"),
   ];
+}
+
+/** The high half of a 16-byte memory operand: 8 more bytes of displacement (after the segment prefix). */
+function highHalf(mem: Operand): Operand {
+  const seg = mem.text.startsWith("%gs:") ? "%gs:" : "";
+  return memRef(`${seg}8+${mem.text.slice(seg.length)}`, ...mem.regs);
+}
+
+/** `cmpxchg16b mem`: compares `%rdx:%rax` with the 16 bytes, stores `%rcx:%rbx` if equal, else loads them into `%rdx:%rax`. */
+function cmpxchg16b(mem: Operand): Item {
+  return insn("cmpxchg16b", [spell(mem)], { defs: ["rax", "rdx", "flags"], uses: ["rax", "rdx", "rbx", "rcx", ...mem.regs] });
+}
+
+/**
+ * Body (without `ret`) of an op on a u128 leaf. Values arrive and return in
+ * register pairs (SysV: low half first; returned in `%rdx:%rax`). The raw and
+ * remote reads and writes are two `movq` (not single-copy atomic: a remote
+ * access may tear against the owner's update); `read_current` and
+ * `write_current` are `cmpxchg16b %gs:` (a read as a compare with zero, a
+ * write as a load + compare-exchange loop): single-copy atomic, and like
+ * `xchg_current` safe against interrupts and migration without a guard (a
+ * migration only makes the compare fail and retry on the new CPU's copy).
+ * `cmpxchg128_current` is one unlocked `cmpxchg16b %gs:` (Linux's
+ * this_cpu_cmpxchg128). `%rbx` is callee-saved: pushed around `cmpxchg16b`.
+ */
+function u128Body(input: GenInput, leaf: PlacedU128Leaf, op: LeafOp): Item[] {
+  const sig = leafSignature(leaf, op);
+  const locs = paramLocations(sig);
+  for (const name of LEAF_OP_SPECS[op].values) {
+    if (locs.get(name)?.kind !== "reg") {
+      fail("type_not_on_target", [leaf.varName, ...leaf.path], `Variable "${leaf.varName}" leaf ${leaf.symbol}: the u128 ${name} of ${sig.name} would be passed on the stack (too many index arguments); x86_64 lowers u128 values in register pairs only`);
+    }
+  }
+  const { setup, mem } = leafAddress(input, leaf, op, locs);
+  const r = (name: string): Gpr => (locs.get(name) as { readonly reg: Gpr }).reg;
+  const move = (from: Gpr, to: Gpr): Item[] => (from === to ? [] : [mov("movq", reg(from), reg(to))]);
+  const zero = (g: Gpr): Item => alu("xorl", reg(g, 4), reg(g, 4));
+  const body = match(op)
+    .returnType<Item[]>()
+    .with("read_current_raw", "remote_read", () => [mov("movq", mem, reg("rax")), mov("movq", highHalf(mem), reg("rdx"))])
+    .with("write_current_raw", "remote_write", () => [mov("movq", reg(r("v")), mem), mov("movq", reg(r("v.hi")), highHalf(mem))])
+    .with("read_current", () => [push("rbx"), zero("rax"), zero("rdx"), zero("rbx"), zero("rcx"), cmpxchg16b(mem), pop("rbx")])
+    // v.lo is read before %rcx is written (v.hi may be %rdx, which the loads overwrite, so it moves first too).
+    .with("write_current", () => [
+      push("rbx"),
+      ...move(r("v"), "rbx"),
+      ...move(r("v.hi"), "rcx"),
+      mov("movq", mem, reg("rax")),
+      mov("movq", highHalf(mem), reg("rdx")),
+      label("1"),
+      cmpxchg16b(mem),
+      jcc("jne", "1b"),
+      pop("rbx"),
+    ])
+    // desired.lo, expected.lo, expected.hi, desired.hi: each source is read before its register is written
+    // (the pairs follow the index arguments in rdi, rsi, rdx, rcx, r8, r9).
+    .with("cmpxchg128_current", () => [
+      push("rbx"),
+      ...move(r("desired"), "rbx"),
+      ...move(r("expected"), "rax"),
+      ...move(r("expected.hi"), "rdx"),
+      ...move(r("desired.hi"), "rcx"),
+      cmpxchg16b(mem),
+      pop("rbx"),
+    ])
+    .with(
+      "add_current", "sub_current", "and_current", "or_current", "xor_current", "xchg_current", "cmpxchg_current", "inc_current", "dec_current",
+      "add_return_current", "sub_return_current", "inc_return_current", "dec_return_current", "try_cmpxchg_current", "remote_add", "remote_cmpxchg",
+      (o) => {
+        throw new Error(`x86_64: ${o} does not apply to u128 leaves (sdk/ops.ts scalars)`);
+      },
+    )
+    .exhaustive();
+  return [...setup, ...body];
 }
 
 /** Copies a variable's initial bytes from the template into the current area. */
@@ -538,6 +627,9 @@ function varFunctions(input: GenInput, v: PlacedVar): string[] {
   for (const leaf of v.leaves) {
     for (const op of leafOps(leaf.scalar)) out.push(renderFunction(leafSignature(leaf, op).name, [...leafBody(input, leaf, op), ret()]));
   }
+  for (const leaf of v.u128Leaves) {
+    for (const op of leafOps(leaf.scalar)) out.push(renderFunction(leafSignature(leaf, op).name, [...u128Body(input, leaf, op), ret()]));
+  }
   return out;
 }
 
@@ -571,7 +663,7 @@ function check(input: GenInput): void {
 // ---------------------------------------------------------------- inline C
 
 /** Inline-asm operand constraint of a value of this scalar (immediates only where the instruction takes them). */
-function valueConstraint(s: ScalarName, size: number): string {
+function valueConstraint(s: LoweredScalarName, size: number): string {
   if (isFloat(s)) return "x";
   return size === 8 ? "er" : "ri";
 }
@@ -586,7 +678,7 @@ function inlineClobbers(items: readonly Item[]): string {
 }
 
 /** One inline accessor: the C body statements of a leaf op. */
-function inlineLeafBody(input: GenInput, leaf: PlacedLeaf, op: LeafOp): string[] {
+function inlineLeafBody(input: GenInput, leaf: PlacedLeaf, op: LoweredLeafOp): string[] {
   const s = leaf.scalar;
   const t = leaf.cType;
   const size = leaf.size;

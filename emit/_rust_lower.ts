@@ -40,7 +40,7 @@ import { fail } from "../sdk/errors.ts";
 import type { LocalRmwOp } from "../sdk/ops.ts";
 import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
 import type { Target } from "../sdk/targets.ts";
-import type { ScalarName } from "../sdk/types.ts";
+import type { LoweredScalarName } from "../sdk/c_names.ts";
 
 /**
  * Where a method finds its leaf: the index parameters (long arrays) and the
@@ -132,7 +132,7 @@ export interface RustIsa {
 }
 
 /** The value of a register holding bits of `s` as the Rust scalar (`v` is the held integer). */
-function fromHeld(s: ScalarName, v: string): string {
+function fromHeld(s: LoweredScalarName, v: string): string {
   return match(s)
     .with("bool", () => `${v} != 0`)
     .with("f32", () => `f32::from_bits(${v} as u32)`)
@@ -142,7 +142,7 @@ function fromHeld(s: ScalarName, v: string): string {
 }
 
 /** `val` as an integer an asm `in(reg)` operand takes (floats as bits, bool as a byte). */
-function toHeld(s: ScalarName): string {
+function toHeld(s: LoweredScalarName): string {
   return match(s)
     .with("bool", () => "val as u8")
     .with("f32", "f64", () => "val.to_bits()")
@@ -151,7 +151,7 @@ function toHeld(s: ScalarName): string {
 }
 
 /** The Rust type of a scalar's bits (volatile accesses of float and bool leaves go through it too). */
-function bitsType(s: ScalarName): string {
+function bitsType(s: LoweredScalarName): string {
   return match(s)
     .with("bool", () => "u8")
     .with("f32", () => "u32")
@@ -161,7 +161,7 @@ function bitsType(s: ScalarName): string {
 }
 
 /** A volatile read of the leaf at address `p` (computed by the statements before), as the leaf's Rust type. */
-function volatileRead(s: ScalarName): string {
+function volatileRead(s: LoweredScalarName): string {
   const read = `core::ptr::read_volatile(core::ptr::with_exposed_provenance::<${bitsType(s)}>(p))`;
   return match(s)
     .with("bool", () => `${read} != 0`)
@@ -171,7 +171,7 @@ function volatileRead(s: ScalarName): string {
 }
 
 /** A volatile write of `val` into the leaf at address `p`. */
-function volatileWrite(s: ScalarName): string {
+function volatileWrite(s: LoweredScalarName): string {
   return `core::ptr::write_volatile(core::ptr::with_exposed_provenance_mut::<${bitsType(s)}>(p), ${toHeld(s)});`;
 }
 

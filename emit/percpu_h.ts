@@ -28,7 +28,7 @@ import { AREAS_SYMBOL, BASE_SYMBOL, configSummary, TEMPLATE_SYMBOL } from "../ar
 import { INTEGER_OPS, LEAF_OP_SPECS, LEAF_OPS, type LeafOp, RUNTIME, RUNTIME_NAMES } from "../sdk/ops.ts";
 import { cTypeName, GUARD_HOOKS, leafDataMacro, leafIndexMacro, leafOps, offsetMacro, varFunction } from "../sdk/symbols.ts";
 import { TARGET_INFO } from "../sdk/targets.ts";
-import { atomicKindToken, counterKindToken, kindToken, type LeafKind, leafKind } from "../sdk/c_names.ts";
+import { atomicKindToken, counterKindToken, kindToken, type LeafKind, leafKind, LOWERED_SCALAR_NAMES, type LoweredScalarName } from "../sdk/c_names.ts";
 import { remoteRmwMacros } from "../arch/_remote_c.ts";
 import { ChunkedText, LineBuffer } from "../sdk/text.ts";
 import { type PercpuType, SCALAR_NAMES, type ScalarName } from "../sdk/types.ts";
@@ -45,8 +45,8 @@ function pushLeafData(lines: LineBuffer, leaf: PlacedLeaf, kind: string): void {
 }
 
 /** The kind token of every scalar on a target with `pointerBytes`-wide pointers (looked up once per leaf). */
-function kindTokens(pointerBytes: number, token: (kind: LeafKind) => string = kindToken): Readonly<Record<ScalarName, string>> {
-  return Object.fromEntries(SCALAR_NAMES.map((n) => [n, token(leafKind(n, pointerBytes))])) as Record<ScalarName, string>;
+function kindTokens(pointerBytes: number, token: (kind: LeafKind) => string = kindToken): Readonly<Record<LoweredScalarName, string>> {
+  return Object.fromEntries(LOWERED_SCALAR_NAMES.map((n) => [n, token(leafKind(n, pointerBytes))])) as Record<LoweredScalarName, string>;
 }
 
 /**
@@ -228,7 +228,8 @@ function genericAccessors(pointerBytes: number): string {
     ...remoteRmwMacros(pointerBytes),
     "",
   );
-  for (const op of LEAF_OPS) {
+  // The u128 ops have no generic primitive: percpu_cmpxchg128_current(X, ...) names the per-variable function (functionDeclarations).
+  for (const op of LEAF_OPS.filter((o) => LEAF_OP_SPECS[o].scalars !== "u128")) {
     const { primitive } = LEAF_OP_SPECS[op];
     const args = opArgs(op);
     const wrapped = args.map((x) => `(${x})`);
@@ -384,7 +385,16 @@ function* functionDeclarations(lines: LineBuffer, backend: ArchBackend, input: G
     const t = cTypeName(v.layout.name);
     lines.push(`${t} *${varFunction(v.layout.name, "remote_ptr")}(uintptr_t cpu);`);
     lines.push(`void ${varFunction(v.layout.name, "reset_to_init")}(void);`);
+    // u128 leaves (x86_64): out-of-line functions only, with or without PERCPU_INLINE.
+    for (const leaf of v.u128Leaves) for (const op of leafOps(leaf.scalar)) lines.push(`${cPrototype(leafSignature(leaf, op))};`);
     if (lines.ready) yield* lines.take();
+  }
+  if (input.vars.some((v) => v.u128Leaves.length > 0)) {
+    lines.push(
+      "",
+      "/* u128 leaves: the per-variable functions above; the generic name of Linux's this_cpu_cmpxchg128 on a plain leaf. */",
+      "#define percpu_cmpxchg128_current(X, old, new) percpu_##X##_cmpxchg128_current(old, new)",
+    );
   }
   lines.push("", "#ifndef PERCPU_INLINE", "");
   for (const v of input.vars) {

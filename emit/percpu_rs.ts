@@ -65,7 +65,7 @@ import type { PercpuType, ScalarName } from "../sdk/types.ts";
 import { AREAS_SYMBOL, BASE_SYMBOL, configSummary, TEMPLATE_SYMBOL } from "../arch/_asm.ts";
 import { match } from "ts-pattern";
 import { LEAF_OP_SPECS, type LeafOp, type LocalRmwOp, REMOTE_RMW_LIKE, type RemoteRmwOp } from "../sdk/ops.ts";
-import { leafOps } from "../sdk/symbols.ts";
+import { leafOps, type LoweredLeafOp } from "../sdk/symbols.ts";
 import { type LeafAccess, leafAccess, type RustIsa, rustIsaFor } from "./_rust_lower.ts";
 
 /** Rust keywords a field name is written as a raw identifier for (`r#type`). */
@@ -455,7 +455,7 @@ const OP_METHODS = {
   try_cmpxchg_current: (c: OpContext) => localRmw("try_cmpxchg_current", c),
   remote_add: (c: OpContext) => remoteRmw("remote_add", c),
   remote_cmpxchg: (c: OpContext) => remoteRmw("remote_cmpxchg", c),
-} as const satisfies Record<LeafOp, (c: OpContext) => { doc: string[]; body: string[] }>;
+} as const satisfies Record<LoweredLeafOp, (c: OpContext) => { doc: string[]; body: string[] }>;
 
 /** A remote read-modify-write op: the atomic form of the local op it computes, on `cpu_id`'s copy. */
 function remoteRmw(op: RemoteRmwOp, c: OpContext): { doc: string[]; body: string[] } {

@@ -33,7 +33,7 @@ import type { GenInput } from "../sdk/plan.ts";
 import { counterBatch } from "../sdk/counters.ts";
 import { DYNAMIC_GRANULE } from "../sdk/dynamic.ts";
 import { LEAF_OP_SPECS, LEAF_OPS, type LeafOp } from "../sdk/ops.ts";
-import { cScalarType, kindToken, leafKind } from "../sdk/c_names.ts";
+import { cScalarType, kindToken, leafKind, LOWERED_SCALAR_NAMES } from "../sdk/c_names.ts";
 import { TARGET_INFO } from "../sdk/targets.ts";
 import { SCALAR_NAMES } from "../sdk/types.ts";
 import { BASE_SYMBOL } from "../arch/_asm.ts";
@@ -123,7 +123,7 @@ export function runtimeHeaderBlock(input: GenInput): string[] {
       "struct percpu_alloc_stats { uintptr_t size, used, free, largest_free, allocations, failures; };",
       "void percpu_alloc_stats(struct percpu_alloc_stats *out);",
       "/* Accessors on run-time offsets: percpu_<op>_dyn(S, off, args...), S a scalar name (u64, i32, usize, ...). */",
-      ...SCALAR_NAMES.map((s) => `#define PERCPU_DT_${s} ${cScalarType(s)}, ${kindToken(leafKind(s, pointerBytes))}`),
+      ...LOWERED_SCALAR_NAMES.map((s) => `#define PERCPU_DT_${s} ${cScalarType(s)}, ${kindToken(leafKind(s, pointerBytes))}`),
     );
     const arities = new Set(LEAF_OPS.map((op) => dynArgs(op).length));
     for (const n of [...arities].sort()) {

@@ -37,11 +37,12 @@
  * @module
  */
 import { structFields, typeLayout } from "../sdk/layout.ts";
-import { LEAF_OP_SPECS, LEAF_OPS, type LeafOpSpec } from "../sdk/ops.ts";
+import { match } from "ts-pattern";
+import { LEAF_OP_SPECS, LEAF_OPS, type LeafOpSpec, type ScalarClass } from "../sdk/ops.ts";
 import { ARRAY_EXPAND_LIMIT, type LeafOp } from "../sdk/symbols.ts";
 import type { PercpuType, ScalarName } from "../sdk/types.ts";
 import { integerRange, type IntegerArgMode, isInteger, isWide } from "../sdk/values.ts";
-import { indexedWrapper } from "./shim.ts";
+import { indexedWrapper, u128Wrapper } from "./shim.ts";
 
 /** The per-thread binding every accessor checks: which library owns this thread's per-CPU register. */
 export interface ThreadBinding {
@@ -99,8 +100,8 @@ export type LeafMethod<S extends LeafOpSpec> = (
   ...args: [...(S["target"] extends "remote" ? [cpu: number] : []), ...Unknowns<S["values"]>]
 ) => S["returns"] extends "value" ? unknown : S["returns"] extends "ok" ? { ok: boolean; value: unknown } : void;
 
-/** The leaf ops whose `integer` flag is `I`. */
-type OpsWhere<I extends boolean> = { [K in LeafOp]: Specs[K]["integer"] extends I ? K : never }[LeafOp];
+/** The leaf ops whose `scalars` class is `C`. */
+type OpsWhere<C extends ScalarClass> = { [K in LeafOp]: Specs[K]["scalars"] extends C ? K : never }[LeafOp];
 
 /** What a method derived in JS from catalog ops is: integer variables only or not, and the leaf op it calls. */
 export interface DerivedMethodSpec {
@@ -131,8 +132,8 @@ type Flat<T> = { [K in keyof T]: T[K] };
  * variables have them), plus the {@link DERIVED_METHODS}.
  */
 export type CompiledAccessors = Flat<
-  & { [K in OpsWhere<false> as Specs[K]["js"]]: LeafMethod<Specs[K]> }
-  & { [K in OpsWhere<true> as Specs[K]["js"]]?: LeafMethod<Specs[K]> }
+  & { [K in OpsWhere<"every"> as Specs[K]["js"]]: LeafMethod<Specs[K]> }
+  & { [K in OpsWhere<"integer" | "u128"> as Specs[K]["js"]]?: LeafMethod<Specs[K]> }
   & { [K in DerivedMethod as typeof DERIVED_METHODS[K]["integer"] extends true ? never : K]: () => unknown }
   & { [K in DerivedMethod as typeof DERIVED_METHODS[K]["integer"] extends true ? K : never]?: () => unknown }
 >;
@@ -154,7 +155,7 @@ export type IntegerAccessorName = {
  * and takes none, `write` for the others.
  */
 function opVerb(spec: LeafOpSpec): "read" | "write" | "update" {
-  if (spec.integer) return "update";
+  if (spec.scalars !== "every") return "update";
   return spec.values.length === 0 && spec.returns === "value" ? "read" : "write";
 }
 
@@ -173,6 +174,8 @@ const SCRATCH_VIEW = {
   bool: "Uint8Array",
   f32: "Float32Array",
   f64: "Float64Array",
+  // Two 64-bit halves, low first.
+  u128: "BigUint64Array",
 } as const satisfies Record<ScalarName, string>;
 
 /** Names the generated method text uses itself, which a value parameter must not shadow. */
@@ -195,7 +198,7 @@ function invalidCondition(name: ScalarName, v: string): string {
   if (name === "f32") {
     return `typeof ${v} !== "number" || (${v} > 3.4028234663852886e38 && ${v} !== Infinity) || (${v} < -3.4028234663852886e38 && ${v} !== -Infinity)`;
   }
-  const size = name.endsWith("8") ? 1 : name.endsWith("16") ? 2 : name.endsWith("32") ? 4 : 8;
+  const size = name === "u128" ? 16 : name.endsWith("8") ? 1 : name.endsWith("16") ? 2 : name.endsWith("32") ? 4 : 8;
   const { min, max } = integerRange(name as Exclude<ScalarName, "bool" | "f32" | "f64">, size);
   if (isWide(name)) return `typeof ${v} !== "bigint" || ${v} < ${min}n || ${v} > ${max}n`;
   return `typeof ${v} !== "number" || !(${v} >= ${min} && ${v} <= ${max}) || !Number.isInteger(${v})`;
@@ -316,8 +319,8 @@ export function compileAccessors(
   const cpuCheck = (what: string): string =>
     `if (typeof cpu !== "number" || (cpu >>> 0) !== cpu || cpu >= state.num) cpu = env.cpu(cpu, ${JSON.stringify(what)});`;
 
-  /** `ref` names the native function of a leaf op on a leaf symbol (its 32-bit-index wrapper when `indexed`). */
-  type Ref = (symbol: string, leafOp: LeafOp, indexed: boolean) => string;
+  /** `ref` names the native function of a leaf op on a leaf symbol (its 32-bit-index wrapper when `indexed`, the u128 buffer wrapper for `"u128"`). */
+  type Ref = (symbol: string, leafOp: LeafOp, indexed: boolean | "u128") => string;
 
   /** The CPU and index arguments of a native call, as JS expressions of numbers. */
   interface CallArgs {
@@ -336,12 +339,25 @@ export function compileAccessors(
     return `${ref(symbol, op, indexed)}(${[...cpu, ...a.indices, ...values].join(", ")})`;
   };
 
+  /**
+   * A call of a u128 leaf op through its shim wrapper (`u128Wrapper`): the
+   * values go into the scratch buffer `W` (four `BigUint64`, low half
+   * first), the CPU and indices as 32-bit numbers; a value-returning op's
+   * result is composed from `W[0]` and `W[1]`.
+   */
+  const call128 = (ref: Ref, symbol: string, op: LeafOp, a: CallArgs, values: readonly string[]): string => {
+    const stores = values.flatMap((v, i) => [`W[${2 * i}] = BigInt.asUintN(64, ${v})`, `W[${2 * i + 1}] = ${v} >> 64n`]);
+    const f = `${ref(symbol, op, "u128")}(${[...(a.cpu === null ? [] : [a.cpu]), ...a.indices, "A"].join(", ")})`;
+    const result = LEAF_OP_SPECS[op].returns === "value" ? ["W[0] | (W[1] << 64n)"] : [];
+    return `(${[...stores, f, ...result].join(", ")})`;
+  };
+
   /** Source (parameters, body) of the method of a leaf op. */
   const leafSource = (op: LeafOp, ref: Ref): [string, string] => {
     const spec: LeafOpSpec = LEAF_OP_SPECS[op];
     const values = valueParams(op, spec);
     const verb = opVerb(spec);
-    const stmts = values.map((v) => check(v, spec.js, spec.integer ? "wrap" : "exact"));
+    const stmts = values.map((v) => check(v, spec.js, spec.scalars === "integer" ? "wrap" : "exact"));
     let args: CallArgs;
     let params: readonly string[];
     switch (spec.target) {
@@ -379,6 +395,7 @@ export function compileAccessors(
       const [first, ...rest] = values;
       return `S[0] = ${first}; const ok = ${call(ref, name, op, args, ["A", ...rest])}; return { ok, value: S[0] };`;
     }
+    if (scalar === "u128") return `${spec.returns === "value" ? "return " : ""}${call128(ref, name, op, args, values)};`;
     if (scalar !== null) return `${spec.returns === "value" ? "return " : ""}${call(ref, name, op, args, values)};`;
     if (spec.values.length === 0 && spec.returns === "value") return `return ${expand(ref).read(type, name, args, op)};`;
     if (spec.values.length === 1 && spec.returns === "void") return expand(ref).write(type, name, args, values[0]!, op);
@@ -391,7 +408,7 @@ export function compileAccessors(
     const read = (t: PercpuType, sym: string, args: CallArgs, lop: LeafOp): string => {
       switch (t.kind) {
         case "scalar":
-          return call(ref, sym, lop, args, []);
+          return t.name === "u128" ? call128(ref, sym, lop, args, []) : call(ref, sym, lop, args, []);
         case "aligned":
           return read(t.inner, sym, args, lop);
         case "struct":
@@ -413,8 +430,11 @@ export function compileAccessors(
     };
     const write = (t: PercpuType, sym: string, args: CallArgs, value: string, lop: LeafOp): string => {
       switch (t.kind) {
-        case "scalar":
-          return `${call(ref, sym, lop, args, [value])};`;
+        case "scalar": {
+          if (t.name !== "u128") return `${call(ref, sym, lop, args, [value])};`;
+          const u = `v${k++}`;
+          return `{ const ${u} = ${value}; ${call128(ref, sym, lop, args, [u])}; }`;
+        }
         case "aligned":
           return write(t.inner, sym, args, value, lop);
         case "struct": {
@@ -458,9 +478,9 @@ export function compileAccessors(
 
   const compile = (method: string, source: (ref: Ref) => [string, string]): (...args: never[]) => unknown => {
     const names: string[] = [];
-    const ref = (symbol: string, leafOp: LeafOp, indexed: boolean): string => {
+    const ref = (symbol: string, leafOp: LeafOp, indexed: boolean | "u128"): string => {
       const base = `percpu_${symbol}_${leafOp}`;
-      const fname = indexed ? indexedWrapper(base) : base;
+      const fname = indexed === "u128" ? u128Wrapper(base) : indexed ? indexedWrapper(base) : base;
       let i = names.indexOf(fname);
       if (i < 0) i = names.push(fname) - 1;
       return `f${i}`;
@@ -469,8 +489,13 @@ export function compileAccessors(
     const fns = env.bind(names);
     const consts = names.length > 0 ? `const ${names.map((_, i) => `f${i} = F[${i}]`).join(", ")};\n` : "";
     // `ok` ops: S views the scratch buffer as the leaf's type, A is its address in the runtime's uintptr_t form.
-    const scratch = /\bS\[0\]/.test(body) && scalar !== null
-      ? `const X = env.scratch(), S = new ${SCRATCH_VIEW[scalar]}(X.buffer, 0, 1), A = ${env.wideArgs === "bigint" ? "X.address" : "Number(X.address)"};\n`
+    // u128 leaves: W views it as four 64-bit halves.
+    const views = [
+      ...(/\bS\[0\]/.test(body) && scalar !== null ? [`S = new ${SCRATCH_VIEW[scalar]}(X.buffer, 0, 1)`] : []),
+      ...(/\bW\[/.test(body) ? ["W = new BigUint64Array(X.buffer, 0, 4)"] : []),
+    ];
+    const scratch = views.length > 0
+      ? `const X = env.scratch(), ${views.join(", ")}, A = ${env.wideArgs === "bigint" ? "X.address" : "Number(X.address)"};\n`
       : "";
     const text =
       `"use strict";\nconst state = env.state;\n${consts}${scratch}return function ${fnName}_${method}(${params}) { ${body} };`;
@@ -488,7 +513,12 @@ export function compileAccessors(
     };
   };
   for (const op of LEAF_OPS) {
-    if (LEAF_OP_SPECS[op].integer && !integer) continue;
+    const applies = match(LEAF_OP_SPECS[op].scalars)
+      .with("every", () => true)
+      .with("integer", () => integer)
+      .with("u128", () => scalar === "u128")
+      .exhaustive();
+    if (!applies) continue;
     stub(LEAF_OP_SPECS[op].js, (ref) => leafSource(op, ref));
   }
   for (const m of Object.keys(DERIVED_METHODS) as DerivedMethod[]) {

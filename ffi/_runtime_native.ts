@@ -11,7 +11,8 @@ import { fail, type PathSegment, quotePath } from "../sdk/errors.ts";
 import { scalarLayout } from "../sdk/layout.ts";
 import { LEAF_OP_SPECS, type LeafOp } from "../sdk/ops.ts";
 import { leafOps } from "../sdk/symbols.ts";
-import { describeValue, type ScalarName } from "../sdk/types.ts";
+import { describeValue } from "../sdk/types.ts";
+import type { LoweredScalarName } from "../sdk/c_names.ts";
 import { checkArgument } from "../sdk/values.ts";
 import { dynFunction } from "./_runtime_shim.ts";
 
@@ -154,7 +155,7 @@ export class NativeAllocator {
    * checking its arguments as a defined variable's do; `path` names the
    * allocation in errors and `live()` guards every call (use after free).
    */
-  accessors(scalar: ScalarName, off: number, path: readonly PathSegment[], live: (what: string) => void): Record<string, (...args: unknown[]) => unknown> {
+  accessors(scalar: LoweredScalarName, off: number, path: readonly PathSegment[], live: (what: string) => void): Record<string, (...args: unknown[]) => unknown> {
     const env = this.#env;
     const size = scalarLayout(scalar, "x86_64").size;
     const offArg = this.#word(off);
@@ -165,7 +166,7 @@ export class NativeAllocator {
 
   #method(
     op: LeafOp,
-    scalar: ScalarName,
+    scalar: LoweredScalarName,
     size: number,
     offArg: number | bigint,
     path: readonly PathSegment[],
@@ -187,7 +188,7 @@ export class NativeAllocator {
       else env.requireBound(`${spec.js} ${quotePath(path)}`, path);
       for (const p of spec.values) {
         if (i >= args.length) fail("value_wrong_kind", [...path], `${what}: missing ${p}, got ${describeValue(undefined)}`);
-        const v = checkArgument(scalar, args[i++], size, spec.integer ? "wrap" : "exact", path, `${what}: ${p === "v" ? "the value" : p}`);
+        const v = checkArgument(scalar, args[i++], size, spec.scalars === "integer" ? "wrap" : "exact", path, `${what}: ${p === "v" ? "the value" : p}`);
         call.push(v);
       }
       const r = fn(...call);

@@ -9,11 +9,10 @@
  * @module
  */
 import { ALLOC_STATS, counterVars, needsRuntime } from "../emit/percpu_runtime_c.ts";
-import { cScalarType } from "../sdk/c_names.ts";
+import { cScalarType, LOWERED_SCALAR_NAMES, type LoweredScalarName } from "../sdk/c_names.ts";
 import { LEAF_OP_SPECS, type LeafOp } from "../sdk/ops.ts";
 import type { GenInput } from "../sdk/plan.ts";
 import { leafOps } from "../sdk/symbols.ts";
-import { SCALAR_NAMES, type ScalarName } from "../sdk/types.ts";
 import type { FfiSignature, FfiType } from "./contract.ts";
 
 /** The counter functions of the shim, by index of `percpu__counters`. */
@@ -38,12 +37,12 @@ export const ALLOC_SHIM_SIGNATURES = {
 } as const satisfies Record<string, FfiSignature>;
 
 /** Shim function of a catalog op on a run-time offset for a scalar type: `percpu_shim_dyn_read_current_u64`. */
-export function dynFunction(op: LeafOp, scalar: ScalarName): string {
+export function dynFunction(op: LeafOp, scalar: LoweredScalarName): string {
   return `percpu_shim_dyn_${op}_${scalar}`;
 }
 
 /** The FFI signature of {@link dynFunction}: offset, the CPU (remote ops), then the values. */
-export function dynSignature(op: LeafOp, scalar: ScalarName): FfiSignature {
+export function dynSignature(op: LeafOp, scalar: LoweredScalarName): FfiSignature {
   const spec = LEAF_OP_SPECS[op];
   const t: FfiType = scalar;
   return {
@@ -55,7 +54,7 @@ export function dynSignature(op: LeafOp, scalar: ScalarName): FfiSignature {
 /** Every dynamic accessor's signature (all scalars × their ops). */
 export function dynSignatures(): Record<string, FfiSignature> {
   const out: Record<string, FfiSignature> = {};
-  for (const s of SCALAR_NAMES) for (const op of leafOps(s)) out[dynFunction(op, s)] = dynSignature(op, s);
+  for (const s of LOWERED_SCALAR_NAMES) for (const op of leafOps(s)) out[dynFunction(op, s)] = dynSignature(op, s);
   return out;
 }
 
@@ -92,7 +91,7 @@ export function generateRuntimeShim(input: GenInput): string | null {
       "",
       "/* Accessors on run-time offsets, one per catalog op and scalar type. */",
     );
-    for (const s of SCALAR_NAMES) {
+    for (const s of LOWERED_SCALAR_NAMES) {
       const t = cScalarType(s);
       for (const op of leafOps(s)) {
         const spec = LEAF_OP_SPECS[op];

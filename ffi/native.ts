@@ -21,7 +21,7 @@ import { leafSignature } from "../arch/c_types.ts";
 import type { Generated } from "../emit/index.ts";
 import { cScalarType } from "../sdk/c_names.ts";
 import type { Features } from "../sdk/config.ts";
-import { type GenInput, generatorInput, type PlacedLeaf } from "../sdk/plan.ts";
+import { type AnyPlacedLeaf, type GenInput, generatorInput } from "../sdk/plan.ts";
 import { fail, type PathSegment, PercpuError, quotePath } from "../sdk/errors.ts";
 import { scalarLayout } from "../sdk/layout.ts";
 import { parseOptions } from "../sdk/options.ts";
@@ -51,7 +51,7 @@ import {
   type IntegerAccessorName,
   type ThreadBinding,
 } from "./_accessors.ts";
-import { generateShim, HOOK_COUNTERS, indexedWrapperSignature, SHIM_SIGNATURES } from "./shim.ts";
+import { generateShim, HOOK_COUNTERS, indexedWrapperSignature, SHIM_SIGNATURES, u128Wrapper, u128WrapperSignature } from "./shim.ts";
 import { ALLOC_SHIM_SIGNATURES, COUNTER_SHIM_SIGNATURES, dynSignatures, generateRuntimeShim } from "./_runtime_shim.ts";
 import { NativeAllocator, NativeCounter, type RuntimeEnv } from "./_runtime_native.ts";
 import { counterVars } from "../emit/percpu_runtime_c.ts";
@@ -182,6 +182,9 @@ export function librarySignatures(input: GenInput): Record<string, FfiSignature>
         }
       }
     }
+    for (const leaf of v.u128Leaves) {
+      for (const op of leafOps(leaf.scalar)) out[u128Wrapper(leafSignature(leaf, op).name)] = u128WrapperSignature(leaf, op);
+    }
   }
   return out;
 }
@@ -305,10 +308,10 @@ class NativeState {
   readonly keepAlive: (ArrayBuffer | SharedArrayBuffer)[] = [];
   #scratch: { readonly buffer: ArrayBuffer; readonly address: bigint } | null = null;
 
-  /** A 16-byte buffer and its native address, for the in/out pointer argument of `try_cmpxchg` (made once per thread and library). */
+  /** A 32-byte buffer and its native address, for the in/out pointer argument of `try_cmpxchg` and the u128 wrappers' values (made once per thread and library). */
   scratch(): { readonly buffer: ArrayBuffer; readonly address: bigint } {
     if (this.#scratch === null) {
-      const buffer = new ArrayBuffer(16);
+      const buffer = new ArrayBuffer(32);
       this.#scratch = { buffer, address: this.lib.addressOf(buffer) };
     }
     return this.#scratch;
@@ -526,7 +529,7 @@ export class NativeVar {
   readonly #name: string;
 
   /** @internal Built by {@link NativeSdk}. */
-  constructor(state: NativeState, name: string, type: PercpuType, offset: number, leaves: readonly PlacedLeaf[]) {
+  constructor(state: NativeState, name: string, type: PercpuType, offset: number, leaves: readonly AnyPlacedLeaf[]) {
     this.#state = state;
     this.#name = name;
     this.offsetValue = offset;
@@ -589,7 +592,7 @@ export class NativeVar {
   integerOp<K extends IntegerAccessorName>(op: K): NonNullable<HandleAccessors[K]> {
     const f = this.accessors[op];
     if (f === undefined) {
-      throw new TypeError(`Cannot call ${op}() on ${quotePath([this.#name])}: it is not an integer variable`);
+      throw new TypeError(`Cannot call ${op}() on ${quotePath([this.#name])}: it is not ${op === "cmpxchg128Current" ? "a u128" : "an integer"} variable`);
     }
     return f as NonNullable<HandleAccessors[K]>;
   }
@@ -762,7 +765,7 @@ export class NativeSdk {
     counterVars(input).forEach((v, i) => this.#counters.set(v.name, new NativeCounter(env, v.name, i)));
     this.#allocator = input.layout.dynamic !== undefined ? new NativeAllocator(env) : null;
     for (const v of input.vars) {
-      this.#vars.set(v.layout.name, new NativeVar(state, v.layout.name, v.layout.type, v.layout.offset, v.leaves));
+      this.#vars.set(v.layout.name, new NativeVar(state, v.layout.name, v.layout.type, v.layout.offset, v.u128Leaves.length > 0 ? [...v.leaves, ...v.u128Leaves] : v.leaves));
     }
     this.info = { ...info, ms: performance.now() - started };
   }

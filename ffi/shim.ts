@@ -9,8 +9,8 @@
  */
 import { type CSignature, leafSignature } from "../arch/c_types.ts";
 import type { Features } from "../sdk/config.ts";
-import { isRemoteOp } from "../sdk/ops.ts";
-import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
+import { isRemoteOp, LEAF_OP_SPECS } from "../sdk/ops.ts";
+import type { GenInput, PlacedLeaf, PlacedU128Leaf } from "../sdk/plan.ts";
 import { type LeafOp, leafOps } from "../sdk/symbols.ts";
 import type { FfiSignature } from "./contract.ts";
 
@@ -122,6 +122,49 @@ function indexedWrapperLines(input: GenInput): string[] {
 }
 
 /** The hook-related part of a configuration. */
+/**
+ * The shim's wrapper of a u128 leaf function (FFI has no 128-bit type):
+ * `percpu__w_SLOT__pair_read_current`. It takes the CPU (remote ops) and
+ * the indices as 32-bit numbers, then the address of a 32-byte buffer of
+ * four `uint64_t`: the values in (low half first: `v`, or `expected` then
+ * `desired`) and the value returned out, in `buf[0..1]`.
+ *
+ * @example
+ * ```ts
+ * import { u128Wrapper } from "./shim.ts";
+ * u128Wrapper("percpu_SLOT__pair_cmpxchg128_current"); // "percpu__w_SLOT__pair_cmpxchg128_current"
+ * ```
+ */
+export function u128Wrapper(fn: string): string {
+  return `percpu__w_${fn.slice("percpu_".length)}`;
+}
+
+/** The FFI signature of {@link u128Wrapper} for an op of a leaf: the CPU and indices as `u32`, then the buffer. */
+export function u128WrapperSignature(leaf: PlacedU128Leaf, op: LeafOp): FfiSignature {
+  const lead = (isRemoteOp(op) ? 1 : 0) + leaf.indices.length;
+  return { params: [...new Array<"u32">(lead).fill("u32"), "usize"], result: "void" };
+}
+
+/** The C of every u128 wrapper ({@link u128Wrapper}). */
+function u128WrapperLines(input: GenInput): string[] {
+  const out: string[] = [];
+  for (const v of input.vars) {
+    for (const leaf of v.u128Leaves) {
+      for (const op of leafOps(leaf.scalar)) {
+        const sig = leafSignature(leaf, op);
+        const spec = LEAF_OP_SPECS[op];
+        const lead = sig.params.slice(0, sig.params.length - spec.values.length);
+        const params = [...lead.map((p) => `uint32_t ${p.name}`), "uint64_t *buf"].join(", ");
+        const values = spec.values.map((_, i) => `((unsigned __int128)buf[${2 * i + 1}] << 64 | buf[${2 * i}])`);
+        const call = `${sig.name}(${[...lead.map((p) => p.name), ...values].join(", ")})`;
+        const body = spec.returns === "value" ? `unsigned __int128 r = ${call}; buf[0] = (uint64_t)r; buf[1] = (uint64_t)(r >> 64);` : `${call};`;
+        out.push(`void ${u128Wrapper(sig.name)}(${params}) { ${body} }`);
+      }
+    }
+  }
+  return out;
+}
+
 export type ShimFeatures = Pick<Features, "preempt" | "irq">;
 
 /**
@@ -203,6 +246,8 @@ export function generateShim(input: GenInput): string {
     ...CLAIM_LINES,
     "/* 32-bit-index wrappers of the indexed leaf functions (see indexedWrapper in ffi/shim.ts). */",
     ...indexedWrapperLines(input),
+    "/* u128 leaf wrappers: values through a uint64_t[4] buffer (see u128Wrapper in ffi/shim.ts). */",
+    ...u128WrapperLines(input),
     "",
   ];
   return lines.join("\n");

@@ -25,7 +25,7 @@ export function guardUse(input: GenInput, op: LeafOp | VarOp, counter?: boolean)
   if (spec.guard === "never") return "never";
   // The counter ops are guarded by default wherever the address is computed apart from the atomic; a
   // counter: true variable leaves the single-atomic ones unguarded.
-  const counterOp = op in LEAF_OP_SPECS && LEAF_OP_SPECS[op as LeafOp].integer && spec.guard === "lowering";
+  const counterOp = op in LEAF_OP_SPECS && LEAF_OP_SPECS[op as LeafOp].scalars === "integer" && spec.guard === "lowering";
   if (counterOp && counter === false && input.config.arch !== "x86_64" && !input.config.features.naive) return "must";
   // aarch64 has no single-instruction access relative to TPIDR (mrs + ldr/str): plain reads and
   // writes of the current CPU's value must be guarded.

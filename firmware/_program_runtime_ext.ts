@@ -22,6 +22,8 @@
 import { counterBatch } from "../sdk/counters.ts";
 import type { GenInput } from "../sdk/plan.ts";
 import { counterVars, needsRuntime } from "../emit/percpu_runtime_c.ts";
+import { LEAF_OP_SPECS, type LeafOp } from "../sdk/ops.ts";
+import { leafFunction } from "../sdk/symbols.ts";
 
 /** Adds per CPU of the counter hammer, and allocator steps per CPU. */
 const COUNTER_ADDS = 1500;
@@ -56,9 +58,108 @@ export interface RuntimeExtProgram {
 
 const u64 = (v: bigint): string => `0x${BigInt.asUintN(64, v).toString(16)}ull`;
 
-/** `checks_runtime.c` for an input, or `null` when it has no counter and no dynamic region. */
+/** All 128 bits set. */
+const U128_MAX = (1n << 128n) - 1n;
+
+/** The value of a u128 pattern: CPU-specific, both halves non-zero, above 2^64. */
+function u128Pattern(id: number, cpu: number, phase: number): bigint {
+  const lo = BigInt.asUintN(64, 0x9E3779B97F4A7C15n * BigInt(id * 8 + cpu + 1) + BigInt(phase));
+  const hi = BigInt.asUintN(64, 0xC2B2AE3D27D4EB4Fn * BigInt(cpu + 3) ^ BigInt(id + phase * 16)) | 1n;
+  return (hi << 64n) | lo;
+}
+
+/** The u128 halves as two C literals, low first. */
+function halves(v: bigint): string[] {
+  return [u64(v), u64(v >> 64n)];
+}
+
+/**
+ * The u128 phase: every CPU writes a pattern of its own into each u128 leaf
+ * (element 0 of indexed ones) through its `percpu.S` functions, reads it
+ * back (guarded and raw), then `cmpxchg128_current` hits, misses by the high
+ * half only and by the low half only, each checked against the catalog's
+ * model; after a barrier every CPU reads every other CPU's final value
+ * remotely. Two check lines per leaf and CPU.
+ */
+function u128Phase(input: GenInput, next: (name: string) => string): { body: string[]; tables: string[]; checks: number } {
+  const cpus = input.config.cpus;
+  const model = LEAF_OP_SPECS.cmpxchg128_current.model;
+  const body: string[] = [];
+  const remote: string[] = [];
+  const tables: string[] = [];
+  let checks = 0;
+  let id = 0;
+  for (const v of input.vars) {
+    for (const leaf of v.u128Leaves) {
+      const j = id++;
+      const fn = (op: LeafOp): string => leafFunction(leaf, op);
+      const idx = leaf.indices.map(() => "0");
+      const call = (op: LeafOp, ...args: string[]): string => `${fn(op)}(${[...idx, ...args].join(", ")})`;
+      // Per CPU: p1, p2, then (expected, desired, want result, want value) for the hit and the two misses.
+      const rows = Array.from({ length: cpus }, (_, c) => {
+        const p1 = u128Pattern(j, c, 1);
+        const p2 = u128Pattern(j, c, 2);
+        let value = p1;
+        const steps = [[p1, p2], [p2 ^ (1n << 64n), U128_MAX], [p2 ^ 1n, 0n]].flatMap(([e, d]) => {
+          const out = model(value, [e!, d!], U128_MAX);
+          value = out.value;
+          return [e!, d!, out.result!, out.value];
+        });
+        return [p1, p2, ...steps].flatMap(halves);
+      });
+      tables.push(`static const uint64_t fw_u128_${j}[FW_CPUS][${rows[0]!.length}] = {\n${rows.map((r) => `  { ${r.join(", ")} },`).join("\n")}\n};`);
+      const val = (k: number): string => `((unsigned __int128)fw_u128_${j}[cpu][${2 * k + 1}] << 64 | fw_u128_${j}[cpu][${2 * k}])`;
+      const expect = (what: string, expr: string, k: number): string[] => [
+        `    { unsigned __int128 x_ = ${expr}; fw_expect(&k, "${what}_lo", (uint64_t)x_, fw_u128_${j}[cpu][${2 * k}]); fw_expect(&k, "${what}_hi", (uint64_t)(x_ >> 64), fw_u128_${j}[cpu][${2 * k + 1}]); }`,
+      ];
+      const step = (s: number, name: string): string[] => {
+        const base = 2 + 4 * s;
+        // The hit goes through percpu.h's generic percpu_cmpxchg128_current(X, old, new) on a plain leaf.
+        const cx = s === 0 && leaf.indices.length === 0
+          ? `percpu_cmpxchg128_current(${leaf.symbol}, ${val(base)}, ${val(base + 1)})`
+          : call("cmpxchg128_current", val(base), val(base + 1));
+        return [
+          ...expect(`${name}_result`, cx, base + 2),
+          ...expect(`${name}_value`, call("read_current"), base + 3),
+        ];
+      };
+      body.push(
+        `  /* u128 ${leaf.symbol}: write, read, cmpxchg128 hit and misses (high half, low half), then remote reads */`,
+        `  {`,
+        `    fw_chk k;`,
+        `    fw_chk_begin(&k, cpu, "${leaf.symbol}", "u128-ops");`,
+        `    ${call("write_current", val(0))};`,
+        ...expect("read", call("read_current"), 0),
+        ...expect("read_raw", call("read_current_raw"), 0),
+        ...step(0, "hit"),
+        ...step(1, "miss_high"),
+        ...step(2, "miss_low"),
+        `    fw_chk_end(&k);`,
+        `  }`,
+      );
+      remote.push(
+        `  {`,
+        `    fw_chk k;`,
+        `    fw_chk_begin(&k, cpu, "${leaf.symbol}", "u128-remote");`,
+        `    for (uintptr_t c = 0; c < FW_CPUS; c++) {`,
+        `      unsigned __int128 x_ = ${fn("remote_read")}(${["c", ...idx].join(", ")});`,
+        `      fw_expect_at(&k, "remote_read_lo", c, (uint64_t)x_, fw_u128_${j}[c][${2 * 13}]);`,
+        `      fw_expect_at(&k, "remote_read_hi", c, (uint64_t)(x_ >> 64), fw_u128_${j}[c][${2 * 13 + 1}]);`,
+        `    }`,
+        `    fw_chk_end(&k);`,
+        `  }`,
+      );
+      checks += 2 * cpus;
+    }
+  }
+  // Two barriers for all leaves: every CPU's final values are in place before anyone reads them remotely.
+  if (id > 0) body.push(next("u128-written"), ...remote, next("u128-remote"));
+  return { body, tables, checks };
+}
+
+/** `checks_runtime.c` for an input, or `null` when it has no counter, no dynamic region and no u128 leaf. */
 export function runtimeExtC(input: GenInput): RuntimeExtProgram | null {
-  if (!needsRuntime(input)) return null;
+  if (!needsRuntime(input) && !input.vars.some((v) => v.u128Leaves.length > 0)) return null;
   const cpus = input.config.cpus;
   const counters = counterVars(input);
   let barrier = BARRIER_BASE;
@@ -125,6 +226,9 @@ export function runtimeExtC(input: GenInput): RuntimeExtProgram | null {
     );
     checks += 3 * cpus;
   }
+  const u128 = u128Phase(input, next);
+  body.push(...u128.body);
+  checks += u128.checks;
   const dyn = input.layout.dynamic;
   if (dyn !== undefined) {
     body.push(
@@ -188,13 +292,15 @@ export function runtimeExtC(input: GenInput): RuntimeExtProgram | null {
 
 void fw_runtime_ext(uintptr_t cpu);
 
-static uint32_t fw_ctr_seq[FW_CPUS];
-static int64_t fw_ctr_pre[FW_CPUS][FW_CTR_ADDS + 1];
-static uint32_t fw_ctr_seed(uintptr_t cpu) {
+/* The counter helpers are unused when the layout has no counter (a u128-only or allocator-only phase). */
+
+__attribute__((unused)) static uint32_t fw_ctr_seq[FW_CPUS];
+__attribute__((unused)) static int64_t fw_ctr_pre[FW_CPUS][FW_CTR_ADDS + 1];
+__attribute__((unused)) static uint32_t fw_ctr_seed(uintptr_t cpu) {
   uint32_t x = 0x9e3779b9u ^ (uint32_t)((cpu + 1) * 0x85ebca6bu);
   return x ? x : 1u;
 }
-static int64_t fw_ctr_next(uint32_t *x, uint32_t i) {
+__attribute__((unused)) static int64_t fw_ctr_next(uint32_t *x, uint32_t i) {
   *x ^= *x << 13;
   *x ^= *x >> 17;
   *x ^= *x << 5;
@@ -202,13 +308,13 @@ static int64_t fw_ctr_next(uint32_t *x, uint32_t i) {
   return (int64_t)(*x % 41u) - 20;
 }
 /* This CPU's prefix sums (the reader's windows use every CPU's). */
-static void fw_ctr_prefix(uintptr_t cpu) {
+__attribute__((unused)) static void fw_ctr_prefix(uintptr_t cpu) {
   uint32_t x = fw_ctr_seed(cpu);
   fw_ctr_pre[cpu][0] = 0;
   for (uint32_t i = 0; i < FW_CTR_ADDS; i++) fw_ctr_pre[cpu][i + 1] = fw_ctr_pre[cpu][i] + fw_ctr_next(&x, i);
 }
 /* The range the truth can be in between two progress snapshots: per CPU, its prefix sums from s1 to s2 + 1. */
-static void fw_ctr_window(const uint32_t *s1, const uint32_t *s2, int64_t init, int64_t *lo, int64_t *hi) {
+__attribute__((unused)) static void fw_ctr_window(const uint32_t *s1, const uint32_t *s2, int64_t init, int64_t *lo, int64_t *hi) {
   *lo = init;
   *hi = init;
   for (uintptr_t c = 0; c < FW_CPUS; c++) {
@@ -222,6 +328,7 @@ static void fw_ctr_window(const uint32_t *s1, const uint32_t *s2, int64_t init, 
     *hi += mx;
   }
 }
+${u128.tables.join("\n")}
 ${dyn !== undefined ? DYN_C : ""}
 void fw_runtime_ext(uintptr_t cpu) {
 ${body.join("\n")}

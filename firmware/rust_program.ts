@@ -53,7 +53,7 @@ export interface RustFirmwareProgram {
  */
 function rmwGuardExpected(input: GenInput, slot: Slot, op: LeafOp): boolean | null {
   const spec = LEAF_OP_SPECS[op];
-  if (!spec.integer || spec.target !== "current") return null;
+  if (spec.scalars !== "integer" || spec.target !== "current") return null;
   if (input.config.arch === "x86_64") return false;
   if (spec.guard === "this_cpu") return true;
   const oneAtomic = !(input.config.arch === "riscv64" && slot.leaf.size < 4);
@@ -63,7 +63,7 @@ function rmwGuardExpected(input: GenInput, slot: Slot, op: LeafOp): boolean | nu
 /** Whether an op changes the value whatever its operands (inc, dec, the `_return` ops: no identity operand, not a swap or compare). */
 function changesValue(op: LeafOp): boolean {
   const spec = LEAF_OP_SPECS[op];
-  return spec.integer && spec.target === "current" && spec.identity === null && spec.model !== null && spec.values.length <= 1 && op !== "xchg_current";
+  return spec.scalars === "integer" && spec.target === "current" && spec.identity === null && spec.model !== null && spec.values.length <= 1 && op !== "xchg_current";
 }
 
 /** A `u64` literal of Rust. */

@@ -22,10 +22,10 @@ export function opsDoc(): string {
       ? "never"
       : s.guard === "this_cpu"
       ? "with preempt/irq wherever the address is computed apart from the access (every arch but x86_64): the result must be this CPU's"
-      : s.integer
+      : s.scalars === "integer"
       ? "with preempt/irq wherever the address is computed apart from the access, unless the variable is `counter: true` and the op is one atomic"
       : "when the lowering is more than one instruction";
-    return `| \`${c}\`<br>\`${at}\` | \`${js}\` | ${s.returns === "value" ? "the leaf's type" : s.returns === "ok" ? "`bool` (the value found in `*expected`; JS `{ ok, value }`)" : "—"} | ${s.integer ? "integers" : "every scalar"} | ${guard} | \`${s.primitive}\` |`;
+    return `| \`${c}\`<br>\`${at}\` | \`${js}\` | ${s.returns === "value" ? "the leaf's type" : s.returns === "ok" ? "`bool` (the value found in `*expected`; JS `{ ok, value }`)" : "—"} | ${s.scalars === "integer" ? "integers (not u128)" : s.scalars === "u128" ? "u128" : "every scalar"} | ${guard} | \`${s.primitive}\` |`;
   });
   const varRows = VAR_OPS.map((op) => {
     const s = VAR_OP_SPECS[op];

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ScalarName } from "./types.ts";
+import { SCALAR_NAMES, type ScalarName } from "./types.ts";
 
 /** C type of each scalar. */
 const C_SCALAR_TYPES = {
@@ -22,6 +22,7 @@ const C_SCALAR_TYPES = {
   bool: "bool",
   f32: "float",
   f64: "double",
+  u128: "unsigned __int128",
 } as const satisfies Record<ScalarName, string>;
 
 /**
@@ -40,8 +41,14 @@ export function cScalarType(name: ScalarName): string {
 /** A leaf's scalar kind: pointer-sized types resolved for the target. */
 export type LeafKind = "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64" | "bool" | "f32" | "f64";
 
+/** The scalars the backends lower (u128 is laid out but refused before generation, see sdk/plan.ts `generatorInput`). */
+export type LoweredScalarName = Exclude<ScalarName, "u128">;
+
+/** The {@link LoweredScalarName}s, in `SCALAR_NAMES` order (the dynamic-allocation accessors are made for each). */
+export const LOWERED_SCALAR_NAMES: readonly LoweredScalarName[] = SCALAR_NAMES.filter((n): n is LoweredScalarName => n !== "u128");
+
 /** The kind of a scalar on a target with `pointerBytes`-wide pointers. */
-export function leafKind(scalar: ScalarName, pointerBytes: number): LeafKind {
+export function leafKind(scalar: LoweredScalarName, pointerBytes: number): LeafKind {
   if (scalar === "usize") return pointerBytes === 8 ? "u64" : "u32";
   if (scalar === "isize") return pointerBytes === 8 ? "i64" : "i32";
   return scalar;

@@ -26,6 +26,7 @@ export const PERCPU_ERROR_CODES = [
   "type_field_name",
   "type_too_large",
   "type_too_deep",
+  "type_not_on_target",
   // initial values
   "init_wrong_kind",
   "init_not_integer",

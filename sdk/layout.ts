@@ -5,7 +5,7 @@
  * @module
  */
 import { match } from "ts-pattern";
-import { fail, type PathSegment } from "./errors.ts";
+import { fail, formatPath, type PathSegment } from "./errors.ts";
 import { TARGET_INFO, type Target } from "./targets.ts";
 import type { PercpuType, ScalarName, StructType } from "./types.ts";
 
@@ -29,7 +29,7 @@ export function alignUp(n: number, align: number): number {
 /** Size of every scalar; `null` marks the target-dependent ones (pointer width, 64-bit alignment). */
 const SCALAR_SIZES = {
   u8: 1, i8: 1, bool: 1, u16: 2, i16: 2, u32: 4, i32: 4, f32: 4,
-  u64: 8, i64: 8, f64: 8, usize: null, isize: null,
+  u64: 8, i64: 8, f64: 8, usize: null, isize: null, u128: 16,
 } as const satisfies Record<ScalarName, number | null>;
 
 /** Scalar layouts per target, built once: a lookup allocates nothing (it runs once per scalar of every value). */
@@ -42,6 +42,7 @@ export function scalarLayout(name: ScalarName, target: Target): TypeLayout {
     const info = TARGET_INFO[target];
     const entries = (Object.keys(SCALAR_SIZES) as ScalarName[]).map((n) => {
       const size = SCALAR_SIZES[n] ?? info.pointerBytes;
+      // u128 (`unsigned __int128`) is 16-byte aligned on every 64-bit psABI; riscv32 refuses it (sdk/plan.ts).
       return [n, Object.freeze({ size, align: size === 8 ? info.align64 : size })] as const;
     });
     SCALAR_LAYOUTS.set(target, table = Object.freeze(Object.fromEntries(entries) as Record<ScalarName, TypeLayout>));
@@ -224,6 +225,7 @@ export function computeLayout(defs: readonly VarDef[], target: Target, order: La
   let maxAlign = 1;
   const vars: VarLayout[] = [];
   for (const d of placed) {
+    if (target === "riscv32") refuseU128(d.name, d.type, target, "riscv32 has no 128-bit C type (clang refuses unsigned __int128 there)");
     const { size, align } = typeLayout(d.type, target);
     const offset = alignUp(end, align);
     const placedVar: VarLayout = { name: d.name, type: d.type, offset, size, align, paddingBefore: offset - end, init: d.init };
@@ -348,4 +350,55 @@ export function checkDefineOptions(name: string, type: PercpuType, options: unkn
     );
   }
   return true;
+}
+
+/** The path of the first u128 leaf of each type tree (`null`: none), found once per type object. */
+const u128Paths = new WeakMap<PercpuType, readonly PathSegment[] | null>();
+
+/**
+ * The path (fields and indices) of the first `u128` leaf of a type, or `null`
+ * when it has none (cached per type: one lookup per variable).
+ *
+ * @example
+ * ```ts
+ * import { struct, u128, u64 } from "./types.ts";
+ * import { firstU128Path } from "./layout.ts";
+ * firstU128Path(struct({ n: u64, pair: u128 })); // ["pair"]
+ * ```
+ */
+export function firstU128Path(type: PercpuType): readonly PathSegment[] | null {
+  const hit = u128Paths.get(type);
+  if (hit !== undefined) return hit;
+  const found: readonly PathSegment[] | null = match(type)
+    .returnType<readonly PathSegment[] | null>()
+    .with({ kind: "scalar" }, (t) => (t.name === "u128" ? [] : null))
+    .with({ kind: "array" }, (t) => {
+      const inner = firstU128Path(t.element);
+      return inner === null ? null : [0, ...inner];
+    })
+    .with({ kind: "struct" }, (t) => {
+      for (const name of Object.keys(t.fields)) {
+        const inner = firstU128Path(t.fields[name]!);
+        if (inner !== null) return [name, ...inner];
+      }
+      return null;
+    })
+    .with({ kind: "aligned" }, (t) => firstU128Path(t.inner))
+    .exhaustive();
+  u128Paths.set(type, found);
+  return found;
+}
+
+/**
+ * Throws `type_not_on_target` when variable `name`'s type has a `u128` leaf,
+ * naming the variable, the leaf and `why` (the target cannot hold or lower it).
+ */
+export function refuseU128(name: string, type: PercpuType, target: Target, why: string): void {
+  const path = firstU128Path(type);
+  if (path === null) return;
+  fail(
+    "type_not_on_target",
+    [name, ...path],
+    `Variable "${name}"${path.length > 0 ? ` (leaf ${formatPath(path)})` : ""} is u128, which ${target} does not support: ${why}`,
+  );
 }

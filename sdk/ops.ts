@@ -77,6 +77,9 @@ export type VarOp = keyof typeof VAR_OP_SPECS;
 /** Whole-variable operation names, in catalog order. */
 export const VAR_OPS = Object.keys(VAR_OP_SPECS) as VarOp[];
 
+/** Which scalars an op applies to (see {@link LeafOpSpec.scalars}). */
+export type ScalarClass = "every" | "integer" | "u128";
+
 /** A per-leaf operation of the catalog. */
 export interface LeafOpSpec {
   /** The `PercpuVar` method name. */
@@ -91,8 +94,12 @@ export interface LeafOpSpec {
    * found when the op fails, as Linux's `try_cmpxchg` (in JS: `{ ok, value }`).
    */
   readonly returns: "value" | "void" | "ok";
-  /** Integer leaves only (read-modify-write). */
-  readonly integer: boolean;
+  /**
+   * The scalars it applies to: `every` (reads and writes, u128 included),
+   * `integer` (the read-modify-write ops of the integers up to 64 bits),
+   * `u128` (the 128-bit compare-and-exchange, the one RMW op of u128).
+   */
+  readonly scalars: ScalarClass;
   readonly guard: GuardClass;
   /**
    * The `percpu.h` primitive implementing it (`PERCPU__ADD` / `PERCPU__ADD_AT`
@@ -155,24 +162,24 @@ function newValue(f: (old: bigint, v: bigint) => bigint): RmwModel {
 
 /** Every per-leaf operation. The order is the order of the generated functions and prototypes. */
 export const LEAF_OP_SPECS = {
-  read_current_raw: { js: "readCurrentRaw", target: "current", values: [], returns: "value", integer: false, guard: "never", primitive: "PERCPU__RD", identity: null, model: null, c: null, derived: null },
-  write_current_raw: { js: "writeCurrentRaw", target: "current", values: ["v"], returns: "void", integer: false, guard: "never", primitive: "PERCPU__WR", identity: null, model: null, c: null, derived: null },
-  read_current: { js: "readCurrent", target: "current", values: [], returns: "value", integer: false, guard: "lowering", primitive: "PERCPU__RD_G", identity: null, model: null, c: null, derived: null },
-  write_current: { js: "writeCurrent", target: "current", values: ["v"], returns: "void", integer: false, guard: "lowering", primitive: "PERCPU__WR_G", identity: null, model: null, c: null, derived: null },
-  remote_read: { js: "remoteRead", target: "remote", values: [], returns: "value", integer: false, guard: "never", primitive: "PERCPU__REMOTE_RD", identity: null, model: null, c: null, derived: null },
-  remote_write: { js: "remoteWrite", target: "remote", values: ["v"], returns: "void", integer: false, guard: "never", primitive: "PERCPU__REMOTE_WR", identity: null, model: null, c: null, derived: null },
-  add_current: { js: "addCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__ADD", identity: "zero", model: arith((o, v) => o + v) as RmwModel, c: { value: "{old} + {0}", result: null }, derived: null },
-  sub_current: { js: "subCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__SUB", identity: "zero", model: arith((o, v) => o - v) as RmwModel, c: { value: "{old} - {0}", result: null }, derived: null },
-  and_current: { js: "andCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__AND", identity: "ones", model: arith((o, v) => o & v) as RmwModel, c: { value: "{old} & {0}", result: null }, derived: null },
-  or_current: { js: "orCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__OR", identity: "zero", model: arith((o, v) => o | v) as RmwModel, c: { value: "{old} | {0}", result: null }, derived: null },
-  xor_current: { js: "xorCurrent", target: "current", values: ["v"], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__XOR", identity: "zero", model: arith((o, v) => o ^ v) as RmwModel, c: { value: "{old} ^ {0}", result: null }, derived: null },
-  xchg_current: { js: "xchgCurrent", target: "current", values: ["v"], returns: "value", integer: true, guard: "this_cpu", primitive: "PERCPU__XCHG", identity: null, model: ((old, [v = 0n]) => ({ value: v, result: old })) as RmwModel, c: { value: "{0}", result: "{old}" }, derived: null },
+  read_current_raw: { js: "readCurrentRaw", target: "current", values: [], returns: "value", scalars: "every", guard: "never", primitive: "PERCPU__RD", identity: null, model: null, c: null, derived: null },
+  write_current_raw: { js: "writeCurrentRaw", target: "current", values: ["v"], returns: "void", scalars: "every", guard: "never", primitive: "PERCPU__WR", identity: null, model: null, c: null, derived: null },
+  read_current: { js: "readCurrent", target: "current", values: [], returns: "value", scalars: "every", guard: "lowering", primitive: "PERCPU__RD_G", identity: null, model: null, c: null, derived: null },
+  write_current: { js: "writeCurrent", target: "current", values: ["v"], returns: "void", scalars: "every", guard: "lowering", primitive: "PERCPU__WR_G", identity: null, model: null, c: null, derived: null },
+  remote_read: { js: "remoteRead", target: "remote", values: [], returns: "value", scalars: "every", guard: "never", primitive: "PERCPU__REMOTE_RD", identity: null, model: null, c: null, derived: null },
+  remote_write: { js: "remoteWrite", target: "remote", values: ["v"], returns: "void", scalars: "every", guard: "never", primitive: "PERCPU__REMOTE_WR", identity: null, model: null, c: null, derived: null },
+  add_current: { js: "addCurrent", target: "current", values: ["v"], returns: "void", scalars: "integer", guard: "lowering", primitive: "PERCPU__ADD", identity: "zero", model: arith((o, v) => o + v) as RmwModel, c: { value: "{old} + {0}", result: null }, derived: null },
+  sub_current: { js: "subCurrent", target: "current", values: ["v"], returns: "void", scalars: "integer", guard: "lowering", primitive: "PERCPU__SUB", identity: "zero", model: arith((o, v) => o - v) as RmwModel, c: { value: "{old} - {0}", result: null }, derived: null },
+  and_current: { js: "andCurrent", target: "current", values: ["v"], returns: "void", scalars: "integer", guard: "lowering", primitive: "PERCPU__AND", identity: "ones", model: arith((o, v) => o & v) as RmwModel, c: { value: "{old} & {0}", result: null }, derived: null },
+  or_current: { js: "orCurrent", target: "current", values: ["v"], returns: "void", scalars: "integer", guard: "lowering", primitive: "PERCPU__OR", identity: "zero", model: arith((o, v) => o | v) as RmwModel, c: { value: "{old} | {0}", result: null }, derived: null },
+  xor_current: { js: "xorCurrent", target: "current", values: ["v"], returns: "void", scalars: "integer", guard: "lowering", primitive: "PERCPU__XOR", identity: "zero", model: arith((o, v) => o ^ v) as RmwModel, c: { value: "{old} ^ {0}", result: null }, derived: null },
+  xchg_current: { js: "xchgCurrent", target: "current", values: ["v"], returns: "value", scalars: "integer", guard: "this_cpu", primitive: "PERCPU__XCHG", identity: null, model: ((old, [v = 0n]) => ({ value: v, result: old })) as RmwModel, c: { value: "{0}", result: "{old}" }, derived: null },
   cmpxchg_current: {
     js: "cmpxchgCurrent",
     target: "current",
     values: ["expected", "desired"],
     returns: "value",
-    integer: true,
+    scalars: "integer",
     guard: "this_cpu",
     primitive: "PERCPU__CMPXCHG",
     identity: null,
@@ -181,20 +188,20 @@ export const LEAF_OP_SPECS = {
     derived: null,
   },
   // Linux's this_cpu_inc/dec: `add 1`/`sub 1` (x86_64 `incq %gs:x`); counter class, like add.
-  inc_current: { js: "incCurrent", target: "current", values: [], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__INC", identity: null, model: arith((o) => o + 1n) as RmwModel, c: { value: "{old} + 1", result: null }, derived: "PERCPU__ADD{F}(T, K, {a}, 1)" },
-  dec_current: { js: "decCurrent", target: "current", values: [], returns: "void", integer: true, guard: "lowering", primitive: "PERCPU__DEC", identity: null, model: arith((o) => o - 1n) as RmwModel, c: { value: "{old} - 1", result: null }, derived: "PERCPU__SUB{F}(T, K, {a}, 1)" },
+  inc_current: { js: "incCurrent", target: "current", values: [], returns: "void", scalars: "integer", guard: "lowering", primitive: "PERCPU__INC", identity: null, model: arith((o) => o + 1n) as RmwModel, c: { value: "{old} + 1", result: null }, derived: "PERCPU__ADD{F}(T, K, {a}, 1)" },
+  dec_current: { js: "decCurrent", target: "current", values: [], returns: "void", scalars: "integer", guard: "lowering", primitive: "PERCPU__DEC", identity: null, model: arith((o) => o - 1n) as RmwModel, c: { value: "{old} - 1", result: null }, derived: "PERCPU__SUB{F}(T, K, {a}, 1)" },
   // this_cpu_add_return and friends: the new value (x86_64 `xadd %gs:x` + add); this CPU's value, so guarded where multi-instruction.
-  add_return_current: { js: "addReturnCurrent", target: "current", values: ["v"], returns: "value", integer: true, guard: "this_cpu", primitive: "PERCPU__ADD_RETURN", identity: null, model: newValue((o, v) => o + v) as RmwModel, c: { value: "{old} + {0}", result: "(T)({old} + {0})" }, derived: null },
-  sub_return_current: { js: "subReturnCurrent", target: "current", values: ["v"], returns: "value", integer: true, guard: "this_cpu", primitive: "PERCPU__SUB_RETURN", identity: null, model: newValue((o, v) => o - v) as RmwModel, c: { value: "{old} - {0}", result: "(T)({old} - {0})" }, derived: "PERCPU__ADD_RETURN{F}(T, K, {a}, (T)-(T)({0}))" },
-  inc_return_current: { js: "incReturnCurrent", target: "current", values: [], returns: "value", integer: true, guard: "this_cpu", primitive: "PERCPU__INC_RETURN", identity: null, model: newValue((o) => o + 1n) as RmwModel, c: { value: "{old} + 1", result: "(T)({old} + 1)" }, derived: "PERCPU__ADD_RETURN{F}(T, K, {a}, 1)" },
-  dec_return_current: { js: "decReturnCurrent", target: "current", values: [], returns: "value", integer: true, guard: "this_cpu", primitive: "PERCPU__DEC_RETURN", identity: null, model: newValue((o) => o - 1n) as RmwModel, c: { value: "{old} - 1", result: "(T)({old} - 1)" }, derived: "PERCPU__ADD_RETURN{F}(T, K, {a}, (T)-1)" },
+  add_return_current: { js: "addReturnCurrent", target: "current", values: ["v"], returns: "value", scalars: "integer", guard: "this_cpu", primitive: "PERCPU__ADD_RETURN", identity: null, model: newValue((o, v) => o + v) as RmwModel, c: { value: "{old} + {0}", result: "(T)({old} + {0})" }, derived: null },
+  sub_return_current: { js: "subReturnCurrent", target: "current", values: ["v"], returns: "value", scalars: "integer", guard: "this_cpu", primitive: "PERCPU__SUB_RETURN", identity: null, model: newValue((o, v) => o - v) as RmwModel, c: { value: "{old} - {0}", result: "(T)({old} - {0})" }, derived: "PERCPU__ADD_RETURN{F}(T, K, {a}, (T)-(T)({0}))" },
+  inc_return_current: { js: "incReturnCurrent", target: "current", values: [], returns: "value", scalars: "integer", guard: "this_cpu", primitive: "PERCPU__INC_RETURN", identity: null, model: newValue((o) => o + 1n) as RmwModel, c: { value: "{old} + 1", result: "(T)({old} + 1)" }, derived: "PERCPU__ADD_RETURN{F}(T, K, {a}, 1)" },
+  dec_return_current: { js: "decReturnCurrent", target: "current", values: [], returns: "value", scalars: "integer", guard: "this_cpu", primitive: "PERCPU__DEC_RETURN", identity: null, model: newValue((o) => o - 1n) as RmwModel, c: { value: "{old} - 1", result: "(T)({old} - 1)" }, derived: "PERCPU__ADD_RETURN{F}(T, K, {a}, (T)-1)" },
   // Linux's preferred compare-and-exchange: bool, and on failure *expected = the value found.
   try_cmpxchg_current: {
     js: "tryCmpxchgCurrent",
     target: "current",
     values: ["expected", "desired"],
     returns: "ok",
-    integer: true,
+    scalars: "integer",
     guard: "this_cpu",
     primitive: "PERCPU__TRY_CMPXCHG",
     identity: null,
@@ -207,15 +214,30 @@ export const LEAF_OP_SPECS = {
   // Remote read-modify-write: one atomic on `cpu`'s copy (x86_64 `lock add`/`lock cmpxchg`, aarch64
   // LL/SC, riscv AMO or LR/SC, loongarch AM* or LL/SC). Exact against other remote RMWs, and against
   // the owner's RMW ops when the variable is `atomic: true` (see README "Remote access").
-  remote_add: { js: "remoteAdd", target: "remote", values: ["v"], returns: "void", integer: true, guard: "never", primitive: "PERCPU__REMOTE_ADD", identity: "zero", model: arith((o, v) => o + v) as RmwModel, c: { value: "{old} + {0}", result: null }, derived: null },
+  remote_add: { js: "remoteAdd", target: "remote", values: ["v"], returns: "void", scalars: "integer", guard: "never", primitive: "PERCPU__REMOTE_ADD", identity: "zero", model: arith((o, v) => o + v) as RmwModel, c: { value: "{old} + {0}", result: null }, derived: null },
   remote_cmpxchg: {
     js: "remoteCmpxchg",
     target: "remote",
     values: ["expected", "desired"],
     returns: "value",
-    integer: true,
+    scalars: "integer",
     guard: "never",
     primitive: "PERCPU__REMOTE_CMPXCHG",
+    identity: null,
+    model: ((old, [expected = 0n, desired = 0n]) => ({ value: old === expected ? desired : old, result: old })) as RmwModel,
+    c: { value: "{old} == {0} ? {1} : {old}", result: "{old}" },
+    derived: null,
+  },
+  // Linux's this_cpu_cmpxchg128 on a u128 leaf (64-bit arches): x86_64 `cmpxchg16b %gs:x` (no lock), aarch64
+  // LL/SC `ldxp/stxp` or lse `casp`, a guarded load-compare-store where no 128-bit CAS exists (riscv64, loongarch64).
+  cmpxchg128_current: {
+    js: "cmpxchg128Current",
+    target: "current",
+    values: ["expected", "desired"],
+    returns: "value",
+    scalars: "u128",
+    guard: "this_cpu",
+    primitive: "PERCPU__CMPXCHG128",
     identity: null,
     model: ((old, [expected = 0n, desired = 0n]) => ({ value: old === expected ? desired : old, result: old })) as RmwModel,
     c: { value: "{old} == {0} ? {1} : {old}", result: "{old}" },
@@ -246,7 +268,13 @@ export function isArithmeticOp(op: LeafOp): op is ArithmeticOp {
 }
 
 /** The integer-only (read-modify-write) ops: every op a lowering of atomics must handle. */
-export type IntegerOp = { [K in LeafOp]: typeof LEAF_OP_SPECS[K]["integer"] extends true ? K : never }[LeafOp];
+export type IntegerOp = { [K in LeafOp]: typeof LEAF_OP_SPECS[K]["scalars"] extends "integer" ? K : never }[LeafOp];
+
+/** The ops of every scalar (reads and writes, current and remote). */
+export type EveryScalarOp = { [K in LeafOp]: typeof LEAF_OP_SPECS[K]["scalars"] extends "every" ? K : never }[LeafOp];
+
+/** The u128-only ops (`cmpxchg128_current`). */
+export type U128Op = { [K in LeafOp]: typeof LEAF_OP_SPECS[K]["scalars"] extends "u128" ? K : never }[LeafOp];
 
 /** The read-modify-write ops on another CPU's copy (`remote_add`, `remote_cmpxchg`): always one atomic on its address. */
 export type RemoteRmwOp = { [K in IntegerOp]: typeof LEAF_OP_SPECS[K]["target"] extends "remote" ? K : never }[IntegerOp];
@@ -299,11 +327,14 @@ export function isRemoteOp(op: LeafOp): op is RemoteOp {
 /** Every per-leaf operation name, in catalog order. */
 export const LEAF_OPS = Object.keys(LEAF_OP_SPECS) as LeafOp[];
 
-/** The operations of every scalar leaf (bool and floats included). */
-export const SCALAR_OPS: readonly LeafOp[] = LEAF_OPS.filter((op) => !LEAF_OP_SPECS[op].integer);
+/** The operations of every scalar leaf (bool, floats and u128 included). */
+export const SCALAR_OPS: readonly EveryScalarOp[] = LEAF_OPS.filter((op): op is EveryScalarOp => LEAF_OP_SPECS[op].scalars === "every");
 
-/** The extra operations of integer leaves. */
-export const INTEGER_OPS: readonly LeafOp[] = LEAF_OPS.filter((op) => LEAF_OP_SPECS[op].integer);
+/** The extra operations of integer leaves (up to 64 bits). */
+export const INTEGER_OPS: readonly IntegerOp[] = LEAF_OPS.filter((op): op is IntegerOp => LEAF_OP_SPECS[op].scalars === "integer");
+
+/** The extra operations of u128 leaves. */
+export const U128_OPS: readonly U128Op[] = LEAF_OPS.filter((op): op is U128Op => LEAF_OP_SPECS[op].scalars === "u128");
 
 /**
  * The spec of a leaf operation.

@@ -7,12 +7,15 @@
  */
 import { cScalarType } from "./c_names.ts";
 import type { GenConfig } from "./config.ts";
-import type { Layout, VarLayout } from "./layout.ts";
+import type { LoweredScalarName } from "./c_names.ts";
+import { firstU128Path, type Layout, refuseU128, type VarLayout } from "./layout.ts";
 import type { Target } from "./targets.ts";
 import { type AccessorLeaf, typeLeaves } from "./symbols.ts";
 
 /** An accessor leaf placed in the area: `areaOffset` is relative to the per-CPU register. */
 export interface PlacedLeaf extends AccessorLeaf {
+  /** The scalar: never u128, which {@link generatorInput} refuses until a backend lowers it. */
+  readonly scalar: LoweredScalarName;
   /** The variable the leaf belongs to. */
   readonly varName: string;
   /** Offset of the leaf (element 0 of indexed dims) from the area base. */
@@ -25,10 +28,23 @@ export interface PlacedLeaf extends AccessorLeaf {
   readonly counter?: boolean;
 }
 
-/** A variable and its accessor leaves. */
+/** A u128 accessor leaf (x86_64 only so far: see {@link generatorInput}). */
+export interface PlacedU128Leaf extends Omit<PlacedLeaf, "scalar"> {
+  readonly scalar: "u128";
+}
+
+/** A placed leaf of any scalar. */
+export type AnyPlacedLeaf = PlacedLeaf | PlacedU128Leaf;
+
+/**
+ * A variable and its accessor leaves: `leaves` those every backend lowers,
+ * `u128Leaves` its u128 ones (lowered by the x86_64 backend's per-variable
+ * functions; empty wherever generation is allowed otherwise).
+ */
 export interface PlacedVar {
   readonly layout: VarLayout;
   readonly leaves: readonly PlacedLeaf[];
+  readonly u128Leaves: readonly PlacedU128Leaf[];
 }
 
 /** Everything a backend needs to generate code. */
@@ -54,6 +70,13 @@ export interface GenInput {
  * ```
  */
 export function generatorInput(layout: Layout, config: GenConfig): GenInput {
+  // u128 is laid out on every 64-bit target (riscv32 refused it at layout); every backend's per-variable functions lower it.
+  const why = !config.functions
+    ? "u128 leaves have per-variable functions only (generate with functions: true; percpu.h's generic macros go up to 64-bit scalars)"
+    : config.rust
+    ? "u128 is not supported in percpu.rs yet (generate without rust)"
+    : null;
+  if (why !== null) for (const v of layout.vars) refuseU128(v.name, v.type, layout.target, why);
   const vars: PlacedVar[] = layout.vars.map((v) => new PlannedVar(v, layout.target));
   return { layout, config, vars };
 }
@@ -73,12 +96,22 @@ class PlannedVar implements PlacedVar {
   }
 
   get leaves(): readonly PlacedLeaf[] {
+    return this.#placed(false) as PlacedLeaf[];
+  }
+
+  get u128Leaves(): readonly PlacedU128Leaf[] {
+    return firstU128Path(this.layout.type) === null ? [] : this.#placed(true) as PlacedU128Leaf[];
+  }
+
+  #placed(u128: boolean): AnyPlacedLeaf[] {
     const v = this.layout;
+    const all = typeLeaves(v.type, this.#target);
+    const some = firstU128Path(v.type) === null ? (u128 ? [] : all) : all.filter((l) => (l.scalar === "u128") === u128);
     // One literal shape per leaf (no spreads): this runs for every leaf of every variable.
-    return typeLeaves(v.type, this.#target).map((l): PlacedLeaf => ({
+    return some.map((l) => ({
       symbol: v.name + l.suffix,
       path: l.path,
-      scalar: l.scalar,
+      scalar: l.scalar as LoweredScalarName,
       size: l.size,
       offset: l.offset,
       indices: l.indices,

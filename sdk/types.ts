@@ -11,7 +11,7 @@ import { checkFieldName } from "./names.ts";
 export const SCALAR_NAMES = [
   "u8", "u16", "u32", "u64", "usize",
   "i8", "i16", "i32", "i64", "isize",
-  "bool", "f32", "f64",
+  "bool", "f32", "f64", "u128",
 ] as const;
 
 /** A primitive type name. */
@@ -60,14 +60,14 @@ export type PercpuType =
 export interface ScalarValues {
   u8: number; u16: number; u32: number; u64: bigint; usize: bigint;
   i8: number; i16: number; i32: number; i64: bigint; isize: bigint;
-  bool: boolean; f32: number; f64: number;
+  bool: boolean; f32: number; f64: number; u128: bigint;
 }
 
 /** Scalars whose values are `bigint` (64-bit or pointer-sized integers). */
-export type WideScalarName = "u64" | "usize" | "i64" | "isize";
+export type WideScalarName = "u64" | "usize" | "i64" | "isize" | "u128";
 
-/** Scalars that are integers. */
-export type IntegerScalarName = Exclude<ScalarName, "bool" | "f32" | "f64">;
+/** Scalars that are integers of up to 64 bits (the read-modify-write ops apply; u128 has its own, `cmpxchg128`). */
+export type IntegerScalarName = Exclude<ScalarName, "bool" | "f32" | "f64" | "u128">;
 
 /** The JS value of a type tree: `bigint` for 64-bit ints, `number` below, `boolean`, objects, arrays. */
 export type Infer<T> = [PercpuType] extends [T] ? unknown : InferConcrete<T>;
@@ -117,6 +117,12 @@ export const bool: ScalarType<"bool"> = scalar("bool");
 export const f32: ScalarType<"f32"> = scalar("f32");
 /** IEEE-754 binary64. */
 export const f64: ScalarType<"f64"> = scalar("f64");
+/**
+ * Unsigned 128-bit integer (`unsigned __int128`, 16-byte aligned), read back
+ * as `bigint`; 64-bit targets only (riscv32 has no 128-bit C type). Reads,
+ * writes and `cmpxchg128Current` apply (no add/sub/...).
+ */
+export const u128: ScalarType<"u128"> = scalar("u128");
 
 /** Largest alignment an override may ask for (a page). */
 export const MAX_ALIGN = 4096;

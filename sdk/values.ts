@@ -11,7 +11,7 @@ import type { Target } from "./targets.ts";
 import { describeValue, type IntegerScalarName, type PercpuType, type ScalarName, type StructType } from "./types.ts";
 
 /** Inclusive range of an integer scalar of `bytes` bytes. */
-export function integerRange(name: IntegerScalarName, bytes: number): { min: bigint; max: bigint } {
+export function integerRange(name: IntegerScalarName | "u128", bytes: number): { min: bigint; max: bigint } {
   const bits = BigInt(bytes * 8);
   return name.startsWith("i")
     ? { min: -(1n << (bits - 1n)), max: (1n << (bits - 1n)) - 1n }
@@ -20,12 +20,12 @@ export function integerRange(name: IntegerScalarName, bytes: number): { min: big
 
 /** Whether a scalar is read back as a `bigint`. */
 export function isWide(name: ScalarName): boolean {
-  return name === "u64" || name === "i64" || name === "usize" || name === "isize";
+  return name === "u64" || name === "i64" || name === "usize" || name === "isize" || name === "u128";
 }
 
-/** Whether a scalar is an integer (not bool or float). */
+/** Whether a scalar is an integer of up to 64 bits (not bool, a float or u128: the read-modify-write ops apply). */
 export function isInteger(name: ScalarName): name is IntegerScalarName {
-  return name !== "bool" && name !== "f32" && name !== "f64";
+  return name !== "bool" && name !== "f32" && name !== "f64" && name !== "u128";
 }
 
 const F32_MAX = 3.4028234663852886e38;
@@ -83,7 +83,7 @@ interface IntegerBounds {
   readonly high: number;
 }
 
-function integerRangeOf(name: IntegerScalarName, bytes: number): IntegerBounds {
+function integerRangeOf(name: IntegerScalarName | "u128", bytes: number): IntegerBounds {
   const key = `${name}${bytes}`;
   let range = RANGES.get(key);
   if (range === undefined) {
@@ -265,6 +265,12 @@ export function writeScalar(view: DataView, offset: number, name: ScalarName, si
     case "f64":
       view.setFloat64(offset, value as number, true);
       return;
+    case "u128": {
+      const big = BigInt.asUintN(128, BigInt(value as number | bigint));
+      view.setBigUint64(offset, BigInt.asUintN(64, big), true);
+      view.setBigUint64(offset + 8, big >> 64n, true);
+      return;
+    }
     case "u8": case "u16": case "u32": case "u64": case "usize":
     case "i8": case "i16": case "i32": case "i64": case "isize":
       if (size === 8) view.setBigUint64(offset, BigInt.asUintN(64, BigInt(value as number | bigint)), true);
@@ -284,6 +290,7 @@ export function readScalar(view: DataView, offset: number, name: ScalarName, siz
     .with("bool", () => view.getUint8(offset) !== 0)
     .with("f32", () => view.getFloat32(offset, true))
     .with("f64", () => view.getFloat64(offset, true))
+    .with("u128", () => view.getBigUint64(offset, true) | (view.getBigUint64(offset + 8, true) << 64n))
     .with("u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize", (n) => {
       let v = 0n;
       for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(view.getUint8(offset + i));

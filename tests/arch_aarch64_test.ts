@@ -218,7 +218,7 @@ function fakeInput(areaOffset: number, size: number, features: readonly FeatureN
   const base = generatorInput(layout, resolveConfig({ arch: "aarch64", features: [...features] }));
   const v = base.vars[0]!;
   const leaf: PlacedLeaf = { ...v.leaves[0]!, areaOffset };
-  return { ...base, vars: [{ layout: { ...v.layout, offset: areaOffset, size }, leaves: [leaf] }] };
+  return { ...base, vars: [{ layout: { ...v.layout, offset: areaOffset, size }, leaves: [leaf], u128Leaves: [] }] };
 }
 
 /** Value of a `movz`/`movk` sequence into x10 as objdump prints it (`mov x10, #0x..`, `movk x10, #0x.., lsl #16`). */

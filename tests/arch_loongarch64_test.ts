@@ -204,7 +204,7 @@ for (const layout of Object.keys(LAYOUTS) as LayoutName[]) {
                 continue;
               }
               // Plain 8/16-bit RMW (no guard feature asked for) is load + op + store: two $r21 accesses.
-              const plainRmw = !guarded && leaf.size <= 2 && LEAF_OP_SPECS[op].integer && !isRemoteOp(op);
+              const plainRmw = !guarded && leaf.size <= 2 && LEAF_OP_SPECS[op].scalars === "integer" && !isRemoteOp(op);
               if (op.startsWith("remote")) assert.equal(r21.length, 0, `${name} must not use $r21`);
               else assert.equal(r21.length, plainRmw ? 2 : 1, `${name}: instructions relative to $r21: ${insns.join("; ")}`);
               // $r21 is only ever a base, never written.
@@ -317,6 +317,7 @@ function movedInput(offset: number): GenInput {
   const delta = offset - last.layout.offset;
   const moved: PlacedVar = {
     layout: { ...last.layout, offset },
+    u128Leaves: [],
     leaves: last.leaves.map((l): PlacedLeaf => ({ ...l, areaOffset: l.areaOffset + delta })),
   };
   return { ...input, vars: input.vars.map((v, k) => (k === at ? moved : v)) };

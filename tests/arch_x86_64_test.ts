@@ -449,7 +449,7 @@ test("x86_64 accessors with more integer arguments than registers read indices a
   const real = generatorInput(gen.layout, gen.config);
   const v = real.vars[0]!;
   const dims = [32, 16, 8, 4, 2, 1].map((stride) => ({ length: 2, stride }));
-  const input: GenInput = { ...real, vars: [{ ...v, leaves: [{ ...v.leaves[0]!, indices: dims }] }] };
+  const input: GenInput = { ...real, vars: [{ ...v, leaves: [{ ...v.leaves[0]!, indices: dims }], u128Leaves: [] }] };
   await withTempDir("x86-stack", async (dir) => {
     await writeFile(join(dir, "percpu.S"), percpuAssembly(x86_64Backend, input).text());
     await writeFile(join(dir, "percpu.h"), emitHeader(x86_64Backend, input, { functions: true }));

@@ -94,7 +94,7 @@ function farInput(areaOffset: number, features: readonly FeatureName[]): GenInpu
   const base = generatorInput(sdk.layout("aarch64"), resolveConfig({ arch: "aarch64", functions: true, features: [...features] }));
   const v = base.vars[0]!;
   const leaf: PlacedLeaf = { ...v.leaves[0]!, areaOffset };
-  return { ...base, vars: [{ layout: { ...v.layout, offset: areaOffset }, leaves: [leaf] }] };
+  return { ...base, vars: [{ layout: { ...v.layout, offset: areaOffset }, leaves: [leaf], u128Leaves: [] }] };
 }
 
 test("asm IR (aarch64): every inline asm statement clobbers exactly the registers its template names, cc for LL/SC loops and flag-setting code, plus memory", () => {

@@ -214,7 +214,7 @@ registerBad({
 const badTypes: { what: string; type: unknown; code: PercpuErrorCode; path: PathSegment[]; mentions: string[] }[] = [
   { what: "a type given as the string \"u64\"", type: "u64", code: "type_unknown", path: ["CPU_ID"], mentions: [`"CPU_ID"`, `"u64"`] },
   { what: "a type with an unknown kind", type: { kind: "foo" }, code: "type_unknown", path: ["CPU_ID"], mentions: [`"CPU_ID"`, `"foo"`] },
-  { what: "the unknown scalar u128", type: { kind: "scalar", name: "u128" }, code: "type_unknown", path: ["CPU_ID"], mentions: [`"CPU_ID"`, `"u128"`] },
+  { what: "the unknown scalar u256", type: { kind: "scalar", name: "u256" }, code: "type_unknown", path: ["CPU_ID"], mentions: [`"CPU_ID"`, `"u256"`] },
   { what: "a null type", type: null, code: "type_unknown", path: ["CPU_ID"], mentions: [`"CPU_ID"`, "null"] },
   {
     what: "an unknown scalar deep inside a struct's array",

@@ -35,7 +35,7 @@ function ownMethods(v: PercpuVar): string[] {
 
 /** The verb of an op's error messages: `update` for integer ops, `read` for value-returning ops without values, else `write`. */
 function verbOf(spec: LeafOpSpec): string {
-  if (spec.integer) return "update";
+  if (spec.scalars !== "every") return "update";
   return spec.values.length === 0 && spec.returns === "value" ? "read" : "write";
 }
 
@@ -75,7 +75,7 @@ function call(v: PercpuVar, op: LeafOp, values: readonly unknown[]): unknown {
 
 const readers = LEAF_OPS.filter((op) => kindOf(op) === "read");
 const writers = LEAF_OPS.filter((op) => kindOf(op) === "write");
-const rmws = LEAF_OPS.filter((op) => kindOf(op) === "rmw");
+const rmws = LEAF_OPS.filter((op) => kindOf(op) === "rmw" && LEAF_OP_SPECS[op].scalars === "integer");
 /** A remote reader and writer (to check that other CPUs' copies are left alone). */
 const remoteReader = readers.find((op) => LEAF_OP_SPECS[op].target === "remote");
 const remoteWriter = writers.find((op) => LEAF_OP_SPECS[op].target === "remote");
@@ -160,7 +160,7 @@ test("every catalog op is the JS handle method named by its js, doing what its r
 
       // Each value parameter is checked: a bad value at any position throws and changes nothing.
       const valid = toJs(c, 3n);
-      for (const op of LEAF_OPS) {
+      for (const op of LEAF_OPS.filter((o) => LEAF_OP_SPECS[o].scalars !== "u128")) {
         const spec: LeafOpSpec = LEAF_OP_SPECS[op];
         for (let i = 0; i < spec.values.length; i++) {
           for (const bad of ["3", c.wide ? mask + 1n : 2 ** 40, 1.5]) {
@@ -194,7 +194,7 @@ test("every catalog op is the JS handle method named by its js, doing what its r
       }
 
       // The handle has exactly the catalog's methods and the derived ones.
-      assert.deepEqual(ownMethods(v), [...LEAF_OPS.map((op) => LEAF_OP_SPECS[op].js), ...Object.keys(DERIVED_METHODS)].sort());
+      assert.deepEqual(ownMethods(v), [...LEAF_OPS.filter((op) => LEAF_OP_SPECS[op].scalars !== "u128").map((op) => LEAF_OP_SPECS[op].js), ...Object.keys(DERIVED_METHODS)].sort());
     }
   } finally {
     sdk.close();
@@ -210,7 +210,7 @@ test("every catalog op checks the binding (current ops) or the CPU (remote ops) 
       const integer = integers.some((c) => c.v === v);
       for (const op of LEAF_OPS) {
         const spec: LeafOpSpec = LEAF_OP_SPECS[op];
-        if (spec.integer && !integer) continue;
+        if (spec.scalars === "u128" || (spec.scalars === "integer" && !integer)) continue;
         const values = spec.values.map(() => v.init);
         const f = method(v, spec.js);
         const message = new RegExp(`^Cannot ${verbOf(spec)} "${v.name}": `);
@@ -248,7 +248,7 @@ test("a non-integer variable (f64, struct) has exactly the non-integer ops' meth
   try {
     sdk.init(2);
     sdk.initPercpuReg(CPU);
-    const nonInteger = LEAF_OPS.filter((op) => !LEAF_OP_SPECS[op].integer);
+    const nonInteger = LEAF_OPS.filter((op) => LEAF_OP_SPECS[op].scalars === "every");
     const [F64, STATS] = others as [PercpuVar, PercpuVar];
     const samples: [PercpuVar, unknown[]][] = [
       [F64, [0, -2.5, 1e300, Number.MAX_VALUE, Number.POSITIVE_INFINITY]],
@@ -257,7 +257,7 @@ test("a non-integer variable (f64, struct) has exactly the non-integer ops' meth
     for (const [v, values] of samples) {
       const derived = (Object.keys(DERIVED_METHODS) as DerivedMethod[]).filter((m) => !DERIVED_METHODS[m].integer);
       assert.deepEqual(ownMethods(v), [...nonInteger.map((op) => LEAF_OP_SPECS[op].js), ...derived].sort(), v.name);
-      for (const op of LEAF_OPS.filter((o) => LEAF_OP_SPECS[o].integer)) {
+      for (const op of LEAF_OPS.filter((o) => LEAF_OP_SPECS[o].scalars !== "every")) {
         const spec: LeafOpSpec = LEAF_OP_SPECS[op];
         const proto = (v as unknown as Record<string, unknown>)[spec.js];
         if (typeof proto === "function") {

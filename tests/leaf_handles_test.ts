@@ -29,7 +29,6 @@ import {
   PercpuError,
   type PercpuSdk,
   type PercpuType,
-  type ScalarName,
   type ScalarType,
   struct,
   u16,
@@ -38,7 +37,9 @@ import {
   u8,
   usize,
 } from "../mod.ts";
-import { LEAF_OP_SPECS, LEAF_OPS, type LeafOpSpec } from "../sdk/ops.ts";
+import type { LoweredScalarName as ScalarName } from "../sdk/c_names.ts";
+import { LEAF_OP_SPECS, type LeafOpSpec } from "../sdk/ops.ts";
+import { leafOps } from "../sdk/symbols.ts";
 import { test } from "./_harness.ts";
 import { OPERAND_SAMPLES } from "./_fixtures.ts";
 
@@ -241,7 +242,7 @@ for (const s of Object.keys(SCALARS) as ScalarName[]) {
           return big;
         };
         let i = 0;
-        for (const op of LEAF_OPS) {
+        for (const op of leafOps(s)) {
           const spec: LeafOpSpec = LEAF_OP_SPECS[op];
           const cpu = spec.target === "remote" ? 1 : 0;
           const read = () => toBits(s, (cpu === 1 ? h.remoteRead(1) : h.readCurrent()) as number | bigint);

@@ -35,7 +35,7 @@ const COLUMNS: readonly { readonly label: string; readonly arch: Target; readonl
 ];
 
 /** The current-CPU read-modify-write ops, in catalog order. */
-const OPS: readonly LeafOp[] = LEAF_OPS.filter((op) => LEAF_OP_SPECS[op].integer && LEAF_OP_SPECS[op].target === "current");
+const OPS: readonly LeafOp[] = LEAF_OPS.filter((op) => LEAF_OP_SPECS[op].scalars === "integer" && LEAF_OP_SPECS[op].target === "current");
 
 /** One C function per op on leaf `X` of C type `t` (the word size of the arch), named `t_<op>`. */
 function source(t: string): string {

@@ -1,0 +1,330 @@
+/**
+ * The `u128` scalar: its layout against clang-19 on every 64-bit target
+ * (`unsigned __int128`: size 16, align 16), its values (bigints of
+ * 0..2^128 − 1, two little-endian 64-bit halves), its ops in the catalog
+ * (reads, writes and `cmpxchg128_current`, no integer RMW), and the clear
+ * `type_not_on_target` refusals: riscv32 at layout time (no 128-bit C type),
+ * and code generation on every target until a backend lowers u128 leaves.
+ */
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { array, createPercpu, decodeValue, encodeValue, PercpuError, struct, type Target, u128, u64, u8 } from "../mod.ts";
+import { LEAF_OP_SPECS } from "../sdk/ops.ts";
+import { leafOps } from "../sdk/symbols.ts";
+import { test } from "./_harness.ts";
+import { withTempDir } from "./_tmp.ts";
+import { CLANG, disassemble, run } from "./_toolchain.ts";
+
+/** The 64-bit kernel targets and their clang-19 flags. */
+const TARGETS_64: Readonly<Record<Exclude<Target, "riscv32">, readonly string[]>> = {
+  x86_64: ["--target=x86_64-unknown-none-elf"],
+  aarch64: ["--target=aarch64-unknown-none-elf"],
+  riscv64: ["--target=riscv64-unknown-none-elf", "-march=rv64imac", "-mabi=lp64"],
+  loongarch64: ["--target=loongarch64-unknown-none-elf", "-mabi=lp64s"],
+};
+
+const MAX = (1n << 128n) - 1n;
+
+/** Asserts `f` throws a PercpuError with `code` whose message contains every one of `parts`. */
+function assertRefused(f: () => unknown, code: string, parts: readonly string[]): void {
+  assert.throws(f, (e: unknown) => {
+    assert.ok(e instanceof PercpuError, String(e));
+    assert.equal(e.code, code);
+    for (const p of parts) assert.ok(e.message.includes(p), `${JSON.stringify(p)} in ${e.message}`);
+    return true;
+  });
+}
+
+test("u128 layout (offsets, size, alignment) agrees with clang-19's unsigned __int128 on x86_64, aarch64, riscv64, loongarch64", async () => {
+  await withTempDir("percpu-u128-layout-", async (dir) => {
+    for (const [target, flags] of Object.entries(TARGETS_64) as [Target, readonly string[]][]) {
+      const sdk = createPercpu();
+      sdk.define("PAIR", struct({ tag: u8, v: u128, n: u64, more: array(u128, 3) }), { tag: 1, v: MAX, n: 2n, more: [0n, 1n << 64n, 5n] });
+      sdk.define("LONE", u128, 7n);
+      const layout = sdk.layout(target);
+      const [pair, lone] = layout.vars as [typeof layout.vars[0], typeof layout.vars[0]];
+      const c = [
+        "#include <stddef.h>",
+        "#include <stdint.h>",
+        "struct pair { uint8_t tag; unsigned __int128 v; uint64_t n; unsigned __int128 more[3]; };",
+        "struct area { uint8_t pad_; struct pair PAIR; unsigned __int128 LONE; };",
+        `_Static_assert(sizeof(unsigned __int128) == 16 && _Alignof(unsigned __int128) == 16, "u128");`,
+        `_Static_assert(offsetof(struct pair, v) == 16 && offsetof(struct pair, n) == 32 && offsetof(struct pair, more) == 48, "fields");`,
+        `_Static_assert(sizeof(struct pair) == ${pair.size} && _Alignof(struct pair) == ${pair.align}, "pair");`,
+        `_Static_assert(sizeof(unsigned __int128) == ${lone.size} && _Alignof(unsigned __int128) == ${lone.align}, "lone");`,
+        "",
+      ].join("\n");
+      const file = join(dir, `${target}.c`);
+      await writeFile(file, c);
+      const r = await run(CLANG, [...flags, "-ffreestanding", "-fsyntax-only", file]);
+      assert.equal(r.code, 0, `${target}: ${r.stderr}`);
+      // Our own figures match what clang asserted.
+      assert.deepEqual([pair.size, pair.align, lone.size, lone.align], [96, 16, 16, 16], target);
+      assert.equal(lone.offset % 16, 0, `${target}: LONE is 16-byte aligned in the area`);
+    }
+  });
+});
+
+test("u128 values: bigints 0..2^128-1 encode as two little-endian 64-bit halves and decode back; out of range is refused", () => {
+  for (const v of [0n, 1n, (1n << 64n) - 1n, 1n << 64n, (1n << 64n) + 5n, 0x0123456789abcdef_fedcba9876543210n, MAX]) {
+    const bytes = encodeValue(u128, v, "x86_64");
+    assert.equal(bytes.length, 16);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, 16);
+    assert.equal(view.getBigUint64(0, true), v & ((1n << 64n) - 1n), `low half of ${v}`);
+    assert.equal(view.getBigUint64(8, true), v >> 64n, `high half of ${v}`);
+    assert.equal(decodeValue(u128, bytes, "aarch64"), v);
+  }
+  assert.equal(decodeValue(u128, encodeValue(u128, 42, "riscv64"), "riscv64"), 42n, "a safe-integer number is accepted");
+  assertRefused(() => encodeValue(u128, MAX + 1n, "x86_64", ["X"]), "init_out_of_range", ["X", String(MAX + 1n), "u128"]);
+  assertRefused(() => encodeValue(u128, -1n, "x86_64", ["X"]), "init_out_of_range", ["X", "u128"]);
+  assertRefused(() => encodeValue(u128, 2 ** 60, "x86_64", ["X"]), "init_unsafe_number", ["X"]);
+  assertRefused(() => encodeValue(u128, 1.5, "x86_64", ["X"]), "init_not_integer", ["X"]);
+});
+
+test("u128 ops in the catalog: the six reads and writes plus cmpxchg128_current (guard class this_cpu), no integer RMW, no sum", () => {
+  const ops = leafOps("u128");
+  assert.deepEqual(ops, [...leafOps("bool"), "cmpxchg128_current"]);
+  assert.ok(!(leafOps("u64") as readonly string[]).includes("cmpxchg128_current"), "u64 has no cmpxchg128");
+  const spec = LEAF_OP_SPECS.cmpxchg128_current;
+  assert.equal(spec.guard, "this_cpu");
+  assert.equal(spec.js, "cmpxchg128Current");
+  // The model compares all 128 bits: a value differing only in the high half misses.
+  const old = (1n << 64n) | 7n;
+  assert.deepEqual(spec.model(old, [old, MAX], MAX), { value: MAX, result: old });
+  assert.deepEqual(spec.model(old, [7n, MAX], MAX), { value: old, result: old });
+});
+
+test("riscv32 refuses u128 at layout time, naming the variable and the field", () => {
+  const sdk = createPercpu();
+  sdk.define("OK", u64, 0);
+  sdk.define("PAIRS", struct({ n: u64, v: array(u128, 2) }), { n: 0n, v: [0n, 0n] });
+  assertRefused(() => sdk.layout("riscv32"), "type_not_on_target", ['"PAIRS"', "v[0]", "u128", "riscv32"]);
+  // The 64-bit targets lay it out.
+  assert.equal(sdk.layout("riscv64").vars.length, 2);
+});
+
+test("generation refuses u128 where it is not lowered (every target without functions: true, or with rust), naming the variable and the leaf", () => {
+  const cases = [
+    { arch: "aarch64", functions: false, rust: false, says: "functions: true" },
+    { arch: "aarch64", functions: true, rust: true, says: "percpu.rs" },
+    { arch: "riscv64", functions: false, rust: false, says: "functions: true" },
+    { arch: "loongarch64", functions: false, rust: false, says: "functions: true" },
+    { arch: "riscv64", functions: true, rust: true, says: "percpu.rs" },
+    { arch: "x86_64", functions: false, rust: false, says: "functions: true" },
+    { arch: "x86_64", functions: true, rust: true, says: "percpu.rs" },
+  ] as const;
+  for (const c of cases) {
+    const sdk = createPercpu();
+    sdk.define("HITS", u64, 0);
+    sdk.define("SLOT", struct({ seq: u64, pair: u128 }), { seq: 0n, pair: 0n });
+    assertRefused(() => sdk.generate({ arch: c.arch, cpus: 2, functions: c.functions, rust: c.rust }), "type_not_on_target", ['"SLOT"', "pair", "u128", c.says]);
+  }
+});
+
+/** The u128 methods of a variable or leaf handle (one type for the loop over both). */
+interface U128Handle {
+  readCurrent(): bigint;
+  readCurrentRaw(): bigint;
+  writeCurrent(v: bigint): void;
+  writeCurrentRaw(v: bigint): void;
+  remoteRead(cpu: number): bigint;
+  remoteWrite(cpu: number, v: bigint): void;
+  cmpxchg128Current(expected: bigint, desired: bigint): bigint;
+}
+
+/** Four CPUs' worth of u128 variables at every kind of position: a scalar, a struct field, an expanded and an indexed array. */
+function defineU128(sdk: ReturnType<typeof createPercpu>) {
+  return {
+    LONE: sdk.define("U_LONE", u128, 7n),
+    SLOT: sdk.define("U_SLOT", struct({ seq: u64, pair: u128 }), { seq: 1n, pair: (1n << 100n) + 3n }),
+    PAIRS: sdk.define("U_PAIRS", array(u128, 3), [1n, 2n, 3n]),
+    RING: sdk.define("U_RING", array(u128, 20), Array.from({ length: 20 }, (_, i) => BigInt(i) << 70n)),
+  };
+}
+
+test("u128 through FFI (x86_64 user mode): reads, writes, remote access and cmpxchg128Current hit and miss, above 2^64 and at 2^128-1, with no guard hook called", async () => {
+  for (const features of [[], ["preempt", "irq"]] as const) {
+    const sdk = createPercpu();
+    const { LONE, SLOT, PAIRS, RING } = defineU128(sdk);
+    await sdk.load({ cpus: 2, features: [...features] });
+    try {
+      sdk.init(2);
+      sdk.initPercpuReg(0);
+      assert.equal(LONE.readCurrent(), 7n);
+      assert.deepEqual(SLOT.readCurrent(), { seq: 1n, pair: (1n << 100n) + 3n });
+      assert.deepEqual(PAIRS.remoteRead(1), [1n, 2n, 3n]);
+      assert.equal(RING.at(19).readCurrent(), 19n << 70n);
+      // Typed without casts: a u128 leaf handle has cmpxchg128Current returning a bigint.
+      const found: bigint = RING.at(1).cmpxchg128Current(0n, 5n);
+      assert.equal(found, 1n << 70n, "a miss on the indexed element");
+      sdk.resetHookCounts();
+      const big = 0x0123456789abcdef_fedcba9876543210n;
+      const handles = [LONE, SLOT.field("pair"), PAIRS.at(2), RING.at(17)] as unknown as readonly U128Handle[];
+      for (const h of handles) {
+        for (const v of [MAX, big, 1n << 64n, (1n << 64n) - 1n, 0n]) {
+          h.writeCurrent(v);
+          assert.equal(h.readCurrent(), v);
+          assert.equal(h.readCurrentRaw(), v);
+          assert.equal(h.remoteRead(0), v, "CPU 0 is the current one");
+          h.writeCurrentRaw(v ^ MAX);
+          assert.equal(h.readCurrent(), v ^ MAX);
+          h.remoteWrite(1, v);
+          assert.equal(h.remoteRead(1), v);
+          // Hit: the old value returned, the new one stored; miss by the high half only: nothing stored.
+          const old = v ^ MAX;
+          assert.equal(h.cmpxchg128Current(old, big), old);
+          assert.equal(h.readCurrent(), big);
+          assert.equal(h.cmpxchg128Current(big ^ (1n << 64n), MAX), big, "a miss returns the value found");
+          assert.equal(h.readCurrent(), big, "a miss stores nothing");
+          assert.equal(h.cmpxchg128Current(big ^ 1n, MAX), big);
+          assert.equal(h.readCurrent(), big);
+        }
+        assert.equal(h.remoteRead(1), 0n, "CPU 1 keeps its own copy");
+      }
+      assert.equal(SLOT.field("seq").readCurrent(), 1n, "the u64 beside the u128 is untouched");
+      SLOT.writeCurrent({ seq: 9n, pair: MAX - 1n });
+      assert.deepEqual(SLOT.remoteRead(0), { seq: 9n, pair: MAX - 1n });
+      const hooks = sdk.hookCounts();
+      assert.deepEqual([hooks.preemptDisable, hooks.irqSave], [0, 0], `${features.join("+") || "no features"}: cmpxchg16b needs no guard`);
+      // Arguments are checked like any integer's: out of range or not an integer throws and changes nothing.
+      assertRefused(() => LONE.writeCurrent(MAX + 1n), "value_out_of_range", ["U_LONE", "u128"]);
+      assertRefused(() => LONE.cmpxchg128Current(-1n, 0n), "value_out_of_range", ["U_LONE"]);
+      assertRefused(() => LONE.cmpxchg128Current(0n, 1.5), "value_wrong_kind", ["U_LONE"]);
+      assert.equal(LONE.readCurrent(), big);
+      assert.throws(() => (SLOT.field("seq") as unknown as { cmpxchg128Current(a: bigint, b: bigint): bigint }).cmpxchg128Current(0n, 0n), TypeError);
+      assert.throws(() => (LONE as unknown as { addCurrent(v: bigint): void }).addCurrent(1n), /not an integer variable/, "no integer RMW on u128");
+      assert.equal((SLOT.field("pair") as unknown as { addCurrent?: unknown }).addCurrent, undefined, "a u128 leaf handle has no integer RMW");
+      assert.equal((SLOT.field("pair") as unknown as { sum?: unknown }).sum, undefined, "nor sum()");
+    } finally {
+      sdk.close();
+    }
+  }
+});
+
+test("u128 x86_64 functions, measured (clang-19 + llvm-objdump-19): cmpxchg128 is push/movs/cmpxchg16b %gs:/pop, reads and writes as documented", async () => {
+  const sdk = createPercpu();
+  defineU128(sdk);
+  const gen = sdk.generate({ arch: "x86_64", cpus: 2, functions: true });
+  await withTempDir("percpu-u128-counts-", async (dir) => {
+    await writeFile(join(dir, "percpu.S"), gen.files["percpu.S"]);
+    const r = await run(CLANG, ["--target=x86_64-unknown-none-elf", "-c", "percpu.S", "-o", "percpu.o"], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const dis = await disassemble(join(dir, "percpu.o"));
+    const body = (op: string): string[] => dis.get(`percpu_U_LONE_${op}`)!.slice(0, -1);
+    const cx = body("cmpxchg128_current");
+    assert.deepEqual(cx.map((i) => i.split(" ")[0]), ["pushq", "movq", "movq", "movq", "cmpxchg16b", "popq"], cx.join("; "));
+    assert.match(cx[4]!, /^cmpxchg16b %gs:0x[0-9a-f]+$/, "unlocked, %gs-relative");
+    assert.equal(body("read_current_raw").length, 2);
+    assert.equal(body("remote_read").length, 4, "cpu * stride, + base, then two loads");
+    assert.deepEqual(body("read_current").map((i) => i.split(" ")[0]), ["pushq", "xorl", "xorl", "xorl", "xorl", "cmpxchg16b", "popq"]);
+    assert.deepEqual(body("write_current").map((i) => i.split(" ")[0]), ["pushq", "movq", "movq", "movq", "movq", "cmpxchg16b", "jne", "popq"]);
+    assert.ok(!gen.files["percpu.S"].includes("lock cmpxchg16b"), "no lock prefix on the current CPU's copy");
+  });
+});
+
+test("u128 aarch64 functions, measured: cmpxchg128 is the ARMv8.0 ldxp/cmp/ccmp/stxp loop (stxp of the old value on a miss), one casp with lse", async () => {
+  const sdk = createPercpu();
+  defineU128(sdk);
+  await withTempDir("percpu-u128-a64-", async (dir) => {
+    const forms = new Map<string, Map<string, string[]>>();
+    for (const lse of [false, true]) {
+      const gen = sdk.generate({ arch: "aarch64", cpus: 2, functions: true, features: lse ? ["lse"] : [] });
+      await writeFile(join(dir, "percpu.S"), gen.files["percpu.S"]);
+      const r = await run(CLANG, ["--target=aarch64-unknown-none-elf", "-c", "percpu.S", "-o", `p${lse}.o`], { cwd: dir });
+      assert.equal(r.code, 0, r.stderr);
+      forms.set(String(lse), await disassemble(join(dir, `p${lse}.o`)));
+    }
+    const ops = (lse: boolean, fn: string): string[] => forms.get(String(lse))!.get(fn)!.slice(0, -1).map((i) => i.split(" ")[0]!);
+    assert.deepEqual(ops(false, "percpu_U_LONE_cmpxchg128_current"), ["mrs", "ldxp", "cmp", "ccmp", "b.ne", "stxp", "cbnz", "b", "stxp", "cbnz", "mov", "mov"]);
+    assert.deepEqual(ops(true, "percpu_U_LONE_cmpxchg128_current"), ["mrs", "casp"], "expected already in x0:x1, the result pair");
+    assert.deepEqual(ops(true, "percpu_U_RING_cmpxchg128_current"), ["mrs", "add", "add", "casp", "mov", "mov"], "indexed: expected in x2:x3");
+    assert.deepEqual(ops(false, "percpu_U_LONE_read_current"), ["mrs", "ldxp", "stxp", "cbnz"]);
+    assert.deepEqual(ops(false, "percpu_U_LONE_write_current"), ["mrs", "ldxp", "stxp", "cbnz"]);
+    assert.deepEqual(ops(false, "percpu_U_LONE_read_current_raw"), ["mrs", "ldp"]);
+    assert.deepEqual(ops(false, "percpu_U_LONE_write_current_raw"), ["mrs", "stp"]);
+  });
+});
+
+test("aarch64 firmware under QEMU, ARMv8.0 (cortex-a57, LL/SC) and lse (-cpu max, casp), 4 CPUs with preempt + irq: the u128 phase passes on every CPU", async () => {
+  for (const lse of [false, true]) {
+    const sdk = createPercpu();
+    sdk.define("HITS", u64, 0);
+    defineU128(sdk);
+    await withTempDir("percpu-u128-fw-a64-", async (root) => {
+      const features = ["preempt", "irq", ...(lse ? ["lse"] as const : [])] as ("preempt" | "irq" | "lse")[];
+      const image = await sdk.buildFirmware({ arch: "aarch64", cpus: 4, features, out: join(root, "image") });
+      const r = await sdk.bootFirmware(image, { timeoutMs: 60_000 });
+      assert.ok(r.passed, `lse=${lse}: ${r.failures.map((f) => `cpu=${f.cpu} ${f.var} ${f.check}: ${f.detail}`).join("\n")}\n${r.stderr}`);
+      assert.equal(r.result?.checks, image.expectedChecks);
+      for (const leaf of ["U_LONE", "U_SLOT__pair", "U_RING"]) {
+        for (let cpu = 0; cpu < 4; cpu++) assert.ok(r.lines.includes(`cpu=${cpu} var=${leaf} check=u128-ops ok`), `lse=${lse} cpu=${cpu} ${leaf}`);
+      }
+    });
+  }
+}, { timeoutMs: 180_000 });
+
+test("u128 riscv64 functions, measured: the guarded generic fallback (two ld, two bne, two sd) where no 128-bit CAS exists", async () => {
+  const sdk = createPercpu();
+  defineU128(sdk);
+  await withTempDir("percpu-u128-rv-", async (dir) => {
+    const gen = sdk.generate({ arch: "riscv64", cpus: 2, functions: true });
+    await writeFile(join(dir, "percpu.S"), gen.files["percpu.S"]);
+    const r = await run(CLANG, ["--target=riscv64-unknown-none-elf", "-march=rv64imac", "-mabi=lp64", "-mno-relax", "-c", "percpu.S", "-o", "p.o"], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const dis = await disassemble(join(dir, "p.o"));
+    const ops = (fn: string): string[] => dis.get(fn)!.slice(0, -1).map((i) => i.split(" ")[0]!);
+    assert.deepEqual(ops("percpu_U_LONE_cmpxchg128_current"), ["ld", "ld", "bne", "bne", "sd", "sd", "mv", "mv"]);
+    assert.deepEqual(ops("percpu_U_LONE_read_current"), ["ld", "ld"], "no guard feature: nothing around it");
+    assert.deepEqual(ops("percpu_U_LONE_write_current_raw"), ["sd", "sd"]);
+  });
+});
+
+test("u128 loongarch64 functions, measured: the guarded generic fallback (two ld.d, two bne, two st.d)", async () => {
+  const sdk = createPercpu();
+  defineU128(sdk);
+  await withTempDir("percpu-u128-la-", async (dir) => {
+    const gen = sdk.generate({ arch: "loongarch64", cpus: 2, functions: true });
+    await writeFile(join(dir, "percpu.S"), gen.files["percpu.S"]);
+    const r = await run(CLANG, ["--target=loongarch64-unknown-none-elf", "-mabi=lp64s", "-c", "percpu.S", "-o", "p.o"], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const dis = await disassemble(join(dir, "p.o"));
+    const ops = (fn: string): string[] => dis.get(fn)!.slice(0, -1).map((i) => i.split(" ")[0]!);
+    assert.deepEqual(ops("percpu_U_LONE_cmpxchg128_current"), ["ld.d", "ld.d", "bne", "bne", "st.d", "st.d", "move", "move"]);
+    assert.deepEqual(ops("percpu_U_LONE_write_current_raw"), ["st.d", "st.d"]);
+  });
+});
+
+test("riscv64 and loongarch64 firmware under QEMU (4 CPUs, preempt + irq): the guarded u128 fallback passes the u128 phase on every CPU", async () => {
+  for (const arch of ["riscv64", "loongarch64"] as const) {
+    const sdk = createPercpu();
+    sdk.define("HITS", u64, 0);
+    defineU128(sdk);
+    await withTempDir("percpu-u128-fw-", async (root) => {
+      const image = await sdk.buildFirmware({ arch, cpus: 4, features: ["preempt", "irq"], out: join(root, "image") });
+      const r = await sdk.bootFirmware(image, { timeoutMs: 60_000 });
+      assert.ok(r.passed, `${arch}: ${r.failures.map((f) => `cpu=${f.cpu} ${f.var} ${f.check}: ${f.detail}`).join("\n")}\n${r.stderr}`);
+      assert.equal(r.result?.checks, image.expectedChecks);
+      for (const leaf of ["U_LONE", "U_SLOT__pair", "U_RING"]) {
+        for (let cpu = 0; cpu < 4; cpu++) assert.ok(r.lines.includes(`cpu=${cpu} var=${leaf} check=u128-ops ok`), `${arch} cpu=${cpu} ${leaf}`);
+      }
+    });
+  }
+}, { timeoutMs: 180_000 });
+
+test("x86_64 firmware under QEMU (4 CPUs, preempt + irq): every CPU's u128 writes, reads, cmpxchg128 hit and both misses match the catalog model, and remote reads see each CPU's value", async () => {
+  const sdk = createPercpu();
+  sdk.define("HITS", u64, 0);
+  defineU128(sdk);
+  await withTempDir("percpu-u128-fw-", async (root) => {
+    const image = await sdk.buildFirmware({ arch: "x86_64", cpus: 4, features: ["preempt", "irq"], out: join(root, "image") });
+    const r = await sdk.bootFirmware(image, { timeoutMs: 60_000 });
+    assert.ok(r.passed, `${r.failures.map((f) => `cpu=${f.cpu} ${f.var} ${f.check}: ${f.detail}`).join("\n")}\n${r.stderr}`);
+    assert.equal(r.result?.checks, image.expectedChecks);
+    for (const leaf of ["U_LONE", "U_SLOT__pair", "U_PAIRS__0", "U_PAIRS__2", "U_RING"]) {
+      for (const check of ["u128-ops", "u128-remote"]) {
+        for (let cpu = 0; cpu < 4; cpu++) assert.ok(r.lines.includes(`cpu=${cpu} var=${leaf} check=${check} ok`), `cpu=${cpu} ${leaf} ${check}`);
+      }
+    }
+  });
+}, { timeoutMs: 120_000 });
