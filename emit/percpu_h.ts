@@ -385,7 +385,7 @@ function* functionDeclarations(lines: LineBuffer, backend: ArchBackend, input: G
     const t = cTypeName(v.layout.name);
     lines.push(`${t} *${varFunction(v.layout.name, "remote_ptr")}(uintptr_t cpu);`);
     lines.push(`void ${varFunction(v.layout.name, "reset_to_init")}(void);`);
-    // u128 leaves (x86_64): out-of-line functions only, with or without PERCPU_INLINE.
+    // u128 leaves: out-of-line functions only (every 64-bit arch), with or without PERCPU_INLINE.
     for (const leaf of v.u128Leaves) for (const op of leafOps(leaf.scalar)) lines.push(`${cPrototype(leafSignature(leaf, op))};`);
     if (lines.ready) yield* lines.take();
   }

@@ -28,7 +28,7 @@ export interface PlacedLeaf extends AccessorLeaf {
   readonly counter?: boolean;
 }
 
-/** A u128 accessor leaf (x86_64 only so far: see {@link generatorInput}). */
+/** A u128 accessor leaf (lowered by the per-variable functions of every 64-bit backend: see {@link generatorInput}). */
 export interface PlacedU128Leaf extends Omit<PlacedLeaf, "scalar"> {
   readonly scalar: "u128";
 }
@@ -38,8 +38,8 @@ export type AnyPlacedLeaf = PlacedLeaf | PlacedU128Leaf;
 
 /**
  * A variable and its accessor leaves: `leaves` those every backend lowers,
- * `u128Leaves` its u128 ones (lowered by the x86_64 backend's per-variable
- * functions; empty wherever generation is allowed otherwise).
+ * `u128Leaves` its u128 ones (lowered by the backends' per-variable
+ * functions only: generation refuses them without `functions` or with `rust`).
  */
 export interface PlacedVar {
   readonly layout: VarLayout;
