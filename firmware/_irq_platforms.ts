@@ -24,6 +24,7 @@
  */
 import { match } from "ts-pattern";
 import type { Target } from "../sdk/targets.ts";
+import { TRAP_REPORT } from "./aarch64.ts";
 
 /** The two sources of an arch's timer interrupt support. */
 export interface IrqSources {
@@ -164,19 +165,7 @@ ${load.join("\n")}
 	add sp, sp, #672
 	eret
 fw_irq_other:
-	mrs x4, CurrentEL
-	cmp x4, #(2 << 2)
-	b.ne 1f
-	mrs x0, esr_el2
-	mrs x1, elr_el2
-	mrs x2, far_el2
-	b 2f
-1:	mrs x0, esr_el1
-	mrs x1, elr_el1
-	mrs x2, far_el1
-2:	bl fw_trap
-	b fw_park
-`,
+${TRAP_REPORT}`,
     "irq.c": `${HEAD("aarch64")}
 #define FW_GICD ((volatile uint32_t *)0x08000000UL)
 #define FW_GICC ((volatile uint32_t *)0x08010000UL)

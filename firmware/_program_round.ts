@@ -8,12 +8,12 @@
  */
 import { leafSignature } from "../arch/c_types.ts";
 import type { GenInput } from "../sdk/plan.ts";
-import { INTEGER_OPS, LEAF_OP_SPECS } from "../sdk/ops.ts";
+import { LEAF_OP_SPECS } from "../sdk/ops.ts";
 import { type LeafOp, leafOps } from "../sdk/symbols.ts";
 import { isInteger } from "../sdk/values.ts";
 import { TARGET_INFO } from "../sdk/targets.ts";
 import { bitsOf, guardUse, leafCall, valueOf, varOpCall } from "./_program_calls.ts";
-import { cString, type Emitter, hex, M64, pattern, type Slot } from "./_program_values.ts";
+import { cString, type Emitter, hex, M64, pattern, rmwCheckPlan, type Slot } from "./_program_values.ts";
 
 /** One round of phases through either the extern accessors of `percpu.S` or the generic accessors of `percpu.h`. */
 export function roundC(
@@ -182,41 +182,29 @@ export function roundC(
   // 6. read-modify-write semantics on the current CPU: every integer op of the catalog in turn, twice
   // (first operand a fresh pattern, then the current value, which makes compare-style ops hit),
   // expected values from the catalog's model of the op
-  const rmwOps = INTEGER_OPS.filter((op) => LEAF_OP_SPECS[op].model !== null);
   for (const s of ints) {
     const steps: string[] = [];
-    let phase = 20;
-    const fresh = (): bigint[] => {
-      const ph = phase++;
-      return Array.from({ length: cpus }, (_, c) => pattern(s, c, ph));
-    };
-    let now = fresh();
-    steps.push(`${call(s, "write_current", { values: [valueOf(s, `${t((c) => now[c]!)}[cpu]`)] })};`);
-    for (const op of rmwOps) {
+    const plan = rmwCheckPlan(s, cpus);
+    steps.push(`${call(s, "write_current", { values: [valueOf(s, `${t((c) => plan.initial[c]!)}[cpu]`)] })};`);
+    for (const { op, tag, operands, outcomes } of plan.steps) {
       const spec = LEAF_OP_SPECS[op];
-      for (const firstIsCurrent of [false, true]) {
-        const operands = spec.values.map((_, i) => (i === 0 && firstIsCurrent ? now : fresh()));
-        const outcomes = now.map((old, c) => spec.model!(old, operands.map((o) => o[c]!), s.mask));
-        const tag = `${op}${firstIsCurrent ? "/current" : ""}`;
-        if (spec.returns === "ok") {
-          const [first, ...rest] = operands.map((o) => valueOf(s, `${t((c) => o[c]!)}[cpu]`));
-          const invoked = call(s, op, { values: ["&e_", ...rest] });
-          steps.push(
-            `{ ${s.leaf.cType} e_ = ${first}; bool ok_ = ${invoked};`,
-            `  fw_expect(&k, "${tag}/ok", ok_, ${t((c) => (outcomes[c]!.ok ? 1n : 0n))}[cpu]);`,
-            `  fw_expect(&k, "${tag}/found", ${bitsOf(s, "e_")}, ${t((c) => outcomes[c]!.result!)}[cpu]); }`,
-          );
-          now = outcomes.map((o) => o.value);
-          steps.push(`fw_expect(&k, "${tag}", ${bitsOf(s, call(s, "read_current"))}, ${t((c) => now[c]!)}[cpu]);`);
-          continue;
-        }
-        const invoked = call(s, op, { values: operands.map((o) => valueOf(s, `${t((c) => o[c]!)}[cpu]`)) });
-        const stmt = spec.returns === "value" ? `fw_expect(&k, "${tag}/returned", ${bitsOf(s, invoked)}, ${t((c) => outcomes[c]!.result!)}[cpu]);` : `${invoked};`;
-        // The guard hooks of the ops the hooks phase cannot call without changing the value are watched here.
-        steps.push(...(keepsValue(op, s.mask) ? [stmt] : ["{ fw_hook_snap hs;", ...hooked(op, stmt, s), "}"]));
-        now = outcomes.map((o) => o.value);
-        steps.push(`fw_expect(&k, "${tag}", ${bitsOf(s, call(s, "read_current"))}, ${t((c) => now[c]!)}[cpu]);`);
+      const after = (): string => `fw_expect(&k, "${tag}", ${bitsOf(s, call(s, "read_current"))}, ${t((c) => outcomes[c]!.value)}[cpu]);`;
+      if (spec.returns === "ok") {
+        const [first, ...rest] = operands.map((o) => valueOf(s, `${t((c) => o[c]!)}[cpu]`));
+        const invoked = call(s, op, { values: ["&e_", ...rest] });
+        steps.push(
+          `{ ${s.leaf.cType} e_ = ${first}; bool ok_ = ${invoked};`,
+          `  fw_expect(&k, "${tag}/ok", ok_, ${t((c) => (outcomes[c]!.ok ? 1n : 0n))}[cpu]);`,
+          `  fw_expect(&k, "${tag}/found", ${bitsOf(s, "e_")}, ${t((c) => outcomes[c]!.result!)}[cpu]); }`,
+        );
+        steps.push(after());
+        continue;
       }
+      const invoked = call(s, op, { values: operands.map((o) => valueOf(s, `${t((c) => o[c]!)}[cpu]`)) });
+      const stmt = spec.returns === "value" ? `fw_expect(&k, "${tag}/returned", ${bitsOf(s, invoked)}, ${t((c) => outcomes[c]!.result!)}[cpu]);` : `${invoked};`;
+      // The guard hooks of the ops the hooks phase cannot call without changing the value are watched here.
+      steps.push(...(keepsValue(op, s.mask) ? [stmt] : ["{ fw_hook_snap hs;", ...hooked(op, stmt, s), "}"]));
+      steps.push(after());
     }
     line(s.name, "ops", steps, s.leaf.varName);
   }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { INTEGER_OPS, LEAF_OP_SPECS, type RmwOutcome } from "../sdk/ops.ts";
 import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
 import { formatPath, type PathSegment } from "../sdk/errors.ts";
 import type { PercpuType } from "../sdk/types.ts";
@@ -66,6 +67,49 @@ export function pattern(slot: Slot, cpu: number, phase: number): bigint {
   v = cpu % 2 === 0 ? v | top : v & ~top;
   if (v === slot.init) v ^= 2n;
   return v & slot.mask;
+}
+
+/** The integer ops the read-modify-write checks run: every integer op of the catalog that has a model. */
+export const RMW_CHECK_OPS = INTEGER_OPS.filter((op) => LEAF_OP_SPECS[op].model !== null);
+
+/** One step of the read-modify-write checks of a slot (see {@link rmwCheckPlan}). */
+export interface RmwCheckStep {
+  readonly op: (typeof RMW_CHECK_OPS)[number];
+  /** The op's name, with `/current` when its first operand is the current value. */
+  readonly tag: string;
+  /** Per operand of the op, its value on every CPU. */
+  readonly operands: readonly (readonly bigint[])[];
+  /** On every CPU, what the catalog's model says the op leaves and returns. */
+  readonly outcomes: readonly RmwOutcome[];
+}
+
+/**
+ * The read-modify-write checks of an integer slot, the same for the C and
+ * the Rust firmware: the value each CPU writes first, then every op of
+ * {@link RMW_CHECK_OPS} twice (first operand a fresh pattern, then the
+ * current value, which makes compare-style ops hit), each with its operands
+ * and the outcome the catalog's model computes from the value the step
+ * before left.
+ */
+export function rmwCheckPlan(slot: Slot, cpus: number): { readonly initial: readonly bigint[]; readonly steps: readonly RmwCheckStep[] } {
+  let phase = 20;
+  const fresh = (): bigint[] => {
+    const ph = phase++;
+    return Array.from({ length: cpus }, (_, c) => pattern(slot, c, ph));
+  };
+  const initial = fresh();
+  let now = initial;
+  const steps: RmwCheckStep[] = [];
+  for (const op of RMW_CHECK_OPS) {
+    const spec = LEAF_OP_SPECS[op];
+    for (const firstIsCurrent of [false, true]) {
+      const operands = spec.values.map((_, i) => (i === 0 && firstIsCurrent ? now : fresh()));
+      const outcomes = now.map((old, c) => spec.model!(old, operands.map((o) => o[c]!), slot.mask));
+      steps.push({ op, tag: `${op}${firstIsCurrent ? "/current" : ""}`, operands, outcomes });
+      now = outcomes.map((o) => o.value);
+    }
+  }
+  return { initial, steps };
 }
 
 /** A C `unsigned long long` literal of `v` in hex (`0x2aull`). */

@@ -16,6 +16,27 @@
  */
 import { type FirmwarePlatform, hex } from "./platform.ts";
 
+/**
+ * The tail of every unexpected-exception vector (the vector number in x3):
+ * the syndrome, return address and fault address of the exception level the
+ * firmware runs at (EL1, or EL2 with `el2`) to `fw_trap`, which reports them
+ * and fails the run; then park. The interrupt entry of the irq phase
+ * (`_irq_platforms.ts`) ends its non-IRQ vectors with it too.
+ */
+export const TRAP_REPORT: string = `	mrs x4, CurrentEL
+	cmp x4, #(2 << 2)
+	b.ne 1f
+	mrs x0, esr_el2
+	mrs x1, elr_el2
+	mrs x2, far_el2
+	b 2f
+1:	mrs x0, esr_el1
+	mrs x1, elr_el1
+	mrs x2, far_el1
+2:	bl fw_trap
+	b fw_park
+`;
+
 /** Where the image is linked (RAM starts at 0x40000000; QEMU puts the DTB first). */
 const LOAD_ADDRESS = 0x4010_0000;
 /** PL011 UART. */
@@ -85,19 +106,7 @@ ${el2 ? "" : "\tcmp x1, #2\n\tb.eq 3b                          /* EL1 code also 
 fw_vectors:
 ${vectors}
 fw_vector_common:
-	mrs x4, CurrentEL
-	cmp x4, #(2 << 2)
-	b.ne 1f
-	mrs x0, esr_el2
-	mrs x1, elr_el2
-	mrs x2, far_el2
-	b 2f
-1:	mrs x0, esr_el1
-	mrs x1, elr_el1
-	mrs x2, far_el1
-2:	bl fw_trap
-	b fw_park
-`;
+${TRAP_REPORT}`;
 }
 
 function platformC(el2: boolean): string {

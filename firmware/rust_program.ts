@@ -23,11 +23,11 @@
  * @module
  */
 import type { GenInput } from "../sdk/plan.ts";
-import { INTEGER_OPS, LEAF_OP_SPECS, type LeafOp } from "../sdk/ops.ts";
+import { LEAF_OP_SPECS, type LeafOp } from "../sdk/ops.ts";
 import { leafOps } from "../sdk/symbols.ts";
 import { isInteger } from "../sdk/values.ts";
 import { guardUse } from "./_program_calls.ts";
-import { collectSlots, M64, pattern, type Slot } from "./_program_values.ts";
+import { collectSlots, M64, pattern, RMW_CHECK_OPS, rmwCheckPlan, type Slot } from "./_program_values.ts";
 
 /** Options of {@link rustFirmwareProgram}. */
 export interface RustProgramOptions {
@@ -744,50 +744,38 @@ export function rustFirmwareProgram(input: GenInput, options: RustProgramOptions
 
   // 6. read-modify-write semantics: every integer op of the catalog twice (a fresh operand, then the
   // current value, which makes compare-style ops hit); expected values from the catalog's models
-  const rmwOps = INTEGER_OPS.filter((op) => LEAF_OP_SPECS[op].model !== null);
   const covered = new Set<string>();
   for (const s of ints) {
     const steps: string[] = [];
-    let phase = 20;
-    const fresh = (): bigint[] => {
-      const ph = phase++;
-      return Array.from({ length: cpus }, (_, c) => pattern(s, c, ph));
-    };
-    let now = fresh();
-    steps.push(`${call(s, "write_current", { values: [value(s, `${t((c) => now[c]!)}[cpu]`)] })};`);
-    for (const op of rmwOps) {
+    const plan = rmwCheckPlan(s, cpus);
+    steps.push(`${call(s, "write_current", { values: [value(s, `${t((c) => plan.initial[c]!)}[cpu]`)] })};`);
+    for (const { op, tag, operands, outcomes } of plan.steps) {
       const spec = LEAF_OP_SPECS[op];
-      for (const firstIsCurrent of [false, true]) {
-        const operands = spec.values.map((_, i) => (i === 0 && firstIsCurrent ? now : fresh()));
-        const outcomes = now.map((old, c) => spec.model!(old, operands.map((o) => o[c]!), s.mask));
-        const args = operands.map((o) => value(s, `${t((c) => o[c]!)}[cpu]`));
-        const tag = `${op}${firstIsCurrent ? "/current" : ""}`;
-        // The hooks of every op, here too (the ones that change the value whatever the operand only here).
-        const watched = (line: string): string[] => hooked(op, usage(op, s), line);
-        if (spec.returns === "ok") {
-          // try_cmpxchg: the bool, and `*expected` (unchanged on success, the value found on failure).
-          const invoked = call(s, op, { cpu: "cpu", values: ["&mut e", ...args.slice(1)] });
-          steps.push(
-            `let mut e = ${args[0]};`,
-            ...watched(`let ok = ${invoked};`),
-            `k.expect(${str(`${tag}/ok`)}, ok as u64, ${t((c) => (outcomes[c]!.ok ? 1n : 0n))}[cpu]);`,
-            `k.expect(${str(`${tag}/expected`)}, ${bits(s, "e")}, ${t((c) => outcomes[c]!.result!)}[cpu]);`,
-          );
-          for (const o of outcomes) covered.add(`${op}/${o.ok ? "hit" : "miss"}`);
-        } else if (spec.returns === "value") {
-          steps.push(...watched(`let got = ${bits(s, call(s, op, { cpu: "cpu", values: args }))};`));
-          steps.push(`k.expect(${str(`${tag}/returned`)}, got, ${t((c) => outcomes[c]!.result!)}[cpu]);`);
-        } else steps.push(...watched(`${call(s, op, { cpu: "cpu", values: args })};`));
-        covered.add(op);
-        now = outcomes.map((o) => o.value);
-        steps.push(`k.expect(${str(tag)}, ${bits(s, call(s, "read_current"))}, ${t((c) => now[c]!)}[cpu]);`);
-      }
+      const args = operands.map((o) => value(s, `${t((c) => o[c]!)}[cpu]`));
+      // The hooks of every op, here too (the ones that change the value whatever the operand only here).
+      const watched = (line: string): string[] => hooked(op, usage(op, s), line);
+      if (spec.returns === "ok") {
+        // try_cmpxchg: the bool, and `*expected` (unchanged on success, the value found on failure).
+        const invoked = call(s, op, { cpu: "cpu", values: ["&mut e", ...args.slice(1)] });
+        steps.push(
+          `let mut e = ${args[0]};`,
+          ...watched(`let ok = ${invoked};`),
+          `k.expect(${str(`${tag}/ok`)}, ok as u64, ${t((c) => (outcomes[c]!.ok ? 1n : 0n))}[cpu]);`,
+          `k.expect(${str(`${tag}/expected`)}, ${bits(s, "e")}, ${t((c) => outcomes[c]!.result!)}[cpu]);`,
+        );
+        for (const o of outcomes) covered.add(`${op}/${o.ok ? "hit" : "miss"}`);
+      } else if (spec.returns === "value") {
+        steps.push(...watched(`let got = ${bits(s, call(s, op, { cpu: "cpu", values: args }))};`));
+        steps.push(`k.expect(${str(`${tag}/returned`)}, got, ${t((c) => outcomes[c]!.result!)}[cpu]);`);
+      } else steps.push(...watched(`${call(s, op, { cpu: "cpu", values: args })};`));
+      covered.add(op);
+      steps.push(`k.expect(${str(tag)}, ${bits(s, call(s, "read_current"))}, ${t((c) => outcomes[c]!.value)}[cpu]);`);
     }
     check(s.name, "ops", steps);
   }
   // Coverage: every RMW op of the catalog ran on every integer slot, try_cmpxchg both hitting and missing.
   if (ints.length > 0) {
-    const missing = [...rmwOps, "try_cmpxchg_current/hit", "try_cmpxchg_current/miss"].filter((op) => !covered.has(op));
+    const missing = [...RMW_CHECK_OPS, "try_cmpxchg_current/hit", "try_cmpxchg_current/miss"].filter((op) => !covered.has(op));
     if (missing.length > 0) throw new Error(`Rust firmware program: no check of ${missing.join(", ")}`);
   }
 
