@@ -30,7 +30,7 @@
  * @module
  */
 import type { GenInput } from "../sdk/plan.ts";
-import { counterKindToken, kindToken, type LeafKind } from "../sdk/c_names.ts";
+import { counterKindToken, kindToken, type LeafKind, U128_PRIMITIVE_SUFFIX } from "../sdk/c_names.ts";
 
 /** Per kind: load, store, register width (`w`/`x`), exclusive suffix (null: no RMW ops) and cmpxchg compare extension. */
 export const KINDS: Record<LeafKind, { readonly ld: string; readonly st: string; readonly r: "w" | "x"; readonly ex: string | null; readonly cmp: string }> = {
@@ -142,6 +142,50 @@ function lsePrimitives(rmwHead: (hold: string, guard: "this_cpu" | "counter") =>
 }
 
 /**
+ * The u128 family's guarded read and write (`ldxp`/`stxp` loops: a 128-bit
+ * `ldxp` is single-copy atomic only when the `stxp` after it succeeds, so
+ * the read stores back what it loaded) and `cmpxchg128` (the ARMv8.0 LL/SC
+ * loop, storing the value found back on a miss for the same reason; one
+ * `casp` with `lse`, its pairs pinned to x0:x1 and x2:x3 as it needs even
+ * registers), each under the guard: `mrs` and the access are several
+ * instructions and the result must be this CPU's. The raw forms are one
+ * volatile 128-bit access (`mrs; ldp` / `stp`; not single-copy atomic before
+ * LSE2, so a remote writer can tear them).
+ */
+function u128Primitives(lse: boolean): string[] {
+  const head = (decl: string): string =>
+    `__extension__({ ${decl} uint32_t percpu__a64s_; PERCPU__GUARD_ENTER uintptr_t percpu__a64p_ = PERCPU__BASE() + (uintptr_t)(a); `;
+  const value = "(T)((unsigned __int128)percpu__a64h_ << 64 | percpu__a64l_)";
+  const split = (v: string, lo: string, hi: string): string => `unsigned __int128 percpu__a64${v}_ = (T)(${v}); uint64_t ${lo} = (uint64_t)percpu__a64${v}_, ${hi} = (uint64_t)(percpu__a64${v}_ >> 64);`;
+  const loop = (store: string): string => `"1:\\n\\tldxp %[lo], %[hi], [%[p]]\\n\\tstxp %w[st], ${store}, [%[p]]\\n\\tcbnz %w[st], 1b"`;
+  const outs = `[lo] "=&r"(percpu__a64l_), [hi] "=&r"(percpu__a64h_), [st] "=&r"(percpu__a64s_)`;
+  const cas = lse
+    ? `(void)percpu__a64s_; register uint64_t percpu__x0_ __asm__("x0") = percpu__a64l_, percpu__x1_ __asm__("x1") = percpu__a64h_, percpu__x2_ __asm__("x2") = percpu__a64dl_, percpu__x3_ __asm__("x3") = percpu__a64dh_; ` +
+      `__asm__ __volatile__(".arch_extension lse\\n\\tcasp %[e0], %[e1], %[d0], %[d1], [%[p]]" : [e0] "+r"(percpu__x0_), [e1] "+r"(percpu__x1_) : [d0] "r"(percpu__x2_), [d1] "r"(percpu__x3_), [p] "r"(percpu__a64p_) : "memory"); ` +
+      `percpu__a64l_ = percpu__x0_; percpu__a64h_ = percpu__x1_; `
+    : `uint64_t percpu__a64el_ = percpu__a64l_, percpu__a64eh_ = percpu__a64h_; ` +
+      `__asm__ __volatile__("1:\\n\\tldxp %[lo], %[hi], [%[p]]\\n\\tcmp %[lo], %[el]\\n\\tccmp %[hi], %[eh], #0, eq\\n\\tb.ne 2f\\n\\tstxp %w[st], %[dl], %[dh], [%[p]]\\n\\tcbnz %w[st], 1b\\n\\tb 3f\\n` +
+      `2:\\n\\tstxp %w[st], %[lo], %[hi], [%[p]]\\n\\tcbnz %w[st], 1b\\n3:" : ${outs} : [p] "r"(percpu__a64p_), [el] "r"(percpu__a64el_), [eh] "r"(percpu__a64eh_), [dl] "r"(percpu__a64dl_), [dh] "r"(percpu__a64dh_) : "cc", "memory"); `;
+  const s = U128_PRIMITIVE_SUFFIX;
+  const raw = ["", "_AT"].flatMap((form) => [
+    `#define PERCPU__RD${form}${s}(T, K, a) (*(volatile T *)(PERCPU__BASE() + (uintptr_t)(a)))`,
+    `#define PERCPU__WR${form}${s}(T, K, a, v) ((void)(*(volatile T *)(PERCPU__BASE() + (uintptr_t)(a)) = (T)(v)))`,
+  ]);
+  return [
+    `/* u128: raw forms one ldp/stp; guarded ldxp/stxp loops for read_current/write_current; cmpxchg128 ${lse ? "one casp (lse)" : "the LL/SC loop (ARMv8.0)"} under the guard. */`,
+    ...raw,
+    `#define PERCPU__RD_G_AT${s}(T, K, a) ${head("uint64_t percpu__a64l_, percpu__a64h_;")}` +
+    `__asm__ __volatile__(${loop("%[lo], %[hi]")} : ${outs} : [p] "r"(percpu__a64p_) : "memory"); PERCPU__GUARD_EXIT ${value}; })`,
+    `#define PERCPU__WR_G_AT${s}(T, K, a, v) ${head(`${split("v", "percpu__a64vl_", "percpu__a64vh_")} uint64_t percpu__a64l_, percpu__a64h_;`)}` +
+    `__asm__ __volatile__(${loop("%[vl], %[vh]")} : ${outs} : [p] "r"(percpu__a64p_), [vl] "r"(percpu__a64vl_), [vh] "r"(percpu__a64vh_) : "memory"); PERCPU__GUARD_EXIT (void)percpu__a64l_; (void)percpu__a64h_; })`,
+    `#define PERCPU__RD_G${s}(T, K, o) PERCPU__RD_G_AT${s}(T, K, o)`,
+    `#define PERCPU__WR_G${s}(T, K, o, v) PERCPU__WR_G_AT${s}(T, K, o, v)`,
+    `#define PERCPU__CMPXCHG128_AT${s}(T, K, a, e, d) ${head(`${split("e", "percpu__a64l_", "percpu__a64h_")} ${split("d", "percpu__a64dl_", "percpu__a64dh_")}`)}` +
+    `${cas}PERCPU__GUARD_EXIT ${value}; })`,
+  ];
+}
+
+/**
  * The aarch64 block of `percpu.h` primitives for a configuration (naive
  * builds use the generic naive block).
  *
@@ -208,5 +252,6 @@ export function aarch64HeaderPrimitives(input: GenInput): string {
     "#define PERCPU__WR_AT(T, K, a, v) __extension__({ PERCPU__A64_H_##K percpu__a64v_ = PERCPU__A64_FROM_##K(T, v); " +
     "*(volatile PERCPU__A64_S_##K(T) *)(PERCPU__BASE() + (uintptr_t)(a)) = (PERCPU__A64_S_##K(T))percpu__a64v_; (void)0; })",
     ...rmwLines,
+    ...u128Primitives(input.config.features.lse),
   ].join("\n");
 }

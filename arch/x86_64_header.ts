@@ -14,7 +14,7 @@
  * @module
  */
 import type { GenInput } from "../sdk/plan.ts";
-import { atomicKindToken, kindToken, type LeafKind } from "../sdk/c_names.ts";
+import { atomicKindToken, kindToken, type LeafKind, U128_PRIMITIVE_SUFFIX } from "../sdk/c_names.ts";
 
 /** Load mnemonic, temporary type and output constraint per kind (narrow ints load extended into 32 bits). */
 export const LOAD: Record<LeafKind, readonly [string, string, string]> = {
@@ -48,6 +48,29 @@ export const STORE: Record<LeafKind, readonly [string, string, string]> = {
   f32: ["movss", "", "x"],
   f64: ["movsd", "", "x"],
 };
+
+/**
+ * The u128 family of one offset form (`suffix` `""` or `_AT`; `mem`/`high`
+ * print the low and high 8 bytes of operand n, `at` the offset operand).
+ * The raw reads and writes are two `movq` (not single-copy atomic: a remote
+ * reader may see half an update); the guarded read, the guarded write and
+ * `cmpxchg128` are `cmpxchg16b %gs:` without `lock` (a read as a compare with
+ * zero, a write as a load and a compare-exchange loop): single-copy atomic on
+ * this CPU, so, like `xchg`, no guard (a migration only makes a compare fail
+ * and retry on the new CPU's copy). `cmpxchg128` is Linux's this_cpu_cmpxchg128.
+ */
+function u128Primitives(suffix: string, mem: (n: number) => string, high: (n: number) => string, at: (o: string) => string): string[] {
+  const name = (p: string): string => `PERCPU__${p}${suffix}${U128_PRIMITIVE_SUFFIX}`;
+  const value = "(T)((unsigned __int128)percpu__hi_ << 64 | percpu__lo_)";
+  const split = (v: string, lo: string, hi: string): string => `unsigned __int128 percpu__${v}_ = (T)(${v}); uint64_t ${lo} = (uint64_t)percpu__${v}_, ${hi} = (uint64_t)(percpu__${v}_ >> 64);`;
+  return [
+    `#define ${name("RD")}(T, K, o) __extension__({ uint64_t percpu__lo_, percpu__hi_; __asm__ __volatile__("movq ${mem(2)}, %0\\n\\tmovq ${high(2)}, %1" : "=&r"(percpu__lo_), "=r"(percpu__hi_) : ${at("o")} : "memory"); ${value}; })`,
+    `#define ${name("WR")}(T, K, o, v) __extension__({ ${split("v", "percpu__lo_", "percpu__hi_")} __asm__ __volatile__("movq %0, ${mem(2)}\\n\\tmovq %1, ${high(2)}" : : "r"(percpu__lo_), "r"(percpu__hi_), ${at("o")} : "memory"); (void)0; })`,
+    `#define ${name("RD_G")}(T, K, o) __extension__({ uint64_t percpu__lo_ = 0, percpu__hi_ = 0; __asm__ __volatile__("cmpxchg16b ${mem(4)}" : "+a"(percpu__lo_), "+d"(percpu__hi_) : "b"((uint64_t)0), "c"((uint64_t)0), ${at("o")} : "memory", "cc"); ${value}; })`,
+    `#define ${name("WR_G")}(T, K, o, v) __extension__({ ${split("v", "percpu__vl_", "percpu__vh_")} uint64_t percpu__lo_, percpu__hi_; __asm__ __volatile__("movq ${mem(4)}, %0\\n\\tmovq ${high(4)}, %1\\n1:\\tcmpxchg16b ${mem(4)}\\n\\tjne 1b" : "=&a"(percpu__lo_), "=&d"(percpu__hi_) : "b"(percpu__vl_), "c"(percpu__vh_), ${at("o")} : "memory", "cc"); (void)0; })`,
+    `#define ${name("CMPXCHG128")}(T, K, o, e, d) __extension__({ ${split("e", "percpu__lo_", "percpu__hi_")} ${split("d", "percpu__dl_", "percpu__dh_")} __asm__ __volatile__("cmpxchg16b ${mem(4)}" : "+a"(percpu__lo_), "+d"(percpu__hi_) : "b"(percpu__dl_), "c"(percpu__dh_), ${at("o")} : "memory", "cc"); ${value}; })`,
+  ];
+}
 
 /**
  * The x86_64 block of `percpu.h` primitives for a configuration (kernel or
@@ -84,10 +107,10 @@ export function x86_64HeaderPrimitives(input: GenInput): string {
   });
   // One definition per primitive for the constant form (%c<n> of an "i" operand) and one for the register form.
   const forms = [
-    { suffix: "", mem: (n: number) => `%%gs:%c${n}`, off: `"i"` },
-    { suffix: "_AT", mem: (n: number) => `%%gs:(%${n})`, off: `"r"` },
+    { suffix: "", mem: (n: number) => `%%gs:%c${n}`, high: (n: number) => `%%gs:8+%c${n}`, off: `"i"` },
+    { suffix: "_AT", mem: (n: number) => `%%gs:(%${n})`, high: (n: number) => `%%gs:8(%${n})`, off: `"r"` },
   ];
-  const prims = forms.flatMap(({ suffix, mem, off }) => {
+  const prims = forms.flatMap(({ suffix, mem, high, off }) => {
     const at = (o: string) => `${off}((uintptr_t)(${o}))`;
     const rmw = (name: string, mnemonic: string) =>
       `#define PERCPU__${name}${suffix}(T, K, o, v) __asm__ __volatile__(PERCPU__X86_LOCK_##K "${mnemonic}" PERCPU__X86_SFX_##K " %0, ${mem(1)}" : : PERCPU__X86_VAL_##K((T)(v)), ${at("o")} : "memory", "cc")`;
@@ -109,6 +132,7 @@ export function x86_64HeaderPrimitives(input: GenInput): string {
       // try_cmpxchg: one cmpxchg; the compiler branches on its ZF (flag output), *expected gets the value found on failure.
       `#define PERCPU__TRY_CMPXCHG${suffix}(T, K, o, pe, d) __extension__({ T *percpu__pe_ = (pe); T percpu__o_ = *percpu__pe_; bool percpu__ok_; __asm__ __volatile__(PERCPU__X86_LOCK_##K "cmpxchg" PERCPU__X86_SFX_##K " %2, ${mem(3)}" : "+a"(percpu__o_), "=@ccz"(percpu__ok_) : "r"((T)(d)), ${at("o")} : "memory"); if (!percpu__ok_) *percpu__pe_ = percpu__o_; percpu__ok_; })`,
       `#define PERCPU__CMPXCHG${suffix}(T, K, o, e, d) __extension__({ T percpu__o_; __asm__ __volatile__(PERCPU__X86_LOCK_##K "cmpxchg" PERCPU__X86_SFX_##K " %2, ${mem(3)}" : "=a"(percpu__o_) : "0"((T)(e)), "r"((T)(d)), ${at("o")} : "memory", "cc"); percpu__o_; })`,
+      ...u128Primitives(suffix, mem, high, at),
     ];
   });
   return [

@@ -22,20 +22,20 @@
  * @module
  */
 import type { ArchBackend } from "../arch/backend.ts";
-import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
+import type { AnyPlacedLeaf, GenInput } from "../sdk/plan.ts";
 import { cDeclaration, cPrototype, leafSignature } from "../arch/c_types.ts";
 import { AREAS_SYMBOL, BASE_SYMBOL, configSummary, TEMPLATE_SYMBOL } from "../arch/_asm.ts";
-import { INTEGER_OPS, LEAF_OP_SPECS, LEAF_OPS, type LeafOp, RUNTIME, RUNTIME_NAMES } from "../sdk/ops.ts";
+import { INTEGER_OPS, LEAF_OP_SPECS, LEAF_OPS, type LeafOp, type LeafOpSpec, RUNTIME, RUNTIME_NAMES, U128_OPS } from "../sdk/ops.ts";
 import { cTypeName, GUARD_HOOKS, leafDataMacro, leafIndexMacro, leafOps, offsetMacro, varFunction } from "../sdk/symbols.ts";
 import { TARGET_INFO } from "../sdk/targets.ts";
-import { atomicKindToken, counterKindToken, kindToken, type LeafKind, leafKind, LOWERED_SCALAR_NAMES, type LoweredScalarName } from "../sdk/c_names.ts";
+import { atomicKindToken, counterKindToken, kindToken, type LeafKind, leafKind, LOWERED_SCALAR_NAMES, type LoweredScalarName, U128_KIND_TOKEN, U128_PRIMITIVE_SUFFIX } from "../sdk/c_names.ts";
 import { remoteRmwMacros } from "../arch/_remote_c.ts";
 import { ChunkedText, LineBuffer } from "../sdk/text.ts";
 import { type PercpuType, SCALAR_NAMES, type ScalarName } from "../sdk/types.ts";
 import { runtimeHeaderBlock } from "./percpu_runtime_c.ts";
 
 /** The data lines of one leaf: its `PERCPU_L_` tuple (`kind` is its kind token) and, for indexed leaves, its index expression. */
-function pushLeafData(lines: LineBuffer, leaf: PlacedLeaf, kind: string): void {
+function pushLeafData(lines: LineBuffer, leaf: AnyPlacedLeaf, kind: string): void {
   lines.push(`#define ${leafDataMacro(leaf)} ${leaf.cType}, ${kind}, ${leaf.areaOffset}`);
   if (leaf.indices.length > 0) {
     const params = leaf.indices.map((_, i) => `i${i}`);
@@ -87,6 +87,20 @@ function counterGuardMacros(): string[] {
 }
 
 /**
+ * The primitive selector of every kind token, applied by the generic
+ * accessors to the op's primitive (`PERCPU__W_<K>(m)`): the kinds up to 64
+ * bits use the primitive itself, `pk_u128` its 128-bit family.
+ */
+function primitiveSelectors(): string[] {
+  const tokens = LEAF_KINDS.flatMap((k) => [kindToken(k), atomicKindToken(k), counterKindToken(k)]);
+  return [
+    "/* Primitive selectors per kind: up to 64 bits the op's primitive, u128 leaves its _U128 family. */",
+    ...tokens.map((t) => `#define PERCPU__W_${t}(m) m`),
+    `#define PERCPU__W_${U128_KIND_TOKEN}(m) m##${U128_PRIMITIVE_SUFFIX}`,
+  ];
+}
+
+/**
  * Primitives of naive builds (one CPU, plain globals, no register): plain C
  * on `__percpu_areas`, the same on every arch.
  */
@@ -107,16 +121,18 @@ function operandParams(op: LeafOp): string[] {
  * model: a guarded load-op-store on `PERCPU__BASE() + a` (operands converted
  * to the leaf type first, each evaluated once).
  */
-function rmwFallbacks(): string {
-  return LOCAL_RMW_OPS.map((op) => {
-    const { primitive, c, derived } = LEAF_OP_SPECS[op];
-    if (derived !== null) return `#ifndef ${primitive}_AT\n#define ${primitive}_AT(${["T", "K", "a", ...operandParams(op)].join(", ")}) ${derivedExpr(op, derived, "_AT", "a")}\n#endif`;
-    if (c === null) throw new Error(`${op}: an integer op needs a C model for the generic fallback`);
+function rmwFallbacks(ops: readonly LeafOp[] = LOCAL_RMW_OPS, suffix = ""): string {
+  return ops.map((op) => {
+    const { primitive, derived } = LEAF_OP_SPECS[op];
+    const c: LeafOpSpec["c"] = LEAF_OP_SPECS[op].c;
+    const name = `${primitive}_AT${suffix}`;
+    if (derived !== null) return `#ifndef ${name}\n#define ${name}(${["T", "K", "a", ...operandParams(op)].join(", ")}) ${derivedExpr(op, derived, "_AT", "a")}\n#endif`;
+    if (c === null) throw new Error(`${op}: a read-modify-write op needs a C model for the generic fallback`);
     const params = operandParams(op);
     const expr = (e: string) => e.replaceAll("{old}", "percpu__o_").replace(/\{(\d+)\}/g, (_, i) => `percpu__a${i}_`);
     const copies = params.map((p) => `T percpu__${p}_ = (T)(${p});`).join(" ");
-    const body = `${copies} PERCPU__GUARD_ENTER volatile T *percpu__p_ = PERCPU__PTR(T, a); T percpu__o_ = *percpu__p_; *percpu__p_ = (T)(${expr(c.value)}); PERCPU__GUARD_EXIT ${c.result === null ? "(void)0" : expr(c.result)};`;
-    return `#ifndef ${primitive}_AT\n#define ${primitive}_AT(${["T", "K", "a", ...params].join(", ")}) __extension__({ ${body} })\n#endif`;
+    const body = `${copies} PERCPU__GUARD_ENTER volatile T *percpu__p_ = PERCPU__PTR(T, a); T percpu__o_ = *percpu__p_; ${c.when === undefined ? "" : `if (${expr(c.when)}) `}*percpu__p_ = (T)(${expr(c.value)}); PERCPU__GUARD_EXIT ${c.result === null ? "(void)0" : expr(c.result)};`;
+    return `#ifndef ${name}\n#define ${name}(${["T", "K", "a", ...params].join(", ")}) __extension__({ ${body} })\n#endif`;
   }).join("\n");
 }
 
@@ -143,14 +159,51 @@ function derivedConstForms(): string {
 }
 
 /** Constant-offset forms of the RMW ops that an arch does not define: its run-time offset form. */
-function rmwConstForms(): string {
-  return LOCAL_RMW_OPS.filter((op) => LEAF_OP_SPECS[op].derived === null).map((op) => {
-    const { primitive, derived } = LEAF_OP_SPECS[op];
+function rmwConstForms(ops: readonly LeafOp[] = LOCAL_RMW_OPS, suffix = ""): string {
+  return ops.filter((op) => LEAF_OP_SPECS[op].derived === null).map((op) => {
+    const { primitive } = LEAF_OP_SPECS[op];
     const params = ["T", "K", "o", ...operandParams(op)].join(", ");
-    if (derived !== null) return "";
-    const args = ["T", "K", "o", ...operandParams(op)].join(", ");
-    return `#ifndef ${primitive}\n#define ${primitive}(${params}) ${primitive}_AT(${args})\n#endif`;
+    return `#ifndef ${primitive}${suffix}\n#define ${primitive}${suffix}(${params}) ${primitive}_AT${suffix}(${params})\n#endif`;
   }).join("\n");
+}
+
+/**
+ * The u128 family (`pk_u128` leaves, 64-bit targets), each primitive unless
+ * the arch defines it: the raw read and write are two 8-byte accesses made
+ * with the arch's own u64 primitives (so the shortest u64 form of each half,
+ * `ld r, off(gp)` on riscv64), the guarded ones the same inside the guard,
+ * and `cmpxchg128` a guarded load-compare-store from the catalog's C model
+ * (Linux's asm-generic this_cpu_cmpxchg128) where no 128-bit
+ * compare-and-exchange exists; the remote reads and writes are the generic
+ * ones. `percpu_cmpxchg128_current` on a smaller leaf fails a `_Static_assert`.
+ */
+function u128Fallback(pointerBytes: number): string {
+  const s = U128_PRIMITIVE_SUFFIX;
+  const u64 = `uint64_t, ${kindToken("u64")}`;
+  const misuse = (form: string): string =>
+    `#define PERCPU__CMPXCHG128${form}(T, K, o, e, d) __extension__({ _Static_assert(0, "percpu: cmpxchg128_current needs a u128 leaf"); (T)0; })`;
+  if (pointerBytes !== 8) return [misuse(""), misuse("_AT")].join("\n");
+  const lines = ["/* u128 leaves (unsigned __int128): their own family of primitives, reached through PERCPU__W_pk_u128. */"];
+  for (const form of ["", "_AT"]) {
+    // A run-time offset is evaluated once; a constant one stays an integer constant expression for the "i" operands.
+    const [copy, a] = form === "" ? ["", "(uintptr_t)(o)"] : ["uintptr_t percpu__ua_ = (uintptr_t)(o); ", "percpu__ua_"];
+    const def = (name: string, params: string, body: string): string =>
+      `#ifndef PERCPU__${name}${form}${s}\n#define PERCPU__${name}${form}${s}(T, K, o${params}) __extension__({ ${body} })\n#endif`;
+    lines.push(
+      def("RD", "", `${copy}uint64_t percpu__ul_ = PERCPU__RD${form}(${u64}, ${a}); uint64_t percpu__uh_ = PERCPU__RD${form}(${u64}, ${a} + 8u); (T)((unsigned __int128)percpu__uh_ << 64 | percpu__ul_);`),
+      def("WR", ", v", `${copy}unsigned __int128 percpu__uv_ = (T)(v); PERCPU__WR${form}(${u64}, ${a}, (uint64_t)percpu__uv_); PERCPU__WR${form}(${u64}, ${a} + 8u, (uint64_t)(percpu__uv_ >> 64)); (void)0;`),
+      def("RD_G", "", `PERCPU__GUARD_ENTER T percpu__ug_ = PERCPU__RD${form}${s}(T, K, o); PERCPU__GUARD_EXIT percpu__ug_;`),
+      def("WR_G", ", v", `T percpu__ug_ = (T)(v); PERCPU__GUARD_ENTER PERCPU__WR${form}${s}(T, K, o, percpu__ug_); PERCPU__GUARD_EXIT (void)0;`),
+    );
+  }
+  lines.push(
+    rmwFallbacks(U128_OPS, s),
+    rmwConstForms(U128_OPS, s),
+    ...["REMOTE_RD", "REMOTE_WR"].flatMap((r) => [`#define PERCPU__${r}${s} PERCPU__${r}`, `#define PERCPU__${r}_AT${s} PERCPU__${r}`]),
+    misuse(""),
+    misuse("_AT"),
+  );
+  return lines.join("\n");
 }
 
 /**
@@ -160,7 +213,7 @@ function rmwConstForms(): string {
  * preempt/irq features are on, not atomic against other CPUs), as Linux's
  * asm-generic/percpu.h does. Constant-offset forms default to the runtime ones.
  */
-const GENERIC_FALLBACK = (): string => `/* Generic fallback for every primitive the arch does not specialise (cf. asm-generic/percpu.h). */
+const GENERIC_FALLBACK = (pointerBytes: number): string => `/* Generic fallback for every primitive the arch does not specialise (cf. asm-generic/percpu.h). */
 #define PERCPU__PTR(T, a) ((volatile T *)(PERCPU__BASE() + (uintptr_t)(a)))
 #ifndef PERCPU__RD_AT
 #define PERCPU__RD_AT(T, K, a) (*PERCPU__PTR(T, a))
@@ -189,7 +242,8 @@ ${rmwFallbacks()}
 #ifndef PERCPU__WR_G
 #define PERCPU__WR_G(T, K, o, v) PERCPU__WR_G_AT(T, K, o, v)
 #endif
-${rmwConstForms()}`;
+${rmwConstForms()}
+${u128Fallback(pointerBytes)}`;
 
 /** The arguments after the leaf of a catalog op, as macro parameters: the CPU of remote ops, then the values. */
 function opArgs(op: LeafOp): string[] {
@@ -207,14 +261,17 @@ function opArgs(op: LeafOp): string[] {
  */
 function genericAccessors(pointerBytes: number): string {
   const arity = Math.max(...LEAF_OPS.map((op) => opArgs(op).length));
-  const lines = ["/* Generic accessors keyed by leaf name, one per op of the catalog; _at forms: values first, then one index per dimension. */"];
+  const lines = [
+    ...primitiveSelectors(),
+    "/* Generic accessors keyed by leaf name, one per op of the catalog; _at forms: values first, then one index per dimension. */",
+  ];
   for (let n = 0; n <= arity; n++) {
     const a = Array.from({ length: n }, (_, i) => `a${i}`);
     const with_ = (...xs: string[]) => [...xs, ...a].join(", ");
     lines.push(
-      `#define PERCPU__E${n}(${with_("m")}, T, K, O) m(T, K, O${a.map((x) => `, ${x}`).join("")})`,
+      `#define PERCPU__E${n}(${with_("m")}, T, K, O) PERCPU__W_##K(m)(T, K, O${a.map((x) => `, ${x}`).join("")})`,
       `#define PERCPU__C${n}(${with_("m")}, L) PERCPU__E${n}(${with_("m")}, L)`,
-      `#define PERCPU__F${n}(${with_("m")}, i, T, K, O) m(T, K, ((uintptr_t)(O) + (i))${a.map((x) => `, ${x}`).join("")})`,
+      `#define PERCPU__F${n}(${with_("m")}, i, T, K, O) PERCPU__W_##K(m)(T, K, ((uintptr_t)(O) + (i))${a.map((x) => `, ${x}`).join("")})`,
       `#define PERCPU__A${n}(${with_("m")}, i, L) PERCPU__F${n}(${with_("m")}, i, L)`,
     );
   }
@@ -228,8 +285,7 @@ function genericAccessors(pointerBytes: number): string {
     ...remoteRmwMacros(pointerBytes),
     "",
   );
-  // The u128 ops have no generic primitive: percpu_cmpxchg128_current(X, ...) names the per-variable function (functionDeclarations).
-  for (const op of LEAF_OPS.filter((o) => LEAF_OP_SPECS[o].scalars !== "u128")) {
+  for (const op of LEAF_OPS) {
     const { primitive } = LEAF_OP_SPECS[op];
     const args = opArgs(op);
     const wrapped = args.map((x) => `(${x})`);
@@ -341,6 +397,7 @@ function* headerChunks(backend: ArchBackend, input: GenInput, options: HeaderOpt
     lines.push(`#define ${offsetMacro(v.layout.name)} ${v.layout.offset}u`, typedef(v.layout.type, cTypeName(v.layout.name)));
     const k = v.layout.atomic && atomicKinds !== kinds ? atomicKinds : v.layout.counter ? counterKinds : kinds;
     for (const leaf of v.leaves) pushLeafData(lines, leaf, k[leaf.scalar]);
+    for (const leaf of v.u128Leaves) pushLeafData(lines, leaf, U128_KIND_TOKEN);
     if (lines.ready) yield* lines.take();
   }
   lines.push(
@@ -363,7 +420,7 @@ function* headerChunks(backend: ArchBackend, input: GenInput, options: HeaderOpt
     "",
     config.features.naive ? NAIVE_PRIMITIVES : backend.headerPrimitives(input),
     "",
-    GENERIC_FALLBACK(),
+    GENERIC_FALLBACK(pointerBytes),
     "",
     genericAccessors(pointerBytes),
     "",
@@ -385,16 +442,9 @@ function* functionDeclarations(lines: LineBuffer, backend: ArchBackend, input: G
     const t = cTypeName(v.layout.name);
     lines.push(`${t} *${varFunction(v.layout.name, "remote_ptr")}(uintptr_t cpu);`);
     lines.push(`void ${varFunction(v.layout.name, "reset_to_init")}(void);`);
-    // u128 leaves: out-of-line functions only (every 64-bit arch), with or without PERCPU_INLINE.
+    // u128 leaves: out-of-line functions, with or without PERCPU_INLINE (inline code has the generic accessors).
     for (const leaf of v.u128Leaves) for (const op of leafOps(leaf.scalar)) lines.push(`${cPrototype(leafSignature(leaf, op))};`);
     if (lines.ready) yield* lines.take();
-  }
-  if (input.vars.some((v) => v.u128Leaves.length > 0)) {
-    lines.push(
-      "",
-      "/* u128 leaves: the per-variable functions above; the generic name of Linux's this_cpu_cmpxchg128 on a plain leaf. */",
-      "#define percpu_cmpxchg128_current(X, old, new) percpu_##X##_cmpxchg128_current(old, new)",
-    );
   }
   lines.push("", "#ifndef PERCPU_INLINE", "");
   for (const v of input.vars) {

@@ -33,7 +33,7 @@ import type { GenInput } from "../sdk/plan.ts";
 import { counterBatch } from "../sdk/counters.ts";
 import { DYNAMIC_GRANULE } from "../sdk/dynamic.ts";
 import { LEAF_OP_SPECS, LEAF_OPS, type LeafOp } from "../sdk/ops.ts";
-import { cScalarType, kindToken, leafKind, LOWERED_SCALAR_NAMES } from "../sdk/c_names.ts";
+import { cScalarType, kindToken, leafKind, LOWERED_SCALAR_NAMES, U128_KIND_TOKEN } from "../sdk/c_names.ts";
 import { TARGET_INFO } from "../sdk/targets.ts";
 import { SCALAR_NAMES } from "../sdk/types.ts";
 import { BASE_SYMBOL } from "../arch/_asm.ts";
@@ -124,13 +124,14 @@ export function runtimeHeaderBlock(input: GenInput): string[] {
       "void percpu_alloc_stats(struct percpu_alloc_stats *out);",
       "/* Accessors on run-time offsets: percpu_<op>_dyn(S, off, args...), S a scalar name (u64, i32, usize, ...). */",
       ...LOWERED_SCALAR_NAMES.map((s) => `#define PERCPU_DT_${s} ${cScalarType(s)}, ${kindToken(leafKind(s, pointerBytes))}`),
+      ...(pointerBytes === 8 ? [`#define PERCPU_DT_u128 ${cScalarType("u128")}, ${U128_KIND_TOKEN}`] : []),
     );
     const arities = new Set(LEAF_OPS.map((op) => dynArgs(op).length));
     for (const n of [...arities].sort()) {
       const a = Array.from({ length: n }, (_, i) => `a${i}`);
       const tail = a.map((x) => `, ${x}`).join("");
       lines.push(
-        `#define PERCPU__DE${n}(m${tail}, o, T, K) m(T, K, (uintptr_t)(o)${tail})`,
+        `#define PERCPU__DE${n}(m${tail}, o, T, K) PERCPU__W_##K(m)(T, K, (uintptr_t)(o)${tail})`,
         `#define PERCPU__DY${n}(m${tail}, o, L) PERCPU__DE${n}(m${tail}, o, L)`,
       );
     }

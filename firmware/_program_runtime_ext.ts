@@ -75,11 +75,12 @@ function halves(v: bigint): string[] {
 
 /**
  * The u128 phase: every CPU writes a pattern of its own into each u128 leaf
- * (element 0 of indexed ones) through its `percpu.S` functions, reads it
- * back (guarded and raw), then `cmpxchg128_current` hits, misses by the high
- * half only and by the low half only, each checked against the catalog's
- * model; after a barrier every CPU reads every other CPU's final value
- * remotely. Two check lines per leaf and CPU.
+ * (element 0 of indexed ones), reads it back (guarded and raw), then
+ * `cmpxchg128_current` hits, misses by the high half only and by the low
+ * half only, each checked against the catalog's model — once through the
+ * `percpu.S` functions (`u128-ops`), once through `percpu.h`'s generic
+ * accessors (`u128-macros`); after a barrier every CPU reads every other
+ * CPU's final value remotely both ways. Three check lines per leaf and CPU.
  */
 function u128Phase(input: GenInput, next: (name: string) => string): { body: string[]; tables: string[]; checks: number } {
   const cpus = input.config.cpus;
@@ -94,7 +95,9 @@ function u128Phase(input: GenInput, next: (name: string) => string): { body: str
       const j = id++;
       const fn = (op: LeafOp): string => leafFunction(leaf, op);
       const idx = leaf.indices.map(() => "0");
-      const call = (op: LeafOp, ...args: string[]): string => `${fn(op)}(${[...idx, ...args].join(", ")})`;
+      const viaFunction = (op: LeafOp, ...args: string[]): string => `${fn(op)}(${[...idx, ...args].join(", ")})`;
+      // percpu.h's generic accessors: percpu_<op>(X, args) on a plain leaf, percpu_<op>_at(X, args, indices) on an indexed one.
+      const viaMacro = (op: LeafOp, ...args: string[]): string => `percpu_${op}${idx.length > 0 ? "_at" : ""}(${[leaf.symbol, ...args, ...idx].join(", ")})`;
       // Per CPU: p1, p2, then (expected, desired, want result, want value) for the hit and the two misses.
       const rows = Array.from({ length: cpus }, (_, c) => {
         const p1 = u128Pattern(j, c, 1);
@@ -112,31 +115,30 @@ function u128Phase(input: GenInput, next: (name: string) => string): { body: str
       const expect = (what: string, expr: string, k: number): string[] => [
         `    { unsigned __int128 x_ = ${expr}; fw_expect(&k, "${what}_lo", (uint64_t)x_, fw_u128_${j}[cpu][${2 * k}]); fw_expect(&k, "${what}_hi", (uint64_t)(x_ >> 64), fw_u128_${j}[cpu][${2 * k + 1}]); }`,
       ];
-      const step = (s: number, name: string): string[] => {
+      const step = (call: typeof viaFunction, s: number, name: string): string[] => {
         const base = 2 + 4 * s;
-        // The hit goes through percpu.h's generic percpu_cmpxchg128_current(X, old, new) on a plain leaf.
-        const cx = s === 0 && leaf.indices.length === 0
-          ? `percpu_cmpxchg128_current(${leaf.symbol}, ${val(base)}, ${val(base + 1)})`
-          : call("cmpxchg128_current", val(base), val(base + 1));
         return [
-          ...expect(`${name}_result`, cx, base + 2),
+          ...expect(`${name}_result`, call("cmpxchg128_current", val(base), val(base + 1)), base + 2),
           ...expect(`${name}_value`, call("read_current"), base + 3),
         ];
       };
-      body.push(
-        `  /* u128 ${leaf.symbol}: write, read, cmpxchg128 hit and misses (high half, low half), then remote reads */`,
-        `  {`,
-        `    fw_chk k;`,
-        `    fw_chk_begin(&k, cpu, "${leaf.symbol}", "u128-ops");`,
-        `    ${call("write_current", val(0))};`,
-        ...expect("read", call("read_current"), 0),
-        ...expect("read_raw", call("read_current_raw"), 0),
-        ...step(0, "hit"),
-        ...step(1, "miss_high"),
-        ...step(2, "miss_low"),
-        `    fw_chk_end(&k);`,
-        `  }`,
-      );
+      // The same sequence through the percpu.S functions and through percpu.h's accessors (each ends on the same value).
+      for (const [check, call] of [["u128-ops", viaFunction], ["u128-macros", viaMacro]] as const) {
+        body.push(
+          `  /* u128 ${leaf.symbol} (${check}): write, read, cmpxchg128 hit and misses (high half, low half) */`,
+          `  {`,
+          `    fw_chk k;`,
+          `    fw_chk_begin(&k, cpu, "${leaf.symbol}", "${check}");`,
+          `    ${call("write_current", val(0))};`,
+          ...expect("read", call("read_current"), 0),
+          ...expect("read_raw", call("read_current_raw"), 0),
+          ...step(call, 0, "hit"),
+          ...step(call, 1, "miss_high"),
+          ...step(call, 2, "miss_low"),
+          `    fw_chk_end(&k);`,
+          `  }`,
+        );
+      }
       remote.push(
         `  {`,
         `    fw_chk k;`,
@@ -145,11 +147,14 @@ function u128Phase(input: GenInput, next: (name: string) => string): { body: str
         `      unsigned __int128 x_ = ${fn("remote_read")}(${["c", ...idx].join(", ")});`,
         `      fw_expect_at(&k, "remote_read_lo", c, (uint64_t)x_, fw_u128_${j}[c][${2 * 13}]);`,
         `      fw_expect_at(&k, "remote_read_hi", c, (uint64_t)(x_ >> 64), fw_u128_${j}[c][${2 * 13 + 1}]);`,
+        `      x_ = ${viaMacro("remote_read", "c")};`,
+        `      fw_expect_at(&k, "remote_read_macro_lo", c, (uint64_t)x_, fw_u128_${j}[c][${2 * 13}]);`,
+        `      fw_expect_at(&k, "remote_read_macro_hi", c, (uint64_t)(x_ >> 64), fw_u128_${j}[c][${2 * 13 + 1}]);`,
         `    }`,
         `    fw_chk_end(&k);`,
         `  }`,
       );
-      checks += 2 * cpus;
+      checks += 3 * cpus;
     }
   }
   // Two barriers for all leaves: every CPU's final values are in place before anyone reads them remotely.

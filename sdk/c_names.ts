@@ -64,6 +64,17 @@ export function kindToken(kind: LeafKind): string {
 }
 
 /**
+ * The kind token of u128 leaves in `PERCPU_L_*` data: its primitive selector
+ * (`PERCPU__W_pk_u128`) sends every generic accessor to the 128-bit family
+ * (`PERCPU__RD_G` → `PERCPU__RD_G_U128`), so no per-kind table of an arch
+ * has to hold a 16-byte scalar.
+ */
+export const U128_KIND_TOKEN = "pk_u128";
+
+/** Suffix of the primitives of u128 leaves in `percpu.h` (`PERCPU__RD_G_U128`, `PERCPU__CMPXCHG128_AT_U128`). */
+export const U128_PRIMITIVE_SUFFIX = "_U128";
+
+/**
  * The token of an `atomic: true` variable's kind on arches that lock its
  * read-modify-write ops in `percpu.h` (x86_64): `pka_u64`.
  *

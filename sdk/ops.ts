@@ -125,7 +125,12 @@ export interface LeafOpSpec {
    * generic fallback builds the guarded load-op-store of every RMW op from
    * it, so a new op works on every arch before any ISA specialises it.
    */
-  readonly c: { readonly value: string; readonly result: string | null } | null;
+  readonly c: {
+    readonly value: string;
+    readonly result: string | null;
+    /** When present, the new value is stored only if this holds (a compare-and-exchange that misses stores nothing). */
+    readonly when?: string;
+  } | null;
   /**
    * When the op is another primitive with fixed operands (`inc` is `add 1`,
    * `try_cmpxchg` is `cmpxchg` plus a compare): its `percpu.h` fallback as a
@@ -240,7 +245,8 @@ export const LEAF_OP_SPECS = {
     primitive: "PERCPU__CMPXCHG128",
     identity: null,
     model: ((old, [expected = 0n, desired = 0n]) => ({ value: old === expected ? desired : old, result: old })) as RmwModel,
-    c: { value: "{old} == {0} ? {1} : {old}", result: "{old}" },
+    // Stores only on a hit: the fallback's two 8-byte stores are skipped on a miss.
+    c: { value: "{1}", result: "{old}", when: "{old} == {0}" },
     derived: null,
   },
 } as const satisfies Record<string, LeafOpSpec>;

@@ -70,13 +70,8 @@ export interface GenInput {
  * ```
  */
 export function generatorInput(layout: Layout, config: GenConfig): GenInput {
-  // u128 is laid out on every 64-bit target (riscv32 refused it at layout); every backend's per-variable functions lower it.
-  const why = !config.functions
-    ? "u128 leaves have per-variable functions only (generate with functions: true; percpu.h's generic macros go up to 64-bit scalars)"
-    : config.rust
-    ? "u128 is not supported in percpu.rs yet (generate without rust)"
-    : null;
-  if (why !== null) for (const v of layout.vars) refuseU128(v.name, v.type, layout.target, why);
+  // u128 is laid out on every 64-bit target (riscv32 refused it at layout); percpu.h's u128 family and every backend's per-variable functions lower it.
+  if (config.rust) for (const v of layout.vars) refuseU128(v.name, v.type, layout.target, "u128 is not supported in percpu.rs yet (generate without rust)");
   const vars: PlacedVar[] = layout.vars.map((v) => new PlannedVar(v, layout.target));
   return { layout, config, vars };
 }

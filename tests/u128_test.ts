@@ -14,7 +14,8 @@ import { LEAF_OP_SPECS } from "../sdk/ops.ts";
 import { leafOps } from "../sdk/symbols.ts";
 import { test } from "./_harness.ts";
 import { withTempDir } from "./_tmp.ts";
-import { CLANG, disassemble, run } from "./_toolchain.ts";
+import { firmwareFlags } from "../firmware/build.ts";
+import { bodyLength, CLANG, disassemble, run, runOk } from "./_toolchain.ts";
 
 /** The 64-bit kernel targets and their clang-19 flags. */
 const TARGETS_64: Readonly<Record<Exclude<Target, "riscv32">, readonly string[]>> = {
@@ -104,21 +105,188 @@ test("riscv32 refuses u128 at layout time, naming the variable and the field", (
   assert.equal(sdk.layout("riscv64").vars.length, 2);
 });
 
-test("generation refuses u128 where it is not lowered (every target without functions: true, or with rust), naming the variable and the leaf", () => {
-  const cases = [
-    { arch: "aarch64", functions: false, rust: false, says: "functions: true" },
-    { arch: "aarch64", functions: true, rust: true, says: "percpu.rs" },
-    { arch: "riscv64", functions: false, rust: false, says: "functions: true" },
-    { arch: "loongarch64", functions: false, rust: false, says: "functions: true" },
-    { arch: "riscv64", functions: true, rust: true, says: "percpu.rs" },
-    { arch: "x86_64", functions: false, rust: false, says: "functions: true" },
-    { arch: "x86_64", functions: true, rust: true, says: "percpu.rs" },
-  ] as const;
-  for (const c of cases) {
+test("generation refuses u128 where it is not lowered (percpu.rs), naming the variable and the leaf", () => {
+  for (const arch of ["aarch64", "riscv64", "x86_64"] as const) {
     const sdk = createPercpu();
     sdk.define("HITS", u64, 0);
     sdk.define("SLOT", struct({ seq: u64, pair: u128 }), { seq: 0n, pair: 0n });
-    assertRefused(() => sdk.generate({ arch: c.arch, cpus: 2, functions: c.functions, rust: c.rust }), "type_not_on_target", ['"SLOT"', "pair", "u128", c.says]);
+    assertRefused(() => sdk.generate({ arch, cpus: 2, functions: true, rust: true }), "type_not_on_target", ['"SLOT"', "pair", "u128", "percpu.rs"]);
+  }
+});
+
+/**
+ * A host program over percpu.h's generic u128 accessors only (no per-variable
+ * functions): every position, every op, values above 2^64 and 2^128 - 1,
+ * checked against C's own unsigned __int128 arithmetic; the guard hooks count
+ * their calls (none from the u128 accessors on x86_64; `reset_to_init`, a
+ * copy, always takes the guard). Prints failures, then `ok N fails F hooks H reset_hooks R`.
+ */
+const U128_HOST_PROGRAM = String.raw`
+#include <stdio.h>
+#include "percpu.h"
+typedef unsigned __int128 u128;
+static int fails, checks, hooks;
+void percpu_preempt_disable(void) { hooks++; }
+void percpu_preempt_enable(void) { hooks++; }
+uintptr_t percpu_irq_save(void) { hooks++; return 0; }
+void percpu_irq_restore(uintptr_t f) { (void)f; hooks++; }
+static void check(const char *what, int line, u128 got, u128 want) {
+  checks++;
+  if (got != want) { fails++; printf("FAIL %s (line %d): got %016llx%016llx want %016llx%016llx\n", what, line, (unsigned long long)(got >> 64), (unsigned long long)got, (unsigned long long)(want >> 64), (unsigned long long)want); }
+}
+#define CHECK(what, got, want) check(what, __LINE__, (got), (want))
+#define MAX128 (~(u128)0)
+static const u128 BIG = ((u128)0x0123456789abcdefull << 64) | 0xfedcba9876543210ull;
+/* One leaf through every generic accessor: plain leaves (percpu_<op>) and indexed ones (percpu_<op>_at, element i). */
+#define EXERCISE(X, AT, ...) do { \
+  const u128 vals[] = { MAX128, BIG, (u128)1 << 64, ((u128)1 << 64) - 1, 0 }; \
+  for (unsigned n = 0; n < sizeof vals / sizeof vals[0]; n++) { \
+    u128 v = vals[n]; \
+    percpu_write_current##AT(X, v __VA_ARGS__); CHECK(#X " read", percpu_read_current##AT(X __VA_ARGS__), v); \
+    CHECK(#X " read_raw", percpu_read_current_raw##AT(X __VA_ARGS__), v); \
+    CHECK(#X " remote_read self", percpu_remote_read##AT(X, 2 __VA_ARGS__), v); \
+    percpu_write_current_raw##AT(X, v ^ MAX128 __VA_ARGS__); CHECK(#X " write_raw", percpu_read_current##AT(X __VA_ARGS__), v ^ MAX128); \
+    percpu_remote_write##AT(X, 1, v __VA_ARGS__); CHECK(#X " remote_write", percpu_remote_read##AT(X, 1 __VA_ARGS__), v); \
+    CHECK(#X " cmpxchg hit", percpu_cmpxchg128_current##AT(X, v ^ MAX128, BIG __VA_ARGS__), v ^ MAX128); \
+    CHECK(#X " hit stores", percpu_read_current##AT(X __VA_ARGS__), BIG); \
+    CHECK(#X " miss high", percpu_cmpxchg128_current##AT(X, BIG ^ ((u128)1 << 64), MAX128 __VA_ARGS__), BIG); \
+    CHECK(#X " miss low", percpu_cmpxchg128_current##AT(X, BIG ^ 1, MAX128 __VA_ARGS__), BIG); \
+    CHECK(#X " misses store nothing", percpu_read_current##AT(X __VA_ARGS__), BIG); \
+  } \
+  percpu_init_reg(1); CHECK(#X " other CPU keeps its copy", percpu_read_current##AT(X __VA_ARGS__), 0); percpu_init_reg(2); \
+} while (0)
+int main(void) {
+  CHECK("init", percpu_init_in_place(), 4);
+  percpu_init_reg(2);
+  CHECK("initial", percpu_read_current(U_LONE), 7);
+  CHECK("initial field", percpu_read_current(U_SLOT__pair), ((u128)1 << 100) + 3);
+  CHECK("initial at", percpu_read_current_at(U_RING, 19), (u128)19 << 70);
+  EXERCISE(U_LONE, );
+  EXERCISE(U_SLOT__pair, );
+  EXERCISE(U_PAIRS__2, );
+  for (uintptr_t i = 0; i < 20; i += 19) EXERCISE(U_RING, _at, , i);
+  CHECK("neighbour u64 untouched", percpu_read_current(U_SLOT__seq), 1);
+  CHECK("neighbour element untouched", percpu_read_current(U_PAIRS__1), 2);
+  CHECK("ring element between untouched", percpu_read_current_at(U_RING, 7), (u128)7 << 70);
+  CHECK("typed pointer", percpu_current_ptr(U_SLOT)->pair, BIG);
+  int accessor_hooks = hooks;
+  percpu_reset_to_init(U_SLOT); /* a copy: always inside the guard, so the hooks are live when the features are on */
+  CHECK("reset", percpu_read_current(U_SLOT__pair), ((u128)1 << 100) + 3);
+  printf("ok %d fails %d hooks %d reset_hooks %d\n", checks, fails, accessor_hooks, hooks - accessor_hooks);
+  return fails != 0;
+}
+`;
+
+for (const opt of ["-O0", "-O2"]) {
+  test(`percpu.h's generic u128 accessors (no per-variable functions) compute what C computes, run natively on the host (x86_64 user mode, cc ${opt}, with and without preempt + irq: no hook called)`, async () => {
+    for (const features of [[], ["preempt", "irq"]] as const) {
+      const sdk = createPercpu();
+      defineU128(sdk);
+      await withTempDir("percpu-u128-host-", async (dir) => {
+        await sdk.generate({ arch: "x86_64", mode: "user", cpus: 4, functions: false, features: [...features] }).write(dir);
+        await writeFile(join(dir, "main.c"), U128_HOST_PROGRAM);
+        await runOk("cc", [opt, "-Wall", "-Werror", "-o", "host", "main.c", "percpu.S"], { cwd: dir });
+        const r = await run(join(dir, "host"), []);
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        // 4 initial checks + 5 leaves x (5 values x 10 + 1) + 4 neighbour/pointer checks + the reset.
+        assert.match(r.stdout, new RegExp(`^ok 264 fails 0 hooks 0 reset_hooks ${features.length === 0 ? 0 : 4}$`, "m"), r.stdout);
+      });
+    }
+  });
+}
+
+/** One C function per u128 accessor of percpu.h on a plain leaf (X) and an indexed one (RING, element i). */
+const U128_HEADER_SOURCE = `#include "percpu.h"
+typedef unsigned __int128 u128;
+u128 t_read_current(void) { return percpu_read_current(U_LONE); }
+u128 t_read_current_raw(void) { return percpu_read_current_raw(U_LONE); }
+void t_write_current(u128 v) { percpu_write_current(U_LONE, v); }
+void t_write_current_raw(u128 v) { percpu_write_current_raw(U_LONE, v); }
+u128 t_cmpxchg128_current(u128 e, u128 d) { return percpu_cmpxchg128_current(U_LONE, e, d); }
+u128 t_cmpxchg128_current_at(uintptr_t i, u128 e, u128 d) { return percpu_cmpxchg128_current_at(U_RING, e, d, i); }
+u128 t_remote_read(uintptr_t c) { return percpu_remote_read(U_LONE, c); }
+`;
+
+/** The measured columns of the u128 accessor table: arch, features, and the mnemonics clang-19 -O2 gives (no return). */
+const U128_HEADER_FORMS = [
+  {
+    arch: "x86_64", lse: false, forms: {
+      read_current: ["pushq", "xorl", "xorl", "xorl", "xorl", "cmpxchg16b", "popq"],
+      read_current_raw: ["movq", "movq"],
+      write_current: ["pushq", "movq", "movq", "movq", "movq", "cmpxchg16b", "jne", "popq"],
+      write_current_raw: ["movq", "movq"],
+      cmpxchg128_current: ["pushq", "movq", "movq", "movq", "cmpxchg16b", "popq"],
+    },
+  },
+  {
+    arch: "aarch64", lse: false, forms: {
+      read_current: ["mrs", "add", "ldxp", "stxp", "cbnz"],
+      read_current_raw: ["mrs", "ldp"],
+      write_current: ["mrs", "add", "ldxp", "stxp", "cbnz"],
+      write_current_raw: ["mrs", "stp"],
+      cmpxchg128_current: ["mrs", "add", "ldxp", "cmp", "ccmp", "b.ne", "stxp", "cbnz", "b", "stxp", "cbnz", "mov", "mov"],
+    },
+  },
+  { arch: "aarch64", lse: true, forms: { cmpxchg128_current: ["mrs", "add", "casp"] } },
+  {
+    arch: "riscv64", lse: false, forms: {
+      read_current: ["ld", "ld"],
+      read_current_raw: ["ld", "ld"],
+      write_current: ["sd", "sd"],
+      write_current_raw: ["sd", "sd"],
+      cmpxchg128_current: ["ld", "ld", "xor", "xor", "or", "bnez", "sd", "sd", "mv", "mv"],
+    },
+  },
+  {
+    arch: "loongarch64", lse: false, forms: {
+      read_current: ["ld.d", "ld.d"],
+      read_current_raw: ["ld.d", "ld.d"],
+      write_current: ["st.d", "st.d"],
+      write_current_raw: ["st.d", "st.d"],
+      cmpxchg128_current: ["move", "ld.d", "ld.d", "xor", "xor", "or", "bnez", "st.d", "st.d", "move", "move"],
+    },
+  },
+] as const;
+
+/** The generated percpu.h (kernel mode, no per-variable functions) of the u128 fixture, compiled and disassembled with relocations. */
+async function u128HeaderDisassembly(dir: string, arch: Exclude<Target, "riscv32">, features: readonly ("preempt" | "lse")[]): Promise<Map<string, string[]>> {
+  const sdk = createPercpu();
+  sdk.define("PAD", u64, 0);
+  defineU128(sdk);
+  await sdk.generate({ arch, cpus: 4, functions: false, features: [...features] }).write(dir);
+  await writeFile(join(dir, "t.c"), U128_HEADER_SOURCE);
+  const r = await run(CLANG, [...firmwareFlags(arch), "-fomit-frame-pointer", "-c", "t.c", "-o", "t.o"], { cwd: dir });
+  assert.equal(r.code, 0, `${arch} [${features.join(",")}]:\n${r.stderr}`);
+  return disassemble(join(dir, "t.o"), ["-r"]);
+}
+
+test("percpu.h's generic u128 accessors, measured (clang-19 -O2, kernel mode, no per-variable functions): cmpxchg16b %gs: without lock, ldxp/stxp or casp, two 8-byte accesses elsewhere; guarded where the README says", async () => {
+  for (const { arch, lse, forms } of U128_HEADER_FORMS) {
+    for (const preempt of [false, true]) {
+      const features = [...(preempt ? ["preempt"] as const : []), ...(lse ? ["lse"] as const : [])];
+      await withTempDir("percpu-u128-h-", async (dir) => {
+        const dis = await u128HeaderDisassembly(dir, arch, features);
+        const fn = (name: string): string[] => dis.get(`t_${name}`) ?? assert.fail(`${arch}: t_${name} not found`);
+        const hooked = (name: string): boolean => fn(name).some((l) => /^R_/.test(l) && l.includes("percpu_preempt_disable"));
+        for (const [op, want] of Object.entries(forms)) {
+          const insns = fn(op).filter((l) => !/^R_/.test(l));
+          if (!preempt) assert.deepEqual(insns.slice(0, bodyLength(insns)).map((i) => i.split(" ")[0]), want, `${arch}${lse ? "+lse" : ""} ${op}: ${insns.join("; ")}`);
+          // x86_64's forms are single %gs: instructions (or a cmpxchg16b loop on one): never guarded. Elsewhere the
+          // current-CPU ops whose result must be this CPU's take the guard, the raw ones never.
+          const guarded = arch !== "x86_64" && !op.endsWith("_raw");
+          assert.equal(hooked(op), preempt && guarded, `${arch}${lse ? "+lse" : ""} ${op} with preempt=${preempt}: ${fn(op).join("; ")}`);
+        }
+        if (arch === "x86_64" && !preempt) {
+          for (const op of ["read_current", "write_current", "cmpxchg128_current", "cmpxchg128_current_at"]) {
+            const cx = fn(op).filter((i) => i.startsWith("cmpxchg16b"));
+            assert.equal(cx.length, 1, `${op}: ${fn(op).join("; ")}`);
+            assert.match(cx[0]!, /%gs:/, `${op}: a %gs:-relative operand`);
+            assert.ok(!fn(op).some((i) => /^lock\b/.test(i)), `${op}: no lock prefix (this CPU only, as this_cpu_cmpxchg128)`);
+          }
+        }
+        if (arch === "aarch64" && lse && !preempt) assert.ok(!fn("cmpxchg128_current_at").some((i) => /^(ldxp|stxp)/.test(i)), "lse: casp, no LL/SC loop");
+      });
+    }
   }
 });
 
@@ -246,19 +414,21 @@ test("u128 aarch64 functions, measured: cmpxchg128 is the ARMv8.0 ldxp/cmp/ccmp/
   });
 });
 
-test("aarch64 firmware under QEMU, ARMv8.0 (cortex-a57, LL/SC) and lse (-cpu max, casp), 4 CPUs with preempt + irq: the u128 phase passes on every CPU", async () => {
-  for (const lse of [false, true]) {
+test("aarch64 firmware under QEMU, ARMv8.0 (cortex-a57, LL/SC), lse (-cpu max, casp) and el2 (TPIDR_EL2), 4 CPUs with preempt + irq: the u128 phase passes on every CPU, through the functions and the generic accessors", async () => {
+  for (const extra of [[], ["lse"], ["el2"]] as const) {
     const sdk = createPercpu();
     sdk.define("HITS", u64, 0);
     defineU128(sdk);
     await withTempDir("percpu-u128-fw-a64-", async (root) => {
-      const features = ["preempt", "irq", ...(lse ? ["lse"] as const : [])] as ("preempt" | "irq" | "lse")[];
+      const features = ["preempt", "irq", ...extra] as ("preempt" | "irq" | "lse" | "el2")[];
       const image = await sdk.buildFirmware({ arch: "aarch64", cpus: 4, features, out: join(root, "image") });
       const r = await sdk.bootFirmware(image, { timeoutMs: 60_000 });
-      assert.ok(r.passed, `lse=${lse}: ${r.failures.map((f) => `cpu=${f.cpu} ${f.var} ${f.check}: ${f.detail}`).join("\n")}\n${r.stderr}`);
+      assert.ok(r.passed, `${extra.join("") || "v8.0"}: ${r.failures.map((f) => `cpu=${f.cpu} ${f.var} ${f.check}: ${f.detail}`).join("\n")}\n${r.stderr}`);
       assert.equal(r.result?.checks, image.expectedChecks);
       for (const leaf of ["U_LONE", "U_SLOT__pair", "U_RING"]) {
-        for (let cpu = 0; cpu < 4; cpu++) assert.ok(r.lines.includes(`cpu=${cpu} var=${leaf} check=u128-ops ok`), `lse=${lse} cpu=${cpu} ${leaf}`);
+        for (const check of ["u128-ops", "u128-macros", "u128-remote"]) {
+          for (let cpu = 0; cpu < 4; cpu++) assert.ok(r.lines.includes(`cpu=${cpu} var=${leaf} check=${check} ok`), `${extra.join("") || "v8.0"} cpu=${cpu} ${leaf} ${check}`);
+        }
       }
     });
   }
@@ -306,7 +476,9 @@ test("riscv64 and loongarch64 firmware under QEMU (4 CPUs, preempt + irq): the g
       assert.ok(r.passed, `${arch}: ${r.failures.map((f) => `cpu=${f.cpu} ${f.var} ${f.check}: ${f.detail}`).join("\n")}\n${r.stderr}`);
       assert.equal(r.result?.checks, image.expectedChecks);
       for (const leaf of ["U_LONE", "U_SLOT__pair", "U_RING"]) {
-        for (let cpu = 0; cpu < 4; cpu++) assert.ok(r.lines.includes(`cpu=${cpu} var=${leaf} check=u128-ops ok`), `${arch} cpu=${cpu} ${leaf}`);
+        for (const check of ["u128-ops", "u128-macros", "u128-remote"]) {
+          for (let cpu = 0; cpu < 4; cpu++) assert.ok(r.lines.includes(`cpu=${cpu} var=${leaf} check=${check} ok`), `${arch} cpu=${cpu} ${leaf} ${check}`);
+        }
       }
     });
   }
@@ -322,7 +494,7 @@ test("x86_64 firmware under QEMU (4 CPUs, preempt + irq): every CPU's u128 write
     assert.ok(r.passed, `${r.failures.map((f) => `cpu=${f.cpu} ${f.var} ${f.check}: ${f.detail}`).join("\n")}\n${r.stderr}`);
     assert.equal(r.result?.checks, image.expectedChecks);
     for (const leaf of ["U_LONE", "U_SLOT__pair", "U_PAIRS__0", "U_PAIRS__2", "U_RING"]) {
-      for (const check of ["u128-ops", "u128-remote"]) {
+      for (const check of ["u128-ops", "u128-macros", "u128-remote"]) {
         for (let cpu = 0; cpu < 4; cpu++) assert.ok(r.lines.includes(`cpu=${cpu} var=${leaf} check=${check} ok`), `cpu=${cpu} ${leaf} ${check}`);
       }
     }
