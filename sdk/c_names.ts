@@ -41,7 +41,7 @@ export function cScalarType(name: ScalarName): string {
 /** A leaf's scalar kind: pointer-sized types resolved for the target. */
 export type LeafKind = "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64" | "bool" | "f32" | "f64";
 
-/** The scalars the backends lower (u128 is laid out but refused before generation, see sdk/plan.ts `generatorInput`). */
+/** The scalars up to 64 bits, which share the per-kind tables of every backend (u128 leaves have their own lowering, see sdk/plan.ts `PlacedU128Leaf`). */
 export type LoweredScalarName = Exclude<ScalarName, "u128">;
 
 /** The {@link LoweredScalarName}s, in `SCALAR_NAMES` order (the dynamic-allocation accessors are made for each). */

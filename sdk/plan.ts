@@ -14,7 +14,7 @@ import { type AccessorLeaf, typeLeaves } from "./symbols.ts";
 
 /** An accessor leaf placed in the area: `areaOffset` is relative to the per-CPU register. */
 export interface PlacedLeaf extends AccessorLeaf {
-  /** The scalar: never u128, which {@link generatorInput} refuses until a backend lowers it. */
+  /** The scalar: never u128 (those leaves are a variable's `u128Leaves`). */
   readonly scalar: LoweredScalarName;
   /** The variable the leaf belongs to. */
   readonly varName: string;
@@ -28,7 +28,7 @@ export interface PlacedLeaf extends AccessorLeaf {
   readonly counter?: boolean;
 }
 
-/** A u128 accessor leaf (lowered by the per-variable functions of every 64-bit backend: see {@link generatorInput}). */
+/** A u128 accessor leaf (percpu.h's `_U128` family and the per-variable functions of every 64-bit backend lower it). */
 export interface PlacedU128Leaf extends Omit<PlacedLeaf, "scalar"> {
   readonly scalar: "u128";
 }
@@ -37,9 +37,9 @@ export interface PlacedU128Leaf extends Omit<PlacedLeaf, "scalar"> {
 export type AnyPlacedLeaf = PlacedLeaf | PlacedU128Leaf;
 
 /**
- * A variable and its accessor leaves: `leaves` those every backend lowers,
- * `u128Leaves` its u128 ones (lowered by the backends' per-variable
- * functions only: generation refuses them without `functions` or with `rust`).
+ * A variable and its accessor leaves: `leaves` those up to 64 bits,
+ * `u128Leaves` its u128 ones (their own primitives in percpu.h and their own
+ * lowering in each backend; generation with `rust` refuses them).
  */
 export interface PlacedVar {
   readonly layout: VarLayout;

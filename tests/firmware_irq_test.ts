@@ -2,7 +2,8 @@
  * Interrupt safety under a real timer interrupt, on 4 CPUs of every arch
  * under QEMU: the firmware's interrupt phase (firmware/_program_irq.ts) runs
  * read-modify-write ops (add, sub, inc, dec, add/sub/inc_return) on 8-, 16-,
- * 32- and 64-bit leaves while each CPU's periodic timer handler
+ * 32- and 64-bit leaves, and a cmpxchg128 retry loop on a u128 leaf (64-bit
+ * arches), while each CPU's periodic timer handler
  * (firmware/_irq_platforms.ts) does the same ops on the same leaves; every
  * total must be exact and every CPU must take at least 100 interrupts.
  *
@@ -18,26 +19,36 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createPercpu, i8, PercpuError, u16, u32, u64, u8 } from "../mod.ts";
+import { createPercpu, i8, PercpuError, u128, u16, u32, u64, u8 } from "../mod.ts";
 import { type BootResult, bootFirmware, buildFirmware, describeBoot } from "../firmware/build.ts";
 import type { Target } from "../sdk/targets.ts";
 import { test } from "./_harness.ts";
 import { withTempDir } from "./_tmp.ts";
 
 const ARCHES: readonly Target[] = ["x86_64", "aarch64", "riscv64", "riscv32", "loongarch64"];
-const VARS = ["B8", "H16", "S8", "W32", "D64"] as const;
+const VARS = ["B8", "H16", "S8", "W32", "D64", "Q128"] as const;
 /** Leaves whose form with no guard feature is a plain load-op-store (everything else is one atomic or an LL/SC loop). */
 const PLAIN: Readonly<Record<Target, readonly (typeof VARS)[number][]>> = {
   x86_64: [],
   aarch64: [],
-  riscv64: ["B8", "H16", "S8"],
+  riscv64: ["B8", "H16", "S8", "Q128"],
   riscv32: ["B8", "H16", "S8", "D64"],
-  loongarch64: ["B8", "H16", "S8"],
+  loongarch64: ["B8", "H16", "S8", "Q128"],
 };
+/**
+ * Plain forms whose window is too rare to be hit on every run: the u128 compare-and-exchange is one op
+ * of the loop (the small leaves have seven), so its negative control may or may not lose; its lost
+ * updates are printed, and with `irq` its total must be exact like every other.
+ */
+const MAY_LOSE: ReadonlySet<string> = new Set(["Q128"]);
+/** The leaves of an arch's layout (riscv32 has no u128). */
+const varsOf = (arch: Target): readonly (typeof VARS)[number][] => (arch === "riscv32" ? VARS.filter((v) => v !== "Q128") : VARS);
 const MIN_TICKS = 100;
 
-function irqLayoutSdk() {
+function irqLayoutSdk(arch: Target) {
   const sdk = createPercpu();
+  // Its low half 3 short of a carry: the first updates carry into the high half.
+  if (arch !== "riscv32") sdk.define("Q128", u128, (1n << 64n) - 3n);
   sdk.define("B8", u8, 7);
   sdk.define("H16", u16, 0x1234);
   sdk.define("W32", u32, 5);
@@ -49,7 +60,7 @@ function irqLayoutSdk() {
 type Feature = "irq" | "el2" | "preempt";
 
 async function bootIrq(arch: Target, features: readonly Feature[], root: string): Promise<BootResult> {
-  const sdk = irqLayoutSdk();
+  const sdk = irqLayoutSdk(arch);
   const image = await buildFirmware(sdk.layout(arch), {
     arch,
     cpus: 4,
@@ -100,7 +111,7 @@ test("timer interrupts on 4 CPUs of every arch, aarch64 EL1 and EL2 (-singlestep
       if (plain.length === 0) {
         assert.ok(r.passed, `${what}: ${describeBoot(r)}`);
         for (let cpu = 0; cpu < 4; cpu++) {
-          for (const v of VARS) assert.ok(r.lines.includes(`cpu=${cpu} var=${v} check=irq ok`), `${what}: cpu ${cpu} ${v}`);
+          for (const v of varsOf(arch)) assert.ok(r.lines.includes(`cpu=${cpu} var=${v} check=irq ok`), `${what}: cpu ${cpu} ${v}`);
         }
         continue;
       }
@@ -109,12 +120,12 @@ test("timer interrupts on 4 CPUs of every arch, aarch64 EL1 and EL2 (-singlestep
       const lost = info(r, "lost");
       const failing = r.failures.filter((f) => f.cpu >= 0);
       assert.ok(failing.every((f) => f.check === "irq" && plain.includes(f.var as (typeof VARS)[number])), `${what}: only plain forms fail\n${describeBoot(r)}`);
-      for (const v of VARS) {
+      for (const v of varsOf(arch)) {
         const perCpu = [0, 1, 2, 3].map((cpu) => lost.get(`${cpu}:${v}`) ?? 0);
         if (plain.includes(v)) {
           const total = perCpu.reduce((a, b) => a + b, 0);
           console.log(`  ${what} ${v}: lost ${perCpu.join("/")} handler updates per CPU`);
-          assert.ok(total > 0, `${what}: ${v} lost no update\n${describeBoot(r)}`);
+          if (!MAY_LOSE.has(v)) assert.ok(total > 0, `${what}: ${v} lost no update\n${describeBoot(r)}`);
         } else {
           for (let cpu = 0; cpu < 4; cpu++) assert.ok(r.lines.includes(`cpu=${cpu} var=${v} check=irq ok`), `${what}: cpu ${cpu} ${v} is one atomic: exact`);
         }
@@ -124,7 +135,7 @@ test("timer interrupts on 4 CPUs of every arch, aarch64 EL1 and EL2 (-singlestep
 }, { only: ["deno"], timeoutMs: 300_000 });
 
 test("the interrupt phase's options are checked before anything is built", async () => {
-  const layout = irqLayoutSdk().layout("riscv64");
+  const layout = irqLayoutSdk("riscv64").layout("riscv64");
   for (const [irq, field] of [[{ loops: 0 }, "loops"], [{ periodUs: 1.5 }, "periodUs"], [{ minTicks: -1 }, "minTicks"], [{ every: 1 }, "every"]] as const) {
     await assert.rejects(
       buildFirmware(layout, { arch: "riscv64", out: "/nonexistent/percpu-irq-never-built", program: { irq } as never }),

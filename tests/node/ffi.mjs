@@ -96,6 +96,43 @@ if (!isMainThread) {
     }
   });
 
+  await check("node: u128 leaves (scalar, struct field, indexed element) read, write, remote and cmpxchg128Current hit and misses above 2^64, no guard hook", async () => {
+    const MAX = (1n << 128n) - 1n;
+    const big = 0x0123456789abcdef_fedcba9876543210n;
+    const sdk = m.createPercpu();
+    const LONE = sdk.define("NU_LONE", m.u128, 7n);
+    const SLOT = sdk.define("NU_SLOT", m.struct({ seq: m.u64, pair: m.u128 }), { seq: 1n, pair: (1n << 100n) + 3n });
+    const RING = sdk.define("NU_RING", m.array(m.u128, 20), Array.from({ length: 20 }, (_, i) => BigInt(i) << 70n));
+    await sdk.load({ cpus: 2, features: ["preempt", "irq"] });
+    try {
+      sdk.init(2);
+      sdk.initPercpuReg(0);
+      assert.equal(LONE.readCurrent(), 7n);
+      assert.deepEqual(SLOT.remoteRead(1), { seq: 1n, pair: (1n << 100n) + 3n });
+      assert.equal(RING.at(19).readCurrent(), 19n << 70n);
+      sdk.resetHookCounts();
+      for (const h of [LONE, SLOT.field("pair"), RING.at(17)]) {
+        for (const v of [MAX, big, 1n << 64n, (1n << 64n) - 1n, 0n]) {
+          h.writeCurrent(v);
+          assert.equal(h.readCurrentRaw(), v);
+          h.writeCurrentRaw(v ^ MAX);
+          assert.equal(h.readCurrent(), v ^ MAX);
+          h.remoteWrite(1, v);
+          assert.equal(h.remoteRead(1), v);
+          assert.equal(h.cmpxchg128Current(v ^ MAX, big), v ^ MAX, "hit: the old value");
+          assert.equal(h.cmpxchg128Current(big ^ (1n << 64n), MAX), big, "miss by the high half");
+          assert.equal(h.cmpxchg128Current(big ^ 1n, MAX), big, "miss by the low half");
+          assert.equal(h.readCurrent(), big, "misses store nothing");
+        }
+      }
+      assert.equal(SLOT.field("seq").readCurrent(), 1n);
+      assert.deepEqual(sdk.hookCounts().preemptDisable, 0, "cmpxchg16b %gs: needs no guard");
+      assert.throws(() => LONE.writeCurrent(MAX + 1n), code("value_out_of_range"));
+    } finally {
+      sdk.close();
+    }
+  });
+
   await check("node: Linux's lib/percpu_test.c cases through inc/dec, the _return ops and tryCmpxchgCurrent (long, unsigned long, int, unsigned int)", async () => {
     const sdk = m.createPercpu();
     const types = [["NLONG", m.isize, 64, true], ["NULONG", m.usize, 64, false], ["NINT", m.i32, 32, true], ["NUINT", m.u32, 32, false]];
