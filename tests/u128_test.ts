@@ -7,8 +7,9 @@
  * and code generation on every target until a backend lowers u128 leaves.
  */
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { readFile, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { array, createPercpu, decodeValue, encodeValue, PercpuError, struct, type Target, u128, u64, u8 } from "../mod.ts";
 import { LEAF_OP_SPECS } from "../sdk/ops.ts";
 import { leafOps } from "../sdk/symbols.ts";
@@ -287,6 +288,26 @@ test("percpu.h's generic u128 accessors, measured (clang-19 -O2, kernel mode, no
         if (arch === "aarch64" && lse && !preempt) assert.ok(!fn("cmpxchg128_current_at").some((i) => /^(ldxp|stxp)/.test(i)), "lse: casp, no LL/SC loop");
       });
     }
+  }
+  // The README's table of these accessors is this measurement: per arch the counts of cmpxchg128 (and with lse),
+  // read_current / write_current and the raw read / write, each the first number of its cell (or half cell).
+  const readme = await readFile(join(dirname(fileURLToPath(import.meta.url)), "..", "README.md"), "utf8");
+  const table = readme.slice(readme.indexOf("| arch | `percpu_cmpxchg128_current(X, old, new)` |"));
+  const first = (cell: string): number => Number(/\d+/.exec(cell)?.[0] ?? NaN);
+  for (const { arch, lse, forms } of U128_HEADER_FORMS) {
+    const row = table.split("\n").find((l) => l.startsWith(`| ${arch} |`));
+    assert.ok(row, `README: no row for ${arch}`);
+    const [cx, rw, raw] = row.split(" | ").slice(1, 4) as [string, string, string];
+    if (lse) {
+      assert.equal(Number(/`lse`: (\d+)/.exec(cx)?.[1]), forms.cmpxchg128_current.length, `README ${arch} lse cmpxchg128: ${cx}`);
+      continue;
+    }
+    const f = forms as Record<string, readonly string[]>;
+    const cells = [["cmpxchg128_current", cx], ["read_current", rw.split(" / ")[0]!], ["write_current", rw.split(" / ")[1]!], ["read_current_raw", raw.split(" / ")[0]!], [
+      "write_current_raw",
+      raw.split(" / ")[1]!,
+    ]] as const;
+    for (const [op, cell] of cells) assert.equal(first(cell), f[op]!.length, `README ${arch} ${op}: ${cell}`);
   }
 });
 
