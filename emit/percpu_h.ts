@@ -13,6 +13,10 @@
  * percpu_current_ptr(STATS);                percpu_read_current_at(BIG, i);   // long arrays
  * ```
  *
+ * A leaf's kind token selects its family of primitives (`PERCPU__W_<K>`):
+ * u128 leaves go to the `_U128` ones (`PERCPU__CMPXCHG128_U128`, ...), so the
+ * same accessors serve them and no per-kind table holds a 16-byte scalar.
+ *
  * The primitives are macros over integer constant offsets, so the shortest
  * instruction for an offset is chosen at any optimisation level (`-O0`
  * included). With `functions` the header also declares today's out-of-line

@@ -2,9 +2,11 @@
  * The `u128` scalar: its layout against clang-19 on every 64-bit target
  * (`unsigned __int128`: size 16, align 16), its values (bigints of
  * 0..2^128 − 1, two little-endian 64-bit halves), its ops in the catalog
- * (reads, writes and `cmpxchg128_current`, no integer RMW), and the clear
- * `type_not_on_target` refusals: riscv32 at layout time (no 128-bit C type),
- * and code generation on every target until a backend lowers u128 leaves.
+ * (reads, writes and `cmpxchg128_current`, no integer RMW), the clear
+ * `type_not_on_target` refusals (riscv32 at layout time: no 128-bit C type),
+ * and every lowering, measured and run: percpu.h's generic accessors and the
+ * percpu.S functions on each 64-bit arch (natively on the host, under QEMU
+ * on 4 CPUs, through FFI).
  */
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
