@@ -19,7 +19,7 @@ import { leafOps, SymbolClashes } from "./sdk/symbols.ts";
 // Leaf handles (field/at):
 import type { NativeLeaf } from "./ffi/native.ts";
 import type { PathSegment } from "./sdk/errors.ts";
-import { refuseU128, structFields, typeLayout } from "./sdk/layout.ts";
+import { structFields, typeLayout } from "./sdk/layout.ts";
 import { type LEAF_OP_SPECS as LEAF_OP_SPECS_TYPE, LEAF_OP_SPECS, type LeafOp, SCALAR_OPS } from "./sdk/ops.ts";
 import { type ArrayType, describeValue, type StructType } from "./sdk/types.ts";
 import { checkTarget, type Target } from "./sdk/targets.ts";
@@ -872,7 +872,6 @@ export class PercpuSdk {
     const allocator = native.allocator;
     if (allocator === null) fail("alloc_unavailable", [], "Cannot alloc: the library was loaded without a dynamic region, load({ dynamic: bytes }) first");
     checkType(type, ["alloc"]);
-    refuseU128("alloc", type, "x86_64", "the dynamic-allocation accessors go up to 64-bit scalars");
     const { size, align } = typeLayout(type, "x86_64");
     const areaAlign = native.layoutExpected(1).align;
     if (align > areaAlign) fail("options_invalid", ["alloc"], `Cannot alloc ${typeName(type)}: its alignment ${align} is larger than the area alignment ${areaAlign}`);

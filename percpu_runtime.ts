@@ -10,7 +10,6 @@ import { type AllocStats, NativeAllocator } from "./ffi/_runtime_native.ts";
 import { fail, type PathSegment, PercpuError, quotePath } from "./sdk/errors.ts";
 import { checkArgument, checkValue } from "./sdk/values.ts";
 import { structFields, typeLayout } from "./sdk/layout.ts";
-import type { LoweredScalarName } from "./sdk/c_names.ts";
 import type { PercpuType, ScalarName } from "./sdk/types.ts";
 
 export type { AllocStats } from "./ffi/_runtime_native.ts";
@@ -173,8 +172,7 @@ export class PercpuAllocation {
     this.#path = path ?? [this.#root.label];
     let t = type;
     while (t.kind === "aligned") t = t.inner;
-    // sdk.alloc() refuses u128 types (no dynamic accessors for it), so every scalar here is a lowered one.
-    Object.assign(this, t.kind === "scalar" ? this.#methods(t.name as LoweredScalarName) : this.#composite(t));
+    Object.assign(this, t.kind === "scalar" ? this.#methods(t.name) : this.#composite(t));
   }
 
   /**
@@ -213,11 +211,11 @@ export class PercpuAllocation {
     };
   }
 
-  /** The op methods of the scalar at this offset, with `sum()` for integers. */
-  #methods(scalar: LoweredScalarName): AllocMethods {
+  /** The op methods of the scalar at this offset, with `sum()` for integers up to 64 bits (as a variable's). */
+  #methods(scalar: ScalarName): AllocMethods {
     const root = this.#root;
     const methods = root.allocator.accessors(scalar, this.offset, this.#path, (what) => this.#live(what));
-    if (scalar !== "bool" && scalar !== "f32" && scalar !== "f64") {
+    if (scalar !== "bool" && scalar !== "f32" && scalar !== "f64" && scalar !== "u128") {
       const remoteRead = methods.remoteRead!;
       const wide = scalar.endsWith("64") || scalar.endsWith("size");
       methods.sum = () => {

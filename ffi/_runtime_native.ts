@@ -11,8 +11,7 @@ import { fail, type PathSegment, quotePath } from "../sdk/errors.ts";
 import { scalarLayout } from "../sdk/layout.ts";
 import { LEAF_OP_SPECS, type LeafOp } from "../sdk/ops.ts";
 import { leafOps } from "../sdk/symbols.ts";
-import { describeValue } from "../sdk/types.ts";
-import type { LoweredScalarName } from "../sdk/c_names.ts";
+import { describeValue, type ScalarName } from "../sdk/types.ts";
 import { checkArgument } from "../sdk/values.ts";
 import { dynFunction } from "./_runtime_shim.ts";
 
@@ -30,6 +29,8 @@ export interface RuntimeEnv {
   cpu(cpu: unknown, what: string, path: readonly PathSegment[]): number;
   /** The native address of a buffer. */
   addressOf(buffer: ArrayBuffer): bigint;
+  /** This thread's 32-byte scratch buffer and its address (the u128 accessors' values and result). */
+  scratch(): { readonly buffer: ArrayBuffer; readonly address: bigint };
   /** How 64-bit arguments are passed. */
   readonly wideArgs: "bigint" | "number";
 }
@@ -155,7 +156,7 @@ export class NativeAllocator {
    * checking its arguments as a defined variable's do; `path` names the
    * allocation in errors and `live()` guards every call (use after free).
    */
-  accessors(scalar: LoweredScalarName, off: number, path: readonly PathSegment[], live: (what: string) => void): Record<string, (...args: unknown[]) => unknown> {
+  accessors(scalar: ScalarName, off: number, path: readonly PathSegment[], live: (what: string) => void): Record<string, (...args: unknown[]) => unknown> {
     const env = this.#env;
     const size = scalarLayout(scalar, "x86_64").size;
     const offArg = this.#word(off);
@@ -166,7 +167,7 @@ export class NativeAllocator {
 
   #method(
     op: LeafOp,
-    scalar: LoweredScalarName,
+    scalar: ScalarName,
     size: number,
     offArg: number | bigint,
     path: readonly PathSegment[],
@@ -186,12 +187,22 @@ export class NativeAllocator {
       let i = 0;
       if (remote) call.push(this.#word(env.cpu(args[i++], `${spec.js} ${quotePath(path)}`, path)));
       else env.requireBound(`${spec.js} ${quotePath(path)}`, path);
-      for (const p of spec.values) {
+      const values = spec.values.map((p) => {
         if (i >= args.length) fail("value_wrong_kind", [...path], `${what}: missing ${p}, got ${describeValue(undefined)}`);
-        const v = checkArgument(scalar, args[i++], size, spec.scalars === "integer" ? "wrap" : "exact", path, `${what}: ${p === "v" ? "the value" : p}`);
-        call.push(v);
+        return checkArgument(scalar, args[i++], size, spec.scalars === "integer" ? "wrap" : "exact", path, `${what}: ${p === "v" ? "the value" : p}`);
+      });
+      if (scalar === "u128") {
+        // Values in and the result out through this thread's buffer of four 64-bit halves, low half first.
+        const scratch = env.scratch();
+        const halves = new BigUint64Array(scratch.buffer, 0, 4);
+        values.forEach((v, k) => {
+          halves[2 * k] = BigInt.asUintN(64, v as bigint);
+          halves[2 * k + 1] = (v as bigint) >> 64n;
+        });
+        fn(...call, env.wideArgs === "bigint" ? scratch.address : Number(scratch.address));
+        return spec.returns === "void" ? undefined : halves[0]! | (halves[1]! << 64n);
       }
-      const r = fn(...call);
+      const r = fn(...call, ...values);
       if (spec.returns === "void") return undefined;
       return size === 8 && scalar !== "f64" ? BigInt(r as bigint) : r;
     };

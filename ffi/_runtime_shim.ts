@@ -9,10 +9,11 @@
  * @module
  */
 import { ALLOC_STATS, counterVars, needsRuntime } from "../emit/percpu_runtime_c.ts";
-import { cScalarType, LOWERED_SCALAR_NAMES, type LoweredScalarName } from "../sdk/c_names.ts";
+import { cScalarType, LOWERED_SCALAR_NAMES } from "../sdk/c_names.ts";
 import { LEAF_OP_SPECS, type LeafOp } from "../sdk/ops.ts";
 import type { GenInput } from "../sdk/plan.ts";
 import { leafOps } from "../sdk/symbols.ts";
+import type { ScalarName } from "../sdk/types.ts";
 import type { FfiSignature, FfiType } from "./contract.ts";
 
 /** The counter functions of the shim, by index of `percpu__counters`. */
@@ -37,24 +38,30 @@ export const ALLOC_SHIM_SIGNATURES = {
 } as const satisfies Record<string, FfiSignature>;
 
 /** Shim function of a catalog op on a run-time offset for a scalar type: `percpu_shim_dyn_read_current_u64`. */
-export function dynFunction(op: LeafOp, scalar: LoweredScalarName): string {
+export function dynFunction(op: LeafOp, scalar: ScalarName): string {
   return `percpu_shim_dyn_${op}_${scalar}`;
 }
 
-/** The FFI signature of {@link dynFunction}: offset, the CPU (remote ops), then the values. */
-export function dynSignature(op: LeafOp, scalar: LoweredScalarName): FfiSignature {
+/**
+ * The FFI signature of {@link dynFunction}: offset, the CPU (remote ops),
+ * then the values; for u128 (FFI has no 128-bit type) the address of a
+ * buffer of four `uint64_t` instead of the values, which also receives the
+ * result in its first two (low half first), as the static u128 leaves' wrappers.
+ */
+export function dynSignature(op: LeafOp, scalar: ScalarName): FfiSignature {
   const spec = LEAF_OP_SPECS[op];
-  const t: FfiType = scalar;
-  return {
-    params: ["usize", ...(spec.target === "remote" ? ["usize" as const] : []), ...spec.values.map(() => t)],
-    result: spec.returns === "value" ? t : "void",
-  };
+  const lead: FfiType[] = ["usize", ...(spec.target === "remote" ? ["usize" as const] : [])];
+  if (scalar === "u128") return { params: [...lead, "usize"], result: "void" };
+  return { params: [...lead, ...spec.values.map(() => scalar)], result: spec.returns === "value" ? scalar : "void" };
 }
+
+/** The scalars with dynamic accessors in the shim (u128 through a buffer, see {@link dynSignature}). */
+const DYN_SCALARS: readonly ScalarName[] = [...LOWERED_SCALAR_NAMES, "u128"];
 
 /** Every dynamic accessor's signature (all scalars × their ops). */
 export function dynSignatures(): Record<string, FfiSignature> {
   const out: Record<string, FfiSignature> = {};
-  for (const s of LOWERED_SCALAR_NAMES) for (const op of leafOps(s)) out[dynFunction(op, s)] = dynSignature(op, s);
+  for (const s of DYN_SCALARS) for (const op of leafOps(s)) out[dynFunction(op, s)] = dynSignature(op, s);
   return out;
 }
 
@@ -91,13 +98,21 @@ export function generateRuntimeShim(input: GenInput): string | null {
       "",
       "/* Accessors on run-time offsets, one per catalog op and scalar type. */",
     );
-    for (const s of LOWERED_SCALAR_NAMES) {
+    for (const s of DYN_SCALARS) {
       const t = cScalarType(s);
       for (const op of leafOps(s)) {
         const spec = LEAF_OP_SPECS[op];
-        const params = ["uintptr_t off", ...(spec.target === "remote" ? ["uintptr_t cpu"] : []), ...spec.values.map((v) => `${t} ${v}`)];
-        const args = ["off", ...(spec.target === "remote" ? ["cpu"] : []), ...spec.values];
-        const call = `percpu_${op}_dyn(${[s, ...args].join(", ")})`;
+        const lead = ["off", ...(spec.target === "remote" ? ["cpu"] : [])];
+        const leadParams = lead.map((p) => `uintptr_t ${p}`);
+        if (s === "u128") {
+          const values = spec.values.map((_, i) => `((${t})buf[${2 * i + 1}] << 64 | buf[${2 * i}])`);
+          const call = `percpu_${op}_dyn(${[s, ...lead, ...values].join(", ")})`;
+          const body = spec.returns === "value" ? `${t} r = ${call}; buf[0] = (uint64_t)r; buf[1] = (uint64_t)(r >> 64);` : `${call};`;
+          lines.push(`void ${dynFunction(op, s)}(${[...leadParams, "uint64_t *buf"].join(", ")}) { ${body} }`);
+          continue;
+        }
+        const params = [...leadParams, ...spec.values.map((v) => `${t} ${v}`)];
+        const call = `percpu_${op}_dyn(${[s, ...lead, ...spec.values].join(", ")})`;
         lines.push(`${spec.returns === "value" ? t : "void"} ${dynFunction(op, s)}(${params.join(", ")}) { ${spec.returns === "value" ? "return " : ""}${call}; }`);
       }
     }

@@ -1134,6 +1134,7 @@ function runtimeEnv(state: NativeState): RuntimeEnv {
     },
     cpu: (cpu, what, path) => state.cpu(cpu, what, path),
     addressOf: (buffer) => bufferAddress(state.lib, buffer),
+    scratch: () => state.scratch(),
     get wideArgs() {
       return state.lib.wideArgs;
     },

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { aligned, array, createPercpu, PercpuError, struct, u16, u32, u64, u8 } from "../mod.ts";
+import { aligned, array, createPercpu, PercpuError, struct, u128, u16, u32, u64, u8 } from "../mod.ts";
 import { test } from "./_harness.ts";
 import { withTempDir } from "./_tmp.ts";
 import { elfSymbols, linkKernel, run, runOk } from "./_toolchain.ts";
@@ -299,6 +299,53 @@ test("sdk.alloc(type, init?) through FFI: handles with the ops of the type (scal
     b16.free();
     const after = sdk.allocStats();
     assert.deepEqual([after.used, after.largestFree, after.allocations], [0, 1024, 0], "everything coalesced");
+  } finally {
+    sdk.close();
+  }
+});
+
+test("sdk.alloc(u128) through FFI: a u128, a struct with a u128 field and an array of u128, 16-aligned, every op on 2 CPUs above 2^64, cmpxchg128Current hits and misses, no sum(), bad arguments refused, alloc_freed after free()", async () => {
+  const MAX = (1n << 128n) - 1n;
+  const BIG = 0x0123456789abcdef_fedcba9876543210n;
+  const sdk = createPercpu();
+  sdk.define("S", u64, 0);
+  await sdk.load({ cpus: 2, dynamic: 1024 });
+  try {
+    sdk.init(2);
+    sdk.initPercpuReg(1);
+    const pad = sdk.alloc(u8, 1);
+    const one = sdk.alloc(u128, (1n << 100n) + 3n);
+    const slot = sdk.alloc(struct({ seq: u64, pair: u128 }), { seq: 9n, pair: MAX });
+    const ring = sdk.alloc(array(u128, 3), [1n, 1n << 64n, MAX - 1n]);
+    for (const h of [one, slot, ring]) assert.equal(h.offset % 16, 0, "u128 blocks are 16-aligned");
+    assert.deepEqual([one.remoteRead(0), one.readCurrent(), one.readCurrentRaw()], [(1n << 100n) + 3n, (1n << 100n) + 3n, (1n << 100n) + 3n]);
+    assert.deepEqual(slot.remoteRead(0), { seq: 9n, pair: MAX });
+    assert.deepEqual(ring.readCurrent(), [1n, 1n << 64n, MAX - 1n]);
+    for (const h of [one, slot.field("pair"), ring.at(2)]) {
+      for (const v of [MAX, BIG, 1n << 64n, (1n << 64n) - 1n, 0n]) {
+        h.writeCurrent(v);
+        assert.equal(h.readCurrentRaw(), v);
+        h.writeCurrentRaw(v ^ MAX);
+        assert.equal(h.readCurrent(), v ^ MAX);
+        h.remoteWrite(0, v);
+        assert.equal(h.remoteRead(0), v);
+        assert.equal(h.cmpxchg128Current(v ^ MAX, BIG), v ^ MAX, "hit: the old value");
+        assert.equal(h.cmpxchg128Current(BIG ^ (1n << 64n), MAX), BIG, "miss by the high half");
+        assert.equal(h.cmpxchg128Current(BIG ^ 1n, MAX), BIG, "miss by the low half");
+        assert.equal(h.readCurrent(), BIG, "misses store nothing");
+      }
+      assert.equal(h.remoteRead(0), 0n, "CPU 0's copy is its own");
+    }
+    assert.deepEqual([slot.field("seq").readCurrent(), ring.at(1).readCurrent(), pad.readCurrent()], [9n, 1n << 64n, 1], "the neighbours are untouched");
+    assert.equal((one as unknown as { sum?: unknown }).sum, undefined, "no sum() on u128");
+    assert.equal((one as unknown as { addCurrent?: unknown }).addCurrent, undefined, "no integer RMW on u128");
+    assert.throws(() => one.writeCurrent(MAX + 1n), (e: unknown) => e instanceof PercpuError && e.code === "value_out_of_range" && e.message.includes("u128"));
+    assert.throws(() => one.cmpxchg128Current(0n, 1.5), (e: unknown) => e instanceof PercpuError && e.code === "value_wrong_kind");
+    assert.equal(one.readCurrent(), BIG, "a refused call changed nothing");
+    one.free();
+    assert.throws(() => one.cmpxchg128Current(BIG, 0n), (e: unknown) => e instanceof PercpuError && e.code === "alloc_freed");
+    for (const h of [slot, ring, pad]) h.free();
+    assert.deepEqual([sdk.allocStats().used, sdk.allocStats().allocations], [0, 0]);
   } finally {
     sdk.close();
   }

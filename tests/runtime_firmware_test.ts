@@ -48,6 +48,11 @@ test(
         assert.ok(result.passed, describeBoot(result));
         assert.ok(result.lines.some((l) => /var=EVENTS check=counter-hammer ok/.test(l)), "the counter phase ran");
         assert.ok(result.lines.some((l) => /check=dyn-workload ok/.test(l)), "the allocator phase ran");
+        // A u128 block through percpu_<op>_dyn(u128, ...) on every CPU of the 64-bit arches (riscv32 has no u128).
+        const wide = RUNS[i]!.arch !== "riscv32";
+        for (const check of ["dyn-u128", "dyn-u128-remote"]) {
+          for (let cpu = 0; cpu < 4; cpu++) assert.equal(result.lines.includes(`cpu=${cpu} var=- check=${check} ok`), wide, `${RUNS[i]!.arch} cpu ${cpu} ${check}`);
+        }
         lines.push(`${[RUNS[i]!.arch, ...RUNS[i]!.features].join("+")} ${result.result?.checks} checks ${Math.round(result.durationMs)} ms`);
       }
       console.log(`     ${lines.join("; ")}`);

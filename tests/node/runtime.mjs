@@ -32,7 +32,7 @@ await check("a counter folds at the batch, sums exactly over CPUs and compares l
   }
 });
 
-await check("sdk.alloc() hands out zeroed blocks of the dynamic region, runs their accessors, frees and coalesces", async () => {
+await check("sdk.alloc() hands out zeroed blocks of the dynamic region (u128 ones too), runs their accessors, frees and coalesces", async () => {
   const sdk = m.createPercpu();
   sdk.define("NODE_STATIC", m.u64, 1);
   await sdk.load({ cpus: 2, dynamic: 256 });
@@ -46,6 +46,14 @@ await check("sdk.alloc() hands out zeroed blocks of the dynamic region, runs the
     arr.at(2).remoteWrite(0, 5);
     assert.equal(arr.at(2).remoteRead(0), 5);
     assert.throws(() => sdk.alloc(m.array(m.u64, 32)), code("alloc_exhausted"));
+    const MAX = (1n << 128n) - 1n;
+    const wide = sdk.alloc(m.u128, MAX);
+    assert.equal(wide.offset % 16, 0);
+    assert.equal(wide.remoteRead(0), MAX);
+    assert.equal(wide.cmpxchg128Current(MAX, 1n << 64n), MAX, "hit: the old value");
+    assert.equal(wide.cmpxchg128Current(0n, 5n), 1n << 64n, "miss: the value found");
+    assert.deepEqual([wide.readCurrent(), wide.remoteRead(0)], [1n << 64n, MAX]);
+    wide.free();
     a.free();
     arr.free();
     assert.throws(() => a.readCurrent(), code("alloc_freed"));
