@@ -77,15 +77,34 @@ export interface CSignature {
  */
 export function leafSignature(leaf: AnyPlacedLeaf, op: LeafOp): CSignature {
   const spec = leafOpSpec(op);
-  const s = leaf.cType;
+  const values = opValueSignature(op, leaf.cType);
   const params: CParam[] = [
     ...(spec.target === "remote" ? [{ type: "uintptr_t", name: "cpu" }] : []),
     ...leaf.indices.map((_, i) => ({ type: "uintptr_t", name: `i${i}` })),
-    // `ok` ops (try_cmpxchg) take their first value by pointer: it receives the value found on failure.
-    ...spec.values.map((name, i) => ({ type: spec.returns === "ok" && i === 0 ? `${s} *` : s, name })),
+    ...values.params,
   ];
-  const ret = spec.returns === "value" ? s : spec.returns === "ok" ? "bool" : "void";
-  return { name: leafFunction(leaf, op), ret, params };
+  return { name: leafFunction(leaf, op), ret: values.ret, params };
+}
+
+/**
+ * The value parameters and the return type of a leaf op on values of C
+ * type `cType`, from the op catalog: the part of every signature of the op
+ * after its location (a leaf's CPU and indices, a run-time offset).
+ *
+ * @example
+ * ```ts
+ * import { opValueSignature } from "./c_types.ts";
+ * opValueSignature("try_cmpxchg_current", "uint64_t");
+ * // { params: [{ type: "uint64_t *", name: "expected" }, { type: "uint64_t", name: "desired" }], ret: "bool" }
+ * ```
+ */
+export function opValueSignature(op: LeafOp, cType: string): { readonly params: readonly CParam[]; readonly ret: string } {
+  const spec = leafOpSpec(op);
+  return {
+    // `ok` ops (try_cmpxchg) take their first value by pointer: it receives the value found on failure.
+    params: spec.values.map((name, i) => ({ type: spec.returns === "ok" && i === 0 ? `${cType} *` : cType, name })),
+    ret: spec.returns === "value" ? cType : spec.returns === "ok" ? "bool" : "void",
+  };
 }
 
 /** `ret name(params)` as C text (`void` for no parameters). */

@@ -12,7 +12,7 @@ import { scalarLayout } from "../sdk/layout.ts";
 import { LEAF_OP_SPECS, type LeafOp } from "../sdk/ops.ts";
 import { leafOps } from "../sdk/symbols.ts";
 import { describeValue, type ScalarName } from "../sdk/types.ts";
-import { checkArgument } from "../sdk/values.ts";
+import { checkArgument, readScalar, writeScalar } from "../sdk/values.ts";
 import { dynFunction } from "./_runtime_shim.ts";
 
 type AnyFn = (...args: unknown[]) => unknown;
@@ -191,16 +191,20 @@ export class NativeAllocator {
         if (i >= args.length) fail("value_wrong_kind", [...path], `${what}: missing ${p}, got ${describeValue(undefined)}`);
         return checkArgument(scalar, args[i++], size, spec.scalars === "integer" ? "wrap" : "exact", path, `${what}: ${p === "v" ? "the value" : p}`);
       });
-      if (scalar === "u128") {
-        // Values in and the result out through this thread's buffer of four 64-bit halves, low half first.
+      if (spec.returns === "ok" || scalar === "u128") {
+        // This thread's scratch buffer: try_cmpxchg's `expected` by address (receiving the value found), or a
+        // u128's values (16 bytes each, low half first) and its result.
         const scratch = env.scratch();
-        const halves = new BigUint64Array(scratch.buffer, 0, 4);
-        values.forEach((v, k) => {
-          halves[2 * k] = BigInt.asUintN(64, v as bigint);
-          halves[2 * k + 1] = (v as bigint) >> 64n;
-        });
-        fn(...call, env.wideArgs === "bigint" ? scratch.address : Number(scratch.address));
-        return spec.returns === "void" ? undefined : halves[0]! | (halves[1]! << 64n);
+        const view = new DataView(scratch.buffer);
+        const address = env.wideArgs === "bigint" ? scratch.address : Number(scratch.address);
+        if (scalar === "u128") {
+          values.forEach((v, k) => writeScalar(view, size * k, scalar, size, v));
+          fn(...call, address);
+          return spec.returns === "void" ? undefined : readScalar(view, 0, scalar, size);
+        }
+        writeScalar(view, 0, scalar, size, values[0]);
+        const ok = fn(...call, address, ...values.slice(1));
+        return { ok: Boolean(ok), value: readScalar(view, 0, scalar, size) };
       }
       const r = fn(...call, ...values);
       if (spec.returns === "void") return undefined;

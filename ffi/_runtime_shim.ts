@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { opValueSignature } from "../arch/c_types.ts";
 import { ALLOC_STATS, counterVars, needsRuntime } from "../emit/percpu_runtime_c.ts";
 import { cScalarType, LOWERED_SCALAR_NAMES } from "../sdk/c_names.ts";
 import { LEAF_OP_SPECS, type LeafOp } from "../sdk/ops.ts";
@@ -44,7 +45,7 @@ export function dynFunction(op: LeafOp, scalar: ScalarName): string {
 
 /**
  * The FFI signature of {@link dynFunction}: offset, the CPU (remote ops),
- * then the values; for u128 (FFI has no 128-bit type) the address of a
+ * then the values (the first one of `try_cmpxchg` by address); for u128 (FFI has no 128-bit type) the address of a
  * buffer of four `uint64_t` instead of the values, which also receives the
  * result in its first two (low half first), as the static u128 leaves' wrappers.
  */
@@ -52,7 +53,11 @@ export function dynSignature(op: LeafOp, scalar: ScalarName): FfiSignature {
   const spec = LEAF_OP_SPECS[op];
   const lead: FfiType[] = ["usize", ...(spec.target === "remote" ? ["usize" as const] : [])];
   if (scalar === "u128") return { params: [...lead, "usize"], result: "void" };
-  return { params: [...lead, ...spec.values.map(() => scalar)], result: spec.returns === "value" ? scalar : "void" };
+  // An `ok` op's first value is a pointer (the address of a buffer holding it, receiving the value found).
+  return {
+    params: [...lead, ...spec.values.map((_, i) => (spec.returns === "ok" && i === 0 ? "usize" : scalar))],
+    result: spec.returns === "value" ? scalar : spec.returns === "ok" ? "bool" : "void",
+  };
 }
 
 /** The scalars with dynamic accessors in the shim (u128 through a buffer, see {@link dynSignature}). */
@@ -111,9 +116,10 @@ export function generateRuntimeShim(input: GenInput): string | null {
           lines.push(`void ${dynFunction(op, s)}(${[...leadParams, "uint64_t *buf"].join(", ")}) { ${body} }`);
           continue;
         }
-        const params = [...leadParams, ...spec.values.map((v) => `${t} ${v}`)];
+        const values = opValueSignature(op, t);
+        const params = [...leadParams, ...values.params.map((p) => `${p.type} ${p.name}`)];
         const call = `percpu_${op}_dyn(${[s, ...lead, ...spec.values].join(", ")})`;
-        lines.push(`${spec.returns === "value" ? t : "void"} ${dynFunction(op, s)}(${params.join(", ")}) { ${spec.returns === "value" ? "return " : ""}${call}; }`);
+        lines.push(`${values.ret} ${dynFunction(op, s)}(${params.join(", ")}) { ${values.ret === "void" ? "" : "return "}${call}; }`);
       }
     }
   }

@@ -239,7 +239,7 @@ test(
   { timeoutMs: 120_000, only: ["deno"] },
 );
 
-test("sdk.alloc(type, init?) through FFI: handles with the ops of the type (scalars, arrays via at(), structs via field()), zeroed or initialised on every CPU, free(), alloc_exhausted, alloc_freed, alloc_unavailable", async () => {
+test("sdk.alloc(type, init?) through FFI: handles with the ops of the type (scalars, arrays via at(), structs via field(); tryCmpxchgCurrent by address), zeroed or initialised on every CPU, free(), alloc_exhausted, alloc_freed, alloc_unavailable", async () => {
   const none = createPercpu();
   none.define("N", u64, 0);
   assert.throws(() => none.alloc(u64), (e: unknown) => e instanceof PercpuError && e.code === "native_not_loaded");
@@ -261,11 +261,18 @@ test("sdk.alloc(type, init?) through FFI: handles with the ops of the type (scal
     a.xorCurrent(1);
     assert.equal(a.cmpxchgCurrent(43n, 50n), 43n);
     assert.deepEqual([a.remoteRead(0), a.remoteRead(1), a.sum()], [40n, 50n, 90n]);
+    // try_cmpxchg: `expected` goes by address (the thread's scratch buffer) and comes back as the value found.
+    assert.deepEqual(a.tryCmpxchgCurrent(49n, 60n), { ok: false, value: 50n }, "a miss returns the value found");
+    assert.deepEqual(a.tryCmpxchgCurrent(50n, 51n), { ok: true, value: 50n });
+    assert.deepEqual([a.remoteRead(0), a.readCurrent()], [40n, 51n]);
     const arr = sdk.alloc(array(u32, 8));
     assert.equal(arr.at(7).remoteRead(0), 0);
     arr.at(3).addCurrent(-1);
     assert.equal(arr.at(3).readCurrent(), 0xffff_ffff, "RMW operands wrap as in C");
     assert.equal(arr.at(3).sum(), 0xffff_ffff);
+    assert.deepEqual(arr.at(3).tryCmpxchgCurrent(-1, 7), { ok: true, value: 0xffff_ffff }, "operands wrap into u32");
+    assert.deepEqual(arr.at(3).tryCmpxchgCurrent(8, 9), { ok: false, value: 7 });
+    assert.deepEqual([arr.at(3).readCurrent(), arr.at(2).readCurrent(), arr.at(4).readCurrent()], [7, 0, 0]);
     assert.throws(() => arr.at(8), (e: unknown) => e instanceof PercpuError && e.code === "value_out_of_range");
     assert.throws(() => a.writeCurrent(-1n), (e: unknown) => e instanceof PercpuError && e.code === "value_out_of_range");
     assert.throws(() => a.remoteRead(2), (e: unknown) => e instanceof PercpuError && e.code === "native_cpu_out_of_range");

@@ -42,6 +42,9 @@ await check("sdk.alloc() hands out zeroed blocks of the dynamic region (u128 one
     const a = sdk.alloc(m.u64, 9n);
     a.addCurrent(1n);
     assert.deepEqual([a.remoteRead(0), a.remoteRead(1), a.sum()], [9n, 10n, 19n]);
+    assert.deepEqual(a.tryCmpxchgCurrent(9n, 11n), { ok: false, value: 10n });
+    assert.deepEqual(a.tryCmpxchgCurrent(10n, 11n), { ok: true, value: 10n });
+    assert.equal(a.readCurrent(), 11n);
     const arr = sdk.alloc(m.array(m.u32, 8));
     arr.at(2).remoteWrite(0, 5);
     assert.equal(arr.at(2).remoteRead(0), 5);
