@@ -39,7 +39,7 @@ export type AnyPlacedLeaf = PlacedLeaf | PlacedU128Leaf;
 /**
  * A variable and its accessor leaves: `leaves` those every backend lowers,
  * `u128Leaves` its u128 ones (lowered by the backends' per-variable
- * functions only: generation refuses them without `functions` or with `rust`).
+ * functions and by percpu.rs: generation refuses them without `functions`).
  */
 export interface PlacedVar {
   readonly layout: VarLayout;
@@ -73,8 +73,6 @@ export function generatorInput(layout: Layout, config: GenConfig): GenInput {
   // u128 is laid out on every 64-bit target (riscv32 refused it at layout); every backend's per-variable functions lower it.
   const why = !config.functions
     ? "u128 leaves have per-variable functions only (generate with functions: true; percpu.h's generic macros go up to 64-bit scalars)"
-    : config.rust
-    ? "u128 is not supported in percpu.rs yet (generate without rust)"
     : null;
   if (why !== null) for (const v of layout.vars) refuseU128(v.name, v.type, layout.target, why);
   const vars: PlacedVar[] = layout.vars.map((v) => new PlannedVar(v, layout.target));
