@@ -342,14 +342,17 @@ function x86_64Isa(input: GenInput): RustIsa {
         .exhaustive();
     },
     u128(op, _leaf, acc) {
-      // The halves are `%gs:off` and `%gs:off+8`, every form (indexed ones add the register after the displacement).
-      const [lo, hi] = [acc.gs.at, acc.gs.at.replace("{off}", "{off}+8")];
+      // The halves are `%gs:off` and `%gs:off+8`. An indexed leaf's byte offset (a u128 stride is never a scale) is
+      // in rsi: a `reg` operand may be given rbx, which the cmpxchg16b forms swap out.
+      const indexed = acc.constOffset === null;
+      const [lo, hi] = indexed ? ["%gs:{off}(%rsi)", "%gs:{off}+8(%rsi)"] : ["%gs:{off}", "%gs:{off}+8"];
+      const at = indexed ? 'in("rsi") x, off = const Self::OFFSET' : "off = const Self::OFFSET";
       const outs = "lo = out(reg) lo, hi = out(reg) hi";
       const read = (asm: string, operands: string, opts: string): string[] => [
         ...acc.gs.prelude,
         "let lo: u64;",
         "let hi: u64;",
-        `core::arch::asm!(${asm}, ${operands}, ${acc.gs.operands}, options(att_syntax, ${opts}));`,
+        `core::arch::asm!(${asm}, ${operands}, ${at}, options(att_syntax, ${opts}));`,
         U128_OF_HALVES,
       ];
       const [vlo, vhi] = halvesOf("val");
@@ -365,7 +368,7 @@ function x86_64Isa(input: GenInput): RustIsa {
         .with("write_current_raw", () => ({
           body: [
             ...acc.gs.prelude,
-            `core::arch::asm!("movq {lo}, ${lo}", "movq {hi}, ${hi}", lo = in(reg) ${vlo}, hi = in(reg) ${vhi}, ${acc.gs.operands}, options(att_syntax, nostack, preserves_flags));`,
+            `core::arch::asm!("movq {lo}, ${lo}", "movq {hi}, ${hi}", lo = in(reg) ${vlo}, hi = in(reg) ${vhi}, ${at}, options(att_syntax, nostack, preserves_flags));`,
           ],
           guarded: false,
         }))
@@ -377,7 +380,7 @@ function x86_64Isa(input: GenInput): RustIsa {
         .with("write_current", () => ({
           body: [
             ...acc.gs.prelude,
-            `core::arch::asm!(${rbx([`"movq ${lo}, %rax"`, `"movq ${hi}, %rdx"`, '"2:"', `"cmpxchg16b ${lo}"`, '"jne 2b"'])}, b = inout(reg) ${vlo} => _, in("rcx") ${vhi}, out("rax") _, out("rdx") _, ${acc.gs.operands}, options(att_syntax, nostack));`,
+            `core::arch::asm!(${rbx([`"movq ${lo}, %rax"`, `"movq ${hi}, %rdx"`, '"2:"', `"cmpxchg16b ${lo}"`, '"jne 2b"'])}, b = inout(reg) ${vlo} => _, in("rcx") ${vhi}, out("rax") _, out("rdx") _, ${at}, options(att_syntax, nostack));`,
           ],
           guarded: false,
         }))

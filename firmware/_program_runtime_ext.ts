@@ -22,8 +22,9 @@
 import { counterBatch } from "../sdk/counters.ts";
 import type { GenInput } from "../sdk/plan.ts";
 import { counterVars, needsRuntime } from "../emit/percpu_runtime_c.ts";
-import { LEAF_OP_SPECS, type LeafOp } from "../sdk/ops.ts";
+import type { LeafOp } from "../sdk/ops.ts";
 import { leafFunction } from "../sdk/symbols.ts";
+import { u128CheckPlan } from "./_program_values.ts";
 
 /** Adds per CPU of the counter hammer, and allocator steps per CPU. */
 const COUNTER_ADDS = 1500;
@@ -58,16 +59,6 @@ export interface RuntimeExtProgram {
 
 const u64 = (v: bigint): string => `0x${BigInt.asUintN(64, v).toString(16)}ull`;
 
-/** All 128 bits set. */
-const U128_MAX = (1n << 128n) - 1n;
-
-/** The value of a u128 pattern: CPU-specific, both halves non-zero, above 2^64. */
-function u128Pattern(id: number, cpu: number, phase: number): bigint {
-  const lo = BigInt.asUintN(64, 0x9E3779B97F4A7C15n * BigInt(id * 8 + cpu + 1) + BigInt(phase));
-  const hi = BigInt.asUintN(64, 0xC2B2AE3D27D4EB4Fn * BigInt(cpu + 3) ^ BigInt(id + phase * 16)) | 1n;
-  return (hi << 64n) | lo;
-}
-
 /** The u128 halves as two C literals, low first. */
 function halves(v: bigint): string[] {
   return [u64(v), u64(v >> 64n)];
@@ -83,74 +74,64 @@ function halves(v: bigint): string[] {
  */
 function u128Phase(input: GenInput, next: (name: string) => string): { body: string[]; tables: string[]; checks: number } {
   const cpus = input.config.cpus;
-  const model = LEAF_OP_SPECS.cmpxchg128_current.model;
   const body: string[] = [];
   const remote: string[] = [];
   const tables: string[] = [];
   let checks = 0;
   let id = 0;
-  for (const v of input.vars) {
-    for (const leaf of v.u128Leaves) {
-      const j = id++;
-      const fn = (op: LeafOp): string => leafFunction(leaf, op);
-      const idx = leaf.indices.map(() => "0");
-      const call = (op: LeafOp, ...args: string[]): string => `${fn(op)}(${[...idx, ...args].join(", ")})`;
-      // Per CPU: p1, p2, then (expected, desired, want result, want value) for the hit and the two misses.
-      const rows = Array.from({ length: cpus }, (_, c) => {
-        const p1 = u128Pattern(j, c, 1);
-        const p2 = u128Pattern(j, c, 2);
-        let value = p1;
-        const steps = [[p1, p2], [p2 ^ (1n << 64n), U128_MAX], [p2 ^ 1n, 0n]].flatMap(([e, d]) => {
-          const out = model(value, [e!, d!], U128_MAX);
-          value = out.value;
-          return [e!, d!, out.result!, out.value];
-        });
-        return [p1, p2, ...steps].flatMap(halves);
-      });
-      tables.push(`static const uint64_t fw_u128_${j}[FW_CPUS][${rows[0]!.length}] = {\n${rows.map((r) => `  { ${r.join(", ")} },`).join("\n")}\n};`);
-      const val = (k: number): string => `((unsigned __int128)fw_u128_${j}[cpu][${2 * k + 1}] << 64 | fw_u128_${j}[cpu][${2 * k}])`;
-      const expect = (what: string, expr: string, k: number): string[] => [
-        `    { unsigned __int128 x_ = ${expr}; fw_expect(&k, "${what}_lo", (uint64_t)x_, fw_u128_${j}[cpu][${2 * k}]); fw_expect(&k, "${what}_hi", (uint64_t)(x_ >> 64), fw_u128_${j}[cpu][${2 * k + 1}]); }`,
+  for (const plan of u128CheckPlan(input)) {
+    const leaf = plan.leaf;
+    const j = id++;
+    const fn = (op: LeafOp): string => leafFunction(leaf, op);
+    const idx = leaf.indices.map(() => "0");
+    const call = (op: LeafOp, ...args: string[]): string => `${fn(op)}(${[...idx, ...args].join(", ")})`;
+    // Per CPU: the value written, the hit's desired, then (expected, desired, want result, want value) for the hit and the two misses.
+    const rows = Array.from({ length: cpus }, (_, c) =>
+      [plan.written[c]!, plan.steps[0]!.desired[c]!, ...plan.steps.flatMap((s) => [s.expected[c]!, s.desired[c]!, s.result[c]!, s.value[c]!])].flatMap(halves)
+    );
+    tables.push(`static const uint64_t fw_u128_${j}[FW_CPUS][${rows[0]!.length}] = {\n${rows.map((r) => `  { ${r.join(", ")} },`).join("\n")}\n};`);
+    const val = (k: number): string => `((unsigned __int128)fw_u128_${j}[cpu][${2 * k + 1}] << 64 | fw_u128_${j}[cpu][${2 * k}])`;
+    const expect = (what: string, expr: string, k: number): string[] => [
+      `    { unsigned __int128 x_ = ${expr}; fw_expect(&k, "${what}_lo", (uint64_t)x_, fw_u128_${j}[cpu][${2 * k}]); fw_expect(&k, "${what}_hi", (uint64_t)(x_ >> 64), fw_u128_${j}[cpu][${2 * k + 1}]); }`,
+    ];
+    const step = (s: number, name: string): string[] => {
+      const base = 2 + 4 * s;
+      // The hit goes through percpu.h's generic percpu_cmpxchg128_current(X, old, new) on a plain leaf.
+      const cx = s === 0 && leaf.indices.length === 0
+        ? `percpu_cmpxchg128_current(${leaf.symbol}, ${val(base)}, ${val(base + 1)})`
+        : call("cmpxchg128_current", val(base), val(base + 1));
+      return [
+        ...expect(`${name}_result`, cx, base + 2),
+        ...expect(`${name}_value`, call("read_current"), base + 3),
       ];
-      const step = (s: number, name: string): string[] => {
-        const base = 2 + 4 * s;
-        // The hit goes through percpu.h's generic percpu_cmpxchg128_current(X, old, new) on a plain leaf.
-        const cx = s === 0 && leaf.indices.length === 0
-          ? `percpu_cmpxchg128_current(${leaf.symbol}, ${val(base)}, ${val(base + 1)})`
-          : call("cmpxchg128_current", val(base), val(base + 1));
-        return [
-          ...expect(`${name}_result`, cx, base + 2),
-          ...expect(`${name}_value`, call("read_current"), base + 3),
-        ];
-      };
-      body.push(
-        `  /* u128 ${leaf.symbol}: write, read, cmpxchg128 hit and misses (high half, low half), then remote reads */`,
-        `  {`,
-        `    fw_chk k;`,
-        `    fw_chk_begin(&k, cpu, "${leaf.symbol}", "u128-ops");`,
-        `    ${call("write_current", val(0))};`,
-        ...expect("read", call("read_current"), 0),
-        ...expect("read_raw", call("read_current_raw"), 0),
-        ...step(0, "hit"),
-        ...step(1, "miss_high"),
-        ...step(2, "miss_low"),
-        `    fw_chk_end(&k);`,
-        `  }`,
-      );
-      remote.push(
-        `  {`,
-        `    fw_chk k;`,
-        `    fw_chk_begin(&k, cpu, "${leaf.symbol}", "u128-remote");`,
-        `    for (uintptr_t c = 0; c < FW_CPUS; c++) {`,
-        `      unsigned __int128 x_ = ${fn("remote_read")}(${["c", ...idx].join(", ")});`,
-        `      fw_expect_at(&k, "remote_read_lo", c, (uint64_t)x_, fw_u128_${j}[c][${2 * 13}]);`,
-        `      fw_expect_at(&k, "remote_read_hi", c, (uint64_t)(x_ >> 64), fw_u128_${j}[c][${2 * 13 + 1}]);`,
-        `    }`,
-        `    fw_chk_end(&k);`,
-        `  }`,
-      );
-      checks += 2 * cpus;
-    }
+    };
+    body.push(
+      `  /* u128 ${leaf.symbol}: write, read, cmpxchg128 hit and misses (high half, low half), then remote reads */`,
+      `  {`,
+      `    fw_chk k;`,
+      `    fw_chk_begin(&k, cpu, "${leaf.symbol}", "u128-ops");`,
+      `    ${call("write_current", val(0))};`,
+      ...expect("read", call("read_current"), 0),
+      ...expect("read_raw", call("read_current_raw"), 0),
+      ...step(0, "hit"),
+      ...step(1, "miss_high"),
+      ...step(2, "miss_low"),
+      `    fw_chk_end(&k);`,
+      `  }`,
+    );
+    remote.push(
+      `  {`,
+      `    fw_chk k;`,
+      `    fw_chk_begin(&k, cpu, "${leaf.symbol}", "u128-remote");`,
+      `    for (uintptr_t c = 0; c < FW_CPUS; c++) {`,
+      `      unsigned __int128 x_ = ${fn("remote_read")}(${["c", ...idx].join(", ")});`,
+      `      fw_expect_at(&k, "remote_read_lo", c, (uint64_t)x_, fw_u128_${j}[c][${2 * 13}]);`,
+      `      fw_expect_at(&k, "remote_read_hi", c, (uint64_t)(x_ >> 64), fw_u128_${j}[c][${2 * 13 + 1}]);`,
+      `    }`,
+      `    fw_chk_end(&k);`,
+      `  }`,
+    );
+    checks += 2 * cpus;
   }
   // Two barriers for all leaves: every CPU's final values are in place before anyone reads them remotely.
   if (id > 0) body.push(next("u128-written"), ...remote, next("u128-remote"));

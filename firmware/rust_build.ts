@@ -26,7 +26,7 @@ import { generateFiles } from "../emit/index.ts";
 import type { GenerateOptions } from "../sdk/config.ts";
 import { fail, PercpuError } from "../sdk/errors.ts";
 import { checkOutputDirectory, writeGeneratedFiles } from "../sdk/fs.ts";
-import type { Layout } from "../sdk/layout.ts";
+import { firstU128Path, type Layout } from "../sdk/layout.ts";
 import { generatorInput } from "../sdk/plan.ts";
 import type { Target } from "../sdk/targets.ts";
 import { checkMachineLimit, execOk, type FirmwareImage, firmwareFlags, firmwareLinkerScript } from "./build.ts";
@@ -244,6 +244,8 @@ export async function buildRustFirmware(layout: Layout, options: BuildRustFirmwa
     arch: options.arch,
     mode: "kernel",
     rust: true,
+    // percpu.h has u128 leaves as percpu.S's per-variable functions only: generation refuses them without (sdk/plan.ts).
+    ...(layout.vars.some((v) => firstU128Path(v.type) !== null) ? { functions: true } : {}),
     ...(options.cpus !== undefined ? { cpus: options.cpus } : {}),
     ...(options.features !== undefined ? { features: options.features } : {}),
   });
