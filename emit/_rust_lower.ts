@@ -47,7 +47,7 @@ import { KIND as RV_KINDS } from "../arch/riscv_header.ts";
 import { type LeafKind, leafKind } from "../sdk/c_names.ts";
 import { fail } from "../sdk/errors.ts";
 import type { LocalRmwOp, RemoteOp } from "../sdk/ops.ts";
-import type { AnyPlacedLeaf, GenInput, PlacedLeaf, PlacedU128Leaf } from "../sdk/plan.ts";
+import type { AnyPlacedLeaf, GenInput, PlacedLeaf } from "../sdk/plan.ts";
 import type { U128LeafOp } from "../sdk/symbols.ts";
 import type { Target } from "../sdk/targets.ts";
 import type { LoweredScalarName } from "../sdk/c_names.ts";
@@ -144,7 +144,7 @@ export interface RustIsa {
    * halves `lo` and `hi`), and whether it takes the guard (`read_current`,
    * `write_current`, `cmpxchg128_current`; the raw ones never do).
    */
-  u128(op: U128CurrentOp, leaf: PlacedU128Leaf, acc: LeafAccess): Lowered;
+  u128(op: U128CurrentOp, acc: LeafAccess): Lowered;
   /** Statements binding `p: usize`, the address of the leaf's current copy. */
   address(acc: LeafAccess): string[];
   /** Statements ending in the absolute address of a symbol (a `.percpu` storage symbol, at VMA = its offset). */
@@ -341,7 +341,7 @@ function x86_64Isa(input: GenInput): RustIsa {
         ])
         .exhaustive();
     },
-    u128(op, _leaf, acc) {
+    u128(op, acc) {
       // The halves are `%gs:off` and `%gs:off+8`. An indexed leaf's byte offset (a u128 stride is never a scale) is
       // in rsi: a `reg` operand may be given rbx, which the cmpxchg16b forms swap out.
       const indexed = acc.constOffset === null;
@@ -495,7 +495,7 @@ function aarch64Isa(input: GenInput): RustIsa {
         .with("xchg_current", "cmpxchg_current", "add_return_current", "sub_return_current", "inc_return_current", "dec_return_current", "try_cmpxchg_current", () => null)
         .exhaustive();
     },
-    u128(op, _leaf, acc) {
+    u128(op, acc) {
       // On the address computed from the register (ldxp/stxp/casp take no offset), as percpu.S; the current-CPU
       // forms take the guard (mrs + the access are several instructions, the value must be this CPU's).
       const at = [...acc.offsetPrelude, ...base(), `let p = base + ${acc.constOffset === null ? "o" : "Self::OFFSET"};`];
@@ -634,7 +634,7 @@ function riscv64Isa(): RustIsa {
       };
     },
     rmw: () => null,
-    u128(op, _leaf, acc) {
+    u128(op, acc) {
       // Both halves off gp when the second's displacement is still 12-bit, else on the computed address.
       const off = acc.constOffset;
       const at = off !== null && off + 8 <= SI12_MAX
@@ -709,7 +709,7 @@ function loongarch64Isa(): RustIsa {
       };
     },
     rmw: () => null,
-    u128(op, _leaf, acc) {
+    u128(op, acc) {
       // Both halves off $r21 when the second's displacement is still 12-bit, else on the computed address.
       const off = acc.constOffset;
       const at = off !== null && off + 8 <= SI12_MAX

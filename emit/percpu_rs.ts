@@ -69,7 +69,7 @@ import { AREAS_SYMBOL, BASE_SYMBOL, configSummary, TEMPLATE_SYMBOL } from "../ar
 import { match } from "ts-pattern";
 import { type IntegerOp, LEAF_OP_SPECS, type LeafOp, type LocalRmwOp, REMOTE_RMW_LIKE, type RemoteRmwOp, type U128Op } from "../sdk/ops.ts";
 import { leafOps } from "../sdk/symbols.ts";
-import { type LeafAccess, leafAccess, type RustIsa, rustIsaFor, type U128CurrentOp } from "./_rust_lower.ts";
+import { type LeafAccess, leafAccess, type RustIsa, rustIsaFor } from "./_rust_lower.ts";
 
 /** Rust keywords a field name is written as a raw identifier for (`r#type`). */
 const RAW_KEYWORDS: ReadonlySet<string> = new Set([
@@ -412,13 +412,13 @@ function localRmw(op: LocalRmwOp, c: OpContext<PlacedLeaf>): { doc: string[]; bo
 }
 
 /**
- * The body of a current-CPU read or write (`op`): the arch's form of the
- * leaf (a u128 leaf's pair form, see `RustIsa.u128`), or for the guarded
- * ops the raw method inside the guard where the arch's access needs it
- * (one instruction against the register needs none, as percpu.h); x86_64
- * and aarch64 u128 leaves have guarded forms of their own instead (x86_64
- * `cmpxchg16b`, aarch64 `ldxp`/`stxp`). Naive accesses are volatile and
- * the guarded ones guarded, like percpu.h's generic fallback.
+ * The body of a current-CPU read or write (`op`): the raw ones in the arch's
+ * form of the leaf; the guarded ones the raw method, inside the guard where
+ * the arch's access needs it (one instruction against the register needs
+ * none, as percpu.h). A u128 leaf's guarded ones are forms of their own
+ * (`RustIsa.u128`: x86_64 `cmpxchg16b`, aarch64 `ldxp`/`stxp`), inline.
+ * Naive accesses are volatile and the guarded ones guarded, like percpu.h's
+ * generic fallback.
  */
 function currentAccess(c: OpContext, op: "read_current_raw" | "write_current_raw" | "read_current" | "write_current"): string[] {
   const raw = op === "read_current_raw" || op === "write_current_raw";
@@ -427,7 +427,7 @@ function currentAccess(c: OpContext, op: "read_current_raw" | "write_current_raw
   if (c.naive) return raw ? [read ? `core::ptr::read_volatile(${c.cur})` : `core::ptr::write_volatile(${c.cur}, val)`] : [...c.guard, viaRaw];
   const leaf = c.leaf;
   if (leaf.scalar === "u128") {
-    const l = c.isa.u128(op, leaf, c.acc);
+    const l = c.isa.u128(op, c.acc);
     return raw ? [...l.body] : [...(l.guarded ? c.guard : []), "unsafe {", ...indent(l.body, 1), "}"];
   }
   const l = read ? c.isa.read(leaf, c.acc) : c.isa.write(leaf, c.acc);
@@ -438,7 +438,7 @@ function currentAccess(c: OpContext, op: "read_current_raw" | "write_current_raw
 function cmpxchg128(c: OpContext<PlacedU128Leaf>): { doc: string[]; body: string[] } {
   const doc = "Stores `desired` if the current CPU's value is `expected`; returns the old value (Linux's `this_cpu_cmpxchg128`)";
   if (c.naive) return { doc: [`${doc}, inside the guard (naive: plain memory).`], body: [...c.guard, `unsafe { let q = ${c.cur}; ${naiveRmw("cmpxchg_current")} }`] };
-  const l = c.isa.u128("cmpxchg128_current", c.leaf, c.acc);
+  const l = c.isa.u128("cmpxchg128_current", c.acc);
   return {
     doc: [l.guarded ? `${doc}, inside the guard of the preempt / irq features.` : `${doc}: one instruction against the register, no guard.`],
     body: [...(l.guarded ? c.guard : []), "unsafe {", ...indent(l.body, 1), "}"],
