@@ -28,6 +28,15 @@
  * `steor` asm and the others `ldadd`/`swp`/`cas` under `+lse`). Which of them
  * take the guard is percpu.h's decision (emit/percpu_rs.ts `rustRmwGuarded`).
  *
+ * u128 leaves (`RustIsa.u128`) take the forms of the arch's `percpu.S`
+ * functions: x86_64 two `movq` for the raw reads and writes, `cmpxchg16b
+ * %gs:` for `read_current` (compared with zero), `write_current` (a loop)
+ * and `cmpxchg128_current` (one, unlocked), never guarded; aarch64 `ldp` /
+ * `stp`, `ldxp`/`stxp` loops and the ARMv8.0 LL/SC compare-exchange (one
+ * `casp` with `lse`) on the computed address, guarded; riscv64 and
+ * loongarch64 (no 128-bit atomic) two 64-bit loads or stores and a load,
+ * two compares and two stores, the current-CPU ones guarded.
+ *
  * @module
  */
 import { match } from "ts-pattern";
@@ -37,8 +46,9 @@ import { LOAD as X86_LOAD, STORE as X86_STORE } from "../arch/x86_64_header.ts";
 import { KIND as RV_KINDS } from "../arch/riscv_header.ts";
 import { type LeafKind, leafKind } from "../sdk/c_names.ts";
 import { fail } from "../sdk/errors.ts";
-import type { LocalRmwOp } from "../sdk/ops.ts";
-import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
+import type { LocalRmwOp, RemoteOp } from "../sdk/ops.ts";
+import type { AnyPlacedLeaf, GenInput, PlacedLeaf } from "../sdk/plan.ts";
+import type { U128LeafOp } from "../sdk/symbols.ts";
 import type { Target } from "../sdk/targets.ts";
 import type { LoweredScalarName } from "../sdk/c_names.ts";
 
@@ -63,7 +73,7 @@ export interface LeafAccess {
 }
 
 /** The access of a leaf (constant offset, or indexed with `Self::index` checking the indices). */
-export function leafAccess(leaf: PlacedLeaf): LeafAccess {
+export function leafAccess(leaf: AnyPlacedLeaf): LeafAccess {
   if (leaf.indices.length === 0) {
     return {
       params: "",
@@ -109,6 +119,9 @@ export interface Lowered {
   readonly guarded: boolean;
 }
 
+/** The ops of a u128 leaf on the current CPU's copy: the raw and guarded reads and writes, `cmpxchg128_current`. */
+export type U128CurrentOp = Exclude<U128LeafOp, RemoteOp>;
+
 /** One architecture's way to the current CPU's copy, for the Rust module. */
 export interface RustIsa {
   /** The register in docs: `GS_BASE`, `TPIDR_EL1`, `gp`, `$r21`. */
@@ -125,10 +138,25 @@ export interface RustIsa {
    * `stset`/`steor`), or null: one atomic on the address from {@link address}.
    */
   rmw(op: LocalRmwOp, leaf: PlacedLeaf, acc: LeafAccess): string[] | null;
+  /**
+   * An op of a u128 leaf on the current CPU's copy, in the form of the arch's
+   * `percpu.S` function (statements; a read's last one is the `u128`, from the
+   * halves `lo` and `hi`), and whether it takes the guard (`read_current`,
+   * `write_current`, `cmpxchg128_current`; the raw ones never do).
+   */
+  u128(op: U128CurrentOp, acc: LeafAccess): Lowered;
   /** Statements binding `p: usize`, the address of the leaf's current copy. */
   address(acc: LeafAccess): string[];
   /** Statements ending in the absolute address of a symbol (a `.percpu` storage symbol, at VMA = its offset). */
   symbolVma(symbol: string): string[];
+}
+
+/** The u128 of the halves `lo` and `hi` (u64 asm outputs). */
+const U128_OF_HALVES = "((hi as u128) << 64) | lo as u128";
+
+/** The halves of a u128 `v` as asm input expressions, low first. */
+function halvesOf(v: string): readonly [string, string] {
+  return [`${v} as u64`, `(${v} >> 64) as u64`];
 }
 
 /** The value of a register holding bits of `s` as the Rust scalar (`v` is the held integer). */
@@ -313,6 +341,55 @@ function x86_64Isa(input: GenInput): RustIsa {
         ])
         .exhaustive();
     },
+    u128(op, acc) {
+      // The halves are `%gs:off` and `%gs:off+8`. An indexed leaf's byte offset (a u128 stride is never a scale) is
+      // in rsi: a `reg` operand may be given rbx, which the cmpxchg16b forms swap out.
+      const indexed = acc.constOffset === null;
+      const [lo, hi] = indexed ? ["%gs:{off}(%rsi)", "%gs:{off}+8(%rsi)"] : ["%gs:{off}", "%gs:{off}+8"];
+      const at = indexed ? 'in("rsi") x, off = const Self::OFFSET' : "off = const Self::OFFSET";
+      const outs = "lo = out(reg) lo, hi = out(reg) hi";
+      const read = (asm: string, operands: string, opts: string): string[] => [
+        ...acc.gs.prelude,
+        "let lo: u64;",
+        "let hi: u64;",
+        `core::arch::asm!(${asm}, ${operands}, ${at}, options(att_syntax, ${opts}));`,
+        U128_OF_HALVES,
+      ];
+      const [vlo, vhi] = halvesOf("val");
+      const [elo, ehi] = halvesOf("expected");
+      const [dlo, dhi] = halvesOf("desired");
+      // cmpxchg16b stores %rcx:%rbx; rbx is LLVM's, so the low half comes in a scratch register swapped into rbx
+      // and rbx is restored from it after. Unlocked (Linux's this_cpu_cmpxchg128), never guarded: the single
+      // cmpxchg16b is atomic against interrupts, and a migration only makes the compare of a loop fail and retry.
+      const rbx = (inner: readonly string[]): string => ['"xchgq {b}, %rbx"', ...inner, '"movq {b}, %rbx"'].join(", ");
+      return match(op)
+        .returnType<Lowered>()
+        .with("read_current_raw", () => ({ body: read(`"movq ${lo}, {lo}", "movq ${hi}, {hi}"`, outs, "nostack, preserves_flags, readonly"), guarded: false }))
+        .with("write_current_raw", () => ({
+          body: [
+            ...acc.gs.prelude,
+            `core::arch::asm!("movq {lo}, ${lo}", "movq {hi}, ${hi}", lo = in(reg) ${vlo}, hi = in(reg) ${vhi}, ${at}, options(att_syntax, nostack, preserves_flags));`,
+          ],
+          guarded: false,
+        }))
+        // An atomic read: a compare with zero that stores zero only over zero.
+        .with("read_current", () => ({
+          body: read(rbx([`"cmpxchg16b ${lo}"`]), 'b = inout(reg) 0u64 => _, inout("rax") 0u64 => lo, inout("rdx") 0u64 => hi, in("rcx") 0u64', "nostack"),
+          guarded: false,
+        }))
+        .with("write_current", () => ({
+          body: [
+            ...acc.gs.prelude,
+            `core::arch::asm!(${rbx([`"movq ${lo}, %rax"`, `"movq ${hi}, %rdx"`, '"2:"', `"cmpxchg16b ${lo}"`, '"jne 2b"'])}, b = inout(reg) ${vlo} => _, in("rcx") ${vhi}, out("rax") _, out("rdx") _, ${at}, options(att_syntax, nostack));`,
+          ],
+          guarded: false,
+        }))
+        .with("cmpxchg128_current", () => ({
+          body: read(rbx([`"cmpxchg16b ${lo}"`]), `b = inout(reg) ${dlo} => _, in("rcx") ${dhi}, inout("rax") ${elo} => lo, inout("rdx") ${ehi} => hi`, "nostack"),
+          guarded: false,
+        }))
+        .exhaustive();
+    },
     address(acc) {
       return [...acc.offsetPrelude, ...base(), `let p = base + ${acc.constOffset === null ? "o" : "Self::OFFSET"};`];
     },
@@ -418,6 +495,47 @@ function aarch64Isa(input: GenInput): RustIsa {
         .with("xchg_current", "cmpxchg_current", "add_return_current", "sub_return_current", "inc_return_current", "dec_return_current", "try_cmpxchg_current", () => null)
         .exhaustive();
     },
+    u128(op, acc) {
+      // On the address computed from the register (ldxp/stxp/casp take no offset), as percpu.S; the current-CPU
+      // forms take the guard (mrs + the access are several instructions, the value must be this CPU's).
+      const at = [...acc.offsetPrelude, ...base(), `let p = base + ${acc.constOffset === null ? "o" : "Self::OFFSET"};`];
+      const asm = (lines: readonly string[], operands: string, opts: string): string =>
+        `core::arch::asm!(${lines.map((l) => JSON.stringify(l)).join(", ")}, p = in(reg) p, ${operands}, options(${opts}));`;
+      const read = (lines: readonly string[], operands: string, opts: string): string[] => [...at, "let lo: u64;", "let hi: u64;", asm(lines, operands, opts), U128_OF_HALVES];
+      const [vlo, vhi] = halvesOf("val");
+      const [elo, ehi] = halvesOf("expected");
+      const [dlo, dhi] = halvesOf("desired");
+      const outs = "lo = out(reg) lo, hi = out(reg) hi";
+      return match(op)
+        .returnType<Lowered>()
+        .with("read_current_raw", () => ({ body: read(["ldp {lo}, {hi}, [{p}]"], outs, "nostack, preserves_flags, readonly"), guarded: false }))
+        .with("write_current_raw", () => ({ body: [...at, asm(["stp {lo}, {hi}, [{p}]"], `lo = in(reg) ${vlo}, hi = in(reg) ${vhi}`, "nostack, preserves_flags")], guarded: false }))
+        // A 128-bit ldxp is single-copy atomic only with a successful stxp after it: the read stores back what it loaded.
+        .with("read_current", () => ({
+          body: read(["2:", "ldxp {lo}, {hi}, [{p}]", "stxp {s:w}, {lo}, {hi}, [{p}]", "cbnz {s:w}, 2b"], `${outs}, s = out(reg) _`, "nostack, preserves_flags"),
+          guarded: true,
+        }))
+        .with("write_current", () => ({
+          body: [
+            ...at,
+            asm(["2:", "ldxp {t0}, {t1}, [{p}]", "stxp {s:w}, {lo}, {hi}, [{p}]", "cbnz {s:w}, 2b"], `lo = in(reg) ${vlo}, hi = in(reg) ${vhi}, t0 = out(reg) _, t1 = out(reg) _, s = out(reg) _`, "nostack, preserves_flags"),
+          ],
+          guarded: true,
+        }))
+        .with("cmpxchg128_current", () => ({
+          body: input.config.features.lse
+            // casp compares and receives in an even/odd register pair and stores another: explicit x0..x3.
+            ? read(["casp x0, x1, x2, x3, [{p}]"], `inout("x0") ${elo} => lo, inout("x1") ${ehi} => hi, in("x2") ${dlo}, in("x3") ${dhi}`, "nostack, preserves_flags")
+            // ARMv8.0: on a miss the value found is stored back (the 128-bit ldxp is atomic only with a successful stxp).
+            : read(
+              ["2:", "ldxp {lo}, {hi}, [{p}]", "cmp {lo}, {e0}", "ccmp {hi}, {e1}, #0, eq", "b.ne 3f", "stxp {s:w}, {d0}, {d1}, [{p}]", "cbnz {s:w}, 2b", "b 4f", "3:", "stxp {s:w}, {lo}, {hi}, [{p}]", "cbnz {s:w}, 2b", "4:"],
+              `e0 = in(reg) ${elo}, e1 = in(reg) ${ehi}, d0 = in(reg) ${dlo}, d1 = in(reg) ${dhi}, ${outs}, s = out(reg) _`,
+              "nostack",
+            ),
+          guarded: true,
+        }))
+        .exhaustive();
+    },
     address(acc) {
       return [...acc.offsetPrelude, ...base(), `let p = base + ${acc.constOffset === null ? "o" : "Self::OFFSET"};`];
     },
@@ -439,6 +557,41 @@ function indent1(lines: readonly string[]): string[] {
 
 /** Largest signed 12-bit displacement (riscv and loongarch loads and stores, `addi`). */
 const SI12_MAX = 2047;
+
+/**
+ * The u128 ops of an arch without a 128-bit atomic (riscv64, loongarch64), as its percpu.S functions and Linux's
+ * asm-generic `this_cpu_cmpxchg128`: two 64-bit loads / stores, and `cmpxchg128_current` a load, two compares and
+ * two stores; the current-CPU forms take the guard. `ld` / `st` are the mnemonics, `at` the asm lines' statements
+ * and memory operands of each half (with the operands they need).
+ */
+function u128Pairs(op: U128CurrentOp, ld: string, st: string, at: { readonly pre: readonly string[]; readonly mem: readonly [string, string]; readonly ops: string }): Lowered {
+  const [m0, m1] = at.mem;
+  const asm = (lines: readonly string[], operands: string, opts: string): string =>
+    `core::arch::asm!(${lines.map((l) => JSON.stringify(l)).join(", ")}, ${operands}${at.ops}, options(${opts}));`;
+  const read = (lines: readonly string[], operands: string, opts: string): string[] => [...at.pre, "let lo: u64;", "let hi: u64;", asm(lines, operands, opts), U128_OF_HALVES];
+  const [vlo, vhi] = halvesOf("val");
+  const [elo, ehi] = halvesOf("expected");
+  const [dlo, dhi] = halvesOf("desired");
+  const loads = [`${ld} {lo}, ${m0}`, `${ld} {hi}, ${m1}`];
+  const stores = [`${st} {lo}, ${m0}`, `${st} {hi}, ${m1}`];
+  const outs = "lo = out(reg) lo, hi = out(reg) hi";
+  const write = (): string[] => [...at.pre, asm(stores, `lo = in(reg) ${vlo}, hi = in(reg) ${vhi}`, "nostack, preserves_flags")];
+  return match(op)
+    .returnType<Lowered>()
+    .with("read_current_raw", () => ({ body: read(loads, outs, "nostack, preserves_flags, readonly"), guarded: false }))
+    .with("read_current", () => ({ body: read(loads, outs, "nostack, preserves_flags, readonly"), guarded: true }))
+    .with("write_current_raw", () => ({ body: write(), guarded: false }))
+    .with("write_current", () => ({ body: write(), guarded: true }))
+    .with("cmpxchg128_current", () => ({
+      body: read(
+        [...loads, "bne {lo}, {e0}, 2f", "bne {hi}, {e1}, 2f", `${st} {d0}, ${m0}`, `${st} {d1}, ${m1}`, "2:"],
+        `e0 = in(reg) ${elo}, e1 = in(reg) ${ehi}, d0 = in(reg) ${dlo}, d1 = in(reg) ${dhi}, ${outs}`,
+        "nostack, preserves_flags",
+      ),
+      guarded: true,
+    }))
+    .exhaustive();
+}
 
 /** The `riscv64` lowering (gp). */
 function riscv64Isa(): RustIsa {
@@ -481,6 +634,14 @@ function riscv64Isa(): RustIsa {
       };
     },
     rmw: () => null,
+    u128(op, acc) {
+      // Both halves off gp when the second's displacement is still 12-bit, else on the computed address.
+      const off = acc.constOffset;
+      const at = off !== null && off + 8 <= SI12_MAX
+        ? { pre: [], mem: [`${off}(gp)`, `${off + 8}(gp)`] as const, ops: "" }
+        : { pre: address(acc), mem: ["0({p})", "8({p})"] as const, ops: ", p = in(reg) p" };
+      return u128Pairs(op, "ld", "sd", at);
+    },
     address,
     symbolVma(symbol) {
       return [
@@ -507,6 +668,13 @@ function loongarch64Isa(): RustIsa {
     return leaf.size >= 4 && off % 4 === 0 && off <= 32764 ? "ptr" : "x";
   };
   const pre = (acc: LeafAccess): readonly string[] => acc.constOffset === null ? acc.offsetPrelude : [`let o: usize = ${acc.constOffset};`];
+  const address = (acc: LeafAccess): string[] => {
+    const off = acc.constOffset;
+    if (off !== null && off <= SI12_MAX) {
+      return ["let p: usize;", `core::arch::asm!("addi.d {p}, $r21, {off}", p = out(reg) p, off = const ${off}, options(nomem, nostack, preserves_flags));`];
+    }
+    return [...pre(acc), "let p: usize;", 'core::arch::asm!("add.d {p}, $r21, {o}", p = out(reg) p, o = in(reg) o, options(nomem, nostack, preserves_flags));'];
+  };
   return {
     register: "$r21",
     base,
@@ -541,13 +709,15 @@ function loongarch64Isa(): RustIsa {
       };
     },
     rmw: () => null,
-    address(acc) {
+    u128(op, acc) {
+      // Both halves off $r21 when the second's displacement is still 12-bit, else on the computed address.
       const off = acc.constOffset;
-      if (off !== null && off <= SI12_MAX) {
-        return ["let p: usize;", `core::arch::asm!("addi.d {p}, $r21, {off}", p = out(reg) p, off = const ${off}, options(nomem, nostack, preserves_flags));`];
-      }
-      return [...pre(acc), "let p: usize;", 'core::arch::asm!("add.d {p}, $r21, {o}", p = out(reg) p, o = in(reg) o, options(nomem, nostack, preserves_flags));'];
+      const at = off !== null && off + 8 <= SI12_MAX
+        ? { pre: [], mem: [`$r21, ${off}`, `$r21, ${off + 8}`] as const, ops: "" }
+        : { pre: address(acc), mem: ["{p}, 0", "{p}, 8"] as const, ops: ", p = in(reg) p" };
+      return u128Pairs(op, "ld.d", "st.d", at);
     },
+    address,
     symbolVma(symbol) {
       return [
         "let value: usize;",

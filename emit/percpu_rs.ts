@@ -16,7 +16,10 @@
  * `remote_write`, `remote_add`, `remote_cmpxchg`; the remote ones `unsafe`
  * like the seed's `remote_ptr`, since any CPU id is accepted). Arrays of more
  * than 16 scalars get them with index parameters (`BIG.read_current(i)`,
- * bounds-checked), as `percpu.h`'s `_at` forms. The fields and elements of
+ * bounds-checked), as `percpu.h`'s `_at` forms. `u128` leaves have the
+ * reads and writes and `cmpxchg128_current(expected, desired) -> u128` (the
+ * old value; no integer read-modify-write), in the forms of the arch's
+ * `percpu.S` functions (see emit/_rust_lower.ts). The fields and elements of
  * struct and array variables are percpu.h's leaves: one `pub static
  * STATS__irqs: leaf::STATS__irqs` per leaf (`STATS__hist__2`, `GRID__h`
  * indexed) with `current_ptr`, `remote_ptr` and the same value methods.
@@ -58,14 +61,14 @@
  */
 import { fail } from "../sdk/errors.ts";
 import { structFields, typeLayout } from "../sdk/layout.ts";
-import type { GenInput, PlacedLeaf, PlacedVar } from "../sdk/plan.ts";
+import type { AnyPlacedLeaf, GenInput, PlacedLeaf, PlacedU128Leaf, PlacedVar } from "../sdk/plan.ts";
 import { GUARD_HOOKS, storageSymbol } from "../sdk/symbols.ts";
 import { type Target, TARGET_INFO } from "../sdk/targets.ts";
 import type { PercpuType, ScalarName } from "../sdk/types.ts";
 import { AREAS_SYMBOL, BASE_SYMBOL, configSummary, TEMPLATE_SYMBOL } from "../arch/_asm.ts";
 import { match } from "ts-pattern";
-import { LEAF_OP_SPECS, type LeafOp, type LocalRmwOp, REMOTE_RMW_LIKE, type RemoteRmwOp } from "../sdk/ops.ts";
-import { leafOps, type LoweredLeafOp } from "../sdk/symbols.ts";
+import { type IntegerOp, LEAF_OP_SPECS, type LeafOp, type LocalRmwOp, REMOTE_RMW_LIKE, type RemoteRmwOp, type U128Op } from "../sdk/ops.ts";
+import { leafOps } from "../sdk/symbols.ts";
 import { type LeafAccess, leafAccess, type RustIsa, rustIsaFor } from "./_rust_lower.ts";
 
 /** Rust keywords a field name is written as a raw identifier for (`r#type`). */
@@ -260,10 +263,10 @@ const SAFETY_REMOTE = [
 const SAFETY_REMOTE_ATOMIC = [...SAFETY_REMOTE.slice(0, 4), "- the CPU ID is valid."];
 
 /** What the method of one catalog op on one leaf is built from. */
-interface OpContext {
+interface OpContext<L extends AnyPlacedLeaf = AnyPlacedLeaf> {
   readonly input: GenInput;
   readonly isa: RustIsa;
-  readonly leaf: PlacedLeaf;
+  readonly leaf: L;
   readonly acc: LeafAccess;
   /** The leaf's Rust type. */
   readonly t: string;
@@ -375,7 +378,7 @@ export function rustRmwGuarded(input: GenInput, leaf: PlacedLeaf, op: LocalRmwOp
 }
 
 /** A local read-modify-write op: the arch's instructions, else one atomic on the computed address; naive: guarded plain memory. */
-function localRmw(op: LocalRmwOp, c: OpContext): { doc: string[]; body: string[] } {
+function localRmw(op: LocalRmwOp, c: OpContext<PlacedLeaf>): { doc: string[]; body: string[] } {
   if (c.naive) {
     return { doc: [`${RMW_DOC[op]}, inside the guard (naive: plain memory).`], body: [...c.guard, `unsafe { let q = ${c.cur}; ${naiveRmw(op)} }`] };
   }
@@ -409,6 +412,43 @@ function localRmw(op: LocalRmwOp, c: OpContext): { doc: string[]; body: string[]
 }
 
 /**
+ * The body of a current-CPU read or write (`op`): the raw ones in the arch's
+ * form of the leaf; the guarded ones the raw method, inside the guard where
+ * the arch's access needs it (one instruction against the register needs
+ * none, as percpu.h). A u128 leaf's guarded ones are forms of their own
+ * (`RustIsa.u128`: x86_64 `cmpxchg16b`, aarch64 `ldxp`/`stxp`), inline.
+ * Naive accesses are volatile and the guarded ones guarded, like percpu.h's
+ * generic fallback.
+ */
+function currentAccess(c: OpContext, op: "read_current_raw" | "write_current_raw" | "read_current" | "write_current"): string[] {
+  const raw = op === "read_current_raw" || op === "write_current_raw";
+  const read = op === "read_current_raw" || op === "read_current";
+  const viaRaw = read ? `unsafe { self.read_current_raw(${c.idx}) }` : `unsafe { self.write_current_raw(${c.idx}${c.idx ? ", " : ""}val) }`;
+  if (c.naive) return raw ? [read ? `core::ptr::read_volatile(${c.cur})` : `core::ptr::write_volatile(${c.cur}, val)`] : [...c.guard, viaRaw];
+  const leaf = c.leaf;
+  if (leaf.scalar === "u128") {
+    const l = c.isa.u128(op, c.acc);
+    return raw ? [...l.body] : [...(l.guarded ? c.guard : []), "unsafe {", ...indent(l.body, 1), "}"];
+  }
+  const l = read ? c.isa.read(leaf, c.acc) : c.isa.write(leaf, c.acc);
+  return raw ? [...l.body] : [...(l.guarded ? c.guard : []), viaRaw];
+}
+
+/** `cmpxchg128_current` of a u128 leaf: the arch's form (guarded where it says), or the naive guarded load-compare-store. */
+function cmpxchg128(c: OpContext<PlacedU128Leaf>): { doc: string[]; body: string[] } {
+  const doc = "Stores `desired` if the current CPU's value is `expected`; returns the old value (Linux's `this_cpu_cmpxchg128`)";
+  if (c.naive) return { doc: [`${doc}, inside the guard (naive: plain memory).`], body: [...c.guard, `unsafe { let q = ${c.cur}; ${naiveRmw("cmpxchg_current")} }`] };
+  const l = c.isa.u128("cmpxchg128_current", c.acc);
+  return {
+    doc: [l.guarded ? `${doc}, inside the guard of the preempt / irq features.` : `${doc}: one instruction against the register, no guard.`],
+    body: [...(l.guarded ? c.guard : []), "unsafe {", ...indent(l.body, 1), "}"],
+  };
+}
+
+/** The leaf an op's method is built for: the integer ops on the scalars up to 64 bits, the u128 op on u128 leaves, reads and writes on both. */
+type LeafFor<K extends LeafOp> = K extends IntegerOp ? PlacedLeaf : K extends U128Op ? PlacedU128Leaf : AnyPlacedLeaf;
+
+/**
  * The method of each catalog op on a scalar leaf: its doc lines and body
  * (the signature comes from the catalog's values and returns). Adding an op
  * to sdk/ops.ts is a compile error here until it has a Rust form.
@@ -416,20 +456,19 @@ function localRmw(op: LocalRmwOp, c: OpContext): { doc: string[]; body: string[]
 const OP_METHODS = {
   read_current_raw: (c: OpContext) => ({
     doc: ["Returns the value of the per-CPU static variable on the current CPU.", ...SAFETY_CURRENT],
-    body: c.naive ? [`core::ptr::read_volatile(${c.cur})`] : [...c.isa.read(c.leaf, c.acc).body],
+    body: currentAccess(c, "read_current_raw"),
   }),
   write_current_raw: (c: OpContext) => ({
     doc: ["Set the value of the per-CPU static variable on the current CPU.", ...SAFETY_CURRENT],
-    body: c.naive ? [`core::ptr::write_volatile(${c.cur}, val)`] : [...c.isa.write(c.leaf, c.acc).body],
+    body: currentAccess(c, "write_current_raw"),
   }),
-  // One instruction against the register needs no guard (as percpu.h); naive accesses are guarded like percpu.h's generic fallback.
   read_current: (c: OpContext) => ({
     doc: ["Returns the value of the per-CPU static variable on the current CPU. Preemption will be disabled during", "the call."],
-    body: [...(c.naive || c.isa.read(c.leaf, c.acc).guarded ? c.guard : []), `unsafe { self.read_current_raw(${c.idx}) }`],
+    body: currentAccess(c, "read_current"),
   }),
   write_current: (c: OpContext) => ({
     doc: ["Set the value of the per-CPU static variable on the current CPU. Preemption will be disabled during the", "call."],
-    body: [...(c.naive || c.isa.write(c.leaf, c.acc).guarded ? c.guard : []), `unsafe { self.write_current_raw(${c.idx}${c.idx ? ", " : ""}val) }`],
+    body: currentAccess(c, "write_current"),
   }),
   remote_read: (c: OpContext) => ({
     doc: ["Returns the value on the given CPU (a volatile read).", ...SAFETY_REMOTE],
@@ -439,26 +478,27 @@ const OP_METHODS = {
     doc: ["Sets the value on the given CPU (a volatile write).", ...SAFETY_REMOTE],
     body: [`core::ptr::write_volatile(${c.rem}, val)`],
   }),
-  add_current: (c: OpContext) => localRmw("add_current", c),
-  sub_current: (c: OpContext) => localRmw("sub_current", c),
-  and_current: (c: OpContext) => localRmw("and_current", c),
-  or_current: (c: OpContext) => localRmw("or_current", c),
-  xor_current: (c: OpContext) => localRmw("xor_current", c),
-  xchg_current: (c: OpContext) => localRmw("xchg_current", c),
-  cmpxchg_current: (c: OpContext) => localRmw("cmpxchg_current", c),
-  inc_current: (c: OpContext) => localRmw("inc_current", c),
-  dec_current: (c: OpContext) => localRmw("dec_current", c),
-  add_return_current: (c: OpContext) => localRmw("add_return_current", c),
-  sub_return_current: (c: OpContext) => localRmw("sub_return_current", c),
-  inc_return_current: (c: OpContext) => localRmw("inc_return_current", c),
-  dec_return_current: (c: OpContext) => localRmw("dec_return_current", c),
-  try_cmpxchg_current: (c: OpContext) => localRmw("try_cmpxchg_current", c),
-  remote_add: (c: OpContext) => remoteRmw("remote_add", c),
-  remote_cmpxchg: (c: OpContext) => remoteRmw("remote_cmpxchg", c),
-} as const satisfies Record<LoweredLeafOp, (c: OpContext) => { doc: string[]; body: string[] }>;
+  add_current: (c: OpContext<PlacedLeaf>) => localRmw("add_current", c),
+  sub_current: (c: OpContext<PlacedLeaf>) => localRmw("sub_current", c),
+  and_current: (c: OpContext<PlacedLeaf>) => localRmw("and_current", c),
+  or_current: (c: OpContext<PlacedLeaf>) => localRmw("or_current", c),
+  xor_current: (c: OpContext<PlacedLeaf>) => localRmw("xor_current", c),
+  xchg_current: (c: OpContext<PlacedLeaf>) => localRmw("xchg_current", c),
+  cmpxchg_current: (c: OpContext<PlacedLeaf>) => localRmw("cmpxchg_current", c),
+  inc_current: (c: OpContext<PlacedLeaf>) => localRmw("inc_current", c),
+  dec_current: (c: OpContext<PlacedLeaf>) => localRmw("dec_current", c),
+  add_return_current: (c: OpContext<PlacedLeaf>) => localRmw("add_return_current", c),
+  sub_return_current: (c: OpContext<PlacedLeaf>) => localRmw("sub_return_current", c),
+  inc_return_current: (c: OpContext<PlacedLeaf>) => localRmw("inc_return_current", c),
+  dec_return_current: (c: OpContext<PlacedLeaf>) => localRmw("dec_return_current", c),
+  try_cmpxchg_current: (c: OpContext<PlacedLeaf>) => localRmw("try_cmpxchg_current", c),
+  remote_add: (c: OpContext<PlacedLeaf>) => remoteRmw("remote_add", c),
+  remote_cmpxchg: (c: OpContext<PlacedLeaf>) => remoteRmw("remote_cmpxchg", c),
+  cmpxchg128_current: (c: OpContext<PlacedU128Leaf>) => cmpxchg128(c),
+} as const satisfies { readonly [K in LeafOp]: (c: OpContext<LeafFor<K>>) => { doc: string[]; body: string[] } };
 
 /** A remote read-modify-write op: the atomic form of the local op it computes, on `cpu_id`'s copy. */
-function remoteRmw(op: RemoteRmwOp, c: OpContext): { doc: string[]; body: string[] } {
+function remoteRmw(op: RemoteRmwOp, c: OpContext<PlacedLeaf>): { doc: string[]; body: string[] } {
   const like = REMOTE_RMW_LIKE[op];
   const atomic = `core::sync::atomic::${atomicName(c.leaf.scalar)}::from_ptr(${c.rem})`;
   const order = LEAF_OP_SPECS[op].returns === "value" ? "SeqCst" : "Relaxed";
@@ -480,13 +520,13 @@ function isUnsafeOp(op: LeafOp): boolean {
  * type the same. `self.leaf_ptr(..)` / `self.leaf_remote_ptr(cpu_id, ..)`
  * give its address.
  */
-function scalarMethods(input: GenInput, isa: RustIsa, leaf: PlacedLeaf, acc: LeafAccess): string[] {
+function scalarMethods(input: GenInput, isa: RustIsa, leaf: AnyPlacedLeaf, acc: LeafAccess): string[] {
   const t = rustScalar(leaf.scalar);
   const idx = acc.args.slice(2);
-  const c: OpContext = {
+  const context = <L extends AnyPlacedLeaf>(l: L): OpContext<L> => ({
     input,
     isa,
-    leaf,
+    leaf: l,
     acc,
     t,
     guard: guardLine(input),
@@ -494,10 +534,13 @@ function scalarMethods(input: GenInput, isa: RustIsa, leaf: PlacedLeaf, acc: Lea
     idx,
     cur: `self.leaf_ptr(${idx})`,
     rem: `self.leaf_remote_ptr(cpu_id${acc.args})`,
-  };
-  return leafOps(leaf.scalar).flatMap((op) => {
+  });
+  // Per scalar class its ops (sdk/symbols.ts leafOps): a u128 leaf's methods are built with its own context type.
+  const built: (readonly [LeafOp, { doc: string[]; body: string[] }])[] = leaf.scalar === "u128"
+    ? leafOps(leaf.scalar).map((op) => [op, OP_METHODS[op](context(leaf))] as const)
+    : leafOps(leaf.scalar).map((op) => [op, OP_METHODS[op](context(leaf))] as const);
+  return built.flatMap(([op, { doc, body }]) => {
     const spec = LEAF_OP_SPECS[op];
-    const { doc, body } = OP_METHODS[op](c);
     const params = [
       "&self",
       ...(spec.target === "remote" ? ["cpu_id: usize"] : []),
@@ -526,7 +569,7 @@ function wrapperItems(input: GenInput, isa: RustIsa, v: PlacedVar, types: RustTy
   const t = types.of(type, `${name}_T`, [name]);
   const w = `${name}_WRAPPER`;
   const guard = guardLine(input);
-  const leaves = v.leaves;
+  const leaves = rustLeaves(v);
   const rootLeaf = leaves.length === 1 && leaves[0]!.path.length === 0 ? leaves[0]! : null;
   // The address of the variable's template copy: the storage symbol in kernel mode (`.percpu`, VMA 0: absolute, never
   // PC-relative), the read-only template in user mode, the one area in naive builds (the seed's sp-naive global).
@@ -642,8 +685,15 @@ function wrapperItems(input: GenInput, isa: RustIsa, v: PlacedVar, types: RustTy
   return out;
 }
 
+/** The leaves of a variable with their methods in percpu.rs, in memory order: u128 ones among the others. */
+function rustLeaves(v: PlacedVar): readonly AnyPlacedLeaf[] {
+  const wide = v.u128Leaves;
+  if (wide.length === 0) return v.leaves;
+  return [...v.leaves, ...wide].sort((a, b) => a.areaOffset - b.areaOffset);
+}
+
 /** The helpers (address, index check) and value methods of a leaf, for the impl of its type or of the wrapper. */
-function leafMethods(input: GenInput, isa: RustIsa, leaf: PlacedLeaf): string[] {
+function leafMethods(input: GenInput, isa: RustIsa, leaf: AnyPlacedLeaf): string[] {
   const t = rustScalar(leaf.scalar);
   const acc = leafAccess(leaf);
   const names = leaf.indices.map((_, i) => `i${i}`);
@@ -686,7 +736,7 @@ function leafMethods(input: GenInput, isa: RustIsa, leaf: PlacedLeaf): string[] 
 }
 
 /** A Rust path of a leaf for docs: `STATS.irqs`, `BIG[i0]`. */
-function leafDoc(leaf: PlacedLeaf): string {
+function leafDoc(leaf: AnyPlacedLeaf): string {
   return leaf.varName + leaf.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`)).join("") +
     leaf.indices.map((_, i) => `[i${i}]`).join("");
 }
@@ -699,7 +749,7 @@ function leafItems(input: GenInput, isa: RustIsa): { readonly types: string[]; r
   const types: string[] = [];
   const statics: string[] = [];
   for (const v of input.vars) {
-    const leaves = v.leaves;
+    const leaves = rustLeaves(v);
     if (leaves.length === 1 && leaves[0]!.path.length === 0) continue;
     for (const leaf of leaves) {
       const t = rustScalar(leaf.scalar);

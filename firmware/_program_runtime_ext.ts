@@ -22,9 +22,10 @@
 import { counterBatch } from "../sdk/counters.ts";
 import type { GenInput } from "../sdk/plan.ts";
 import { counterVars, needsRuntime } from "../emit/percpu_runtime_c.ts";
-import { LEAF_OP_SPECS, type LeafOp } from "../sdk/ops.ts";
+import type { LeafOp } from "../sdk/ops.ts";
 import { leafFunction } from "../sdk/symbols.ts";
 import { TARGET_INFO } from "../sdk/targets.ts";
+import { u128CheckPlan } from "./_program_values.ts";
 
 /** Adds per CPU of the counter hammer, and allocator steps per CPU. */
 const COUNTER_ADDS = 1500;
@@ -59,16 +60,6 @@ export interface RuntimeExtProgram {
 
 const u64 = (v: bigint): string => `0x${BigInt.asUintN(64, v).toString(16)}ull`;
 
-/** All 128 bits set. */
-const U128_MAX = (1n << 128n) - 1n;
-
-/** The value of a u128 pattern: CPU-specific, both halves non-zero, above 2^64. */
-function u128Pattern(id: number, cpu: number, phase: number): bigint {
-  const lo = BigInt.asUintN(64, 0x9E3779B97F4A7C15n * BigInt(id * 8 + cpu + 1) + BigInt(phase));
-  const hi = BigInt.asUintN(64, 0xC2B2AE3D27D4EB4Fn * BigInt(cpu + 3) ^ BigInt(id + phase * 16)) | 1n;
-  return (hi << 64n) | lo;
-}
-
 /** The u128 halves as two C literals, low first. */
 function halves(v: bigint): string[] {
   return [u64(v), u64(v >> 64n)];
@@ -85,78 +76,68 @@ function halves(v: bigint): string[] {
  */
 function u128Phase(input: GenInput, next: (name: string) => string): { body: string[]; tables: string[]; checks: number } {
   const cpus = input.config.cpus;
-  const model = LEAF_OP_SPECS.cmpxchg128_current.model;
   const body: string[] = [];
   const remote: string[] = [];
   const tables: string[] = [];
   let checks = 0;
   let id = 0;
-  for (const v of input.vars) {
-    for (const leaf of v.u128Leaves) {
-      const j = id++;
-      const fn = (op: LeafOp): string => leafFunction(leaf, op);
-      const idx = leaf.indices.map(() => "0");
-      const viaFunction = (op: LeafOp, ...args: string[]): string => `${fn(op)}(${[...idx, ...args].join(", ")})`;
-      // percpu.h's generic accessors: percpu_<op>(X, args) on a plain leaf, percpu_<op>_at(X, args, indices) on an indexed one.
-      const viaMacro = (op: LeafOp, ...args: string[]): string => `percpu_${op}${idx.length > 0 ? "_at" : ""}(${[leaf.symbol, ...args, ...idx].join(", ")})`;
-      // Per CPU: p1, p2, then (expected, desired, want result, want value) for the hit and the two misses.
-      const rows = Array.from({ length: cpus }, (_, c) => {
-        const p1 = u128Pattern(j, c, 1);
-        const p2 = u128Pattern(j, c, 2);
-        let value = p1;
-        const steps = [[p1, p2], [p2 ^ (1n << 64n), U128_MAX], [p2 ^ 1n, 0n]].flatMap(([e, d]) => {
-          const out = model(value, [e!, d!], U128_MAX);
-          value = out.value;
-          return [e!, d!, out.result!, out.value];
-        });
-        return [p1, p2, ...steps].flatMap(halves);
-      });
-      tables.push(`static const uint64_t fw_u128_${j}[FW_CPUS][${rows[0]!.length}] = {\n${rows.map((r) => `  { ${r.join(", ")} },`).join("\n")}\n};`);
-      const val = (k: number): string => `((unsigned __int128)fw_u128_${j}[cpu][${2 * k + 1}] << 64 | fw_u128_${j}[cpu][${2 * k}])`;
-      const expect = (what: string, expr: string, k: number): string[] => [
-        `    { unsigned __int128 x_ = ${expr}; fw_expect(&k, "${what}_lo", (uint64_t)x_, fw_u128_${j}[cpu][${2 * k}]); fw_expect(&k, "${what}_hi", (uint64_t)(x_ >> 64), fw_u128_${j}[cpu][${2 * k + 1}]); }`,
+  for (const plan of u128CheckPlan(input)) {
+    const leaf = plan.leaf;
+    const j = id++;
+    const fn = (op: LeafOp): string => leafFunction(leaf, op);
+    const idx = leaf.indices.map(() => "0");
+    const viaFunction = (op: LeafOp, ...args: string[]): string => `${fn(op)}(${[...idx, ...args].join(", ")})`;
+    // percpu.h's generic accessors: percpu_<op>(X, args) on a plain leaf, percpu_<op>_at(X, args, indices) on an indexed one.
+    const viaMacro = (op: LeafOp, ...args: string[]): string => `percpu_${op}${idx.length > 0 ? "_at" : ""}(${[leaf.symbol, ...args, ...idx].join(", ")})`;
+    // Per CPU: the value written, the hit's desired, then (expected, desired, want result, want value) for the hit and the two misses.
+    const rows = Array.from({ length: cpus }, (_, c) =>
+      [plan.written[c]!, plan.steps[0]!.desired[c]!, ...plan.steps.flatMap((s) => [s.expected[c]!, s.desired[c]!, s.result[c]!, s.value[c]!])].flatMap(halves)
+    );
+    tables.push(`static const uint64_t fw_u128_${j}[FW_CPUS][${rows[0]!.length}] = {\n${rows.map((r) => `  { ${r.join(", ")} },`).join("\n")}\n};`);
+    const val = (k: number): string => `((unsigned __int128)fw_u128_${j}[cpu][${2 * k + 1}] << 64 | fw_u128_${j}[cpu][${2 * k}])`;
+    const expect = (what: string, expr: string, k: number): string[] => [
+      `    { unsigned __int128 x_ = ${expr}; fw_expect(&k, "${what}_lo", (uint64_t)x_, fw_u128_${j}[cpu][${2 * k}]); fw_expect(&k, "${what}_hi", (uint64_t)(x_ >> 64), fw_u128_${j}[cpu][${2 * k + 1}]); }`,
+    ];
+    const step = (call: typeof viaFunction, s: number, name: string): string[] => {
+      const base = 2 + 4 * s;
+      return [
+        ...expect(`${name}_result`, call("cmpxchg128_current", val(base), val(base + 1)), base + 2),
+        ...expect(`${name}_value`, call("read_current"), base + 3),
       ];
-      const step = (call: typeof viaFunction, s: number, name: string): string[] => {
-        const base = 2 + 4 * s;
-        return [
-          ...expect(`${name}_result`, call("cmpxchg128_current", val(base), val(base + 1)), base + 2),
-          ...expect(`${name}_value`, call("read_current"), base + 3),
-        ];
-      };
-      // The same sequence through the percpu.S functions and through percpu.h's accessors (each ends on the same value).
-      for (const [check, call] of [["u128-ops", viaFunction], ["u128-macros", viaMacro]] as const) {
-        body.push(
-          `  /* u128 ${leaf.symbol} (${check}): write, read, cmpxchg128 hit and misses (high half, low half) */`,
-          `  {`,
-          `    fw_chk k;`,
-          `    fw_chk_begin(&k, cpu, "${leaf.symbol}", "${check}");`,
-          `    ${call("write_current", val(0))};`,
-          ...expect("read", call("read_current"), 0),
-          ...expect("read_raw", call("read_current_raw"), 0),
-          ...step(call, 0, "hit"),
-          ...step(call, 1, "miss_high"),
-          ...step(call, 2, "miss_low"),
-          `    fw_chk_end(&k);`,
-          `  }`,
-        );
-      }
-      remote.push(
+    };
+    // The same sequence through the percpu.S functions and through percpu.h's accessors (each ends on the same value).
+    for (const [check, call] of [["u128-ops", viaFunction], ["u128-macros", viaMacro]] as const) {
+      body.push(
+        `  /* u128 ${leaf.symbol} (${check}): write, read, cmpxchg128 hit and misses (high half, low half) */`,
         `  {`,
         `    fw_chk k;`,
-        `    fw_chk_begin(&k, cpu, "${leaf.symbol}", "u128-remote");`,
-        `    for (uintptr_t c = 0; c < FW_CPUS; c++) {`,
-        `      unsigned __int128 x_ = ${fn("remote_read")}(${["c", ...idx].join(", ")});`,
-        `      fw_expect_at(&k, "remote_read_lo", c, (uint64_t)x_, fw_u128_${j}[c][${2 * 13}]);`,
-        `      fw_expect_at(&k, "remote_read_hi", c, (uint64_t)(x_ >> 64), fw_u128_${j}[c][${2 * 13 + 1}]);`,
-        `      x_ = ${viaMacro("remote_read", "c")};`,
-        `      fw_expect_at(&k, "remote_read_macro_lo", c, (uint64_t)x_, fw_u128_${j}[c][${2 * 13}]);`,
-        `      fw_expect_at(&k, "remote_read_macro_hi", c, (uint64_t)(x_ >> 64), fw_u128_${j}[c][${2 * 13 + 1}]);`,
-        `    }`,
+        `    fw_chk_begin(&k, cpu, "${leaf.symbol}", "${check}");`,
+        `    ${call("write_current", val(0))};`,
+        ...expect("read", call("read_current"), 0),
+        ...expect("read_raw", call("read_current_raw"), 0),
+        ...step(call, 0, "hit"),
+        ...step(call, 1, "miss_high"),
+        ...step(call, 2, "miss_low"),
         `    fw_chk_end(&k);`,
         `  }`,
       );
-      checks += 3 * cpus;
     }
+    remote.push(
+      `  {`,
+      `    fw_chk k;`,
+      `    fw_chk_begin(&k, cpu, "${leaf.symbol}", "u128-remote");`,
+      `    for (uintptr_t c = 0; c < FW_CPUS; c++) {`,
+      `      unsigned __int128 x_ = ${fn("remote_read")}(${["c", ...idx].join(", ")});`,
+      `      fw_expect_at(&k, "remote_read_lo", c, (uint64_t)x_, fw_u128_${j}[c][${2 * 13}]);`,
+      `      fw_expect_at(&k, "remote_read_hi", c, (uint64_t)(x_ >> 64), fw_u128_${j}[c][${2 * 13 + 1}]);`,
+      `      x_ = ${viaMacro("remote_read", "c")};`,
+      `      fw_expect_at(&k, "remote_read_macro_lo", c, (uint64_t)x_, fw_u128_${j}[c][${2 * 13}]);`,
+      `      fw_expect_at(&k, "remote_read_macro_hi", c, (uint64_t)(x_ >> 64), fw_u128_${j}[c][${2 * 13 + 1}]);`,
+      `    }`,
+      `    fw_chk_end(&k);`,
+      `  }`,
+    );
+    checks += 3 * cpus;
   }
   // Two barriers for all leaves: every CPU's final values are in place before anyone reads them remotely.
   if (id > 0) body.push(next("u128-written"), ...remote, next("u128-remote"));

@@ -7,7 +7,7 @@
  * @module
  */
 import { INTEGER_OPS, LEAF_OP_SPECS, type RmwOutcome } from "../sdk/ops.ts";
-import type { GenInput, PlacedLeaf } from "../sdk/plan.ts";
+import type { GenInput, PlacedLeaf, PlacedU128Leaf } from "../sdk/plan.ts";
 import { formatPath, type PathSegment } from "../sdk/errors.ts";
 import type { PercpuType } from "../sdk/types.ts";
 
@@ -110,6 +110,66 @@ export function rmwCheckPlan(slot: Slot, cpus: number): { readonly initial: read
     }
   }
   return { initial, steps };
+}
+
+/** All 128 bits set: the mask of u128 values. */
+export const U128_MAX = (1n << 128n) - 1n;
+
+/** A u128 pattern: CPU-specific, both halves non-zero, above 2^64. */
+function u128Pattern(id: number, cpu: number, phase: number): bigint {
+  const lo = BigInt.asUintN(64, 0x9E3779B97F4A7C15n * BigInt(id * 8 + cpu + 1) + BigInt(phase));
+  const hi = BigInt.asUintN(64, 0xC2B2AE3D27D4EB4Fn * BigInt(cpu + 3) ^ BigInt(id + phase * 16)) | 1n;
+  return (hi << 64n) | lo;
+}
+
+/** One `cmpxchg128_current` step of the u128 checks: per CPU its operands and what the catalog's model says. */
+export interface U128Step {
+  readonly tag: "hit" | "miss_high" | "miss_low";
+  readonly expected: readonly bigint[];
+  readonly desired: readonly bigint[];
+  /** Per CPU: the old value the op returns. */
+  readonly result: readonly bigint[];
+  /** Per CPU: the value the op leaves. */
+  readonly value: readonly bigint[];
+}
+
+/** The u128 checks of one leaf (element 0 of an indexed one), see {@link u128CheckPlan}. */
+export interface U128CheckPlan {
+  readonly leaf: PlacedU128Leaf;
+  /** Per CPU: the pattern written with `write_current`, then read back guarded and raw. */
+  readonly written: readonly bigint[];
+  /** The hit, the miss by the high half only, the miss by the low half only. */
+  readonly steps: readonly U128Step[];
+  /** Per CPU: the value its copy is left with, which every CPU then reads remotely. */
+  readonly final: readonly bigint[];
+}
+
+/**
+ * The u128 checks of every u128 leaf, the same for the C and the Rust
+ * firmware: each CPU writes a pattern of its own (above 2^64), then
+ * `cmpxchg128_current` hits with a second pattern, misses by the high half
+ * only and by the low half only (desired 2^128 − 1, then 0), each outcome
+ * from the catalog's model.
+ */
+export function u128CheckPlan(input: GenInput): U128CheckPlan[] {
+  const cpus = Array.from({ length: input.config.cpus }, (_, c) => c);
+  const model = LEAF_OP_SPECS.cmpxchg128_current.model;
+  return input.vars.flatMap((v) => v.u128Leaves).map((leaf, j) => {
+    const written = cpus.map((c) => u128Pattern(j, c, 1));
+    const hit = cpus.map((c) => u128Pattern(j, c, 2));
+    let now = written;
+    const operands = [
+      ["hit", written, hit],
+      ["miss_high", hit.map((p) => p ^ (1n << 64n)), cpus.map(() => U128_MAX)],
+      ["miss_low", hit.map((p) => p ^ 1n), cpus.map(() => 0n)],
+    ] as const;
+    const steps = operands.map(([tag, expected, desired]): U128Step => {
+      const out = cpus.map((c) => model(now[c]!, [expected[c]!, desired[c]!], U128_MAX));
+      now = out.map((o) => o.value);
+      return { tag, expected, desired, result: out.map((o) => o.result!), value: now };
+    });
+    return { leaf, written, steps, final: now };
+  });
 }
 
 /** A C `unsigned long long` literal of `v` in hex (`0x2aull`). */

@@ -9,7 +9,8 @@
  * `reset_to_init`, `remote_ptr`, `remote_ref_raw`, `remote_ref_mut_raw`, and
  * every op of the catalog on every slot (sdk/ops.ts, with the expected
  * values from the catalog's models and the value patterns of
- * `_program_values.ts`, never from the generator's output). The guard hooks
+ * `_program_values.ts`, never from the generator's output; u128 leaves run
+ * the C firmware's u128 plan, `u128CheckPlan`). The guard hooks
  * (`percpu_preempt_disable` ...) are Rust `#[unsafe(no_mangle)] extern "C"`
  * functions that count calls per CPU; each op's count is checked against
  * what the catalog and the arch allow (`_program_calls.ts` `guardUse`, plus
@@ -22,12 +23,12 @@
  *
  * @module
  */
-import type { GenInput } from "../sdk/plan.ts";
+import type { AnyPlacedLeaf, GenInput } from "../sdk/plan.ts";
 import { LEAF_OP_SPECS, type LeafOp } from "../sdk/ops.ts";
 import { leafOps } from "../sdk/symbols.ts";
 import { isInteger } from "../sdk/values.ts";
 import { guardUse } from "./_program_calls.ts";
-import { collectSlots, M64, pattern, RMW_CHECK_OPS, rmwCheckPlan, type Slot } from "./_program_values.ts";
+import { collectSlots, M64, pattern, RMW_CHECK_OPS, rmwCheckPlan, type Slot, u128CheckPlan } from "./_program_values.ts";
 
 /** Options of {@link rustFirmwareProgram}. */
 export interface RustProgramOptions {
@@ -76,31 +77,35 @@ function str(s: string): string {
   return JSON.stringify(s);
 }
 
-/** The `[u64; CPUS]` tables of expected values, deduplicated. */
+/** The `[u64; CPUS]` (or `[u128; CPUS]`) tables of expected values, deduplicated. */
 class Tables {
   readonly defs: string[] = [];
   readonly #names = new Map<string, string>();
 
   /** The name of the table of `values` (one per CPU). */
-  of(values: readonly bigint[]): string {
+  of(values: readonly bigint[], type: "u64" | "u128" = "u64"): string {
     const body = values.map(lit).join(", ");
-    let name = this.#names.get(body);
+    const key = `${type} ${body}`;
+    let name = this.#names.get(key);
     if (name === undefined) {
       name = `T${this.#names.size}`;
-      this.#names.set(body, name);
-      this.defs.push(`static ${name}: [u64; CPUS] = [${body}];`);
+      this.#names.set(key, name);
+      this.defs.push(`static ${name}: [${type}; CPUS] = [${body}];`);
     }
     return name;
   }
 }
 
-/** The Rust receiver of a slot's methods: the variable (a scalar one) or its leaf static. */
-function receiver(slot: Slot): string {
+/** Where a call goes: a leaf and the index arguments of its indexed dimensions (a slot, or a u128 leaf's element 0). */
+type Site = { readonly leaf: AnyPlacedLeaf; readonly idx: readonly number[] };
+
+/** The Rust receiver of a leaf's methods: the variable (a scalar one) or its leaf static. */
+function receiver(slot: Site): string {
   return slot.leaf.path.length === 0 ? `percpu::${slot.leaf.varName}` : `percpu::${slot.leaf.symbol}`;
 }
 
 /** A call of a catalog op on a slot: `(cpu, indices..., values...)`. */
-function call(slot: Slot, op: LeafOp, args: { cpu?: string; values?: readonly string[] } = {}): string {
+function call(slot: Site, op: LeafOp, args: { cpu?: string; values?: readonly string[] } = {}): string {
   const spec = LEAF_OP_SPECS[op];
   const list = [
     ...(spec.target === "remote" ? [args.cpu ?? "cpu"] : []),
@@ -318,6 +323,18 @@ impl Chk {
     fn expect_sub(&mut self, op: &str, what: &str, got: u64, want: u64) {
         if got != want {
             self.fail(op, Some(what), None, got, want);
+        }
+    }
+    /// A u128 as its halves (a failure names the half: \`op/lo\`, \`op/hi\`).
+    fn expect128(&mut self, op: &str, got: u128, want: u128) {
+        self.expect_sub(op, "lo", got as u64, want as u64);
+        self.expect_sub(op, "hi", (got >> 64) as u64, (want >> 64) as u64);
+    }
+    fn expect128_at(&mut self, op: &str, of: usize, got: u128, want: u128) {
+        for (what, shift) in [("lo", 0), ("hi", 64)] {
+            if (got >> shift) as u64 != (want >> shift) as u64 {
+                self.fail(op, Some(what), Some(of as u64), (got >> shift) as u64, (want >> shift) as u64);
+            }
         }
     }
     fn bytes(&mut self, op: &str, got: *const u8, want: &[u8]) {
@@ -812,7 +829,38 @@ export function rustFirmwareProgram(input: GenInput, options: RustProgramOptions
     sync("radd_checked");
   }
 
-  // 8. reset_to_init restores the initial bytes on every CPU
+  // 8. u128 leaves, the C firmware's plan (_program_values.ts u128CheckPlan): write and read back guarded and raw,
+  // cmpxchg128 hit and misses by either half, then every CPU's final value read remotely. The hooks of each op as the
+  // arch's percpu.S functions take them: never on x86_64 (cmpxchg16b %gs:), always for the current-CPU ops elsewhere.
+  const wide = u128CheckPlan(input);
+  const u128Usage = (op: LeafOp): number => (input.config.arch === "x86_64" || LEAF_OP_SPECS[op].guard === "never" ? 0 : 2);
+  const w = (values: readonly bigint[]): string => `${tables.of(values, "u128")}[cpu]`;
+  for (const plan of wide) {
+    const at: Site = { leaf: plan.leaf, idx: plan.leaf.indices.map(() => 0) };
+    const u128 = (op: LeafOp, what: string): string[] => hooked(op, u128Usage(op), what);
+    check(plan.leaf.symbol, "u128-ops", [
+      ...u128("write_current", `${call(at, "write_current", { values: [w(plan.written)] })};`),
+      ...u128("read_current", `k.expect128("read", ${call(at, "read_current")}, ${w(plan.written)});`),
+      ...u128("read_current_raw", `k.expect128("read_raw", ${call(at, "read_current_raw")}, ${w(plan.written)});`),
+      ...plan.steps.flatMap((step) => [
+        ...u128("cmpxchg128_current", `let got = ${call(at, "cmpxchg128_current", { values: [w(step.expected), w(step.desired)] })};`),
+        `k.expect128(${str(`${step.tag}_result`)}, got, ${w(step.result)});`,
+        `k.expect128(${str(`${step.tag}_value`)}, ${call(at, "read_current")}, ${w(step.value)});`,
+      ]),
+    ]);
+  }
+  if (wide.length > 0) {
+    sync("u128-written");
+    for (const plan of wide) {
+      const at: Site = { leaf: plan.leaf, idx: plan.leaf.indices.map(() => 0) };
+      check(plan.leaf.symbol, "u128-remote", [
+        `for c in 0..CPUS { k.expect128_at("remote_read", c, ${call(at, "remote_read", { cpu: "c" })}, ${tables.of(plan.final, "u128")}[c]); }`,
+      ]);
+    }
+    sync("u128-remote");
+  }
+
+  // 9. reset_to_init restores the initial bytes on every CPU
   for (const v of input.vars) raw(`percpu::${v.layout.name}.reset_to_init();`);
   sync("reset");
   for (const v of input.vars) {

@@ -8,7 +8,7 @@
 import { cScalarType } from "./c_names.ts";
 import type { GenConfig } from "./config.ts";
 import type { LoweredScalarName } from "./c_names.ts";
-import { firstU128Path, type Layout, refuseU128, type VarLayout } from "./layout.ts";
+import { firstU128Path, type Layout, type VarLayout } from "./layout.ts";
 import type { Target } from "./targets.ts";
 import { type AccessorLeaf, typeLeaves } from "./symbols.ts";
 
@@ -39,7 +39,7 @@ export type AnyPlacedLeaf = PlacedLeaf | PlacedU128Leaf;
 /**
  * A variable and its accessor leaves: `leaves` those up to 64 bits,
  * `u128Leaves` its u128 ones (their own primitives in percpu.h and their own
- * lowering in each backend; generation with `rust` refuses them).
+ * lowering in each backend and in percpu.rs).
  */
 export interface PlacedVar {
   readonly layout: VarLayout;
@@ -70,8 +70,8 @@ export interface GenInput {
  * ```
  */
 export function generatorInput(layout: Layout, config: GenConfig): GenInput {
-  // u128 is laid out on every 64-bit target (riscv32 refused it at layout); percpu.h's u128 family and every backend's per-variable functions lower it.
-  if (config.rust) for (const v of layout.vars) refuseU128(v.name, v.type, layout.target, "u128 is not supported in percpu.rs yet (generate without rust)");
+  // u128 is laid out on every 64-bit target (riscv32 refused it at layout); percpu.h's u128 family, every backend's
+  // per-variable functions and percpu.rs lower it.
   const vars: PlacedVar[] = layout.vars.map((v) => new PlannedVar(v, layout.target));
   return { layout, config, vars };
 }

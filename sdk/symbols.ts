@@ -8,7 +8,7 @@ import { match } from "ts-pattern";
 import type { PathSegment } from "./errors.ts";
 import { scalarLayout, structFields, typeLayout } from "./layout.ts";
 import type { LoweredScalarName } from "./c_names.ts";
-import { INTEGER_OPS, type LeafOp, RUNTIME_NAMES, SCALAR_OPS, U128_OPS, type U128Op, type VarOp, VAR_OPS } from "./ops.ts";
+import { INTEGER_OPS, type IntegerOp, type LeafOp, RUNTIME_NAMES, SCALAR_OPS, U128_OPS, type U128Op, type VarOp, VAR_OPS } from "./ops.ts";
 import type { Target } from "./targets.ts";
 import type { PercpuType, ScalarName } from "./types.ts";
 import { isInteger } from "./values.ts";
@@ -106,6 +106,7 @@ export function accessorLeaves(name: string, type: PercpuType, target: Target): 
 }
 
 /** The operations a leaf of this scalar type has. */
+export function leafOps(scalar: "u128"): readonly U128LeafOp[];
 export function leafOps(scalar: LoweredScalarName): readonly LoweredLeafOp[];
 export function leafOps(scalar: ScalarName): readonly LeafOp[];
 export function leafOps(scalar: ScalarName): readonly LeafOp[] {
@@ -115,10 +116,13 @@ export function leafOps(scalar: ScalarName): readonly LeafOp[] {
 
 /** The ops of an integer leaf and of a u128 leaf, made once. */
 const INTEGER_LEAF_OPS: readonly LoweredLeafOp[] = [...SCALAR_OPS, ...INTEGER_OPS];
-const U128_LEAF_OPS: readonly LeafOp[] = [...SCALAR_OPS, ...U128_OPS];
+const U128_LEAF_OPS: readonly U128LeafOp[] = [...SCALAR_OPS, ...U128_OPS];
 
 /** The ops of the scalars the backends lower (every op but the u128 ones). */
 export type LoweredLeafOp = Exclude<LeafOp, U128Op>;
+
+/** The ops of a u128 leaf: the reads and writes of every scalar and the u128 ones (no integer read-modify-write). */
+export type U128LeafOp = Exclude<LeafOp, IntegerOp>;
 
 /** C function name of a leaf operation: `percpu_STATS__irqs_add_current`. */
 export function leafFunction(leaf: AccessorLeaf | string, op: LeafOp): string {

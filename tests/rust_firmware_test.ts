@@ -17,7 +17,7 @@
 import assert from "node:assert/strict";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { aligned, array, bool, createPercpu, f32, f64, i16, i32, i64, i8, isize, type PercpuSdk, struct, u16, u32, u64, u8, usize } from "../mod.ts";
+import { aligned, array, bool, createPercpu, f32, f64, i16, i32, i64, i8, isize, type PercpuSdk, struct, u128, u16, u32, u64, u8, usize } from "../mod.ts";
 import { emitRust } from "../emit/percpu_rs.ts";
 import { generateFiles } from "../emit/index.ts";
 import { type BootResult, bootFirmware, describeBoot } from "../firmware/build.ts";
@@ -33,9 +33,11 @@ import { withTempDir } from "./_tmp.ts";
 
 /**
  * Every scalar type, a struct of narrow fields, short (expanded) and long
- * (indexed) arrays, an aligned struct, `atomic: true` variables, and, behind a
- * 70 000-byte buffer, a struct of every type beyond 64 KiB, so the far forms
- * (aarch64 `add lsl #12`, riscv `lui; add gp`, loongarch `ldx`) run too.
+ * (indexed) arrays, an aligned struct, `atomic: true` variables, u128 leaves
+ * at every position (a scalar, a field, expanded elements; an indexed array
+ * beyond 64 KiB), and, behind a 70 000-byte buffer, a struct of every type
+ * beyond 64 KiB, so the far forms (aarch64 `add lsl #12`, riscv `lui; add
+ * gp`, loongarch `ldx`) run too.
  */
 function firmwareSdk(): PercpuSdk {
   const sdk = createPercpu();
@@ -53,14 +55,21 @@ function firmwareSdk(): PercpuSdk {
   // (riscv 8/16-bit excepted: no AMO there); this_cpu ops on them are guarded all the same.
   sdk.define("EVENTS", u64, 3, { counter: true });
   sdk.define("CSTAT", struct({ n32: i32, n16: u16 }), { n32: -5, n16: 65530 }, { counter: true });
+  sdk.define("U_LONE", u128, 7n);
+  sdk.define("U_SLOT", struct({ seq: u64, pair: u128 }), { seq: 1n, pair: (1n << 100n) + 3n });
+  sdk.define("U_PAIRS", array(u128, 3), [1n, 2n, (1n << 128n) - 1n]);
   sdk.define("BUF", array(u8, 70_000), Array.from({ length: 70_000 }, (_, i) => (i % 4099 === 0 ? (i >> 4) & 0xff : 0)));
   sdk.define(
     "TAIL",
     struct({ a: u64, b: f64, c: i16, d: bool, e: f32, f: i8, g: u16, h: i32, i: u32, j: i64 }),
     { a: 0xdead_beef_cafen, b: -3.75, c: -300, d: true, e: 0.5, f: -128, g: 65535, h: -2, i: 7, j: -(2n ** 62n) },
   );
+  sdk.define("U_RING", array(u128, 20), Array.from({ length: 20 }, (_, i) => BigInt(i) << 70n));
   return sdk;
 }
+
+/** The u128 leaves of {@link firmwareSdk} (their check lines name the leaf as C does). */
+const U128_LEAVES = ["U_LONE", "U_SLOT__pair", "U_PAIRS__0", "U_PAIRS__1", "U_PAIRS__2", "U_RING"];
 
 /** The boots: every arch, aarch64 at EL1 and EL2, with and without the guard features. */
 const CONFIGS = [
@@ -103,6 +112,10 @@ test("Rust firmware passes every check of every accessor on 4 CPUs of x86_64, aa
         for (const check of ["reg", "hooks", "init", "write", "remote", "remote_write", "ops", "add", "remote_add", "reset"]) {
           assert.ok(result.lines.some((l) => l.startsWith(`cpu=${cpu} `) && l.includes(` check=${check} ok`)), `${name} cpu ${cpu}: no ${check} check`);
         }
+        // Every u128 leaf: write/read, cmpxchg128 hit and misses, and every CPU's value read remotely.
+        for (const leaf of U128_LEAVES) {
+          for (const check of ["u128-ops", "u128-remote"]) assert.ok(result.lines.includes(`cpu=${cpu} var=${leaf} check=${check} ok`), `${name} cpu ${cpu}: ${leaf} ${check}`);
+        }
       }
       assert.ok(result.lines.includes("cpu=0 var=- check=runtime ok"), name);
       // The hooks' counts passed: ops that must take the guard did (with_current, aarch64 read/write_current), ops that
@@ -118,7 +131,7 @@ test("Rust firmware passes every check of every accessor on 4 CPUs of x86_64, aa
         const re = new RegExp(`hooks_check\\(&mut k, cpu, &hs, "${op}", (\\d)\\)`);
         // The variable's hooks check (pointers, with_current) and the leaf's (ops that keep the value) share the name;
         // the ops that change it are watched in its ops check: take the check with the op.
-        for (const head of [`Chk::new(cpu, ${JSON.stringify(leaf)}, "hooks")`, `Chk::new(cpu, ${JSON.stringify(leaf)}, "ops")`]) {
+        for (const head of ["hooks", "ops", "u128-ops"].map((check) => `Chk::new(cpu, ${JSON.stringify(leaf)}, ${JSON.stringify(check)})`)) {
           for (let at = program.indexOf(head); at !== -1; at = program.indexOf(head, at + 1)) {
             const m = re.exec(program.slice(at, program.indexOf("k.end()", at)));
             if (m) return m[1]!;
@@ -134,13 +147,18 @@ test("Rust firmware passes every check of every accessor on 4 CPUs of x86_64, aa
         assert.equal(demanded("EVENTS", "try_cmpxchg_current"), "2", name);
         assert.equal(demanded("STATS.irqs", "add_current"), "2", `${name}: counter op of a variable not declared counter`);
         assert.equal(demanded("CSTAT.n16", "add_current"), config.arch === "riscv64" ? "2" : "0", `${name}: 16-bit counter`);
+        for (const op of ["read_current", "write_current", "cmpxchg128_current"]) assert.equal(demanded("U_RING", op), "2", `${name}: u128 ${op} guarded`);
       } else if (config.arch === "x86_64") {
         for (const op of ["add_current", "add_return_current", "try_cmpxchg_current"]) assert.equal(demanded("STATS.irqs", op), "0", name);
+        // preempt on: cmpxchg16b %gs: takes no guard, and the boot checked that no hook was called.
+        for (const op of ["read_current", "write_current", "cmpxchg128_current"]) assert.equal(demanded("U_RING", op), "0", `${name}: u128 ${op}`);
       }
+      assert.equal(demanded("U_LONE", "read_current_raw"), "0", name);
       if ((config.features as readonly string[]).includes("lse")) {
-        // The image runs ARMv8.1 atomics (QEMU -cpu max): the module's RMW ops are LSE instructions.
-        const text = [...(await disassemble(image.image)).values()].flat();
-        for (const insn of ["stadd", "ldadd", "swp", "cas"]) assert.ok(text.some((l) => l.startsWith(`${insn} `) || l.startsWith(`${insn}h `) || l.startsWith(`${insn}b `)), `${name}: no ${insn}`);
+        // The image runs ARMv8.1 atomics (QEMU -cpu max): the module's RMW ops are LSE instructions (percpu.S has no
+        // per-variable functions in a Rust image; any would be left out here).
+        const text = [...(await disassemble(image.image)).entries()].filter(([fn]) => !fn.startsWith("percpu_")).flatMap(([, body]) => body);
+        for (const insn of ["stadd", "ldadd", "swp", "cas", "casp"]) assert.ok(text.some((l) => l.startsWith(`${insn} `) || l.startsWith(`${insn}h `) || l.startsWith(`${insn}b `)), `${name}: no ${insn}`);
       }
     }
     console.log(runs.map((r) => `${r.name}: ${r.image.expectedChecks} checks, build ${r.buildMs} ms, boot ${Math.round(r.result.durationMs)} ms`).join("; "));
@@ -191,6 +209,10 @@ use percpu::*;
 #[unsafe(no_mangle)] pub fn probe_inc_return() -> u64 { EVENTS.inc_return_current() }
 #[unsafe(no_mangle)] pub fn probe_try_cmpxchg(e: &mut u64, d: u64) -> bool { EVENTS.try_cmpxchg_current(e, d) }
 #[unsafe(no_mangle)] pub fn probe_read_far() -> u64 { unsafe { TAIL__a.read_current_raw() } }
+#[unsafe(no_mangle)] pub fn probe_cmpxchg128(e: u128, d: u128) -> u128 { U_LONE.cmpxchg128_current(e, d) }
+#[unsafe(no_mangle)] pub fn probe_read128() -> u128 { U_LONE.read_current() }
+#[unsafe(no_mangle)] pub fn probe_write128(v: u128) { U_LONE.write_current(v) }
+#[unsafe(no_mangle)] pub fn probe_read128_raw() -> u128 { unsafe { U_LONE.read_current_raw() } }
 `;
 
 /** The probes of counter ops on `counter: true` variables: no guard on any arch. */
@@ -343,6 +365,44 @@ test("Rust accessors compile to the shortest forms of percpu.h on each arch, gua
         counts.push(`${name} ${fn}=${want.length}`);
       }
     }
+    // u128 (U_LONE, near): the forms of percpu.S's u128 functions. x86_64: cmpxchg16b %gs: (one, unlocked) with rbx
+    // swapped through a scratch register, never a hook; elsewhere the current-CPU ops take the guard, the raw ones not.
+    const x86 = guardedBuilds[0]!;
+    const x86Body = (fn: string): string[] => x86.insns.get(fn) ?? assert.fail(`x86_64: ${fn} not found`);
+    pin("x86_64 probe_cmpxchg128", x86Body("probe_cmpxchg128"), [/^movq %rdx, %(r\w+)$/, /^movq %rsi, %rdx$/, /^movq %rdi, %rax$/, /^xchgq %r\w+, %rbx$/, /^cmpxchg16b %gs:0x\w+$/, /^movq %r\w+, %rbx$/]);
+    pin("x86_64 probe_read128", x86Body("probe_read128"), [/^xorl /, /^xorl /, /^xorl /, /^xorl /, /^xchgq %r\w+, %rbx$/, /^cmpxchg16b %gs:0x\w+$/, /^movq %r\w+, %rbx$/]);
+    pin("x86_64 probe_write128", x86Body("probe_write128"), [/^movq %rsi, %rcx$/, /^xchgq %rdi, %rbx$/, /^movq %gs:0x\w+, %rax$/, /^movq %gs:0x\w+, %rdx$/, /^cmpxchg16b %gs:0x\w+$/, /^jne /, /^movq %rdi, %rbx$/]);
+    pin("x86_64 probe_read128_raw", x86Body("probe_read128_raw"), [/^movq %gs:0x\w+, %rax$/, /^movq %gs:0x\w+, %rdx$/]);
+    for (const fn of ["probe_cmpxchg128", "probe_read128", "probe_write128"]) {
+      assert.ok(!x86Body(fn).some((l) => l.startsWith("lock")), `x86_64 ${fn}: unlocked`);
+      assert.equal(x86Body(fn).filter((l) => l.startsWith("cmpxchg16b %gs:")).length, 1, `x86_64 ${fn}: one cmpxchg16b %gs:`);
+      assert.equal(x86.hookCalls.get(fn) ?? 0, 0, `x86_64 ${fn}`);
+    }
+    counts.push(...["probe_cmpxchg128", "probe_read128", "probe_write128", "probe_read128_raw"].map((fn) => `x86_64 ${fn}=${x86Body(fn).length}`));
+    const mnemonics = (b: Probes, fn: string, what: string): string[] => (b.insns.get(fn) ?? assert.fail(`${what}: ${fn} not found`)).map((l) => l.split(/\s/)[0]!);
+    for (const [i, arch] of (["aarch64", "riscv64", "loongarch64"] as const).entries()) {
+      const b = guardedBuilds[i + 1]!;
+      for (const fn of ["probe_cmpxchg128", "probe_read128", "probe_write128"]) assert.equal(b.hookCalls.get(fn) ?? 0, 2, `${arch} ${fn} is guarded:\n${b.insns.get(fn)?.join("\n")}`);
+      assert.equal(b.hookCalls.get("probe_read128_raw") ?? 0, 0, arch);
+      assert.deepEqual(mnemonics(b, "probe_read128_raw", arch), { aarch64: ["mrs", "add", "ldp"], riscv64: ["ld", "ld"], loongarch64: ["ld.d", "ld.d"] }[arch], arch);
+    }
+    // Without guard features: the sequences themselves (riscv64/loongarch64 read_current is read_current_raw's code).
+    const bare128: Record<string, Record<string, string[]>> = {
+      aarch64: {
+        probe_cmpxchg128: ["mrs", "add", "ldxp", "cmp", "ccmp", "b.ne", "stxp", "cbnz", "b", "stxp", "cbnz", "mov", "mov"],
+        probe_read128: ["mrs", "add", "ldxp", "stxp", "cbnz"],
+        probe_write128: ["mrs", "add", "ldxp", "stxp", "cbnz"],
+      },
+      riscv64: { probe_cmpxchg128: ["ld", "ld", "bne", "bne", "sd", "sd", "mv", "mv"], probe_write128: ["sd", "sd"] },
+      loongarch64: { probe_cmpxchg128: ["ld.d", "ld.d", "bne", "bne", "st.d", "st.d", "move", "move"], probe_write128: ["st.d", "st.d"] },
+      "aarch64-lse": { probe_cmpxchg128: ["mrs", "add", "casp"] },
+    };
+    for (const [i, name] of ["aarch64", "riscv64", "loongarch64", "aarch64-lse"].entries()) {
+      for (const [fn, want] of Object.entries(bare128[name]!)) {
+        assert.deepEqual(mnemonics(bareBuilds[i]!, fn, name), want, `${name} ${fn}:\n${bareBuilds[i]!.insns.get(fn)!.join("\n")}`);
+        counts.push(`${name} ${fn}=${want.length}`);
+      }
+    }
     console.log(counts.join(", "));
   });
 }, ONCE);
@@ -355,6 +415,7 @@ test("percpu.rs per arch: every catalog op on every leaf, guards where the arch'
   sdk.define("S", struct({ a: i16, b: f32 }), { a: 1, b: 2 });
   sdk.define("CNT", u64, 0, { counter: true });
   sdk.define("CNT8", u8, 0, { counter: true });
+  sdk.define("WIDE", u128, 0n);
   const bodyOf = (rs: string, wrapper: string, method: string): string => {
     const impl = rs.indexOf(`impl ${wrapper} {`);
     assert.notEqual(impl, -1, wrapper);
@@ -366,7 +427,7 @@ test("percpu.rs per arch: every catalog op on every leaf, guards where the arch'
     const input = generatorInput(sdk.layout(arch), resolveConfig({ arch, features: ["preempt"] }));
     const rs = emitRust(input);
     for (const v of input.vars) {
-      for (const leaf of v.leaves) {
+      for (const leaf of [...v.leaves, ...v.u128Leaves]) {
         for (const op of leafOps(leaf.scalar)) {
           const spec = LEAF_OP_SPECS[op];
           const unsafe = op.endsWith("_raw") || spec.target === "remote" ? "unsafe " : "";
@@ -394,6 +455,11 @@ test("percpu.rs per arch: every catalog op on every leaf, guards where the arch'
     assert.equal(guarded(rs, "NEAR_WRAPPER", "read_current"), expectGuard[0], `${arch} near read_current`);
     assert.equal(guarded(rs, "FAR_WRAPPER", "read_current"), expectGuard[1], `${arch} far read_current`);
     assert.equal(guarded(rs, "FAR_WRAPPER", "write_current"), expectGuard[1], `${arch} far write_current`);
+    // u128: the current-CPU ops guarded as the arch's percpu.S functions (never on x86_64), raw and remote never.
+    for (const op of ["read_current", "write_current", "cmpxchg128_current"]) assert.equal(guarded(rs, "WIDE_WRAPPER", op), !x86, `${arch} WIDE ${op}`);
+    for (const op of ["read_current_raw", "write_current_raw", "remote_read", "remote_write"]) assert.equal(guarded(rs, "WIDE_WRAPPER", op), false, `${arch} WIDE ${op}`);
+    assert.ok(rs.includes("pub fn cmpxchg128_current(&self, expected: u128, desired: u128) -> u128"), arch);
+    assert.ok(!rs.includes("fn add_current(&self, val: u128)"), `${arch}: no integer RMW on u128`);
   }
   // aarch64 EL2 uses TPIDR_EL2 everywhere.
   const el2 = emitRust(generatorInput(sdk.layout("aarch64"), resolveConfig({ arch: "aarch64", features: ["el2"] })));

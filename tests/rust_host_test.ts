@@ -28,6 +28,7 @@ import {
   i8,
   type PercpuSdk,
   struct,
+  u128,
   u16,
   u32,
   u64,
@@ -321,6 +322,143 @@ for (const features of [[], ["naive"]] as const) {
   );
 }
 
+/**
+ * The u128 leaves on the host: a scalar, a struct field, an expanded and an indexed (20-element) array element;
+ * values above 2^64 and 2^128 - 1; cmpxchg128 hit, miss by the high half only and by the low half only (the old value,
+ * the copy unchanged); neighbours untouched; another CPU's copy written and read remotely and then as its current
+ * copy; with preempt + irq not one guard hook call (x86_64: cmpxchg16b %gs:), naive guarded like every naive access.
+ */
+const U128_RS = `#[path = "percpu.rs"]
+mod percpu;
+use percpu::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static HOOK_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+#[unsafe(no_mangle)]
+pub extern "C" fn percpu_preempt_disable() {
+    HOOK_CALLS.fetch_add(1, Ordering::SeqCst);
+}
+#[unsafe(no_mangle)]
+pub extern "C" fn percpu_preempt_enable() {
+    HOOK_CALLS.fetch_add(1, Ordering::SeqCst);
+}
+#[unsafe(no_mangle)]
+pub extern "C" fn percpu_irq_save() -> usize {
+    HOOK_CALLS.fetch_add(1, Ordering::SeqCst);
+    0
+}
+#[unsafe(no_mangle)]
+pub extern "C" fn percpu_irq_restore(_flags: usize) {
+    HOOK_CALLS.fetch_add(1, Ordering::SeqCst);
+}
+
+fn hook_calls() -> usize {
+    HOOK_CALLS.load(Ordering::SeqCst)
+}
+
+/// Every op on one u128 leaf ($leaf, with index $i for an indexed one); \`seed\` makes the values the leaf's own.
+macro_rules! u128_ops {
+    ($leaf:expr $(, $i:expr)?; $seed:expr) => {{
+        let a: u128 = (0x0123_4567_89ab_cdef_u128 << 64) ^ ((($seed as u128) << 70) | 0xfedc_ba98_7654_3210 | 1);
+        assert!(a > u64::MAX as u128);
+        $leaf.write_current($($i,)? a);
+        assert_eq!($leaf.read_current($($i)?), a);
+        assert_eq!(unsafe { $leaf.read_current_raw($($i)?) }, a);
+        unsafe { $leaf.write_current_raw($($i,)? u128::MAX) };
+        assert_eq!($leaf.read_current($($i)?), u128::MAX);
+        // The hit stores desired and returns the old value; each miss returns the value and leaves it.
+        assert_eq!($leaf.cmpxchg128_current($($i,)? u128::MAX, a), u128::MAX);
+        assert_eq!($leaf.read_current($($i)?), a);
+        assert_eq!($leaf.cmpxchg128_current($($i,)? a ^ (1 << 64), 5), a, "miss by the high half only");
+        assert_eq!($leaf.read_current($($i)?), a);
+        assert_eq!($leaf.cmpxchg128_current($($i,)? a ^ 1, u128::MAX), a, "miss by the low half only");
+        assert_eq!(unsafe { $leaf.read_current_raw($($i)?) }, a);
+        assert_eq!($leaf.cmpxchg128_current($($i,)? a, 0), a);
+        assert_eq!($leaf.read_current($($i)?), 0);
+        $leaf.write_current($($i,)? a);
+        #[cfg(not(feature = "sp-naive"))]
+        {
+            // CPU 2's copy, remotely, then as the current copy of CPU 2.
+            let b = a.rotate_left(37) | (1 << 127);
+            unsafe { $leaf.remote_write(2, $($i,)? b) };
+            assert_eq!(unsafe { $leaf.remote_read(2 $(, $i)?) }, b);
+            assert_eq!(unsafe { $leaf.remote_read(0 $(, $i)?) }, a);
+            assert_eq!($leaf.read_current($($i)?), a, "CPU 0's copy is untouched");
+            init_percpu_reg(2);
+            assert_eq!($leaf.read_current($($i)?), b);
+            assert_eq!($leaf.cmpxchg128_current($($i,)? b, u128::MAX), b);
+            init_percpu_reg(0);
+            assert_eq!(unsafe { $leaf.remote_read(2 $(, $i)?) }, u128::MAX);
+        }
+        a
+    }};
+}
+
+#[test]
+fn test_u128() {
+    assert!(init_in_place().is_ok());
+    init_percpu_reg(0);
+    assert_eq!(U_LONE.read_current(), 7);
+    assert_eq!(U_SLOT__pair.read_current(), (1 << 100) + 3);
+    assert_eq!(U_PAIRS__2.read_current(), 3);
+    assert_eq!(U_RING.read_current(19), 19 << 70);
+    let calls = hook_calls();
+    let lone = u128_ops!(U_LONE; 1);
+    let pair = u128_ops!(U_SLOT__pair; 2);
+    let p1 = u128_ops!(U_PAIRS__1; 3);
+    let r18 = u128_ops!(U_RING, 18; 4);
+    let r0 = u128_ops!(U_RING, 0; 5);
+    // Leaves guarded: naive always (plain memory), x86_64 never (single cmpxchg16b / movq forms).
+    let used = hook_calls() - calls;
+    if cfg!(feature = "sp-naive") {
+        assert!(used > 0, "naive u128 ops take the guard");
+    } else {
+        assert_eq!(used, 0, "x86_64 u128 ops call no guard hook");
+    }
+    // The neighbours kept their values.
+    assert_eq!(U_LONE.read_current(), lone);
+    assert_eq!(U_SLOT.with_current(|s| (s.seq, s.pair)), (1, pair));
+    assert_eq!(U_PAIRS.with_current(|p| *p), [1, p1, 3]);
+    let ring = U_RING.with_current(|r| *r);
+    for (i, v) in ring.iter().enumerate() {
+        assert_eq!(*v, if i == 18 { r18 } else if i == 0 { r0 } else { (i as u128) << 70 }, "U_RING[{i}]");
+    }
+    assert!(std::panic::catch_unwind(|| U_RING.read_current(20)).is_err());
+    U_RING.reset_to_init();
+    assert_eq!(U_RING.read_current(18), 18 << 70);
+}
+`;
+
+for (const features of [["preempt", "irq"], ["naive", "preempt"]] as const) {
+  const naive = features[0] === "naive";
+  test(
+    `rust: u128 leaves (scalar, field, expanded and indexed elements) read, write, cmpxchg128 (hit, miss by either half) and reach other CPUs' copies, ${
+      naive ? "naive: guarded" : "x86_64: no guard hook called"
+    } (x86_64 user mode, ${features.join(" + ")})`,
+    async () => {
+      await withTempDir("rust-u128", async (dir) => {
+        const sdk = createPercpu();
+        sdk.define("U_LONE", u128, 7n);
+        sdk.define("U_SLOT", struct({ seq: u64, pair: u128 }), { seq: 1n, pair: (1n << 100n) + 3n });
+        sdk.define("U_PAIRS", array(u128, 3), [1n, 2n, 3n]);
+        sdk.define("U_RING", array(u128, 20), Array.from({ length: 20 }, (_, i) => BigInt(i) << 70n));
+        await buildGenerated(sdk, { arch: "x86_64", mode: "user", cpus: naive ? 1 : 4, features: [...features] }, dir);
+        await writeFile(join(dir, "u128.rs"), U128_RS);
+        await runOk(await rustc(), ["--edition", "2021", "--test", ...cfgArgs(naive ? ["sp-naive"] : []), "u128.rs", "-L", dir, "-l", "static=percpu", "-o", "u128"], {
+          cwd: dir,
+          timeoutMs: 120_000,
+        });
+        const r = await run(join(dir, "u128"), ["--test-threads=1"], { cwd: dir });
+        assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+        assert.match(r.stdout, /^test test_u128 \.\.\. ok$/m);
+        assert.match(r.stdout, /^test result: ok\. 1 passed; 0 failed/m);
+      });
+    },
+    { only: ["deno"], timeoutMs: 120_000 },
+  );
+}
+
 test("rust: optimised accessors are the shortest %gs forms, as in C (one instruction per access)", async () => {
   await withTempDir("rust-insn", async (dir) => {
     const sdk = createPercpu();
@@ -328,6 +466,7 @@ test("rust: optimised accessors are the shortest %gs forms, as in C (one instruc
     sdk.define("HITS", u64, 0, { atomic: true });
     sdk.define("HOT", aligned(u64, 64), 9);
     sdk.define("BIG", array(u32, 40), new Array(40).fill(1));
+    sdk.define("WIDE", u128, 0n);
     await buildGenerated(sdk, { arch: "x86_64", mode: "user" }, dir);
     const layout = sdk.layout("x86_64");
     const off = (name: string): string => `0x${layout.vars.find((v) => v.name === name)!.offset.toString(16)}`;
@@ -351,6 +490,8 @@ test("rust: optimised accessors are the shortest %gs forms, as in C (one instruc
         "#[unsafe(no_mangle)] pub fn probe_inc_return_u64() -> u64 { U64.inc_return_current() }",
         "#[unsafe(no_mangle)] pub fn probe_try_cmpxchg_u64(e: &mut u64, d: u64) -> bool { U64.try_cmpxchg_current(e, d) }",
         "#[unsafe(no_mangle)] pub fn probe_ptr() -> *const STRUCT_T { unsafe { STRUCT.current_ptr() } }",
+        "#[unsafe(no_mangle)] pub fn probe_cmpxchg128(e: u128, d: u128) -> u128 { WIDE.cmpxchg128_current(e, d) }",
+        "#[unsafe(no_mangle)] pub fn probe_read128_raw() -> u128 { unsafe { WIDE.read_current_raw() } }",
         "",
       ].join("\n"),
     );
@@ -400,6 +541,13 @@ test("rust: optimised accessors are the shortest %gs forms, as in C (one instruc
     assert.match(hot[1]!, /^jae /);
     assert.equal(hot[2], `mov eax, dword ptr gs:[4*rdi + ${off("BIG")}]`);
     assert.deepEqual(body("probe_ptr"), ["mov rax, qword ptr gs:[0x0]", `add rax, ${off("STRUCT")}`, "ret"]);
+    // u128: percpu.S's forms; cmpxchg128 one unlocked cmpxchg16b with rbx swapped through a scratch register.
+    const cx128 = body("probe_cmpxchg128");
+    console.log(`cmpxchg128: ${cx128.join("; ")}`);
+    assert.deepEqual(cx128.filter((l) => l.includes("cmpxchg16b")), [`cmpxchg16b xmmword ptr gs:[${off("WIDE")}]`], cx128.join("\n"));
+    assert.ok(!cx128.some((l) => /\block\b/.test(l)) && cx128.length === 7, cx128.join("\n"));
+    assert.match(cx128[3]!, /^xchg \w+, rbx$|^xchg rbx, \w+$/, cx128.join("\n"));
+    assert.deepEqual(body("probe_read128_raw"), [`mov rax, qword ptr gs:[${off("WIDE")}]`, `mov rdx, qword ptr gs:[0x${(layout.vars.find((v) => v.name === "WIDE")!.offset + 8).toString(16)}]`, "ret"]);
   });
 }, { only: ["deno"], timeoutMs: 120_000 });
 
