@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { aligned, array, createPercpu, PercpuError, struct, u128, u16, u32, u64, u8 } from "../mod.ts";
+import { aligned, array, createPercpu, PercpuError, type PercpuSdk, struct, u128, u16, u32, u64, u8 } from "../mod.ts";
 import { test } from "./_harness.ts";
 import { withTempDir } from "./_tmp.ts";
 import { elfSymbols, linkKernel, run, runOk } from "./_toolchain.ts";
@@ -239,6 +239,21 @@ test(
   { timeoutMs: 120_000, only: ["deno"] },
 );
 
+/** A loaded library of 2 CPUs with a 1 KiB dynamic region, initialised, this thread on CPU 1 (closed if that fails). */
+async function loadedDynamicSdk(): Promise<PercpuSdk> {
+  const sdk = createPercpu();
+  sdk.define("S", u64, 0);
+  await sdk.load({ cpus: 2, dynamic: 1024 });
+  try {
+    sdk.init(2);
+    sdk.initPercpuReg(1);
+    return sdk;
+  } catch (e) {
+    sdk.close();
+    throw e;
+  }
+}
+
 test("sdk.alloc(type, init?) through FFI: handles with the ops of the type (scalars, arrays via at(), structs via field(); tryCmpxchgCurrent by address), zeroed or initialised on every CPU, free(), alloc_exhausted, alloc_freed, alloc_unavailable", async () => {
   const none = createPercpu();
   none.define("N", u64, 0);
@@ -249,12 +264,8 @@ test("sdk.alloc(type, init?) through FFI: handles with the ops of the type (scal
   } finally {
     none.close();
   }
-  const sdk = createPercpu();
-  sdk.define("S", u64, 0);
-  await sdk.load({ cpus: 2, dynamic: 1024 });
+  const sdk = await loadedDynamicSdk();
   try {
-    sdk.init(2);
-    sdk.initPercpuReg(1);
     const a = sdk.alloc(u64, 40n);
     assert.deepEqual([a.remoteRead(0), a.remoteRead(1), a.readCurrent()], [40n, 40n, 40n]);
     a.addCurrent(2);
@@ -314,12 +325,8 @@ test("sdk.alloc(type, init?) through FFI: handles with the ops of the type (scal
 test("sdk.alloc(u128) through FFI: a u128, a struct with a u128 field and an array of u128, 16-aligned, every op on 2 CPUs above 2^64, cmpxchg128Current hits and misses, no sum(), bad arguments refused, alloc_freed after free()", async () => {
   const MAX = (1n << 128n) - 1n;
   const BIG = 0x0123456789abcdef_fedcba9876543210n;
-  const sdk = createPercpu();
-  sdk.define("S", u64, 0);
-  await sdk.load({ cpus: 2, dynamic: 1024 });
+  const sdk = await loadedDynamicSdk();
   try {
-    sdk.init(2);
-    sdk.initPercpuReg(1);
     const pad = sdk.alloc(u8, 1);
     const one = sdk.alloc(u128, (1n << 100n) + 3n);
     const slot = sdk.alloc(struct({ seq: u64, pair: u128 }), { seq: 9n, pair: MAX });
