@@ -16,6 +16,7 @@ import type { GenInput } from "../sdk/plan.ts";
 import { leafOps } from "../sdk/symbols.ts";
 import type { ScalarName } from "../sdk/types.ts";
 import type { FfiSignature, FfiType } from "./contract.ts";
+import { u128BufferFunction } from "./shim.ts";
 
 /** The counter functions of the shim, by index of `percpu__counters`. */
 export const COUNTER_SHIM_SIGNATURES = {
@@ -107,18 +108,15 @@ export function generateRuntimeShim(input: GenInput): string | null {
       const t = cScalarType(s);
       for (const op of leafOps(s)) {
         const spec = LEAF_OP_SPECS[op];
-        const lead = ["off", ...(spec.target === "remote" ? ["cpu"] : [])];
-        const leadParams = lead.map((p) => `uintptr_t ${p}`);
+        const lead = ["off", ...(spec.target === "remote" ? ["cpu"] : [])].map((name) => ({ type: "uintptr_t", name }));
+        const callee = (args: readonly string[]): string => `percpu_${op}_dyn(${[s, ...args].join(", ")})`;
         if (s === "u128") {
-          const values = spec.values.map((_, i) => `((${t})buf[${2 * i + 1}] << 64 | buf[${2 * i}])`);
-          const call = `percpu_${op}_dyn(${[s, ...lead, ...values].join(", ")})`;
-          const body = spec.returns === "value" ? `${t} r = ${call}; buf[0] = (uint64_t)r; buf[1] = (uint64_t)(r >> 64);` : `${call};`;
-          lines.push(`void ${dynFunction(op, s)}(${[...leadParams, "uint64_t *buf"].join(", ")}) { ${body} }`);
+          lines.push(u128BufferFunction(dynFunction(op, s), op, lead, callee));
           continue;
         }
         const values = opValueSignature(op, t);
-        const params = [...leadParams, ...values.params.map((p) => `${p.type} ${p.name}`)];
-        const call = `percpu_${op}_dyn(${[s, ...lead, ...spec.values].join(", ")})`;
+        const params = [...lead, ...values.params].map((p) => `${p.type} ${p.name}`);
+        const call = callee([...lead.map((p) => p.name), ...spec.values]);
         lines.push(`${values.ret} ${dynFunction(op, s)}(${params.join(", ")}) { ${values.ret === "void" ? "" : "return "}${call}; }`);
       }
     }

@@ -145,20 +145,44 @@ export function u128WrapperSignature(leaf: PlacedU128Leaf, op: LeafOp): FfiSigna
   return { params: [...new Array<"u32">(lead).fill("u32"), "usize"], result: "void" };
 }
 
-/** The C of every u128 wrapper ({@link u128Wrapper}). */
+/**
+ * A C function `name` taking the `lead` parameters (C declarations) and a
+ * buffer of four `uint64_t`, whose body is `call` of the lead arguments
+ * and the u128 values of op `op` read from the buffer (low half first), and
+ * writes a returned value back into `buf[0..1]`: the FFI face of a u128 op
+ * (FFI has no 128-bit type), for the static leaves' wrappers and the
+ * dynamic accessors of runtime_shim.c alike.
+ *
+ * @example
+ * ```ts
+ * import { u128BufferFunction } from "./shim.ts";
+ * u128BufferFunction("w", "read_current", [], (args) => `f(${args.join(", ")})`);
+ * // "void w(uint64_t *buf) { unsigned __int128 r = f(); buf[0] = (uint64_t)r; buf[1] = (uint64_t)(r >> 64); }"
+ * ```
+ */
+export function u128BufferFunction(
+  name: string,
+  op: LeafOp,
+  lead: readonly { readonly type: string; readonly name: string }[],
+  call: (args: readonly string[]) => string,
+): string {
+  const spec = LEAF_OP_SPECS[op];
+  const params = [...lead.map((p) => `${p.type} ${p.name}`), "uint64_t *buf"].join(", ");
+  const values = spec.values.map((_, i) => `((unsigned __int128)buf[${2 * i + 1}] << 64 | buf[${2 * i}])`);
+  const e = call([...lead.map((p) => p.name), ...values]);
+  const body = spec.returns === "value" ? `unsigned __int128 r = ${e}; buf[0] = (uint64_t)r; buf[1] = (uint64_t)(r >> 64);` : `${e};`;
+  return `void ${name}(${params}) { ${body} }`;
+}
+
+/** The C of every u128 wrapper ({@link u128Wrapper}): the CPU and indices as 32-bit numbers, then the buffer. */
 function u128WrapperLines(input: GenInput): string[] {
   const out: string[] = [];
   for (const v of input.vars) {
     for (const leaf of v.u128Leaves) {
       for (const op of leafOps(leaf.scalar)) {
         const sig = leafSignature(leaf, op);
-        const spec = LEAF_OP_SPECS[op];
-        const lead = sig.params.slice(0, sig.params.length - spec.values.length);
-        const params = [...lead.map((p) => `uint32_t ${p.name}`), "uint64_t *buf"].join(", ");
-        const values = spec.values.map((_, i) => `((unsigned __int128)buf[${2 * i + 1}] << 64 | buf[${2 * i}])`);
-        const call = `${sig.name}(${[...lead.map((p) => p.name), ...values].join(", ")})`;
-        const body = spec.returns === "value" ? `unsigned __int128 r = ${call}; buf[0] = (uint64_t)r; buf[1] = (uint64_t)(r >> 64);` : `${call};`;
-        out.push(`void ${u128Wrapper(sig.name)}(${params}) { ${body} }`);
+        const lead = sig.params.slice(0, sig.params.length - LEAF_OP_SPECS[op].values.length).map((p) => ({ type: "uint32_t", name: p.name }));
+        out.push(u128BufferFunction(u128Wrapper(sig.name), op, lead, (args) => `${sig.name}(${args.join(", ")})`));
       }
     }
   }
