@@ -12,6 +12,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { aligned, array, createPercpu, PercpuError, type PercpuSdk, struct, u128, u16, u32, u64, u8 } from "../mod.ts";
 import { test } from "./_harness.ts";
+import { exerciseU128, U128_BIG, U128_MAX } from "./_u128_fixture.ts";
 import { withTempDir } from "./_tmp.ts";
 import { elfSymbols, linkKernel, run, runOk } from "./_toolchain.ts";
 import { KERNEL, percpu as percpuCli, selfEntry } from "./_cli.ts";
@@ -323,8 +324,7 @@ test("sdk.alloc(type, init?) through FFI: handles with the ops of the type (scal
 });
 
 test("sdk.alloc(u128) through FFI: a u128, a struct with a u128 field and an array of u128, 16-aligned, every op on 2 CPUs above 2^64, cmpxchg128Current hits and misses, no sum(), bad arguments refused, alloc_freed after free()", async () => {
-  const MAX = (1n << 128n) - 1n;
-  const BIG = 0x0123456789abcdef_fedcba9876543210n;
+  const [MAX, BIG] = [U128_MAX, U128_BIG];
   const sdk = await loadedDynamicSdk();
   try {
     const pad = sdk.alloc(u8, 1);
@@ -335,21 +335,7 @@ test("sdk.alloc(u128) through FFI: a u128, a struct with a u128 field and an arr
     assert.deepEqual([one.remoteRead(0), one.readCurrent(), one.readCurrentRaw()], [(1n << 100n) + 3n, (1n << 100n) + 3n, (1n << 100n) + 3n]);
     assert.deepEqual(slot.remoteRead(0), { seq: 9n, pair: MAX });
     assert.deepEqual(ring.readCurrent(), [1n, 1n << 64n, MAX - 1n]);
-    for (const h of [one, slot.field("pair"), ring.at(2)]) {
-      for (const v of [MAX, BIG, 1n << 64n, (1n << 64n) - 1n, 0n]) {
-        h.writeCurrent(v);
-        assert.equal(h.readCurrentRaw(), v);
-        h.writeCurrentRaw(v ^ MAX);
-        assert.equal(h.readCurrent(), v ^ MAX);
-        h.remoteWrite(0, v);
-        assert.equal(h.remoteRead(0), v);
-        assert.equal(h.cmpxchg128Current(v ^ MAX, BIG), v ^ MAX, "hit: the old value");
-        assert.equal(h.cmpxchg128Current(BIG ^ (1n << 64n), MAX), BIG, "miss by the high half");
-        assert.equal(h.cmpxchg128Current(BIG ^ 1n, MAX), BIG, "miss by the low half");
-        assert.equal(h.readCurrent(), BIG, "misses store nothing");
-      }
-      assert.equal(h.remoteRead(0), 0n, "CPU 0's copy is its own");
-    }
+    for (const h of [one, slot.field("pair"), ring.at(2)]) exerciseU128(h, 1, 0);
     assert.deepEqual([slot.field("seq").readCurrent(), ring.at(1).readCurrent(), pad.readCurrent()], [9n, 1n << 64n, 1], "the neighbours are untouched");
     assert.equal((one as unknown as { sum?: unknown }).sum, undefined, "no sum() on u128");
     assert.equal((one as unknown as { addCurrent?: unknown }).addCurrent, undefined, "no integer RMW on u128");

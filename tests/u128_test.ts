@@ -16,6 +16,7 @@ import { array, createPercpu, decodeValue, encodeValue, PercpuError, struct, typ
 import { LEAF_OP_SPECS } from "../sdk/ops.ts";
 import { leafOps } from "../sdk/symbols.ts";
 import { test } from "./_harness.ts";
+import { exerciseU128, U128_BIG, type U128Handle, U128_MAX } from "./_u128_fixture.ts";
 import { withTempDir } from "./_tmp.ts";
 import { firmwareFlags } from "../firmware/build.ts";
 import { bodyLength, CLANG, disassemble, run, runOk } from "./_toolchain.ts";
@@ -28,7 +29,7 @@ const TARGETS_64: Readonly<Record<Exclude<Target, "riscv32">, readonly string[]>
   loongarch64: ["--target=loongarch64-unknown-none-elf", "-mabi=lp64s"],
 };
 
-const MAX = (1n << 128n) - 1n;
+const MAX = U128_MAX;
 
 /** Asserts `f` throws a PercpuError with `code` whose message contains every one of `parts`. */
 function assertRefused(f: () => unknown, code: string, parts: readonly string[]): void {
@@ -318,17 +319,6 @@ test("percpu.h's generic u128 accessors, measured (clang-19 -O2, kernel mode, no
   }
 });
 
-/** The u128 methods of a variable or leaf handle (one type for the loop over both). */
-interface U128Handle {
-  readCurrent(): bigint;
-  readCurrentRaw(): bigint;
-  writeCurrent(v: bigint): void;
-  writeCurrentRaw(v: bigint): void;
-  remoteRead(cpu: number): bigint;
-  remoteWrite(cpu: number, v: bigint): void;
-  cmpxchg128Current(expected: bigint, desired: bigint): bigint;
-}
-
 /** Four CPUs' worth of u128 variables at every kind of position: a scalar, a struct field, an expanded and an indexed array. */
 function defineU128(sdk: ReturnType<typeof createPercpu>) {
   return {
@@ -355,29 +345,9 @@ test("u128 through FFI (x86_64 user mode): reads, writes, remote access and cmpx
       const found: bigint = RING.at(1).cmpxchg128Current(0n, 5n);
       assert.equal(found, 1n << 70n, "a miss on the indexed element");
       sdk.resetHookCounts();
-      const big = 0x0123456789abcdef_fedcba9876543210n;
+      const big = U128_BIG;
       const handles = [LONE, SLOT.field("pair"), PAIRS.at(2), RING.at(17)] as unknown as readonly U128Handle[];
-      for (const h of handles) {
-        for (const v of [MAX, big, 1n << 64n, (1n << 64n) - 1n, 0n]) {
-          h.writeCurrent(v);
-          assert.equal(h.readCurrent(), v);
-          assert.equal(h.readCurrentRaw(), v);
-          assert.equal(h.remoteRead(0), v, "CPU 0 is the current one");
-          h.writeCurrentRaw(v ^ MAX);
-          assert.equal(h.readCurrent(), v ^ MAX);
-          h.remoteWrite(1, v);
-          assert.equal(h.remoteRead(1), v);
-          // Hit: the old value returned, the new one stored; miss by the high half only: nothing stored.
-          const old = v ^ MAX;
-          assert.equal(h.cmpxchg128Current(old, big), old);
-          assert.equal(h.readCurrent(), big);
-          assert.equal(h.cmpxchg128Current(big ^ (1n << 64n), MAX), big, "a miss returns the value found");
-          assert.equal(h.readCurrent(), big, "a miss stores nothing");
-          assert.equal(h.cmpxchg128Current(big ^ 1n, MAX), big);
-          assert.equal(h.readCurrent(), big);
-        }
-        assert.equal(h.remoteRead(1), 0n, "CPU 1 keeps its own copy");
-      }
+      for (const h of handles) exerciseU128(h, 0, 1);
       assert.equal(SLOT.field("seq").readCurrent(), 1n, "the u64 beside the u128 is untouched");
       SLOT.writeCurrent({ seq: 9n, pair: MAX - 1n });
       assert.deepEqual(SLOT.remoteRead(0), { seq: 9n, pair: MAX - 1n });
